@@ -1,0 +1,234 @@
+//! The director's configuration file (`tapvs director --config FILE`): its interface, its
+//! virtual services and their real servers. Parsed and checked here; pure data otherwise.
+
+use crate::sched::SchedulerKind;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// A whole director configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorConfig {
+    pub interface: InterfaceConfig,
+    #[serde(rename = "service")]
+    pub services: Vec<ServiceConfig>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// Unix socket for `stats` and weight changes; none if absent.
+    #[serde(default)]
+    pub control_socket: Option<PathBuf>,
+}
+
+/// The TAP device and the director's own address on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceConfig {
+    /// TAP device name (an existing persistent TAP, or one the director creates).
+    pub name: String,
+    /// The MAC address the director uses on the LAN, `02:..:..:..:..:..`.
+    pub mac: String,
+    /// The director's own address.
+    pub address: Ipv4Addr,
+    /// Prefix length of the LAN.
+    pub prefix_len: u8,
+    /// The LAN's router.
+    pub gateway: Ipv4Addr,
+}
+
+/// Transport protocol of a virtual service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    /// The IP protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+        }
+    }
+}
+
+/// One virtual service (VIP:port) as `ipvsadm -A`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub vip: Ipv4Addr,
+    pub port: u16,
+    #[serde(default = "default_protocol")]
+    pub protocol: Protocol,
+    pub scheduler: SchedulerKind,
+    /// Persistence timeout in seconds (`ipvsadm -p`); 0 = no persistence.
+    #[serde(default)]
+    pub persistence_s: u32,
+    /// Client netmask for persistence (`ipvsadm -M`).
+    #[serde(default = "default_netmask")]
+    pub persistence_netmask: Ipv4Addr,
+    #[serde(rename = "real_server")]
+    pub real_servers: Vec<RealServerConfig>,
+}
+
+/// One real server of a service, as `ipvsadm -a -g`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealServerConfig {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub port: u16,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+/// Sizes and switches of the data plane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Connection-table capacity; memory is reserved up front so the packet path never grows it.
+    pub max_connections: usize,
+    /// Accept non-SYN TCP with no entry and schedule it (IPVS `sloppy_tcp`).
+    pub sloppy: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1 << 20,
+            sloppy: false,
+        }
+    }
+}
+
+fn default_protocol() -> Protocol {
+    Protocol::Tcp
+}
+fn default_netmask() -> Ipv4Addr {
+    Ipv4Addr::BROADCAST
+}
+fn default_weight() -> u32 {
+    1
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A field has a value that parses but makes no sense.
+    #[error("{path}: field `{field}`: {reason}")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        reason: String,
+    },
+}
+
+impl DirectorConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and checks configuration text; `path` only names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let config: DirectorConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        config
+            .check()
+            .map_err(|(field, reason)| ConfigError::Invalid {
+                path: path.into(),
+                field,
+                reason,
+            })?;
+        Ok(config)
+    }
+
+    /// The interface MAC as bytes (checked by [`DirectorConfig::parse`]).
+    pub fn mac(&self) -> [u8; 6] {
+        parse_mac(&self.interface.mac).expect("checked at parse")
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        let bad = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
+        match parse_mac(&self.interface.mac) {
+            Some(mac) if mac[0] & 1 == 0 => {}
+            Some(_) => {
+                return bad(
+                    "interface.mac",
+                    "a multicast MAC cannot be a host's address",
+                );
+            }
+            None => {
+                return bad(
+                    "interface.mac",
+                    "expected six hex bytes like 02:00:00:00:00:01",
+                );
+            }
+        }
+        if !(1..=30).contains(&self.interface.prefix_len) {
+            return bad("interface.prefix_len", "must be between 1 and 30");
+        }
+        if self.interface.name.is_empty() || self.interface.name.len() > 15 {
+            return bad(
+                "interface.name",
+                "a Linux interface name has 1 to 15 characters",
+            );
+        }
+        if self.services.is_empty() {
+            return bad("service", "at least one virtual service is needed");
+        }
+        if self.limits.max_connections == 0 {
+            return bad("limits.max_connections", "must be at least 1");
+        }
+        for (i, s) in self.services.iter().enumerate() {
+            if s.real_servers.is_empty() {
+                return bad(
+                    &format!("service[{i}].real_server"),
+                    "a service needs real servers",
+                );
+            }
+            if s.real_servers.len() > u16::MAX as usize {
+                return bad(
+                    &format!("service[{i}].real_server"),
+                    "too many real servers",
+                );
+            }
+            for (j, o) in self.services.iter().enumerate().take(i) {
+                if o.vip == s.vip && o.port == s.port && o.protocol == s.protocol {
+                    return bad(
+                        &format!("service[{i}]"),
+                        &format!("same VIP:port as service[{j}]"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in mac.iter_mut() {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}

@@ -1,0 +1,31 @@
+//! tapvs: a userspace IPVS-style L4 load balancer on TAP devices, and the lab that measures it.
+//!
+//! # Layout
+//! - [`wire`]: packet views (smoltcp's) plus the small helpers smoltcp lacks.
+//! - [`sched`]: IPVS schedulers behind one trait (rr, wrr, lc, wlc, sed, nq, sh, dh, mh).
+//! - [`dataplane`]: the sans-IO balancer: ARP, neighbour table, connection tracking, DR rewrite.
+//!   Frames and `now` in; frames, events and the next deadline out. No clock, no I/O.
+//! - [`config`]: the director's configuration file.
+//! - [`io`]: the only code that makes syscalls for frames: the TAP driver.
+//! - [`director`]: the `tapvs director` process: TAP + data plane + control socket.
+//! - [`server`]: `tapvs server`, the built-in HTTP/1.1 real server.
+//! - [`client`]: `tapvs client`, the bounded load generator.
+//! - [`metrics`]: the records the client and director hand to the runner.
+//! - [`scenario`]: scenario files: parsing and validation before anything is built.
+//! - [`lab`]: network namespaces, bridges, veth and TAPs; teardown and `lab clean`.
+//! - [`run`]: `tapvs run`: lab + processes + load + timeline + expectations.
+//! - [`results`]: CSV files and plots of a run.
+
+pub mod client;
+pub mod config;
+pub mod dataplane;
+pub mod director;
+pub mod io;
+pub mod lab;
+pub mod metrics;
+pub mod results;
+pub mod run;
+pub mod scenario;
+pub mod sched;
+pub mod server;
+pub mod wire;

@@ -1,0 +1,2 @@
+//! The `tapvs` binary: a thin command-line front over the library.
+fn main() {}

@@ -1,0 +1,64 @@
+//! Records handed between processes: what a load generator observed, per interval.
+//!
+//! The client writes a [`ClientReport`] as JSON; the runner reads it, merges the reports of
+//! several clients, and derives the run's metrics. Pure data: no I/O here.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Latency percentiles of one interval (or of a whole run), in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+/// What one real server did for one client in one interval, as the client saw it
+/// (the server names itself in the `X-Server` response header).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerCounts {
+    /// Requests answered by this server.
+    pub requests: u64,
+    /// Of those, requests that were the first on a new TCP connection.
+    pub new_conns: u64,
+}
+
+/// The outcomes of all requests that *started* in one interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Start of the interval, milliseconds since the client's load start.
+    pub start_ms: u64,
+    /// Requests that got a complete, valid response.
+    pub ok: u64,
+    /// Requests that failed, whatever the reason.
+    pub failed: u64,
+    /// Failed requests by error kind: `refused`, `reset`, `timeout`, `http`, `short`, `other`.
+    pub errors: BTreeMap<String, u64>,
+    /// Response bytes received (headers and body) by successful requests.
+    pub bytes: u64,
+    /// Request bytes sent (headers) by all requests.
+    pub request_bytes: u64,
+    /// Requests that opened a new connection.
+    pub new_conns: u64,
+    /// Latency of successful requests, from their *intended* start (no coordinated omission).
+    pub latency: Latency,
+    /// Successful requests per real server name.
+    pub servers: BTreeMap<String, ServerCounts>,
+}
+
+/// Everything one `tapvs client` process observed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// The name of the load in the scenario.
+    pub load: String,
+    /// Wall-clock time of the load start, milliseconds since the Unix epoch.
+    pub started_unix_ms: u64,
+    /// Length of each interval in milliseconds.
+    pub interval_ms: u64,
+    /// One entry per interval, in order, covering the whole run.
+    pub intervals: Vec<Interval>,
+    /// The whole run as one interval (latency percentiles over all requests).
+    pub total: Interval,
+}

@@ -1,0 +1,1 @@
+//! Results of a run: the folder `results/<scenario>/<run-id>/`, its CSV files and its plots.
