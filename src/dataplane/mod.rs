@@ -1,1 +1,278 @@
-//! (being written)
+//! The sans-IO balancer. Frames and `now` go in through [`Dataplane::handle_frame`]; VIP
+//! traffic is scheduled, tracked and rewritten in place (direct routing: MACs only); ARP for
+//! the director's address and the VIPs is answered; frames the data plane makes itself come
+//! out of [`Dataplane::poll_transmit`]; [`Dataplane::poll_timeout`] says when to call back.
+//!
+//! Never reads a clock, never does I/O, never imports tokio. The per-frame path allocates
+//! nothing, formats nothing and takes no lock.
+
+mod arp;
+pub mod conntrack;
+pub mod counters;
+mod forward;
+pub mod neighbour;
+pub mod pending;
+pub mod service;
+pub mod stats;
+pub mod tcp_state;
+
+use crate::config::DirectorConfig;
+use crate::wire::EthernetAddress;
+use conntrack::ConnTable;
+use counters::{Counters, DropReason};
+use neighbour::{NeighbourChange, Neighbours};
+use pending::Pending;
+use service::Service;
+use smoltcp::time::Instant;
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+/// What became of a frame handed to [`Dataplane::handle_frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The frame was rewritten in place (forwarded VIP traffic, or an ARP reply): send it.
+    Send,
+    /// The frame is for the director's own host stack.
+    ToHost,
+    /// The frame was used up here (an ARP reply that taught us a neighbour).
+    Consumed,
+    /// A copy waits for its next hop's MAC; it will come out of `poll_transmit`.
+    Parked,
+    /// The frame was dropped, for this reason (counted).
+    Dropped(DropReason),
+}
+
+/// Something the outside may want to log or react to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A neighbour's MAC became known.
+    NeighbourResolved { ip: Ipv4Addr, mac: EthernetAddress },
+    /// A neighbour did not answer ARP; frames waiting for it were dropped.
+    NeighbourFailed { ip: Ipv4Addr },
+}
+
+const EVENT_QUEUE: usize = 1024;
+const SWEEP_EVERY_MS: u64 = 100;
+const SWEEP_MIN_BUDGET: usize = 1024;
+
+/// The balancer's state.
+pub struct Dataplane {
+    mac: EthernetAddress,
+    addr: Ipv4Addr,
+    active: bool,
+    host_stack: bool,
+    sloppy: bool,
+    services: Vec<Service>,
+    vips: Vec<Ipv4Addr>,
+    conns: ConnTable,
+    neighbours: Neighbours,
+    pending: Pending,
+    events: VecDeque<Event>,
+    counters: Counters,
+    next_sweep_ms: u64,
+}
+
+/// Milliseconds on the caller's clock.
+#[inline]
+fn ms(now: Instant) -> u64 {
+    now.total_millis().max(0) as u64
+}
+
+impl Dataplane {
+    /// Builds the data plane for a checked configuration; `seed` keys the flow hash.
+    /// Starts active (the only director, or the master) and without a host stack.
+    pub fn new(config: &DirectorConfig, seed: u64) -> Self {
+        let mut neighbours = Neighbours::default();
+        neighbours.track(config.interface.gateway);
+        let services: Vec<Service> = config
+            .services
+            .iter()
+            .map(|s| Service::new(s, |ip| neighbours.track(ip)))
+            .collect();
+        let mut vips: Vec<Ipv4Addr> = services.iter().map(|s| s.vip).collect();
+        vips.sort();
+        vips.dedup();
+        Dataplane {
+            mac: EthernetAddress(config.mac()),
+            addr: config.interface.address,
+            active: true,
+            host_stack: false,
+            sloppy: config.limits.sloppy,
+            services,
+            vips,
+            conns: ConnTable::with_capacity(config.limits.max_connections, seed),
+            neighbours,
+            pending: Pending::default(),
+            events: VecDeque::with_capacity(EVENT_QUEUE),
+            counters: Counters::default(),
+            next_sweep_ms: 0,
+        }
+    }
+
+    /// Takes one received frame; may rewrite it in place (then the verdict is `Send`).
+    pub fn handle_frame(&mut self, now: Instant, frame: &mut [u8]) -> Verdict {
+        self.counters.frames_in += 1;
+        self.counters.bytes_in += frame.len() as u64;
+        let verdict = self.classify(ms(now), frame);
+        match verdict {
+            Verdict::Send => self.counters.sent_in_place += 1,
+            Verdict::ToHost => self.counters.to_host += 1,
+            Verdict::Consumed => self.counters.consumed += 1,
+            Verdict::Parked => self.counters.queued += 1,
+            Verdict::Dropped(reason) => self.counters.drop(reason),
+        }
+        verdict
+    }
+
+    fn classify(&mut self, now_ms: u64, frame: &mut [u8]) -> Verdict {
+        use crate::wire::{EthernetFrame, EthernetProtocol};
+        let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
+            return Verdict::Dropped(DropReason::Malformed);
+        };
+        let dst = eth.dst_addr();
+        let for_us = dst == self.mac || dst.is_broadcast() || dst.is_multicast();
+        if !for_us {
+            return Verdict::Dropped(DropReason::OtherMac);
+        }
+        match eth.ethertype() {
+            EthernetProtocol::Arp => self.handle_arp(now_ms, frame),
+            EthernetProtocol::Ipv4 => self.handle_ipv4(now_ms, frame),
+            _ => Verdict::Dropped(DropReason::UnsupportedEthertype),
+        }
+    }
+
+    /// A frame for the director itself: to the host stack if there is one.
+    fn to_host(&self) -> Verdict {
+        if self.host_stack {
+            Verdict::ToHost
+        } else {
+            Verdict::Dropped(DropReason::NoHostStack)
+        }
+    }
+
+    /// Moves timers: neighbour probes and failures, parked-frame timeouts, connection expiry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now_ms = ms(now);
+        while let Some(NeighbourChange::Failed(nb)) = self.neighbours.handle_timeout(now_ms) {
+            let lost = self.pending.discard(Some(nb), now_ms);
+            self.counters.drops[DropReason::NeighbourUnreachable as usize] += lost;
+            let ip = self.neighbours.get(nb).ip;
+            self.push_event(Event::NeighbourFailed { ip });
+        }
+        let stale = self.pending.discard(None, now_ms);
+        self.counters.drops[DropReason::NeighbourUnreachable as usize] += stale;
+        if now_ms >= self.next_sweep_ms {
+            self.next_sweep_ms = now_ms + SWEEP_EVERY_MS;
+            let mut budget = SWEEP_MIN_BUDGET.max(self.conns.slots_used() / 20);
+            while let Some(idx) = self.conns.next_expired(now_ms, &mut budget) {
+                self.expire(idx, now_ms);
+            }
+        }
+    }
+
+    /// Emits the next frame the data plane made itself (a parked frame whose next hop is now
+    /// known, or an ARP request) into `buf`, which must hold [`pending::SLOT_LEN`] bytes.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let now_ms = ms(now);
+        let neighbours = &self.neighbours;
+        if let Some((nb, len)) = self
+            .pending
+            .take_ready(|nb| neighbours.mac(nb).is_some(), buf)
+        {
+            let mac = self.neighbours.mac(nb).expect("ready");
+            crate::wire::EthernetFrame::new_unchecked(&mut buf[..len]).set_dst_addr(mac);
+            self.counters.dequeued += 1;
+            self.counters.emitted += 1;
+            return Some(len);
+        }
+        let nb = self.neighbours.take_due_probe(now_ms)?;
+        let ip = self.neighbours.get(nb).ip;
+        let len = arp::emit_request(self.mac, self.addr, ip, buf);
+        self.counters.arp_requests += 1;
+        self.counters.emitted += 1;
+        Some(len)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Dataplane::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let sweep = (!self.conns.is_empty()).then_some(self.next_sweep_ms);
+        [self.neighbours.poll_at(), self.pending.poll_at(), sweep]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| Instant::from_millis(t as i64))
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() < EVENT_QUEUE {
+            self.events.push_back(event);
+        } else {
+            self.counters.events_lost += 1;
+        }
+    }
+
+    /// Whether this director answers for the VIPs and forwards their traffic.
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Makes this director active (master) or passive (backup).
+    pub fn set_active(&mut self, active: bool) {
+        self.active = active;
+    }
+
+    /// Declares that a host stack takes frames for the director's own address.
+    pub fn attach_host_stack(&mut self) {
+        self.host_stack = true;
+    }
+
+    /// Sets the weight of a real server, by service index and server name (0 = quiescent).
+    /// Returns false when there is no such server.
+    pub fn set_weight(&mut self, service: usize, server: &str, weight: u32) -> bool {
+        let Some(svc) = self.services.get_mut(service) else {
+            return false;
+        };
+        let Some(i) = svc.servers.iter().position(|s| s.name == server) else {
+            return false;
+        };
+        svc.set_weight(i, weight);
+        true
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    pub fn conns(&self) -> &ConnTable {
+        &self.conns
+    }
+
+    /// Mutable access to the table (benchmarks and tests).
+    pub fn conns_mut(&mut self) -> &mut ConnTable {
+        &mut self.conns
+    }
+
+    pub fn neighbours(&self) -> &Neighbours {
+        &self.neighbours
+    }
+
+    pub fn mac(&self) -> EthernetAddress {
+        self.mac
+    }
+
+    pub fn addr(&self) -> Ipv4Addr {
+        self.addr
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+//! ARP in the data plane: answer requests for the director's address and (when active) the
+//! VIPs by turning the request into a reply in place; learn neighbours from what passes;
+//! emit the requests that resolve real servers and the router.
+
+use super::counters::DropReason;
+use super::{Dataplane, Event, Verdict};
+use crate::wire::{
+    ArpOperation, ArpPacket, ArpRepr, ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame,
+    EthernetProtocol,
+};
+use std::net::Ipv4Addr;
+
+/// Ethernet's minimum frame length without FCS; ARP frames are padded to it.
+const MIN_FRAME_LEN: usize = 60;
+
+impl Dataplane {
+    pub(super) fn handle_arp(&mut self, now_ms: u64, frame: &mut [u8]) -> Verdict {
+        let payload = &mut frame[ETHERNET_HEADER_LEN..];
+        let Ok(packet) = ArpPacket::new_checked(&*payload) else {
+            return Verdict::Dropped(DropReason::Malformed);
+        };
+        let Ok(ArpRepr::EthernetIpv4 {
+            operation,
+            source_hardware_addr: sha,
+            source_protocol_addr: spa,
+            target_protocol_addr: tpa,
+            ..
+        }) = ArpRepr::parse(&packet)
+        else {
+            return Verdict::Dropped(DropReason::Malformed);
+        };
+        if sha.is_unicast()
+            && let Some(nb) = self.neighbours.learn(spa, sha, now_ms)
+        {
+            let ip = self.neighbours.get(nb).ip;
+            self.push_event(Event::NeighbourResolved { ip, mac: sha });
+        }
+        let is_vip = self.vips.contains(&tpa);
+        if operation == ArpOperation::Request && (tpa == self.addr || is_vip) {
+            if is_vip && !self.active {
+                return Verdict::Dropped(DropReason::Inactive);
+            }
+            if !sha.is_unicast() {
+                return Verdict::Dropped(DropReason::Malformed);
+            }
+            let reply = ArpRepr::EthernetIpv4 {
+                operation: ArpOperation::Reply,
+                source_hardware_addr: self.mac,
+                source_protocol_addr: tpa,
+                target_hardware_addr: sha,
+                target_protocol_addr: spa,
+            };
+            reply.emit(&mut ArpPacket::new_unchecked(&mut *payload));
+            let mut eth = EthernetFrame::new_unchecked(frame);
+            eth.set_dst_addr(sha);
+            eth.set_src_addr(self.mac);
+            self.counters.arp_replies += 1;
+            return Verdict::Send;
+        }
+        if operation == ArpOperation::Reply && tpa == self.addr {
+            return Verdict::Consumed;
+        }
+        Verdict::Dropped(DropReason::ArpIgnored)
+    }
+}
+
+/// Writes a broadcast ARP request for `target` from (`mac`, `addr`) into `buf`; returns its length.
+pub(super) fn emit_request(
+    mac: EthernetAddress,
+    addr: Ipv4Addr,
+    target: Ipv4Addr,
+    buf: &mut [u8],
+) -> usize {
+    let frame = &mut buf[..MIN_FRAME_LEN];
+    frame.fill(0);
+    let mut eth = EthernetFrame::new_unchecked(&mut *frame);
+    eth.set_dst_addr(EthernetAddress::BROADCAST);
+    eth.set_src_addr(mac);
+    eth.set_ethertype(EthernetProtocol::Arp);
+    ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: mac,
+        source_protocol_addr: addr,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: target,
+    }
+    .emit(&mut ArpPacket::new_unchecked(eth.payload_mut()));
+    MIN_FRAME_LEN
+}

@@ -1,0 +1,277 @@
+//! The connection table: IPVS-style entries keyed by (protocol, client addr:port, VIP:port),
+//! stored in a slab reserved up front and indexed by a hash map, so lookups, inserts and the
+//! incremental expiry sweep never allocate.
+
+use super::tcp_state::ConnState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::Ipv4Addr;
+
+/// What identifies a connection, as IPVS hashes it on input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnKey {
+    pub protocol: u8,
+    pub client: Ipv4Addr,
+    pub client_port: u16,
+    pub vip: Ipv4Addr,
+    pub vport: u16,
+}
+
+impl Hash for ConnKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let hi = (u32::from(self.client) as u64) << 32 | u32::from(self.vip) as u64;
+        let lo = (self.client_port as u64) << 32 | (self.vport as u64) << 8 | self.protocol as u64;
+        state.write_u64(hi);
+        state.write_u64(lo);
+    }
+}
+
+/// Entry flags.
+pub mod flags {
+    /// A persistence template (IPVS `IP_VS_CONN_F_TEMPLATE`): client network → real server.
+    pub const TEMPLATE: u8 = 1;
+}
+
+/// One connection (or persistence template).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conn {
+    pub key: ConnKey,
+    /// Absolute expiry time, milliseconds on the data plane's clock.
+    pub expires_ms: u64,
+    /// For a connection: slab index of its persistence template, or [`NO_LINK`].
+    /// For a template: the number of connections it controls.
+    pub link: u32,
+    /// Index of the virtual service.
+    pub service: u16,
+    /// Index of the real server within the service.
+    pub server: u16,
+    pub state: ConnState,
+    pub flags: u8,
+}
+
+/// `Conn::link` of a connection without template.
+pub const NO_LINK: u32 = u32::MAX;
+
+impl Conn {
+    pub fn is_template(&self) -> bool {
+        self.flags & flags::TEMPLATE != 0
+    }
+}
+
+/// The table is at capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableFull;
+
+/// Connection table with a fixed capacity.
+pub struct ConnTable {
+    slots: Vec<Option<Conn>>,
+    index: HashMap<ConnKey, u32, FlowHasherBuilder>,
+    free: Vec<u32>,
+    capacity: usize,
+    cursor: usize,
+}
+
+impl ConnTable {
+    /// Reserves room for `capacity` entries; `seed` keys the hash.
+    pub fn with_capacity(capacity: usize, seed: u64) -> Self {
+        ConnTable {
+            slots: Vec::with_capacity(capacity),
+            index: HashMap::with_capacity_and_hasher(capacity, FlowHasherBuilder { seed }),
+            free: Vec::with_capacity(capacity),
+            capacity,
+            cursor: 0,
+        }
+    }
+
+    /// Number of entries (connections and templates).
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The slab index of an entry.
+    #[inline]
+    pub fn find(&self, key: &ConnKey) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    /// The entry at a slab index. Panics on an empty slot (a caller bug, never input-driven).
+    #[inline]
+    pub fn get(&self, idx: u32) -> &Conn {
+        self.slots[idx as usize].as_ref().expect("live slot")
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, idx: u32) -> &mut Conn {
+        self.slots[idx as usize].as_mut().expect("live slot")
+    }
+
+    /// Inserts an entry whose key is not in the table.
+    pub fn insert(&mut self, conn: Conn) -> Result<u32, TableFull> {
+        let idx = if let Some(idx) = self.free.pop() {
+            self.slots[idx as usize] = Some(conn);
+            idx
+        } else if self.slots.len() < self.capacity {
+            self.slots.push(Some(conn));
+            (self.slots.len() - 1) as u32
+        } else {
+            return Err(TableFull);
+        };
+        self.index.insert(conn.key, idx);
+        Ok(idx)
+    }
+
+    /// Removes the entry at a slab index and returns it.
+    pub fn remove(&mut self, idx: u32) -> Conn {
+        let conn = self.slots[idx as usize].take().expect("live slot");
+        self.index.remove(&conn.key);
+        self.free.push(idx);
+        conn
+    }
+
+    /// Advances the sweep cursor slot by slot, spending `budget`, and returns the index of the
+    /// first expired entry found, leaving the cursor just after it. `None` when the budget ran
+    /// out without finding one.
+    pub fn next_expired(&mut self, now_ms: u64, budget: &mut usize) -> Option<u32> {
+        let n = self.slots.len();
+        while *budget > 0 && n > 0 {
+            *budget -= 1;
+            if self.cursor >= n {
+                self.cursor = 0;
+            }
+            let idx = self.cursor;
+            self.cursor += 1;
+            if let Some(conn) = &self.slots[idx]
+                && conn.expires_ms <= now_ms
+            {
+                return Some(idx as u32);
+            }
+        }
+        None
+    }
+
+    /// Slots ever used (the sweep's range).
+    pub fn slots_used(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Iterates over live entries (for snapshots and tests, not the packet path).
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Conn)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|c| (i as u32, c)))
+    }
+}
+
+/// A fast keyed hash for flow keys (multiply-xorshift), so a lookup costs a few nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowHasherBuilder {
+    seed: u64,
+}
+
+impl BuildHasher for FlowHasherBuilder {
+    type Hasher = FlowHasher;
+    fn build_hasher(&self) -> FlowHasher {
+        FlowHasher {
+            state: self.seed ^ 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+}
+
+/// See [`FlowHasherBuilder`].
+pub struct FlowHasher {
+    state: u64,
+}
+
+impl Hasher for FlowHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, word: u64) {
+        self.state = (self.state ^ word)
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
+            .rotate_left(31);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        let mut x = self.state;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(port: u16, expires_ms: u64) -> Conn {
+        Conn {
+            key: ConnKey {
+                protocol: 6,
+                client: Ipv4Addr::new(198, 19, 0, 1),
+                client_port: port,
+                vip: Ipv4Addr::new(198, 18, 0, 100),
+                vport: 80,
+            },
+            expires_ms,
+            link: NO_LINK,
+            service: 0,
+            server: 0,
+            state: ConnState::SynRecv,
+            flags: 0,
+        }
+    }
+
+    #[test]
+    fn insert_find_remove_reuse_slot() {
+        let mut t = ConnTable::with_capacity(2, 7);
+        let a = t.insert(conn(1, 10)).unwrap();
+        let b = t.insert(conn(2, 10)).unwrap();
+        assert_eq!(t.insert(conn(3, 10)), Err(TableFull));
+        assert_eq!(t.find(&conn(2, 0).key), Some(b));
+        assert_eq!(t.remove(a).key.client_port, 1);
+        assert_eq!(t.find(&conn(1, 0).key), None);
+        let c = t.insert(conn(3, 10)).unwrap();
+        assert_eq!(c, a, "freed slot is reused");
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn sweep_finds_each_expired_entry_once_per_pass() {
+        let mut t = ConnTable::with_capacity(8, 1);
+        for p in 0..8 {
+            t.insert(conn(p, if p % 2 == 0 { 5 } else { 50 })).unwrap();
+        }
+        let mut expired = Vec::new();
+        let mut budget = 3;
+        while let Some(idx) = t.next_expired(10, &mut budget) {
+            expired.push(t.remove(idx).key.client_port);
+        }
+        assert_eq!(budget, 0);
+        assert_eq!(
+            expired,
+            vec![0, 2],
+            "three slots visited, two expired among them"
+        );
+        let mut budget = 100;
+        while let Some(idx) = t.next_expired(10, &mut budget) {
+            expired.push(t.remove(idx).key.client_port);
+        }
+        expired.sort();
+        assert_eq!(expired, vec![0, 2, 4, 6]);
+        assert_eq!(t.len(), 4);
+    }
+}

@@ -1,0 +1,274 @@
+//! The VIP path: classify an IPv4 packet, find or create its connection (scheduling and
+//! persistence), move its TCP state, and forward it by direct routing (MAC rewrite only).
+
+use super::conntrack::{Conn, ConnKey, NO_LINK, flags};
+use super::counters::DropReason;
+use super::tcp_state::{ConnState, TcpEvent};
+use super::{Dataplane, Verdict};
+use crate::config::Protocol;
+use crate::sched::Flow;
+use crate::wire::{
+    ETHERNET_HEADER_LEN, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
+};
+
+/// What the VIP path needs from a packet's transport header.
+#[derive(Clone, Copy)]
+struct Transport {
+    protocol: Protocol,
+    src_port: u16,
+    dst_port: u16,
+    /// The TCP event of the segment; `None` for UDP or a segment with no tracked flag.
+    event: Option<TcpEvent>,
+    /// A SYN without ACK: the only segment that may open a TCP connection.
+    opens: bool,
+}
+
+impl Dataplane {
+    pub(super) fn handle_ipv4(&mut self, now_ms: u64, frame: &mut [u8]) -> Verdict {
+        let Ok(ip) = Ipv4Packet::new_checked(&frame[ETHERNET_HEADER_LEN..]) else {
+            return Verdict::Dropped(DropReason::Malformed);
+        };
+        if ip.version() != 4 {
+            return Verdict::Dropped(DropReason::Malformed);
+        }
+        if !ip.verify_checksum() {
+            return Verdict::Dropped(DropReason::BadChecksum);
+        }
+        let dst = ip.dst_addr();
+        if dst == self.addr || dst.is_multicast() || dst.is_broadcast() {
+            return self.to_host();
+        }
+        if !self.vips.contains(&dst) {
+            return Verdict::Dropped(DropReason::NotForUs);
+        }
+        if !self.active {
+            return Verdict::Dropped(DropReason::Inactive);
+        }
+        if ip.more_frags() || ip.frag_offset() != 0 {
+            return Verdict::Dropped(DropReason::Fragment);
+        }
+        let transport = match parse_transport(ip.next_header(), ip.payload()) {
+            Ok(t) => t,
+            Err(reason) => return Verdict::Dropped(reason),
+        };
+        let Some(service) = self.services.iter().position(|s| {
+            s.vip == dst && s.port == transport.dst_port && s.protocol == transport.protocol
+        }) else {
+            return Verdict::Dropped(DropReason::NoService);
+        };
+        let key = ConnKey {
+            protocol: transport.protocol.number(),
+            client: ip.src_addr(),
+            client_port: transport.src_port,
+            vip: dst,
+            vport: transport.dst_port,
+        };
+        self.forward(now_ms, frame, service, key, transport)
+    }
+
+    fn forward(
+        &mut self,
+        now_ms: u64,
+        frame: &mut [u8],
+        service: usize,
+        key: ConnKey,
+        transport: Transport,
+    ) -> Verdict {
+        let mut found = self.conns.find(&key);
+        if let Some(idx) = found {
+            let conn = self.conns.get(idx);
+            if conn.expires_ms <= now_ms || (transport.opens && conn.state.reusable_by_syn()) {
+                self.expire(idx, now_ms);
+                found = None;
+            }
+        }
+        let idx = match found {
+            Some(idx) => idx,
+            None => {
+                let tcp = transport.protocol == Protocol::Tcp;
+                if tcp && !transport.opens && !self.sloppy {
+                    return Verdict::Dropped(DropReason::NoConnection);
+                }
+                match self.open(now_ms, service, key, tcp) {
+                    Ok(idx) => idx,
+                    Err(reason) => return Verdict::Dropped(reason),
+                }
+            }
+        };
+        let conn = self.conns.get_mut(idx);
+        let old = conn.state;
+        let new = transport.event.map_or(old, |e| old.next(e));
+        conn.state = new;
+        conn.expires_ms = now_ms + new.timeout_s() as u64 * 1000;
+        let server = conn.server as usize;
+        let svc = &mut self.services[service];
+        if old.is_active() != new.is_active() {
+            svc.count_conn(server, old.is_active(), -1);
+            svc.count_conn(server, new.is_active(), 1);
+        }
+        svc.traffic.count(frame.len());
+        svc.servers[server].traffic.count(frame.len());
+        let neighbour = svc.servers[server].neighbour;
+        let mut eth = EthernetFrame::new_unchecked(&mut *frame);
+        eth.set_src_addr(self.mac);
+        match self.neighbours.mac(neighbour) {
+            Some(mac) => {
+                eth.set_dst_addr(mac);
+                Verdict::Send
+            }
+            None => {
+                self.neighbours.solicit(neighbour, now_ms);
+                match self.pending.park(neighbour, frame, now_ms) {
+                    Ok(()) => Verdict::Parked,
+                    Err(reason) => Verdict::Dropped(reason),
+                }
+            }
+        }
+    }
+
+    /// Creates the entry of a new connection: persistence template first, else the scheduler.
+    fn open(
+        &mut self,
+        now_ms: u64,
+        service: usize,
+        key: ConnKey,
+        tcp: bool,
+    ) -> Result<u32, DropReason> {
+        let svc = &mut self.services[service];
+        let flow = Flow {
+            protocol: key.protocol,
+            src: key.client,
+            src_port: key.client_port,
+            dst: key.vip,
+            dst_port: key.vport,
+        };
+        let (server, link) = if svc.persistence_ms > 0 {
+            let persistence_ms = svc.persistence_ms;
+            let template = self.template(now_ms, service, key, &flow)?;
+            let t = self.conns.get_mut(template);
+            t.link += 1;
+            t.expires_ms = t.expires_ms.max(now_ms + persistence_ms);
+            (t.server as usize, template)
+        } else {
+            (svc.schedule(&flow).ok_or(DropReason::NoServer)?, NO_LINK)
+        };
+        let conn = Conn {
+            key,
+            expires_ms: now_ms,
+            link,
+            service: service as u16,
+            server: server as u16,
+            state: if tcp { ConnState::None } else { ConnState::Udp },
+            flags: 0,
+        };
+        let idx = match self.conns.insert(conn) {
+            Ok(idx) => idx,
+            Err(_) => {
+                if link != NO_LINK {
+                    self.conns.get_mut(link).link -= 1;
+                }
+                return Err(DropReason::TableFull);
+            }
+        };
+        let svc = &mut self.services[service];
+        svc.count_conn(server, conn.state.is_active(), 1);
+        svc.traffic.conns += 1;
+        svc.servers[server].traffic.conns += 1;
+        self.counters.conns_created += 1;
+        Ok(idx)
+    }
+
+    /// Finds (or schedules and inserts) the persistence template for a client network.
+    fn template(
+        &mut self,
+        now_ms: u64,
+        service: usize,
+        key: ConnKey,
+        flow: &Flow,
+    ) -> Result<u32, DropReason> {
+        let svc = &mut self.services[service];
+        let masked = u32::from(key.client) & svc.persistence_netmask;
+        let tkey = ConnKey {
+            client: masked.into(),
+            client_port: 0,
+            ..key
+        };
+        if let Some(idx) = self.conns.find(&tkey) {
+            let t = self.conns.get(idx);
+            if t.expires_ms > now_ms || t.link > 0 {
+                return Ok(idx);
+            }
+            self.expire(idx, now_ms);
+        }
+        let svc = &mut self.services[service];
+        let server = svc.schedule(flow).ok_or(DropReason::NoServer)?;
+        let template = Conn {
+            key: tkey,
+            expires_ms: now_ms + svc.persistence_ms,
+            link: 0,
+            service: service as u16,
+            server: server as u16,
+            state: ConnState::None,
+            flags: flags::TEMPLATE,
+        };
+        self.conns
+            .insert(template)
+            .map_err(|_| DropReason::TableFull)
+    }
+
+    /// Removes an expired (or replaced) entry, keeping counts and templates right. A template
+    /// that still controls connections is re-armed instead, as IPVS does.
+    pub(super) fn expire(&mut self, idx: u32, now_ms: u64) {
+        let conn = *self.conns.get(idx);
+        if conn.is_template() {
+            if conn.link > 0 {
+                let persistence_ms = self.services[conn.service as usize].persistence_ms;
+                self.conns.get_mut(idx).expires_ms = now_ms + persistence_ms;
+                return;
+            }
+            self.conns.remove(idx);
+            self.counters.conns_expired += 1;
+            return;
+        }
+        self.conns.remove(idx);
+        self.counters.conns_expired += 1;
+        let svc = &mut self.services[conn.service as usize];
+        svc.count_conn(conn.server as usize, conn.state.is_active(), -1);
+        if conn.link != NO_LINK {
+            let t = self.conns.get_mut(conn.link);
+            t.link = t.link.saturating_sub(1);
+        }
+    }
+}
+
+/// Reads ports and flags. Port 0 is refused: no real client uses it, and persistence templates
+/// are keyed with client port 0.
+fn parse_transport(protocol: IpProtocol, payload: &[u8]) -> Result<Transport, DropReason> {
+    let transport = match protocol {
+        IpProtocol::Tcp => {
+            let tcp = TcpPacket::new_checked(payload).map_err(|_| DropReason::Malformed)?;
+            Transport {
+                protocol: Protocol::Tcp,
+                src_port: tcp.src_port(),
+                dst_port: tcp.dst_port(),
+                event: TcpEvent::from_flags(tcp.syn(), tcp.fin(), tcp.ack(), tcp.rst()),
+                opens: tcp.syn() && !tcp.ack(),
+            }
+        }
+        IpProtocol::Udp => {
+            let udp = UdpPacket::new_checked(payload).map_err(|_| DropReason::Malformed)?;
+            Transport {
+                protocol: Protocol::Udp,
+                src_port: udp.src_port(),
+                dst_port: udp.dst_port(),
+                event: None,
+                opens: true,
+            }
+        }
+        _ => return Err(DropReason::NoService),
+    };
+    if transport.src_port == 0 || transport.dst_port == 0 {
+        return Err(DropReason::Malformed);
+    }
+    Ok(transport)
+}

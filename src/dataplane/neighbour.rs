@@ -1,0 +1,191 @@
+//! The director's neighbour table: MAC addresses of the real servers and the router, resolved
+//! by ARP from the director's own address, refreshed before they go stale, given up after
+//! a few unanswered probes (like the kernel's INCOMPLETE → FAILED).
+
+use crate::wire::EthernetAddress;
+use std::net::Ipv4Addr;
+
+/// Time between probes of one neighbour.
+pub const PROBE_INTERVAL_MS: u64 = 1000;
+/// Unanswered probes before a neighbour is declared unreachable.
+pub const MAX_PROBES: u8 = 3;
+/// How long an answer is trusted before the entry is re-probed (kept usable meanwhile).
+pub const REACHABLE_MS: u64 = 60_000;
+
+/// One neighbour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbour {
+    pub ip: Ipv4Addr,
+    /// Known MAC, if any (still used while a refresh is under way).
+    pub mac: Option<EthernetAddress>,
+    confirmed_ms: u64,
+    /// When the next probe is due; `None` when not probing.
+    next_probe_ms: Option<u64>,
+    probes_sent: u8,
+}
+
+/// What a timeout did to one neighbour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighbourChange {
+    /// Probes ran out: the MAC is forgotten; frames waiting for it must be dropped.
+    Failed(usize),
+}
+
+/// A small table of the neighbours the data plane forwards to.
+#[derive(Debug, Clone, Default)]
+pub struct Neighbours {
+    entries: Vec<Neighbour>,
+}
+
+impl Neighbours {
+    /// Adds (or finds) a neighbour to track and returns its index. Configuration time only.
+    pub fn track(&mut self, ip: Ipv4Addr) -> usize {
+        if let Some(i) = self.index_of(ip) {
+            return i;
+        }
+        self.entries.push(Neighbour {
+            ip,
+            mac: None,
+            confirmed_ms: 0,
+            next_probe_ms: Some(0),
+            probes_sent: 0,
+        });
+        self.entries.len() - 1
+    }
+
+    pub fn index_of(&self, ip: Ipv4Addr) -> Option<usize> {
+        self.entries.iter().position(|n| n.ip == ip)
+    }
+
+    pub fn get(&self, idx: usize) -> &Neighbour {
+        &self.entries[idx]
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[inline]
+    pub fn mac(&self, idx: usize) -> Option<EthernetAddress> {
+        self.entries[idx].mac
+    }
+
+    /// Records an ARP packet from `ip` claiming `mac`. Returns the index when `ip` is tracked and
+    /// was unresolved until now (so its waiting frames can go).
+    pub fn learn(&mut self, ip: Ipv4Addr, mac: EthernetAddress, now_ms: u64) -> Option<usize> {
+        let idx = self.index_of(ip)?;
+        let n = &mut self.entries[idx];
+        let was_unresolved = n.mac.is_none();
+        n.mac = Some(mac);
+        n.confirmed_ms = now_ms;
+        n.next_probe_ms = None;
+        n.probes_sent = 0;
+        was_unresolved.then_some(idx)
+    }
+
+    /// A frame needs this neighbour and its MAC is unknown: start probing if not already.
+    pub fn solicit(&mut self, idx: usize, now_ms: u64) {
+        let n = &mut self.entries[idx];
+        if n.next_probe_ms.is_none() {
+            n.next_probe_ms = Some(now_ms);
+            n.probes_sent = 0;
+        }
+    }
+
+    /// The index of a neighbour whose probe is due, marking the probe as sent.
+    pub fn take_due_probe(&mut self, now_ms: u64) -> Option<usize> {
+        let idx = self.entries.iter().position(|n| {
+            n.next_probe_ms.is_some_and(|t| t <= now_ms) && n.probes_sent < MAX_PROBES
+        })?;
+        let n = &mut self.entries[idx];
+        n.probes_sent += 1;
+        n.next_probe_ms = Some(now_ms + PROBE_INTERVAL_MS);
+        Some(idx)
+    }
+
+    /// Moves timers: starts refreshes of old entries, fails entries whose probes ran out.
+    /// Returns the first failure found (call again until `None`).
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Option<NeighbourChange> {
+        for (idx, n) in self.entries.iter_mut().enumerate() {
+            match n.next_probe_ms {
+                None if n.mac.is_some() && now_ms >= n.confirmed_ms + REACHABLE_MS => {
+                    n.next_probe_ms = Some(now_ms);
+                    n.probes_sent = 0;
+                }
+                Some(t) if n.probes_sent >= MAX_PROBES && now_ms >= t => {
+                    n.mac = None;
+                    n.next_probe_ms = None;
+                    n.probes_sent = 0;
+                    return Some(NeighbourChange::Failed(idx));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The earliest time something is due.
+    pub fn poll_at(&self) -> Option<u64> {
+        self.entries
+            .iter()
+            .filter_map(|n| match n.next_probe_ms {
+                Some(t) => Some(t),
+                None if n.mac.is_some() => Some(n.confirmed_ms + REACHABLE_MS),
+                None => None,
+            })
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
+    const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 11]);
+
+    #[test]
+    fn probes_three_times_then_fails() {
+        let mut t = Neighbours::default();
+        let i = t.track(IP);
+        assert_eq!(t.take_due_probe(0), Some(i));
+        assert_eq!(
+            t.take_due_probe(0),
+            None,
+            "next probe only after the interval"
+        );
+        assert_eq!(t.take_due_probe(1000), Some(i));
+        assert_eq!(t.take_due_probe(2000), Some(i));
+        assert_eq!(t.take_due_probe(3000), None, "no fourth probe");
+        assert_eq!(t.handle_timeout(2999), None);
+        assert_eq!(t.handle_timeout(3000), Some(NeighbourChange::Failed(i)));
+        assert_eq!(t.mac(i), None);
+        t.solicit(i, 5000);
+        assert_eq!(
+            t.take_due_probe(5000),
+            Some(i),
+            "a new frame restarts resolution"
+        );
+    }
+
+    #[test]
+    fn an_answer_resolves_and_a_stale_entry_is_refreshed_but_kept() {
+        let mut t = Neighbours::default();
+        let i = t.track(IP);
+        assert_eq!(t.learn(IP, MAC, 10), Some(i));
+        assert_eq!(t.learn(IP, MAC, 20), None, "already resolved");
+        assert_eq!(t.take_due_probe(30), None);
+        assert_eq!(t.handle_timeout(20 + REACHABLE_MS), None);
+        assert_eq!(t.take_due_probe(20 + REACHABLE_MS), Some(i));
+        assert_eq!(t.mac(i), Some(MAC), "still usable while refreshing");
+        assert_eq!(
+            t.learn(Ipv4Addr::new(198, 18, 0, 99), MAC, 0),
+            None,
+            "untracked"
+        );
+    }
+}

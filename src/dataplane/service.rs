@@ -1,0 +1,102 @@
+//! Virtual services at run time: their real servers, weights, connection counts, counters and
+//! scheduler. Weight changes come from outside (control socket, health checks later); the
+//! scheduler sees only the resulting views.
+
+use super::counters::Traffic;
+use crate::config::{Protocol, ServiceConfig};
+use crate::sched::{self, Flow, Scheduler, ServerView};
+use std::net::Ipv4Addr;
+
+/// One real server of a service.
+#[derive(Debug, Clone)]
+pub struct RealServer {
+    pub name: String,
+    /// The weight configured at start (restored after a drain ends).
+    pub configured_weight: u32,
+    /// Index of its entry in the neighbour table.
+    pub neighbour: usize,
+    pub traffic: Traffic,
+}
+
+/// One virtual service.
+pub struct Service {
+    pub vip: Ipv4Addr,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// Persistence timeout in milliseconds; 0 = off.
+    pub persistence_ms: u64,
+    pub persistence_netmask: u32,
+    pub servers: Vec<RealServer>,
+    /// What the scheduler sees, index for index with `servers`.
+    pub views: Vec<ServerView>,
+    scheduler: Box<dyn Scheduler>,
+    pub traffic: Traffic,
+}
+
+impl Service {
+    /// Builds a service; `neighbour_of` registers a real server's address in the neighbour table.
+    pub fn new(config: &ServiceConfig, mut neighbour_of: impl FnMut(Ipv4Addr) -> usize) -> Self {
+        let views: Vec<ServerView> = config
+            .real_servers
+            .iter()
+            .map(|rs| ServerView {
+                addr: rs.address,
+                port: rs.port,
+                weight: rs.weight,
+                active_conns: 0,
+                inactive_conns: 0,
+            })
+            .collect();
+        let servers = config
+            .real_servers
+            .iter()
+            .map(|rs| RealServer {
+                name: rs.name.clone(),
+                configured_weight: rs.weight,
+                neighbour: neighbour_of(rs.address),
+                traffic: Traffic::default(),
+            })
+            .collect();
+        Service {
+            vip: config.vip,
+            port: config.port,
+            protocol: config.protocol,
+            persistence_ms: config.persistence_s as u64 * 1000,
+            persistence_netmask: u32::from(config.persistence_netmask),
+            scheduler: sched::build(config.scheduler, &views),
+            servers,
+            views,
+            traffic: Traffic::default(),
+        }
+    }
+
+    /// Asks the scheduler for a server for a new connection.
+    #[inline]
+    pub fn schedule(&mut self, flow: &Flow) -> Option<usize> {
+        self.scheduler.schedule(&self.views, flow)
+    }
+
+    /// The scheduler's IPVS name.
+    pub fn scheduler_name(&self) -> &'static str {
+        self.scheduler.name()
+    }
+
+    /// Changes a server's weight (0 = quiescent) and lets the scheduler rebuild.
+    pub fn set_weight(&mut self, server: usize, weight: u32) {
+        self.views[server].weight = weight;
+        self.scheduler.update(&self.views);
+    }
+
+    /// Moves one connection of `server` between the active and inactive counts, or adds
+    /// (`delta` = 1) / removes (`delta` = -1) it.
+    #[inline]
+    pub fn count_conn(&mut self, server: usize, active: bool, delta: i32) {
+        let v = &mut self.views[server];
+        let c = if active {
+            &mut v.active_conns
+        } else {
+            &mut v.inactive_conns
+        };
+        *c = c.saturating_add_signed(delta);
+    }
+}

@@ -1,0 +1,184 @@
+//! IPVS's TCP connection states and timeouts, tracked from the client side only, as IPVS does
+//! for direct routing (its "input-only" transition table). Pure functions of state and flags.
+
+use serde::{Deserialize, Serialize};
+
+/// IPVS TCP states (`IP_VS_TCP_S_*`), plus UDP's single state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum ConnState {
+    None = 0,
+    Established,
+    SynSent,
+    SynRecv,
+    FinWait,
+    TimeWait,
+    Close,
+    CloseWait,
+    LastAck,
+    Listen,
+    SynAck,
+    /// A UDP "connection": one state, one timeout.
+    Udp,
+}
+
+/// Which TCP flag drives a transition; IPVS looks at RST, then SYN, then FIN, then ACK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpEvent {
+    Syn,
+    Fin,
+    Ack,
+    Rst,
+}
+
+impl TcpEvent {
+    /// The event for a segment's flags, or `None` when it carries none that IPVS tracks.
+    pub fn from_flags(syn: bool, fin: bool, ack: bool, rst: bool) -> Option<TcpEvent> {
+        if rst {
+            Some(TcpEvent::Rst)
+        } else if syn {
+            Some(TcpEvent::Syn)
+        } else if fin {
+            Some(TcpEvent::Fin)
+        } else if ack {
+            Some(TcpEvent::Ack)
+        } else {
+            None
+        }
+    }
+}
+
+impl ConnState {
+    /// The next state after a client → server segment (IPVS input-only table).
+    pub fn next(self, event: TcpEvent) -> ConnState {
+        use ConnState::*;
+        match (event, self) {
+            (_, Udp) => Udp,
+            (TcpEvent::Syn, Established | SynSent) => Established,
+            (TcpEvent::Syn, _) => SynRecv,
+            (TcpEvent::Fin, None) => Close,
+            (TcpEvent::Fin, Established | FinWait) => FinWait,
+            (TcpEvent::Fin, SynRecv | TimeWait | SynAck) => TimeWait,
+            (TcpEvent::Fin, s) => s,
+            // A mid-flow ACK with no entry (sloppy pick-up) is taken as established.
+            (TcpEvent::Ack, None | SynRecv | SynAck) => Established,
+            (TcpEvent::Ack, LastAck) => Close,
+            (TcpEvent::Ack, s) => s,
+            (TcpEvent::Rst, SynRecv | LastAck | Listen) => self,
+            (TcpEvent::Rst, _) => Close,
+        }
+    }
+
+    /// IPVS's default timeout for the state, in seconds.
+    pub fn timeout_s(self) -> u32 {
+        use ConnState::*;
+        match self {
+            Established => 900,
+            SynSent | FinWait | TimeWait | Listen | SynAck => 120,
+            SynRecv | CloseWait => 60,
+            LastAck => 30,
+            Close => 10,
+            None => 2,
+            Udp => 300,
+        }
+    }
+
+    /// Whether the connection counts as active for lc, wlc, ... (TCP ESTABLISHED, and UDP,
+    /// which has no handshake to wait for).
+    pub fn is_active(self) -> bool {
+        matches!(self, ConnState::Established | ConnState::Udp)
+    }
+
+    /// Whether a new SYN on this entry starts a new connection (IPVS `conn_reuse_mode`):
+    /// the old one is over, so the new one is scheduled afresh.
+    pub fn reusable_by_syn(self) -> bool {
+        matches!(
+            self,
+            ConnState::FinWait
+                | ConnState::TimeWait
+                | ConnState::Close
+                | ConnState::CloseWait
+                | ConnState::LastAck
+        )
+    }
+
+    /// The IPVS name, as `ipvsadm -Lc` prints it.
+    pub fn name(self) -> &'static str {
+        use ConnState::*;
+        match self {
+            None => "NONE",
+            Established => "ESTABLISHED",
+            SynSent => "SYN_SENT",
+            SynRecv => "SYN_RECV",
+            FinWait => "FIN_WAIT",
+            TimeWait => "TIME_WAIT",
+            Close => "CLOSE",
+            CloseWait => "CLOSE_WAIT",
+            LastAck => "LAST_ACK",
+            Listen => "LISTEN",
+            SynAck => "SYNACK",
+            Udp => "UDP",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnState::*;
+    use super::*;
+
+    #[test]
+    fn handshake_data_and_close_from_the_client_side() {
+        let s = None.next(TcpEvent::Syn);
+        assert_eq!(s, SynRecv);
+        let s = s.next(TcpEvent::Ack);
+        assert_eq!(s, Established);
+        assert_eq!(s.next(TcpEvent::Ack), Established);
+        let s = s.next(TcpEvent::Fin);
+        assert_eq!(s, FinWait);
+        assert_eq!(s.next(TcpEvent::Ack), FinWait);
+        assert_eq!(Established.next(TcpEvent::Rst), Close);
+    }
+
+    #[test]
+    fn timeouts_are_ipvs_defaults() {
+        assert_eq!(Established.timeout_s(), 900);
+        assert_eq!(SynRecv.timeout_s(), 60);
+        assert_eq!(FinWait.timeout_s(), 120);
+        assert_eq!(Close.timeout_s(), 10);
+        assert_eq!(LastAck.timeout_s(), 30);
+        assert_eq!(Udp.timeout_s(), 300);
+    }
+
+    #[test]
+    fn flag_priority_is_rst_syn_fin_ack() {
+        assert_eq!(
+            TcpEvent::from_flags(true, true, true, true),
+            Some(TcpEvent::Rst)
+        );
+        assert_eq!(
+            TcpEvent::from_flags(true, true, true, false),
+            Some(TcpEvent::Syn)
+        );
+        assert_eq!(
+            TcpEvent::from_flags(false, true, true, false),
+            Some(TcpEvent::Fin)
+        );
+        assert_eq!(
+            TcpEvent::from_flags(false, false, true, false),
+            Some(TcpEvent::Ack)
+        );
+        assert_eq!(
+            TcpEvent::from_flags(false, false, false, false),
+            Option::None
+        );
+    }
+
+    #[test]
+    fn a_syn_reopens_only_finished_connections() {
+        assert!(TimeWait.reusable_by_syn());
+        assert!(FinWait.reusable_by_syn());
+        assert!(!Established.reusable_by_syn());
+        assert!(!SynRecv.reusable_by_syn());
+    }
+}
