@@ -1,1 +1,109 @@
-//! (being written)
+//! `tapvs director`: one director on a TAP device. Reads frames, hands them to the data plane
+//! with the time, writes out what it says, serves the control socket, and on SIGTERM/SIGINT
+//! prints its counters and exits.
+
+pub mod control;
+
+use crate::config::DirectorConfig;
+use crate::dataplane::{Dataplane, Event, Verdict};
+use crate::io::tap::{Tap, wait_readable};
+use anyhow::Context;
+use std::hash::BuildHasher;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Options of `tapvs director`.
+#[derive(Debug, clap::Args)]
+pub struct DirectorArgs {
+    /// The director's configuration file (TOML).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Also write the final counters as JSON to this file.
+    #[arg(long)]
+    pub stats_out: Option<PathBuf>,
+    /// Exit by itself after this many seconds (a safety net for labs; 0 = never).
+    #[arg(long, default_value_t = 0)]
+    pub max_seconds: u64,
+}
+
+/// Frames read per wake-up before timers and the control socket get a turn.
+const BURST: usize = 64;
+/// Longest sleep, so signals and the control socket are noticed quickly.
+const MAX_SLEEP_MS: i64 = 50;
+
+/// Runs a director until SIGTERM/SIGINT (or `max_seconds`).
+pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
+    let config = DirectorConfig::load(&args.config)?;
+    let tap = Tap::open(&config.interface.name)?;
+    let control = config
+        .control_socket
+        .as_deref()
+        .map(control::Control::bind)
+        .transpose()?;
+    let seed = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+    let mut dp = Dataplane::new(&config, seed);
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    eprintln!(
+        "director: {} on {} ({}), {} service(s)",
+        config.interface.address,
+        tap.name(),
+        config.interface.mac,
+        config.services.len()
+    );
+    let started = std::time::Instant::now();
+    let clock = || smoltcp::time::Instant::from_micros(started.elapsed().as_micros() as i64);
+    let mut fds = vec![tap.as_raw_fd()];
+    fds.extend(control.as_ref().map(|c| c.as_raw_fd()));
+    let mut buf = vec![0u8; 65536];
+    let mut out = vec![0u8; crate::dataplane::pending::SLOT_LEN];
+    while !stop.load(Ordering::Relaxed) {
+        if args.max_seconds > 0 && started.elapsed().as_secs() >= args.max_seconds {
+            eprintln!("director: max-seconds reached");
+            break;
+        }
+        let now = clock();
+        let sleep = dp
+            .poll_timeout()
+            .map_or(MAX_SLEEP_MS, |t| (t - now.min(t)).total_millis() as i64)
+            .clamp(0, MAX_SLEEP_MS);
+        wait_readable(&fds, sleep as i32)?;
+        let now = clock();
+        for _ in 0..BURST {
+            let Some(n) = tap.recv(&mut buf).context("reading the TAP device")? else {
+                break;
+            };
+            if dp.handle_frame(now, &mut buf[..n]) == Verdict::Send {
+                tap.send(&buf[..n]).context("writing the TAP device")?;
+            }
+        }
+        dp.handle_timeout(now);
+        while let Some(n) = dp.poll_transmit(now, &mut out) {
+            tap.send(&out[..n]).context("writing the TAP device")?;
+        }
+        while let Some(event) = dp.poll_event() {
+            log_event(event);
+        }
+        if let Some(control) = &control {
+            control.serve(&mut dp);
+        }
+    }
+    let stats = serde_json::to_string(&dp.stats())?;
+    println!("{stats}");
+    if let Some(path) = &args.stats_out {
+        std::fs::write(path, &stats).with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!("director: stopped");
+    Ok(())
+}
+
+fn log_event(event: Event) {
+    match event {
+        Event::NeighbourResolved { ip, mac } => eprintln!("director: neighbour {ip} is at {mac}"),
+        Event::NeighbourFailed { ip } => eprintln!("director: neighbour {ip} does not answer ARP"),
+    }
+}

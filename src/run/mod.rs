@@ -1,1 +1,182 @@
-//! (being written)
+//! `tapvs run SCENARIO...`: check every scenario first, then run each in its own lab, write
+//! `results/<scenario>/<run-id>/`, print a summary, and fail when an expectation fails.
+
+mod derive;
+pub mod director_config;
+mod execute;
+mod procs;
+
+pub use execute::topology;
+
+use crate::lab::{Interrupt, check_privileges};
+use crate::results::{EventMark, ExpectationOutcome, RunRecord, ServerInfo};
+use crate::scenario::Scenario;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+/// Options of `tapvs run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files to run, in order.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    /// Where result folders go.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+/// What one scenario run ended with.
+pub struct Outcome {
+    pub dir: PathBuf,
+    pub passed: bool,
+}
+
+/// Runs every scenario; returns true when all expectations of all of them held.
+pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
+    // Every file is checked before any lab exists.
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|p| Scenario::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_privileges()?;
+    let interrupt = Interrupt::register()?;
+    let mut all_passed = true;
+    for (scenario, path) in scenarios.iter().zip(&args.scenarios) {
+        let outcome = run_one(scenario, path, &args.results, &interrupt)?;
+        all_passed &= outcome.passed;
+    }
+    Ok(all_passed)
+}
+
+/// Runs one checked scenario and writes its result folder.
+pub fn run_one(
+    scenario: &Scenario,
+    path: &Path,
+    results: &Path,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Outcome> {
+    let run_id = run_id();
+    let dir = results.join(&scenario.name).join(&run_id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::copy(path, dir.join("scenario.toml")).context("copying the scenario")?;
+    let revision = git_revision();
+    std::fs::write(dir.join("revision.txt"), format!("{revision}\n"))?;
+    eprintln!("run: {} ({})", scenario.name, dir.display());
+    let collected = execute::execute(scenario, interrupt, &dir)?;
+    std::fs::write(
+        dir.join("director.json"),
+        serde_json::to_string_pretty(&collected.director_final)?,
+    )?;
+    let timeline = derive::timeline(scenario, &collected);
+    let metrics = derive::metrics(scenario, &collected, &timeline);
+    let expectations: Vec<ExpectationOutcome> = scenario
+        .expectations
+        .iter()
+        .map(|x| {
+            let value = metrics.get(&x.metric).copied().unwrap_or(f64::NAN);
+            ExpectationOutcome {
+                metric: x.metric.clone(),
+                bound: x.bound_text(),
+                value,
+                pass: x.holds(value),
+            }
+        })
+        .collect();
+    let passed = expectations.iter().all(|x| x.pass);
+    let record = RunRecord {
+        scenario: scenario.name.clone(),
+        run_id,
+        revision,
+        mode: "dr".into(),
+        scheduler: format!("{:?}", scenario.service.scheduler).to_lowercase(),
+        interval_ms: scenario.interval.as_millis() as u64,
+        servers: scenario
+            .real_servers
+            .iter()
+            .map(|r| ServerInfo {
+                name: r.name.clone(),
+                weight: r.weight,
+            })
+            .collect(),
+        timeline,
+        events: collected
+            .events
+            .iter()
+            .map(|(at, e)| EventMark {
+                at_ms: *at,
+                label: format!("{} {}", e.action.name(), e.server),
+            })
+            .collect(),
+        masters: Vec::new(),
+        metrics,
+        expectations,
+    };
+    crate::results::write_run(&dir, &record)?;
+    println!("{}", crate::results::summary_table(&record));
+    for (x, spec) in record.expectations.iter().zip(&scenario.expectations) {
+        if !x.pass && !spec.why.is_empty() {
+            println!("  {} failed: {}", x.metric, spec.why);
+        }
+    }
+    println!("results: {}", dir.display());
+    Ok(Outcome { dir, passed })
+}
+
+fn run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, mo, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{mo:02}{d:02}-{:02}{:02}{:02}-{:04x}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        (now.subsec_nanos() ^ std::process::id()) & 0xffff
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `git rev-parse HEAD`, with `-dirty` when the tree has changes; `unknown` outside git.
+fn git_revision() -> String {
+    let out = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match out(&["rev-parse", "HEAD"]) {
+        Some(rev) => {
+            let dirty = out(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty { format!("{rev}-dirty") } else { rev }
+        }
+        None => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_417), (2025, 11, 25));
+    }
+}

@@ -1,1 +1,348 @@
-//! (being written)
+//! Scenario files: a lab (mode, service, real servers), loads, a timeline of events and the
+//! expectations a run must meet. Parsed and checked completely before anything is built, with
+//! errors that name the file, the field and the reason.
+
+pub mod duration;
+mod validate;
+
+pub use validate::{METRICS, client_base};
+
+use crate::config::Protocol;
+use crate::sched::SchedulerKind;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name; results go to `results/<name>/`. Defaults to the file's stem.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Whether the lab tests run this scenario (in CI).
+    #[serde(default)]
+    pub ci: bool,
+    /// Aggregation interval of the timeline.
+    #[serde(default = "default_interval", with = "duration_field")]
+    pub interval: Duration,
+    #[serde(default)]
+    pub lab: LabSpec,
+    pub service: ServiceSpec,
+    #[serde(rename = "real_server")]
+    pub real_servers: Vec<RealServerSpec>,
+    #[serde(rename = "load")]
+    pub loads: Vec<LoadSpec>,
+    #[serde(rename = "event", default)]
+    pub events: Vec<EventSpec>,
+    #[serde(rename = "expect", default)]
+    pub expectations: Vec<Expectation>,
+}
+
+/// The lab's shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabSpec {
+    /// Forwarding method: only `dr` (direct routing) so far.
+    pub mode: Mode,
+    /// `arp_ignore=1`/`arp_announce=2` on the real servers. Turning it off shows the ARP problem.
+    pub arp_suppression: bool,
+    /// Time between starting the servers and the director and starting the load.
+    #[serde(with = "duration_field")]
+    pub settle: Duration,
+}
+
+impl Default for LabSpec {
+    fn default() -> Self {
+        LabSpec {
+            mode: Mode::Dr,
+            arp_suppression: true,
+            settle: Duration::from_millis(500),
+        }
+    }
+}
+
+/// IPVS forwarding methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Dr,
+}
+
+/// The virtual service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    #[serde(default = "default_vip")]
+    pub vip: Ipv4Addr,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default = "default_protocol")]
+    pub protocol: Protocol,
+    pub scheduler: SchedulerKind,
+    /// Persistence timeout (`ipvsadm -p`); `0` = none.
+    #[serde(default, with = "duration_field")]
+    pub persistence: Duration,
+    #[serde(default = "default_netmask")]
+    pub persistence_netmask: Ipv4Addr,
+    /// Accept mid-flow TCP without an entry (IPVS sloppy_tcp).
+    #[serde(default)]
+    pub sloppy: bool,
+}
+
+/// One real server; its address is 198.18.0.(10 + position).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealServerSpec {
+    pub name: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// A command to run instead of `tapvs server` (it must listen on the service port and
+    /// should name itself in an `X-Server` header).
+    #[serde(default)]
+    pub command: Vec<String>,
+}
+
+/// One load generator process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    pub name: String,
+    /// `open` (fixed arrival rate) or `closed` (fixed concurrency).
+    pub mode: LoadMode,
+    /// Requests per second (open loop).
+    #[serde(default)]
+    pub rate: u32,
+    /// Workers (closed loop) or most requests in flight (open loop).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// `new` connection per request or `keepalive`.
+    pub connection: ConnectionMode,
+    /// Keep-alive: requests per connection before reopening (0 = never).
+    #[serde(default)]
+    pub requests_per_conn: u32,
+    /// Distinct client addresses (from 198.19.0.0/16).
+    #[serde(default = "default_clients")]
+    pub clients: u32,
+    #[serde(with = "duration_field")]
+    pub duration: Duration,
+    /// Delay from the load start.
+    #[serde(default, with = "duration_field")]
+    pub start: Duration,
+    #[serde(default = "default_response_bytes")]
+    pub response_bytes: u64,
+    #[serde(default = "default_timeout", with = "duration_field")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadMode {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionMode {
+    New,
+    Keepalive,
+}
+
+/// Something that happens at a time of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// Time from the load start.
+    #[serde(with = "duration_field")]
+    pub at: Duration,
+    pub action: Action,
+    /// The real server concerned.
+    pub server: String,
+    /// New weight for `set_weight`.
+    #[serde(default)]
+    pub weight: Option<u32>,
+}
+
+/// Faults and operations on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Weight 0 on the director: no new connections, existing ones finish.
+    Drain,
+    /// Any weight on the director.
+    SetWeight,
+    /// SIGKILL the real server's process.
+    KillServer,
+    /// Start the real server's process again.
+    RestoreServer,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Drain => "drain",
+            Action::SetWeight => "set_weight",
+            Action::KillServer => "kill_server",
+            Action::RestoreServer => "restore_server",
+        }
+    }
+}
+
+/// A bound on one metric of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    pub metric: String,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Why the bound is what it is (printed when it fails).
+    #[serde(default)]
+    pub why: String,
+}
+
+impl Expectation {
+    /// The bound as text: `<= 0`, `>= 0.9`, `in [0.2, 0.4]`.
+    pub fn bound_text(&self) -> String {
+        match (self.min, self.max) {
+            (Some(lo), Some(hi)) => format!("in [{lo}, {hi}]"),
+            (Some(lo), None) => format!(">= {lo}"),
+            (None, Some(hi)) => format!("<= {hi}"),
+            (None, None) => "any".into(),
+        }
+    }
+
+    pub fn holds(&self, value: f64) -> bool {
+        value.is_finite()
+            && self.min.is_none_or(|lo| value >= lo)
+            && self.max.is_none_or(|hi| value <= hi)
+    }
+}
+
+/// Why a scenario was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a field unknown, missing or of the wrong type.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A field parses but its value is refused.
+    #[error("{path}: field `{field}`: {reason}")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        reason: String,
+    },
+}
+
+impl Scenario {
+    /// Reads, parses and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Parses and checks scenario text; `path` names it in errors and gives the default name.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        if scenario.name.is_empty() {
+            scenario.name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("scenario")
+                .to_string();
+        }
+        scenario
+            .check()
+            .map_err(|(field, reason)| ScenarioError::Invalid {
+                path: path.into(),
+                field,
+                reason,
+            })?;
+        Ok(scenario)
+    }
+
+    /// The address of real server `i` (from 0).
+    pub fn server_address(i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(198, 18, 0, 11 + i as u8)
+    }
+
+    /// When the last load ends, from the load start.
+    pub fn load_end(&self) -> Duration {
+        self.loads
+            .iter()
+            .map(|l| l.start + l.duration)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Expected share of new connections per server, from the configured weights.
+    pub fn weight_shares(&self) -> Vec<f64> {
+        let total: u32 = self.real_servers.iter().map(|r| r.weight).sum();
+        self.real_servers
+            .iter()
+            .map(|r| r.weight as f64 / total.max(1) as f64)
+            .collect()
+    }
+}
+
+fn default_interval() -> Duration {
+    Duration::from_millis(250)
+}
+fn default_vip() -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, 100)
+}
+fn default_port() -> u16 {
+    80
+}
+fn default_protocol() -> Protocol {
+    Protocol::Tcp
+}
+fn default_netmask() -> Ipv4Addr {
+    Ipv4Addr::BROADCAST
+}
+fn default_weight() -> u32 {
+    1
+}
+fn default_concurrency() -> u32 {
+    64
+}
+fn default_clients() -> u32 {
+    1000
+}
+fn default_response_bytes() -> u64 {
+    10_000
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+
+/// Serde glue for `Duration` fields written as strings.
+mod duration_field {
+    use serde::{Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        super::duration::deserialize(d)
+    }
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::duration::format(*d))
+    }
+}

@@ -1,0 +1,190 @@
+//! From what a run collected to what it reports: the merged per-interval timeline and the
+//! run's metrics (see README.md, "Metrics"), each computed from measured counts.
+
+use super::execute::Collected;
+use crate::metrics::Interval;
+use crate::results::TimelineRow;
+use crate::scenario::{Action, Scenario};
+use std::collections::BTreeMap;
+
+/// Adds `b`'s counts into `a`. Latency percentiles of merged loads take the worse of the two.
+pub fn merge_into(a: &mut Interval, b: &Interval) {
+    a.ok += b.ok;
+    a.failed += b.failed;
+    for (kind, n) in &b.errors {
+        *a.errors.entry(kind.clone()).or_default() += n;
+    }
+    a.bytes += b.bytes;
+    a.request_bytes += b.request_bytes;
+    a.new_conns += b.new_conns;
+    a.latency.p50_us = a.latency.p50_us.max(b.latency.p50_us);
+    a.latency.p90_us = a.latency.p90_us.max(b.latency.p90_us);
+    a.latency.p99_us = a.latency.p99_us.max(b.latency.p99_us);
+    a.latency.max_us = a.latency.max_us.max(b.latency.max_us);
+    for (name, c) in &b.servers {
+        let s = a.servers.entry(name.clone()).or_default();
+        s.requests += c.requests;
+        s.new_conns += c.new_conns;
+    }
+}
+
+/// The run's timeline: client outcomes of all loads and the director's forwarding, per interval.
+pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
+    let interval = scenario.interval.as_millis() as u64;
+    let n = scenario.load_end().as_millis().div_ceil(interval as u128) as usize;
+    let mut rows: Vec<TimelineRow> = (0..n)
+        .map(|k| TimelineRow {
+            t_ms: k as u64 * interval,
+            ..TimelineRow::default()
+        })
+        .collect();
+    for (load, report) in scenario.loads.iter().zip(&c.clients) {
+        let offset = (load.start.as_millis() as u64 / interval) as usize;
+        for (k, iv) in report.intervals.iter().enumerate() {
+            if let Some(row) = rows.get_mut(offset + k) {
+                merge_into(&mut row.client, iv);
+            }
+        }
+    }
+    for pair in c.director_samples.windows(2) {
+        let (t0, a) = pair[0];
+        let (_, b) = pair[1];
+        if let Some(row) = rows.get_mut((t0 / interval) as usize) {
+            row.director_packets += b.packets - a.packets;
+            row.director_bytes += b.bytes - a.bytes;
+        }
+    }
+    for row in &mut rows {
+        row.client.start_ms = row.t_ms;
+        row.master = "d1".into();
+    }
+    rows
+}
+
+/// Sums the rows whose interval starts in `[from_ms, to_ms)`.
+fn window(rows: &[TimelineRow], from_ms: u64, to_ms: u64) -> Interval {
+    let mut sum = Interval::default();
+    for r in rows.iter().filter(|r| r.t_ms >= from_ms && r.t_ms < to_ms) {
+        merge_into(&mut sum, &r.client);
+    }
+    sum
+}
+
+/// Every metric of the run, by name.
+pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    let interval = scenario.interval.as_millis() as u64;
+    let mut total = Interval::default();
+    for report in &c.clients {
+        merge_into(&mut total, &report.total);
+    }
+    let requests = (total.ok + total.failed) as f64;
+    let first_start = scenario
+        .loads
+        .iter()
+        .map(|l| l.start)
+        .min()
+        .unwrap_or_default();
+    let span_s = (scenario.load_end() - first_start).as_secs_f64();
+    m.insert("requests".into(), requests);
+    m.insert("requests_ok".into(), total.ok as f64);
+    m.insert("failed_requests".into(), total.failed as f64);
+    m.insert(
+        "failed_share".into(),
+        total.failed as f64 / requests.max(1.0),
+    );
+    m.insert("throughput_rps".into(), total.ok as f64 / span_s.max(0.001));
+    m.insert(
+        "latency_p50_ms".into(),
+        total.latency.p50_us as f64 / 1000.0,
+    );
+    m.insert(
+        "latency_p99_ms".into(),
+        total.latency.p99_us as f64 / 1000.0,
+    );
+
+    // Shares of new connections, before the first event changes the picture.
+    let until = c.events.first().map_or(u64::MAX, |(at, _)| *at);
+    let before = window(rows, 0, until);
+    let conns: u64 = before.servers.values().map(|s| s.new_conns).sum();
+    let mut worst_error: f64 = 0.0;
+    let mut max_share: f64 = 0.0;
+    for (rs, expected) in scenario.real_servers.iter().zip(scenario.weight_shares()) {
+        let got = before.servers.get(&rs.name).map_or(0, |s| s.new_conns);
+        let share = got as f64 / conns.max(1) as f64;
+        m.insert(format!("share:{}", rs.name), share);
+        worst_error = worst_error.max((share - expected).abs());
+        max_share = max_share.max(share);
+    }
+    m.insert(
+        "share_error_max".into(),
+        if conns > 0 { worst_error } else { f64::NAN },
+    );
+    m.insert(
+        "max_server_share".into(),
+        if conns > 0 { max_share } else { f64::NAN },
+    );
+
+    let forwarded = c.director_final.forwarded();
+    let wire_bytes = (c.router_lan.tx_bytes + c.router_lan.rx_bytes) as f64;
+    m.insert(
+        "director_byte_share".into(),
+        forwarded.bytes as f64 / wire_bytes.max(1.0),
+    );
+    m.insert(
+        "director_conn_ratio".into(),
+        forwarded.conns as f64 / (total.new_conns as f64).max(1.0),
+    );
+
+    // Drains: nothing new to the drained server after the drain (one interval of grace for
+    // requests already under way), while its open connections keep being served.
+    let drains: Vec<&(u64, _)> = c
+        .events
+        .iter()
+        .filter(|(_, e)| {
+            e.action == Action::Drain || (e.action == Action::SetWeight && e.weight == Some(0))
+        })
+        .collect();
+    if !drains.is_empty() {
+        let (mut new_after, mut requests_after) = (0, 0);
+        for (at, e) in drains {
+            let after = window(rows, at + interval, u64::MAX);
+            let s = after.servers.get(&e.server).copied().unwrap_or_default();
+            new_after += s.new_conns;
+            requests_after += s.requests;
+        }
+        m.insert("drained_new_conns".into(), new_after as f64);
+        m.insert("drained_requests_after".into(), requests_after as f64);
+    }
+
+    // Killed servers: failures while down, and after they came back.
+    let kills: Vec<&(u64, _)> = c
+        .events
+        .iter()
+        .filter(|(_, e)| e.action == Action::KillServer)
+        .collect();
+    if !kills.is_empty() {
+        let (mut failed, mut all, mut failed_after) = (0, 0, 0);
+        for (at, e) in kills {
+            let restore = c
+                .events
+                .iter()
+                .find(|(t, r)| t >= at && r.action == Action::RestoreServer && r.server == e.server)
+                .map(|(t, _)| *t);
+            let from = at / interval * interval;
+            let during = window(rows, from, restore.unwrap_or(u64::MAX));
+            failed += during.failed;
+            all += during.ok + during.failed;
+            if let Some(t) = restore {
+                failed_after += window(rows, t + 1000, u64::MAX).failed;
+            }
+        }
+        m.insert("failed_during_fault".into(), failed as f64);
+        m.insert(
+            "failed_share_during_fault".into(),
+            failed as f64 / (all as f64).max(1.0),
+        );
+        m.insert("failed_after_restore".into(), failed_after as f64);
+    }
+    m
+}

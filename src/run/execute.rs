@@ -1,0 +1,366 @@
+//! Running one scenario in a fresh lab: build it, start the director and the real servers,
+//! start the loads together, play the timeline while sampling the director, collect what
+//! everyone measured, and tear it all down (on every way out).
+
+use super::director_config::director_config;
+use super::procs::Procs;
+use crate::dataplane::counters::Traffic;
+use crate::dataplane::stats::Stats;
+use crate::director::control;
+use crate::lab::{Interrupt, Lab, LinkStats, RealServerHost, Topology};
+use crate::metrics::ClientReport;
+use crate::scenario::{Action, ConnectionMode, EventSpec, LoadMode, Scenario, client_base};
+use anyhow::{Context, bail};
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What a run brings back from the lab.
+pub struct Collected {
+    /// Events as they happened: time from the load start, and the event.
+    pub events: Vec<(u64, EventSpec)>,
+    /// Director forwarding counters, sampled: (ms from the load start, cumulative traffic).
+    pub director_samples: Vec<(u64, Traffic)>,
+    /// The director's counters at the end of the load.
+    pub director_final: Stats,
+    /// One report per load, in scenario order.
+    pub clients: Vec<ClientReport>,
+    /// Router's LAN interface counters over the load.
+    pub router_lan: LinkStats,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
+    let path = dir.join(name);
+    File::create(&path).with_context(|| format!("creating {}", path.display()))
+}
+
+/// The lab a scenario needs.
+pub fn topology(scenario: &Scenario) -> Topology {
+    Topology {
+        real_servers: scenario
+            .real_servers
+            .iter()
+            .enumerate()
+            .map(|(i, rs)| RealServerHost {
+                name: rs.name.clone(),
+                address: Scenario::server_address(i),
+            })
+            .collect(),
+        directors: vec!["d1".into()],
+        vips: vec![scenario.service.vip],
+        arp_suppression: scenario.lab.arp_suppression,
+    }
+}
+
+/// Runs `scenario` in a new lab; process logs are copied to `out_dir`.
+pub fn execute(
+    scenario: &Scenario,
+    interrupt: &Interrupt,
+    out_dir: &Path,
+) -> anyhow::Result<Collected> {
+    let topology = topology(scenario);
+    let lab = Lab::up(&topology).context("building the lab")?;
+    eprintln!("run: lab {} is up", lab.prefix());
+    // Declared after `lab`, so dropped (processes ended) before the lab is removed.
+    let mut procs = Procs::default();
+    let result = drive(scenario, interrupt, &lab, &mut procs);
+    procs.stop_all();
+    copy_logs(&lab.state_dir(), out_dir);
+    lab.down().context("removing the lab")?;
+    result
+}
+
+fn copy_logs(state: &Path, out_dir: &Path) {
+    let logs = out_dir.join("logs");
+    let _ = std::fs::create_dir_all(&logs);
+    if let Ok(entries) = std::fs::read_dir(state) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".log") || name.ends_with(".toml") || name.ends_with(".json") {
+                let _ = std::fs::copy(e.path(), logs.join(&*name));
+            }
+        }
+    }
+}
+
+struct Ctx<'a> {
+    scenario: &'a Scenario,
+    lab: &'a Lab,
+    exe: PathBuf,
+    state: PathBuf,
+    /// Safety net passed to every process: it exits by itself after this long.
+    max_seconds: u64,
+}
+
+impl Ctx<'_> {
+    fn spawn(
+        &self,
+        procs: &mut Procs,
+        host: &str,
+        name: &str,
+        program: &Path,
+        args: &[String],
+    ) -> anyhow::Result<()> {
+        let mut cmd: Command = self.lab.command(host, program);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(log_file(&self.state, &format!("{name}.out.log"))?)
+            .stderr(log_file(&self.state, &format!("{name}.log"))?)
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {name} in {host}"))?;
+        procs.add(name, child);
+        Ok(())
+    }
+
+    fn spawn_server(&self, procs: &mut Procs, i: usize) -> anyhow::Result<()> {
+        let rs = &self.scenario.real_servers[i];
+        let ready = self.state.join(format!("{}.ready", rs.name));
+        let _ = std::fs::remove_file(&ready);
+        if let Some((program, args)) = rs.command.split_first() {
+            return self.spawn(procs, &rs.name, &rs.name, Path::new(program), args);
+        }
+        let args = [
+            "server".to_string(),
+            "--name".into(),
+            rs.name.clone(),
+            "--listen".into(),
+            format!("0.0.0.0:{}", self.scenario.service.port),
+            "--ready-file".into(),
+            ready.display().to_string(),
+            "--max-seconds".into(),
+            self.max_seconds.to_string(),
+        ];
+        self.spawn(procs, &rs.name, &rs.name, &self.exe, &args)?;
+        wait_for("real server", Duration::from_secs(5), || ready.exists())
+    }
+
+    fn control(&self) -> PathBuf {
+        self.state.join("d1.sock")
+    }
+
+    fn director_stats(&self) -> anyhow::Result<Stats> {
+        let line =
+            control::request(&self.control(), "stats").context("asking the director for stats")?;
+        serde_json::from_str(&line).with_context(|| format!("director stats: {line}"))
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !ready() {
+        if start.elapsed() > limit {
+            bail!("{what} not ready after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn drive(
+    scenario: &Scenario,
+    interrupt: &Interrupt,
+    lab: &Lab,
+    procs: &mut Procs,
+) -> anyhow::Result<Collected> {
+    let ctx = Ctx {
+        scenario,
+        lab,
+        exe: std::env::current_exe().context("finding the tapvs executable")?,
+        state: lab.state_dir(),
+        max_seconds: scenario.load_end().as_secs() + 120,
+    };
+    let config_path = ctx.state.join("d1.toml");
+    let config = director_config(scenario, 1, &ctx.control());
+    std::fs::write(&config_path, toml::to_string(&config)?)
+        .context("writing the director config")?;
+    let args = [
+        "director".to_string(),
+        "--config".into(),
+        config_path.display().to_string(),
+        "--max-seconds".into(),
+        ctx.max_seconds.to_string(),
+    ];
+    ctx.spawn(procs, "sw", "d1", &ctx.exe, &args)?;
+    for i in 0..scenario.real_servers.len() {
+        ctx.spawn_server(procs, i)?;
+    }
+    wait_for("director", Duration::from_secs(5), || {
+        ctx.director_stats().is_ok()
+    })?;
+    std::thread::sleep(scenario.lab.settle);
+    interrupt.check()?;
+
+    let router_before = lab.link_stats("rt", "eth0")?;
+    let start_unix_ms = unix_ms() + 300;
+    for (i, load) in scenario.loads.iter().enumerate() {
+        let out = ctx.state.join(format!("load-{}.json", load.name));
+        let mut args = vec![
+            "client".to_string(),
+            "--target".into(),
+            format!("{}:{}", scenario.service.vip, scenario.service.port),
+            "--load".into(),
+            load.name.clone(),
+            "--mode".into(),
+            match load.mode {
+                LoadMode::Open => "open".into(),
+                LoadMode::Closed => "closed".into(),
+            },
+            "--concurrency".into(),
+            load.concurrency.to_string(),
+            "--connection".into(),
+            match load.connection {
+                ConnectionMode::New => "new".into(),
+                ConnectionMode::Keepalive => "keepalive".into(),
+            },
+            "--requests-per-conn".into(),
+            load.requests_per_conn.to_string(),
+            "--clients".into(),
+            load.clients.to_string(),
+            "--client-base".into(),
+            client_base(i).to_string(),
+            "--duration".into(),
+            format!("{}ms", load.duration.as_millis()),
+            "--response-bytes".into(),
+            load.response_bytes.to_string(),
+            "--timeout".into(),
+            format!("{}ms", load.timeout.as_millis()),
+            "--interval".into(),
+            format!("{}ms", scenario.interval.as_millis()),
+            "--out".into(),
+            out.display().to_string(),
+            "--start-at-unix-ms".into(),
+            (start_unix_ms + load.start.as_millis() as u64).to_string(),
+        ];
+        if load.mode == LoadMode::Open {
+            args.extend(["--rate".into(), load.rate.to_string()]);
+        }
+        ctx.spawn(procs, "cl", &format!("load-{}", load.name), &ctx.exe, &args)?;
+    }
+
+    let interval_ms = scenario.interval.as_millis() as u64;
+    let end_ms = scenario.load_end().as_millis() as u64;
+    let deadline_ms = end_ms
+        + scenario
+            .loads
+            .iter()
+            .map(|l| l.timeout.as_millis() as u64)
+            .max()
+            .unwrap_or(0)
+        + 10_000;
+    let mut samples = Vec::new();
+    let mut events = Vec::new();
+    let mut next_event = 0;
+    let mut next_sample = 0u64;
+    loop {
+        interrupt.check()?;
+        let now = unix_ms().saturating_sub(start_unix_ms);
+        if unix_ms() >= start_unix_ms && now >= next_sample {
+            let stats = ctx.director_stats()?;
+            samples.push((now, stats.forwarded()));
+            next_sample += interval_ms;
+        }
+        while next_event < scenario.events.len()
+            && unix_ms() >= start_unix_ms + scenario.events[next_event].at.as_millis() as u64
+        {
+            let event = &scenario.events[next_event];
+            let at = unix_ms().saturating_sub(start_unix_ms);
+            apply(&ctx, procs, event)?;
+            eprintln!(
+                "run: {:>6} ms  {} {}",
+                at,
+                event.action.name(),
+                event.server
+            );
+            events.push((at, event.clone()));
+            next_event += 1;
+        }
+        if let Some(status) = procs.exited("d1") {
+            bail!("the director exited during the run ({status}); see logs/d1.log");
+        }
+        let clients_done = scenario.loads.iter().all(|l| {
+            procs.pid(&format!("load-{}", l.name)).is_none()
+                || procs.exited(&format!("load-{}", l.name)).is_some()
+        });
+        if now > end_ms && clients_done {
+            break;
+        }
+        if now > deadline_ms {
+            bail!("the load generators did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let director_final = ctx.director_stats()?;
+    samples.push((
+        unix_ms().saturating_sub(start_unix_ms),
+        director_final.forwarded(),
+    ));
+    let router_after = lab.link_stats("rt", "eth0")?;
+    let mut clients = Vec::new();
+    for load in &scenario.loads {
+        let path = ctx.state.join(format!("load-{}.json", load.name));
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "load `{}` wrote no report (see logs/load-{}.log)",
+                load.name, load.name
+            )
+        })?;
+        clients.push(
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
+        );
+    }
+    procs.stop("d1", Duration::from_secs(2));
+    Ok(Collected {
+        events,
+        director_samples: samples,
+        director_final,
+        clients,
+        router_lan: LinkStats {
+            rx_bytes: router_after.rx_bytes - router_before.rx_bytes,
+            rx_packets: router_after.rx_packets - router_before.rx_packets,
+            rx_dropped: router_after.rx_dropped - router_before.rx_dropped,
+            tx_bytes: router_after.tx_bytes - router_before.tx_bytes,
+            tx_packets: router_after.tx_packets - router_before.tx_packets,
+            tx_dropped: router_after.tx_dropped - router_before.tx_dropped,
+        },
+    })
+}
+
+fn apply(ctx: &Ctx, procs: &mut Procs, event: &EventSpec) -> anyhow::Result<()> {
+    let weight = |w: u32| -> anyhow::Result<()> {
+        let reply = control::request(&ctx.control(), &format!("weight 0 {} {w}", event.server))?;
+        if reply != "ok" {
+            bail!("director refused a weight change: {reply}");
+        }
+        Ok(())
+    };
+    match event.action {
+        Action::Drain => weight(0),
+        Action::SetWeight => weight(event.weight.unwrap_or(0)),
+        Action::KillServer => {
+            if !procs.kill(&event.server) {
+                bail!("real server `{}` is not running", event.server);
+            }
+            Ok(())
+        }
+        Action::RestoreServer => {
+            let i = ctx
+                .scenario
+                .real_servers
+                .iter()
+                .position(|r| r.name == event.server)
+                .expect("validated");
+            ctx.spawn_server(procs, i)
+        }
+    }
+}

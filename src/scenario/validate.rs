@@ -1,0 +1,274 @@
+//! The checks a scenario must pass before any namespace exists: every value in range, every
+//! name unique and referenced names present, addresses inside the lab's plan, metrics known.
+
+use super::{Action, LoadMode, Scenario};
+use crate::config::Protocol;
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Metrics a run computes (see README.md, "Metrics"). `share:<server>` exists per server.
+pub const METRICS: &[&str] = &[
+    "requests",
+    "requests_ok",
+    "failed_requests",
+    "failed_share",
+    "throughput_rps",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "share_error_max",
+    "max_server_share",
+    "director_byte_share",
+    "director_conn_ratio",
+    "drained_new_conns",
+    "drained_requests_after",
+    "failed_during_fault",
+    "failed_share_during_fault",
+    "failed_after_restore",
+];
+
+/// Largest number of real servers (their addresses are 198.18.0.11 ..= .60).
+pub const MAX_REAL_SERVERS: usize = 50;
+
+type Check = Result<(), (String, String)>;
+
+fn bad(field: impl Into<String>, reason: impl Into<String>) -> Check {
+    Err((field.into(), reason.into()))
+}
+
+fn in_range(field: &str, d: Duration, lo: Duration, hi: Duration) -> Check {
+    if d < lo || d > hi {
+        return bad(field, format!("must be between {:?} and {:?}", lo, hi));
+    }
+    Ok(())
+}
+
+fn plain_name(field: &str, name: &str, max: usize) -> Check {
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        return bad(
+            field,
+            format!("`{name}`: use 1 to {max} characters from a-z, 0-9, - and _"),
+        );
+    }
+    Ok(())
+}
+
+impl Scenario {
+    pub(super) fn check(&self) -> Check {
+        plain_name("name", &self.name, 40)?;
+        in_range(
+            "interval",
+            self.interval,
+            Duration::from_millis(50),
+            Duration::from_secs(10),
+        )?;
+        in_range(
+            "lab.settle",
+            self.lab.settle,
+            Duration::ZERO,
+            Duration::from_secs(30),
+        )?;
+        self.check_service()?;
+        self.check_servers()?;
+        self.check_loads()?;
+        self.check_events()?;
+        self.check_expectations()
+    }
+
+    fn check_service(&self) -> Check {
+        let s = &self.service;
+        let [a, b, c, d] = s.vip.octets();
+        if (a, b, c) != (198, 18, 0) || !(100..=250).contains(&d) {
+            return bad(
+                "service.vip",
+                "must be in 198.18.0.100 – 198.18.0.250 (the lab's LAN plan)",
+            );
+        }
+        if s.port == 0 {
+            return bad("service.port", "must be 1 – 65535");
+        }
+        if s.protocol != Protocol::Tcp {
+            return bad(
+                "service.protocol",
+                "only tcp: the UDP load generator is not built yet",
+            );
+        }
+        in_range(
+            "service.persistence",
+            s.persistence,
+            Duration::ZERO,
+            Duration::from_secs(86_400),
+        )?;
+        let mask = u32::from(s.persistence_netmask);
+        if mask.leading_ones() + mask.trailing_zeros() != 32 {
+            return bad(
+                "service.persistence_netmask",
+                "must be a contiguous netmask",
+            );
+        }
+        Ok(())
+    }
+
+    fn check_servers(&self) -> Check {
+        if self.real_servers.is_empty() || self.real_servers.len() > MAX_REAL_SERVERS {
+            return bad(
+                "real_server",
+                format!("need 1 to {MAX_REAL_SERVERS} real servers"),
+            );
+        }
+        let mut names = HashSet::new();
+        for (i, rs) in self.real_servers.iter().enumerate() {
+            let field = format!("real_server[{i}]");
+            plain_name(&format!("{field}.name"), &rs.name, 8)?;
+            if ["sw", "rt", "cl", "d1", "d2"].contains(&rs.name.as_str()) {
+                return bad(
+                    format!("{field}.name"),
+                    format!("`{}` is a lab host name", rs.name),
+                );
+            }
+            if !names.insert(rs.name.as_str()) {
+                return bad(
+                    format!("{field}.name"),
+                    format!("`{}` is used twice", rs.name),
+                );
+            }
+            if rs.weight > 65_535 {
+                return bad(format!("{field}.weight"), "must be 0 – 65535 (as ipvsadm)");
+            }
+            if rs.command.iter().any(|w| w.is_empty()) {
+                return bad(format!("{field}.command"), "empty word in the command");
+            }
+        }
+        if self.real_servers.iter().all(|r| r.weight == 0) {
+            return bad(
+                "real_server",
+                "every weight is 0: no server could take a connection",
+            );
+        }
+        Ok(())
+    }
+
+    fn check_loads(&self) -> Check {
+        if self.loads.is_empty() || self.loads.len() > 8 {
+            return bad("load", "need 1 to 8 loads");
+        }
+        let mut names = HashSet::new();
+        for (i, l) in self.loads.iter().enumerate() {
+            let f = |name: &str| format!("load[{i}].{name}");
+            plain_name(&f("name"), &l.name, 20)?;
+            if !names.insert(l.name.as_str()) {
+                return bad(f("name"), format!("`{}` is used twice", l.name));
+            }
+            if l.mode == LoadMode::Open && !(1..=50_000).contains(&l.rate) {
+                return bad(
+                    f("rate"),
+                    "an open loop needs a rate of 1 – 50000 requests/s",
+                );
+            }
+            if l.mode == LoadMode::Closed && l.rate != 0 {
+                return bad(
+                    f("rate"),
+                    "a closed loop has no rate (it runs `concurrency` workers)",
+                );
+            }
+            if !(1..=10_000).contains(&l.concurrency) {
+                return bad(f("concurrency"), "must be 1 – 10000");
+            }
+            if !(1..=4096).contains(&l.clients) {
+                return bad(f("clients"), "must be 1 – 4096 client addresses");
+            }
+            in_range(
+                &f("duration"),
+                l.duration,
+                Duration::from_secs(1),
+                Duration::from_secs(600),
+            )?;
+            in_range(
+                &f("start"),
+                l.start,
+                Duration::ZERO,
+                Duration::from_secs(600),
+            )?;
+            in_range(
+                &f("timeout"),
+                l.timeout,
+                Duration::from_millis(100),
+                Duration::from_secs(60),
+            )?;
+            if l.response_bytes > 64 << 20 {
+                return bad(f("response_bytes"), "must be at most 64 MiB");
+            }
+        }
+        Ok(())
+    }
+
+    fn check_events(&self) -> Check {
+        let mut killed: HashSet<&str> = HashSet::new();
+        let mut last = Duration::ZERO;
+        for (i, e) in self.events.iter().enumerate() {
+            let f = |name: &str| format!("event[{i}].{name}");
+            if e.at > self.load_end() {
+                return bad(f("at"), "after the end of the load");
+            }
+            if e.at < last {
+                return bad(f("at"), "events must be in time order");
+            }
+            last = e.at;
+            if !self.real_servers.iter().any(|r| r.name == e.server) {
+                return bad(f("server"), format!("no real server named `{}`", e.server));
+            }
+            match (e.action, e.weight) {
+                (Action::SetWeight, None) => return bad(f("weight"), "set_weight needs a weight"),
+                (Action::SetWeight, Some(w)) if w > 65_535 => {
+                    return bad(f("weight"), "must be 0 – 65535");
+                }
+                (Action::SetWeight, _) => {}
+                (_, Some(_)) => return bad(f("weight"), "only set_weight takes a weight"),
+                (Action::KillServer, _) if !killed.insert(&e.server) => {
+                    return bad(f("action"), format!("`{}` is already killed", e.server));
+                }
+                (Action::RestoreServer, _) if !killed.remove(e.server.as_str()) => {
+                    return bad(f("action"), format!("`{}` was not killed before", e.server));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn check_expectations(&self) -> Check {
+        for (i, x) in self.expectations.iter().enumerate() {
+            let f = |name: &str| format!("expect[{i}].{name}");
+            let known = METRICS.contains(&x.metric.as_str())
+                || x.metric
+                    .strip_prefix("share:")
+                    .is_some_and(|s| self.real_servers.iter().any(|r| r.name == s));
+            if !known {
+                return bad(
+                    f("metric"),
+                    format!(
+                        "unknown metric `{}`; known: {}, share:<server>",
+                        x.metric,
+                        METRICS.join(", ")
+                    ),
+                );
+            }
+            match (x.min, x.max) {
+                (None, None) => return bad(f("min"), "give min, max or both"),
+                (Some(lo), Some(hi)) if lo > hi => return bad(f("min"), "min is above max"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The address block of load `i`: 198.19.(16·i).1 onwards.
+pub fn client_base(load_index: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 19, (16 * load_index) as u8, 1)
+}
