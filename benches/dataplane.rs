@@ -1,1 +1,180 @@
-fn main() {}
+//! Data-plane benchmarks: ns per frame for an established DR flow and for a new connection
+//! (SYN + schedule + insert), with 1 and 1,000,000 entries in the table; and the memory one
+//! table entry costs, measured by a counting allocator.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use smoltcp::time::Instant;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tapvs::config::DirectorConfig;
+use tapvs::dataplane::{Dataplane, Verdict};
+use tapvs::wire::EthernetAddress;
+use tapvs::wire::build::{self, Endpoints, Flags};
+
+/// Counts live heap bytes, to measure the table's footprint.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const DIRECTOR_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 0, 2]);
+
+fn config(capacity: usize) -> DirectorConfig {
+    let text = format!(
+        "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
+         prefix_len = 24\ngateway = \"198.18.0.1\"\n[limits]\nmax_connections = {capacity}\n\
+         [[service]]\nvip = \"198.18.0.100\"\nport = 80\nscheduler = \"wlc\"\n\
+         [[service.real_server]]\nname = \"rs1\"\naddress = \"198.18.0.11\"\nport = 80\n\
+         [[service.real_server]]\nname = \"rs2\"\naddress = \"198.18.0.12\"\nport = 80\n\
+         [[service.real_server]]\nname = \"rs3\"\naddress = \"198.18.0.13\"\nport = 80\n"
+    );
+    DirectorConfig::parse(Path::new("bench.toml"), &text).unwrap()
+}
+
+fn ends(n: u32) -> Endpoints {
+    Endpoints {
+        src_mac: EthernetAddress([0x02, 0, 0, 0, 0, 1]),
+        dst_mac: DIRECTOR_MAC,
+        src: Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 19, 0, 0)) + (n >> 14)),
+        src_port: 1024 + (n & 0x3fff) as u16,
+        dst: Ipv4Addr::new(198, 18, 0, 100),
+        dst_port: 80,
+    }
+}
+
+/// A data plane with resolved neighbours and `entries` established connections.
+fn filled(entries: u32) -> Dataplane {
+    let mut dp = Dataplane::new(&config(2_000_000), 7);
+    for i in 0..3u8 {
+        let ip = Ipv4Addr::new(198, 18, 0, 11 + i);
+        let mut f = build::arp_reply(EthernetAddress([2, 0, 0, 0, 1, i]), ip, DIRECTOR_MAC, dp.addr());
+        dp.handle_frame(Instant::from_millis(0), &mut f);
+    }
+    let mut syn = build::tcp_frame(ends(0), Flags::SYN, b"");
+    for n in 0..entries {
+        let mut f = syn.clone();
+        rewrite_source(&mut f, n);
+        assert_eq!(dp.handle_frame(Instant::from_millis(0), &mut f), Verdict::Send);
+    }
+    rewrite_source(&mut syn, 0);
+    dp
+}
+
+/// Rewrites source address and port of a built frame in place (cheaper than building anew);
+/// the checksums are recomputed so the frame stays valid.
+fn rewrite_source(frame: &mut [u8], n: u32) {
+    let e = ends(n);
+    frame[26..30].copy_from_slice(&e.src.octets());
+    frame[34..36].copy_from_slice(&e.src_port.to_be_bytes());
+    let mut ip = smoltcp::wire::Ipv4Packet::new_unchecked(&mut frame[14..]);
+    ip.fill_checksum();
+}
+
+fn established(c: &mut Criterion) {
+    for entries in [1u32, 1_000_000] {
+        let mut dp = filled(entries);
+        let mut frame = build::tcp_frame(ends(0), Flags::ACK, b"GET /bytes/10000 HTTP/1.1\r\n\r\n");
+        c.bench_function(&format!("dr_established_frame/{entries}_entries"), |b| {
+            b.iter(|| {
+                let v = dp.handle_frame(Instant::from_millis(1), black_box(&mut frame));
+                debug_assert_eq!(v, Verdict::Send);
+                black_box(v)
+            })
+        });
+    }
+}
+
+fn new_connection(c: &mut Criterion) {
+    for entries in [1u32, 1_000_000] {
+        let mut dp = filled(entries);
+        let template = build::tcp_frame(ends(0), Flags::SYN, b"");
+        // Fresh keys beyond the prefilled ones; each batch's entries are removed untimed.
+        c.bench_function(&format!("dr_new_connection/{entries}_entries"), |b| {
+            b.iter_custom(|iters| {
+                // Fresh keys beyond the prefilled ones, built untimed; removed again untimed.
+                let frames: Vec<Vec<u8>> = (0..iters)
+                    .map(|k| {
+                        let mut f = template.clone();
+                        rewrite_source(&mut f, 2_000_000 + k as u32);
+                        f
+                    })
+                    .collect();
+                let mut frames = frames;
+                let start = std::time::Instant::now();
+                for f in frames.iter_mut() {
+                    black_box(dp.handle_frame(Instant::from_millis(1), f));
+                }
+                let elapsed = start.elapsed();
+                let added: Vec<u32> = dp
+                    .conns()
+                    .iter()
+                    .filter(|(_, c)| u32::from(c.key.client) >= u32::from(ends(2_000_000).src))
+                    .map(|(i, _)| i)
+                    .collect();
+                for i in added {
+                    dp.conns_mut().remove(i);
+                }
+                elapsed
+            })
+        });
+    }
+}
+
+fn bytes_per_entry(_c: &mut Criterion) {
+    let n = 1_000_000u32;
+    let before = LIVE.load(Ordering::Relaxed);
+    let empty = Dataplane::new(&config(n as usize), 7);
+    let reserved = LIVE.load(Ordering::Relaxed) - before;
+    drop(empty);
+    let dp = filled(0);
+    drop(dp);
+    let before = LIVE.load(Ordering::Relaxed);
+    let dp = {
+        let mut dp = Dataplane::new(&config(n as usize), 7);
+        let mut syn = build::tcp_frame(ends(0), Flags::SYN, b"");
+        for i in 0..3u8 {
+            let ip = Ipv4Addr::new(198, 18, 0, 11 + i);
+            let mut f = build::arp_reply(EthernetAddress([2, 0, 0, 0, 1, i]), ip, DIRECTOR_MAC, dp.addr());
+            dp.handle_frame(Instant::from_millis(0), &mut f);
+        }
+        for k in 0..n {
+            rewrite_source(&mut syn, k);
+            let mut f = syn.clone();
+            dp.handle_frame(Instant::from_millis(0), &mut f);
+        }
+        dp
+    };
+    let full = LIVE.load(Ordering::Relaxed) - before;
+    println!(
+        "table memory: {} entries, {:.1} MB reserved up front, {:.1} bytes per entry when full \
+         (slab + index + free list), size_of::<Conn>() = {} bytes",
+        dp.conns().len(),
+        reserved as f64 / 1e6,
+        full as f64 / n as f64,
+        std::mem::size_of::<tapvs::dataplane::conntrack::Conn>()
+    );
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
+    targets = bytes_per_entry, established, new_connection
+}
+criterion_main!(benches);

@@ -22,7 +22,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "m" => value * 60.0,
         _ => return Err(format!("`{text}`: unit must be ms, s or m")),
     };
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 {
+    if !seconds.is_finite() || !(0.0..=86_400.0).contains(&seconds) {
         return Err(format!("`{text}` is out of range (0 to 24 h)"));
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -37,7 +37,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
 /// Formats a duration the way [`parse`] reads it.
 pub fn format(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -125,7 +125,7 @@ mod tests {
             let mut f = flow(i);
             let first = sh.schedule(&s, &f);
             f.src_port = f.src_port.wrapping_add(7);
-            f.dst = Ipv4Addr::new(192, 0, 2, 99);
+            f.dst = Ipv4Addr::new(198, 18, 0, 101);
             assert_eq!(sh.schedule(&s, &f), first);
         }
     }

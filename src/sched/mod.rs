@@ -135,10 +135,10 @@ pub(crate) mod test_support {
     use super::{Flow, Scheduler, ServerView};
     use std::net::Ipv4Addr;
 
-    /// Server 10.0.0.1:80 with this weight and these connection counts.
+    /// Server 198.18.0.11:80 with this weight and these connection counts.
     pub fn server(weight: u32, active_conns: u32, inactive_conns: u32) -> ServerView {
         ServerView {
-            addr: Ipv4Addr::new(10, 0, 0, 1),
+            addr: Ipv4Addr::new(198, 18, 0, 11),
             port: 80,
             weight,
             active_conns,
@@ -146,24 +146,24 @@ pub(crate) mod test_support {
         }
     }
 
-    /// Idle servers 10.0.0.1:80, 10.0.0.2:80, ... with these weights.
+    /// Idle servers 198.18.0.11:80, 198.18.0.12:80, ... with these weights.
     pub fn servers(weights: &[u32]) -> Vec<ServerView> {
         (weights.iter().enumerate())
             .map(|(i, &weight)| ServerView {
-                addr: Ipv4Addr::from_bits(0x0a00_0001 + i as u32),
+                addr: Ipv4Addr::from_bits(0xc612_000b + i as u32),
                 ..server(weight, 0, 0)
             })
             .collect()
     }
 
-    /// A TCP flow from client number `client` (172.16.0.0 + client) to 192.0.2.1:80.
+    /// A TCP flow from client number `client` (198.19.0.0 + client) to 198.18.0.100:80.
     pub fn flow(client: u32) -> Flow {
-        flow_to(client, Ipv4Addr::new(192, 0, 2, 1))
+        flow_to(client, Ipv4Addr::new(198, 18, 0, 100))
     }
 
     /// A TCP flow from client number `client` to `dst`:80.
     pub fn flow_to(client: u32, dst: Ipv4Addr) -> Flow {
-        let src = Ipv4Addr::from_bits(0xac10_0000 + client);
+        let src = Ipv4Addr::from_bits(0xc613_0000 + client);
         Flow {
             protocol: 6,
             src,

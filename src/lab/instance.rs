@@ -1,0 +1,148 @@
+//! [`Lab`]: one running lab, owned by this process and removed when dropped.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::{LabError, LinkStats, Topology, check_privileges, plan, script, state};
+
+/// A lab this process built: namespaces `<prefix>-<host>` and `/run/tapvs/<prefix>/`.
+///
+/// Dropping it removes the lab (errors are printed on stderr, never panicked on); so do
+/// [`Lab::down`] (which reports errors) and, for a lab that should stay up, nothing after
+/// [`Lab::keep`].
+#[derive(Debug)]
+pub struct Lab {
+    prefix: String,
+    topology: Topology,
+    /// Still up and ours to remove.
+    live: bool,
+}
+
+impl Lab {
+    /// Builds the lab: checks privileges and the topology, claims a fresh prefix (recording this
+    /// process as the owner), and runs `netns/lab-up.sh`. On failure everything created so far is
+    /// removed and the error names the failed step with the script's stderr.
+    pub fn up(topo: &Topology) -> Result<Lab, LabError> {
+        Lab::up_with(topo, script::LAB_UP)
+    }
+
+    /// [`Lab::up`] with another build script (tests inject failures with it).
+    pub(crate) fn up_with(topo: &Topology, lab_up: &str) -> Result<Lab, LabError> {
+        check_privileges()?;
+        plan::validate(topo)?;
+        let prefix = state::claim_prefix(std::process::id())?;
+        let mut lab = Lab {
+            prefix,
+            topology: topo.clone(),
+            live: true,
+        };
+        let env = plan::script_env(&lab.prefix, topo);
+        match script::run("lab-up.sh", lab_up, &env) {
+            Ok(_) => Ok(lab),
+            Err(error) => {
+                if let Err(down) = lab.teardown() {
+                    lab.report(&format!("could not remove the half-built lab: {down}"));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The run prefix, e.g. `tv1a2b`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The topology the lab was built from.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The hosts: `sw`, `rt`, `cl`, then the real servers (`rs1`, ...).
+    pub fn hosts(&self) -> Vec<String> {
+        plan::hosts(&self.topology)
+    }
+
+    /// The namespace of `host` ("sw", "rt", "cl", "rs1", ...): `<prefix>-<host>`.
+    pub fn netns(&self, host: &str) -> String {
+        format!("{}-{host}", self.prefix)
+    }
+
+    /// `/run/tapvs/<prefix>/`: holds `owner.pid`; the runner puts director configs and sockets here.
+    pub fn state_dir(&self) -> PathBuf {
+        state::state_dir(&self.prefix)
+    }
+
+    /// A command running `program` inside `host`'s namespace (`ip netns exec <ns> program`; add
+    /// arguments to it). `ip netns exec` execs, so the child's PID is the program's own. The caller
+    /// owns the child and must end it before the lab is dropped.
+    pub fn command(&self, host: &str, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec"])
+            .arg(self.netns(host))
+            .arg(program);
+        command
+    }
+
+    /// Counters of interface `ifname` in `host`'s namespace (e.g. "sw", "br0" or "rs1", "eth0").
+    pub fn link_stats(&self, host: &str, ifname: &str) -> Result<LinkStats, LabError> {
+        let ns = self.netns(host);
+        let args = ["-n", &ns, "-s", "-j", "link", "show", "dev", ifname];
+        let failed = |detail: String| LabError::Command {
+            command: format!("ip {}", args.join(" ")),
+            detail,
+        };
+        let output = Command::new("ip")
+            .args(args)
+            .output()
+            .map_err(|e| failed(e.to_string()))?;
+        if !output.status.success() {
+            return Err(failed(
+                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            ));
+        }
+        LinkStats::from_ip_json(&String::from_utf8_lossy(&output.stdout)).map_err(failed)
+    }
+
+    /// Removes the lab now, reporting failure (dropping does the same, printing failures).
+    pub fn down(mut self) -> Result<(), LabError> {
+        self.teardown()
+    }
+
+    /// Leaves the lab up for people (`tapvs lab up`) and returns its prefix. `owner.pid` then
+    /// records 0 ("manual": no owner process), so `tapvs lab clean` counts it as a leftover and
+    /// `tapvs lab down PREFIX` removes it. If that cannot be recorded, the lab is removed.
+    pub fn keep(mut self) -> Result<String, LabError> {
+        state::write_owner(&self.prefix, 0)?;
+        self.live = false;
+        Ok(std::mem::take(&mut self.prefix))
+    }
+
+    /// Runs `lab-down.sh` once; later calls (and drop) do nothing.
+    fn teardown(&mut self) -> Result<(), LabError> {
+        if !std::mem::replace(&mut self.live, false) {
+            return Ok(());
+        }
+        script::down(&self.prefix)
+    }
+
+    /// A message on stderr that cannot panic (not even with stderr closed).
+    fn report(&self, message: &str) {
+        let prefix = &self.prefix;
+        let _ = writeln!(
+            std::io::stderr(),
+            "tapvs lab {prefix}: {message}; `tapvs lab down {prefix}` retries"
+        );
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown() {
+            self.report(&format!("teardown failed: {e}"));
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Helpers for the root-only tests: skipping, namespace listings, and running code or sockets
+//! inside a lab namespace (a thread that `setns`es; a socket keeps the namespace it was made in).
+
+use std::fs::File;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::lab::{Lab, check_privileges, state};
+
+/// True if lab tests can run here; otherwise prints why and returns false, or panics when the
+/// environment variable `CI` is set (CI must not silently skip them).
+pub(super) fn lab_tests_can_run(test: &str) -> bool {
+    match check_privileges() {
+        Ok(()) => true,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("{test}: CI is set but lab tests cannot run: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: {e}");
+            false
+        }
+    }
+}
+
+/// The namespaces whose name starts with `<prefix>-`, sorted.
+pub(super) fn namespaces_of(prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = state::namespaces()
+        .expect("ip netns list")
+        .into_iter()
+        .filter(|ns| ns.starts_with(&format!("{prefix}-")))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `f` on a new thread that has entered namespace `ns`.
+pub(super) fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: a valid namespace fd; setns only changes this (short-lived) thread's namespace.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("thread in namespace panicked")
+}
+
+/// Asserts that nothing of lab `prefix` is left: no namespace, no state dir.
+pub(super) fn assert_gone(prefix: &str) {
+    assert_eq!(
+        namespaces_of(prefix),
+        Vec::<String>::new(),
+        "namespaces of {prefix} left"
+    );
+    assert!(
+        !state::state_dir(prefix).exists(),
+        "state dir of {prefix} left"
+    );
+}
+
+/// `sysctl -n KEY` inside `host`'s namespace.
+pub(super) fn sysctl(lab: &Lab, host: &str, key: &str) -> String {
+    let output = lab
+        .command(host, "sysctl")
+        .args(["-n", key])
+        .output()
+        .expect("sysctl runs");
+    assert!(
+        output.status.success(),
+        "sysctl {key} in {host}: {output:?}"
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// `ip -n <ns> -j ARGS...`, parsed.
+pub(super) fn ip_json(lab: &Lab, host: &str, args: &[&str]) -> Value {
+    let output = std::process::Command::new("ip")
+        .args(["-n", &lab.netns(host), "-j"])
+        .args(args)
+        .output()
+        .expect("ip runs");
+    assert!(output.status.success(), "ip {args:?} in {host}: {output:?}");
+    serde_json::from_slice(&output.stdout).expect("ip -j prints JSON")
+}
+
+/// The MAC address of `ifname` in `host`'s namespace.
+pub(super) fn mac(lab: &Lab, host: &str, ifname: &str) -> String {
+    ip_json(lab, host, &["link", "show", "dev", ifname])[0]["address"]
+        .as_str()
+        .expect("link has an address")
+        .to_owned()
+}
+
+/// A TCP connection from `source` (port chosen by the kernel) to `destination`, made in the
+/// calling thread's namespace, giving up after `timeout`.
+pub(super) fn connect_from(
+    source: Ipv4Addr,
+    destination: SocketAddrV4,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
+    let check = |rc: libc::c_int| {
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
+    };
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+        tv_usec: timeout.subsec_micros().into(),
+    };
+    let (from, to) = (
+        sockaddr(SocketAddrV4::new(source, 0)),
+        sockaddr(destination),
+    );
+    let len = |size: usize| libc::socklen_t::try_from(size).expect("small struct");
+    // SAFETY: plain socket calls on a descriptor that `stream` owns from the moment it exists; the
+    // option and address structs are initialised and outlive the calls.
+    unsafe {
+        let fd = check(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?;
+        let stream = TcpStream::from_raw_fd(fd);
+        let (tv_ptr, tv_len) = ((&raw const tv).cast(), len(size_of_val(&tv)));
+        check(libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            tv_ptr,
+            tv_len,
+        ))?;
+        check(libc::bind(
+            fd,
+            (&raw const from).cast(),
+            len(size_of_val(&from)),
+        ))?;
+        match check(libc::connect(
+            fd,
+            (&raw const to).cast(),
+            len(size_of_val(&to)),
+        )) {
+            // connect() gives up with EINPROGRESS when SO_SNDTIMEO expires.
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+            }
+            Err(e) => Err(e),
+            Ok(_) => Ok(stream),
+        }
+    }
+}
+
+fn sockaddr(address: SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: address.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*address.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
