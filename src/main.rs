@@ -1,2 +1,118 @@
 //! The `tapvs` binary: a thin command-line front over the library.
-fn main() {}
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tapvs::scenario::Scenario;
+
+/// A userspace IPVS + keepalived + ldirectord on TAP devices, and the lab that measures it.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios in fresh labs and write results/<scenario>/<run-id>/.
+    Run(tapvs::run::RunArgs),
+    /// Check scenario files without running anything.
+    Check {
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Build, remove or clean up labs by hand.
+    #[command(subcommand)]
+    Lab(LabCommand),
+    /// Run one director on a TAP device.
+    Director(tapvs::director::DirectorArgs),
+    /// Run the built-in HTTP real server.
+    Server(tapvs::server::Args),
+    /// Run the bounded load generator.
+    Client(tapvs::client::Args),
+    /// Redraw the CSV files and plots of a result folder.
+    Plot { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum LabCommand {
+    /// Build the topology of a scenario and leave it up (prints its prefix).
+    Up { scenario: PathBuf },
+    /// Remove the lab with this prefix (e.g. tv1a2b).
+    Down { prefix: String },
+    /// Remove every lab whose owner process is gone (crashed runs, manual labs).
+    Clean,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tapvs: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => {
+            let passed = tapvs::run::run(&args)?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Check { scenarios } => {
+            for path in scenarios {
+                let s = Scenario::load(&path)?;
+                println!(
+                    "{}: ok ({}, {} real servers, {} loads, {} events, {} expectations)",
+                    path.display(),
+                    s.name,
+                    s.real_servers.len(),
+                    s.loads.len(),
+                    s.events.len(),
+                    s.expectations.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lab(LabCommand::Up { scenario }) => {
+            let s = Scenario::load(&scenario)?;
+            let lab = tapvs::lab::Lab::up(&tapvs::run::topology(&s))?;
+            let prefix = lab.keep()?;
+            println!(
+                "lab {prefix} is up: namespaces {prefix}-sw (bridge br0, TAP d1), {prefix}-rt, {prefix}-cl, {prefix}-<server>"
+            );
+            println!("remove it with: tapvs lab down {prefix}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lab(LabCommand::Down { prefix }) => {
+            tapvs::lab::down_prefix(&prefix)?;
+            println!("lab {prefix} removed");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lab(LabCommand::Clean) => {
+            tapvs::lab::check_privileges()?;
+            let removed = tapvs::lab::clean()?;
+            if removed.is_empty() {
+                println!("nothing to clean");
+            }
+            for r in removed {
+                println!("removed {r}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Director(args) => tapvs::director::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Server(args) => tapvs::server::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Client(args) => tapvs::client::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Plot { dir } => {
+            tapvs::results::redraw(&dir)?;
+            println!("redrew {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -77,8 +77,16 @@ fn ci_scenarios_meet_their_expectations() {
             ));
         }
     }
-    let leaked: Vec<_> = lab_namespaces().into_iter().filter(|n| !before.contains(n)).collect();
+    let leaked: Vec<_> = lab_namespaces()
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
     let _ = std::fs::remove_dir_all(&results);
     assert!(leaked.is_empty(), "runs left namespaces behind: {leaked:?}");
-    assert!(failures.is_empty(), "{} scenario(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} scenario(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

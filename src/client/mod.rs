@@ -1,1 +1,128 @@
-//! (being written)
+//! `tapvs client`: the bounded load generator, run inside the client namespace.
+//!
+//! HTTP/1.1 GETs to one target, open or closed loop, a new connection per request or keep-alive,
+//! spread over `--clients` source addresses. Every outcome (server, latency, error kind) goes
+//! into a [`ClientReport`] with fixed intervals. Every run stops by itself: after `--duration`
+//! no request starts, and each one ends within `--timeout`.
+//!
+//! It runs on a current-thread runtime: on the lab's 2-core machine the other core belongs to the
+//! balancer being measured, one thread keeps the recorder and the request counters uncontended,
+//! and timer wake-ups are not delayed by work stealing. Uses tokio and [`crate::metrics`]; never
+//! the lab, the data plane or the runner.
+//!
+//! Layout: `args` (options and checks), [`duration`] (`250ms`), [`http`] (request bytes and
+//! response parsing), `conn` (sockets), `load` (the workers), [`record`] (intervals and
+//! histograms), [`report`] (the summary line).
+
+mod args;
+mod conn;
+pub mod duration;
+pub mod http;
+mod load;
+pub mod record;
+pub mod report;
+
+pub use args::{ArgError, Args, ConnMode, Mode};
+pub use report::summary;
+
+use crate::metrics::ClientReport;
+use anyhow::Context;
+use conn::Target;
+use load::Run;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+/// Runs `tapvs client`: the load, then the report to `--out` and a summary line to stdout.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    args.check()?;
+    if let Some(dir) = args
+        .out
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--out: directory {} does not exist",
+            dir.display()
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let out = args.out.clone();
+    let report = rt.block_on(generate(args))?;
+    if let Some(path) = out {
+        write_report(&path, &report).with_context(|| format!("--out {}", path.display()))?;
+    }
+    println!("{}", summary(&report));
+    Ok(())
+}
+
+/// Runs the load described by `args` and returns its report. Call inside a tokio runtime.
+pub async fn generate(args: Args) -> Result<ClientReport, ArgError> {
+    args.check()?;
+    if let Some(at) = args.start_at_unix_ms {
+        let wait = Duration::from_millis(at.saturating_sub(unix_ms_now()));
+        if wait > Duration::from_secs(24 * 3600) {
+            return Err(ArgError {
+                option: "start-at-unix-ms",
+                reason: "more than a day away".into(),
+            });
+        }
+        tokio::time::sleep(wait).await;
+    }
+    let path = args.request_path();
+    let host = args.target.to_string();
+    let target = Target {
+        addr: args.target,
+        request_close: http::request(&path, &host, true),
+        request_keep: http::request(&path, &host, false),
+        requests_per_conn: match args.connection {
+            ConnMode::New => 1,
+            ConnMode::Keepalive => args.requests_per_conn,
+        },
+    };
+    let started_unix_ms = unix_ms_now();
+    let run = Arc::new(Run::new(args, target, Instant::now()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..run.args.concurrency {
+        workers.spawn(load::worker(run.clone()));
+    }
+    // Every request ends within its timeout of its intended start, and the lingering for a FIN
+    // is shorter than a second: this bound only guards against a bug.
+    let hard_stop = run.end + run.args.timeout + Duration::from_secs(1);
+    while let Ok(Some(_)) = tokio::time::timeout_at(hard_stop, workers.join_next()).await {}
+    workers.abort_all();
+    let recorder = run
+        .recorder
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let recorder =
+        recorder.unwrap_or_else(|| record::Recorder::new(run.args.duration, run.args.interval));
+    Ok(recorder.finish(&run.args.load, started_unix_ms))
+}
+
+fn unix_ms_now() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Writes the report as JSON, atomically (a temporary file renamed into place).
+fn write_report(path: &Path, report: &ClientReport) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+//! Sockets of the load generator: connect from a chosen source address, send a request, read
+//! the whole response. One [`Exchanger`] per worker reuses its buffers and its connection.
+
+use super::http::{self, Chunked, Framing};
+use super::record::ErrorKind;
+use crate::server::recv::RecvBuf;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::{Instant, timeout_at};
+
+/// How long a worker waits for the server's FIN after a `Connection: close` response, so that
+/// the server, not the client, holds the TIME_WAIT (the client's source ports stay free).
+const LINGER: Duration = Duration::from_millis(100);
+
+/// Receive buffer per worker: big enough for big bodies in few reads.
+const BUF_LEN: usize = 64 * 1024;
+
+/// What one exchange did; `error` is `None` for a complete 2xx response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Exchange {
+    pub error: Option<ErrorKind>,
+    pub new_conn: bool,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    /// When the response was complete (or the request failed).
+    pub done: Option<Instant>,
+}
+
+/// The complete response to one request.
+struct Response {
+    status: u16,
+    bytes: u64,
+    keep_alive: bool,
+}
+
+/// A worker's connection, buffers and the last response's server name.
+#[derive(Debug)]
+pub struct Exchanger {
+    conn: Option<(TcpStream, u64)>,
+    buf: RecvBuf,
+    /// The `X-Server` of the last response (`?` when absent).
+    pub server: String,
+}
+
+impl Default for Exchanger {
+    fn default() -> Self {
+        Self {
+            conn: None,
+            buf: RecvBuf::new(BUF_LEN),
+            server: String::new(),
+        }
+    }
+}
+
+/// What every exchange of a run shares.
+#[derive(Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    /// The request with and without `Connection: close`.
+    pub request_close: Vec<u8>,
+    pub request_keep: Vec<u8>,
+    /// Close after this many requests on one connection (1: a new connection per request).
+    pub requests_per_conn: u64,
+}
+
+impl Exchanger {
+    /// Sends one request (connecting first from `source` if needed) and reads its response,
+    /// all before `deadline`. A broken connection is dropped; the next call opens a new one.
+    pub async fn exchange(
+        &mut self,
+        target: &Target,
+        source: impl FnOnce() -> IpAddr,
+        deadline: Instant,
+    ) -> Exchange {
+        let mut ex = Exchange::default();
+        let result = match timeout_at(deadline, self.try_exchange(target, source, &mut ex)).await {
+            Ok(r) => r,
+            Err(_) => Err(ErrorKind::Timeout),
+        };
+        ex.done.get_or_insert_with(Instant::now);
+        match result {
+            Ok(r) if (200..300).contains(&r.status) => {}
+            Ok(_) => ex.error = Some(ErrorKind::Http),
+            Err(kind) => {
+                ex.error = Some(kind);
+                self.conn = None;
+            }
+        }
+        ex
+    }
+
+    async fn try_exchange(
+        &mut self,
+        target: &Target,
+        source: impl FnOnce() -> IpAddr,
+        ex: &mut Exchange,
+    ) -> Result<Response, ErrorKind> {
+        let (stream, used) = match &mut self.conn {
+            Some(c) => c,
+            None => {
+                let stream = connect(source(), target.addr)
+                    .await
+                    .map_err(|e| ErrorKind::of_io(&e))?;
+                ex.new_conn = true;
+                self.buf.clear();
+                self.conn.insert((stream, 0))
+            }
+        };
+        *used += 1;
+        let close = target.requests_per_conn > 0 && *used >= target.requests_per_conn;
+        let request = if close {
+            &target.request_close
+        } else {
+            &target.request_keep
+        };
+        stream
+            .write_all(request)
+            .await
+            .map_err(|e| ErrorKind::of_io(&e))?;
+        ex.request_bytes = request.len() as u64;
+        let response = read_response(stream, &mut self.buf, &mut self.server).await?;
+        ex.response_bytes = response.bytes;
+        let now = Instant::now();
+        ex.done = Some(now);
+        if close || !response.keep_alive {
+            // Let the server close first; whatever happens, this connection is done.
+            self.buf.clear();
+            let _ = timeout_at(now + LINGER, self.buf.fill(stream)).await;
+            self.conn = None;
+        }
+        Ok(response)
+    }
+}
+
+/// A TCP connection from `source` (any port) to `target`.
+async fn connect(source: IpAddr, target: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = if target.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_nodelay(true)?;
+    bind_address_no_port(&socket);
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(target).await
+}
+
+/// Asks the kernel to pick the source port at connect time, per destination, rather than at
+/// bind time: thousands of connections per second from one address then do not run out of
+/// ports. Best effort: without it bind still works, with fewer ports.
+fn bind_address_no_port(socket: &TcpSocket) {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid descriptor owned by `socket`, and a pointer to a c_int with its size.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&raw const one).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Reads one whole response from `stream`; leftover bytes stay in `buf`.
+async fn read_response(
+    stream: &mut TcpStream,
+    buf: &mut RecvBuf,
+    server: &mut String,
+) -> Result<Response, ErrorKind> {
+    let io = |e: std::io::Error| ErrorKind::of_io(&e);
+    let (head, head_len) = loop {
+        match http::parse_head(buf.filled()) {
+            Ok(Some(parsed)) => break parsed,
+            Ok(None) if buf.is_full() => return Err(ErrorKind::Other),
+            Ok(None) => {
+                if buf.fill(stream).await.map_err(io)? == 0 {
+                    return Err(ErrorKind::Short);
+                }
+            }
+            Err(_) => return Err(ErrorKind::Other),
+        }
+    };
+    server.clear();
+    match &head.server {
+        Some(range) => server.push_str(&String::from_utf8_lossy(&buf.filled()[range.clone()])),
+        None => server.push('?'),
+    }
+    buf.consume(head_len);
+    let body = match head.framing {
+        Framing::Length(n) => {
+            if buf.skip(stream, n).await.map_err(io)? < n {
+                return Err(ErrorKind::Short);
+            }
+            n
+        }
+        Framing::UntilClose => buf.skip(stream, u64::MAX).await.map_err(io)?,
+        Framing::Chunked => {
+            let (mut decoder, mut n) = (Chunked::default(), 0);
+            loop {
+                let used = decoder.feed(buf.filled()).map_err(|_| ErrorKind::Other)?;
+                buf.consume(used);
+                n += used as u64;
+                if decoder.is_done() {
+                    break n;
+                }
+                if buf.fill(stream).await.map_err(io)? == 0 {
+                    return Err(ErrorKind::Short);
+                }
+            }
+        }
+    };
+    Ok(Response {
+        status: head.status,
+        bytes: head_len as u64 + body,
+        keep_alive: head.keep_alive,
+    })
+}

@@ -1,0 +1,131 @@
+//! The load itself: `concurrency` workers, open loop (fixed arrival schedule, no coordinated
+//! omission) or closed loop, all recording into one [`Recorder`].
+//!
+//! Open loop: request i is intended at `start + i / rate`. A free worker claims the next i and
+//! sleeps until then, so at most `concurrency` requests are in flight; when all are busy the
+//! next arrival waits for a worker, and its latency still counts from its intended time.
+//! Tokio's timer has a 1 ms tick, so a worker aims half a tick early and, if it wakes early,
+//! counts from the moment it sends (never before it sends). The timeout runs from the same
+//! instant: a request not answered within `--timeout` of its intended start is a `timeout`, and
+//! one whose budget ran out while it waited for a worker is recorded so without being sent.
+//! Every run therefore ends within `--timeout` of `--duration`.
+//! Closed loop: each worker sends its next request as soon as the previous one finished, and
+//! pauses `--error-backoff` after a failure, so a dead target does not become a SYN flood.
+
+use super::conn::{Exchange, Exchanger, Target};
+use super::record::{ErrorKind, Outcome, Recorder};
+use super::{Args, Mode};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const HALF_TICK: Duration = Duration::from_micros(500);
+
+/// What every worker of a run shares.
+pub(super) struct Run {
+    pub args: Args,
+    pub target: Target,
+    pub start: Instant,
+    pub end: Instant,
+    /// Index of the next request to claim.
+    next: AtomicU64,
+    /// Connections opened so far, to spread them over the source addresses.
+    conns: AtomicU64,
+    /// Taken by the run when it ends; late outcomes are then dropped.
+    pub recorder: Mutex<Option<Recorder>>,
+}
+
+impl Run {
+    pub fn new(args: Args, target: Target, start: Instant) -> Self {
+        let recorder = Mutex::new(Some(Recorder::new(args.duration, args.interval)));
+        let end = start + args.duration;
+        Self {
+            args,
+            target,
+            start,
+            end,
+            next: AtomicU64::new(0),
+            conns: AtomicU64::new(0),
+            recorder,
+        }
+    }
+
+    /// The next request index, if the cap allows one more.
+    fn claim(&self) -> Option<u64> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        (i < self.args.max_requests).then_some(i)
+    }
+
+    /// The source address of the next connection: round robin over `--clients` addresses.
+    fn source(&self) -> IpAddr {
+        let n = self.conns.fetch_add(1, Ordering::Relaxed) % u64::from(self.args.clients);
+        super::args::nth_addr(self.args.client_base, n).unwrap_or(self.args.client_base)
+    }
+
+    /// When request `i` is intended in the open loop.
+    fn intended(&self, i: u64) -> Instant {
+        self.start + Duration::from_secs_f64(i as f64 / self.args.rate)
+    }
+}
+
+/// One worker: claims requests until the duration or the request cap runs out.
+pub(super) async fn worker(run: Arc<Run>) {
+    let mut ex = Exchanger::default();
+    loop {
+        let (at, sent) = match run.args.mode {
+            Mode::Open => {
+                let Some(i) = run.claim() else { return };
+                let intended = run.intended(i);
+                if intended >= run.end {
+                    return;
+                }
+                tokio::time::sleep_until(intended.checked_sub(HALF_TICK).unwrap_or(intended)).await;
+                let now = Instant::now();
+                (intended.min(now), now)
+            }
+            Mode::Closed => {
+                let now = Instant::now();
+                if now >= run.end || run.claim().is_none() {
+                    return;
+                }
+                (now, now)
+            }
+        };
+        let deadline = at + run.args.timeout;
+        let result = if sent >= deadline {
+            Exchange {
+                error: Some(ErrorKind::Timeout),
+                done: Some(sent),
+                ..Exchange::default()
+            }
+        } else {
+            ex.exchange(&run.target, || run.source(), deadline).await
+        };
+        let done = result.done.unwrap_or(sent);
+        let outcome = Outcome {
+            at: at - run.start,
+            latency: done - at,
+            error: result.error,
+            response_bytes: result.response_bytes,
+            request_bytes: result.request_bytes,
+            new_conn: result.new_conn,
+            server: &ex.server,
+        };
+        if let Some(r) = run
+            .recorder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            r.record(&outcome);
+        }
+        if result.error.is_some()
+            && run.args.mode == Mode::Closed
+            && !run.args.error_backoff.is_zero()
+        {
+            tokio::time::sleep_until((Instant::now() + run.args.error_backoff).min(run.end)).await;
+        }
+    }
+}
