@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smoltcp::time::Instant;
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -12,23 +12,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tapvs::config::DirectorConfig;
 use tapvs::dataplane::conntrack::ConnKey;
 use tapvs::dataplane::{Dataplane, Verdict};
+use tapvs::io::hugepages::HugePageAlloc;
 use tapvs::wire::EthernetAddress;
 use tapvs::wire::build::{self, Endpoints, Flags};
 
-/// Counts live heap bytes, to measure the table's footprint.
+/// Counts live heap bytes, to measure the table's footprint, over the allocator the
+/// `tapvs` binary uses (huge pages for large blocks).
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
+        // SAFETY: forwarded unchanged to the binary's allocator.
+        unsafe { HugePageAlloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
+        // SAFETY: forwarded unchanged to the binary's allocator.
+        unsafe { HugePageAlloc.dealloc(ptr, layout) }
     }
 }
 

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tapvs::scenario::Scenario;
 
+/// Large tables get transparent huge pages (see `tapvs::io::hugepages`).
+#[global_allocator]
+static ALLOC: tapvs::io::hugepages::HugePageAlloc = tapvs::io::hugepages::HugePageAlloc;
+
 /// A userspace IPVS + keepalived + ldirectord on TAP devices, and the lab that measures it.
 #[derive(Parser)]
 #[command(version, about)]

@@ -1,3 +1,5 @@
-//! The only code that makes syscalls for frames: the TAP device driver.
+//! The only code that makes syscalls for frames and memory: the TAP device driver and the
+//! huge-page hint for large tables.
 
+pub mod hugepages;
 pub mod tap;
