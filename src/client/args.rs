@@ -1,6 +1,6 @@
 //! Options of `tapvs client` and their checks (done once, before any socket is opened).
 
-use super::duration::parse_duration;
+use crate::scenario::duration::parse as parse_duration;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,6 +32,7 @@ pub struct Args {
     /// Name of the load, recorded in the report.
     #[arg(long, default_value = "load")]
     pub load: String,
+    /// Arrival model.
     #[arg(long, value_enum, default_value_t = Mode::Closed)]
     pub mode: Mode,
     /// Open loop: requests per second.
@@ -40,6 +41,7 @@ pub struct Args {
     /// Closed loop: number of workers. Open loop: most requests in flight.
     #[arg(long, default_value_t = 64)]
     pub concurrency: u32,
+    /// Connection handling.
     #[arg(long, value_enum, default_value_t = ConnMode::New)]
     pub connection: ConnMode,
     /// Keep-alive: open a new connection after this many requests (0: never).
@@ -63,7 +65,7 @@ pub struct Args {
     /// Request `/bytes/N` (a `tapvs server` route) instead of `--path`.
     #[arg(long)]
     pub response_bytes: Option<u64>,
-    /// Per request: connect and complete response.
+    /// Per request, from its intended start: connect and complete response.
     #[arg(long, value_parser = parse_duration, default_value = "2s")]
     pub timeout: Duration,
     /// Length of the report's intervals.
@@ -113,8 +115,8 @@ impl Args {
                 format!("{} is not a positive request rate", self.rate),
             );
         }
-        if !(1..=100_000).contains(&self.concurrency) {
-            return bad("concurrency", "must be between 1 and 100000");
+        if !(1..=50_000).contains(&self.concurrency) {
+            return bad("concurrency", "must be between 1 and 50000");
         }
         if self.clients == 0 {
             return bad("clients", "must be at least 1");

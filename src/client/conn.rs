@@ -11,12 +11,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, timeout_at};
 
-/// How long a worker waits for the server's FIN after a `Connection: close` response, so that
-/// the server, not the client, holds the TIME_WAIT (the client's source ports stay free).
+/// How long a worker waits for the server's FIN after a `Connection: close` response.
 const LINGER: Duration = Duration::from_millis(100);
 
-/// Receive buffer per worker: big enough for big bodies in few reads.
-const BUF_LEN: usize = 64 * 1024;
+/// Receive buffer per worker: a whole response head, and big bodies in few reads.
+const BUF_LEN: usize = 2 * http::MAX_HEAD;
 
 /// What one exchange did; `error` is `None` for a complete 2xx response.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,7 +32,8 @@ pub struct Exchange {
 struct Response {
     status: u16,
     bytes: u64,
-    keep_alive: bool,
+    /// Whether the connection is done (either side asked to close).
+    close: bool,
 }
 
 /// A worker's connection, buffers and the last response's server name.
@@ -80,16 +80,32 @@ impl Exchanger {
             Ok(r) => r,
             Err(_) => Err(ErrorKind::Timeout),
         };
-        ex.done.get_or_insert_with(Instant::now);
+        let done = *ex.done.get_or_insert_with(Instant::now);
         match result {
-            Ok(r) if (200..300).contains(&r.status) => {}
-            Ok(_) => ex.error = Some(ErrorKind::Http),
+            Ok(r) => {
+                if !(200..300).contains(&r.status) {
+                    ex.error = Some(ErrorKind::Http);
+                }
+                if r.close {
+                    self.linger(done + LINGER).await;
+                }
+            }
             Err(kind) => {
                 ex.error = Some(kind);
                 self.conn = None;
             }
         }
         ex
+    }
+
+    /// Waits (at most until `until`) for the server to close the connection, then drops it.
+    /// The server then holds the TIME_WAIT, and the client's source ports stay free.
+    async fn linger(&mut self, until: Instant) {
+        if let Some((stream, _)) = &mut self.conn {
+            self.buf.clear();
+            let _ = timeout_at(until, self.buf.fill(stream)).await;
+        }
+        self.conn = None;
     }
 
     async fn try_exchange(
@@ -123,15 +139,11 @@ impl Exchanger {
         ex.request_bytes = request.len() as u64;
         let response = read_response(stream, &mut self.buf, &mut self.server).await?;
         ex.response_bytes = response.bytes;
-        let now = Instant::now();
-        ex.done = Some(now);
-        if close || !response.keep_alive {
-            // Let the server close first; whatever happens, this connection is done.
-            self.buf.clear();
-            let _ = timeout_at(now + LINGER, self.buf.fill(stream)).await;
-            self.conn = None;
-        }
-        Ok(response)
+        ex.done = Some(Instant::now());
+        Ok(Response {
+            close: close || response.close,
+            ..response
+        })
     }
 }
 
@@ -146,6 +158,11 @@ async fn connect(source: IpAddr, target: SocketAddr) -> std::io::Result<TcpStrea
     bind_address_no_port(&socket);
     socket.bind(SocketAddr::new(source, 0))?;
     socket.connect(target).await
+}
+
+/// Fails unless `source` is an address this host (namespace) can send from.
+pub fn check_source(source: IpAddr) -> std::io::Result<()> {
+    std::net::UdpSocket::bind(SocketAddr::new(source, 0)).map(drop)
 }
 
 /// Asks the kernel to pick the source port at connect time, per destination, rather than at
@@ -216,6 +233,6 @@ async fn read_response(
     Ok(Response {
         status: head.status,
         bytes: head_len as u64 + body,
-        keep_alive: head.keep_alive,
+        close: !head.keep_alive,
     })
 }

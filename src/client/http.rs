@@ -5,7 +5,7 @@ use crate::server::http::{has_token, head_len, header, lines, parse_u64};
 use std::ops::Range;
 
 /// Longest response head accepted, in bytes.
-pub const MAX_HEAD: usize = 16 * 1024;
+pub const MAX_HEAD: usize = 8 * 1024;
 
 /// Why a response could not be read (counted as error kind `other`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

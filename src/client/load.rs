@@ -4,8 +4,10 @@
 //! Open loop: request i is intended at `start + i / rate`. A free worker claims the next i and
 //! sleeps until then, so at most `concurrency` requests are in flight; when all are busy the
 //! next arrival waits for a worker, and its latency still counts from its intended time.
-//! Tokio's timer has a 1 ms tick, so a worker aims half a tick early and, if it wakes early,
-//! counts from the moment it sends (never before it sends). The timeout runs from the same
+//! Tokio's timer ticks every millisecond and wakes up to two ticks late, which would add about
+//! 1 ms to every latency; so a worker aims [`EARLY`] ahead, sends when it wakes, and counts
+//! from the earlier of the intended time and the send. Arrivals are thus quantized to timer
+//! ticks and sent up to 2 ms early, at an unchanged rate. The timeout runs from the same
 //! instant: a request not answered within `--timeout` of its intended start is a `timeout`, and
 //! one whose budget ran out while it waited for a worker is recorded so without being sent.
 //! Every run therefore ends within `--timeout` of `--duration`.
@@ -21,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-const HALF_TICK: Duration = Duration::from_micros(500);
+/// How far ahead of its intended time an open-loop worker asks to be woken.
+const EARLY: Duration = Duration::from_millis(2);
 
 /// What every worker of a run shares.
 pub(super) struct Run {
@@ -81,7 +84,7 @@ pub(super) async fn worker(run: Arc<Run>) {
                 if intended >= run.end {
                     return;
                 }
-                tokio::time::sleep_until(intended.checked_sub(HALF_TICK).unwrap_or(intended)).await;
+                tokio::time::sleep_until(intended.checked_sub(EARLY).unwrap_or(intended)).await;
                 let now = Instant::now();
                 (intended.min(now), now)
             }

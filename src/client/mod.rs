@@ -2,8 +2,8 @@
 //!
 //! HTTP/1.1 GETs to one target, open or closed loop, a new connection per request or keep-alive,
 //! spread over `--clients` source addresses. Every outcome (server, latency, error kind) goes
-//! into a [`ClientReport`] with fixed intervals. Every run stops by itself: after `--duration`
-//! no request starts, and each one ends within `--timeout`.
+//! into a [`ClientReport`] with fixed intervals. Every run stops by itself: no request intended
+//! after `--duration` is sent, and each one ends within `--timeout` of its intended start.
 //!
 //! It runs on a current-thread runtime: on the lab's 2-core machine the other core belongs to the
 //! balancer being measured, one thread keeps the recorder and the request counters uncontended,
@@ -16,7 +16,6 @@
 
 mod args;
 mod conn;
-pub mod duration;
 pub mod http;
 mod load;
 pub mod record;
@@ -49,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    crate::server::raise_fd_limit();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -73,6 +73,19 @@ pub async fn generate(args: Args) -> Result<ClientReport, ArgError> {
             });
         }
         tokio::time::sleep(wait).await;
+    }
+    let last = u64::from(args.clients) - 1;
+    for source in [
+        Some(args.client_base),
+        args::nth_addr(args.client_base, last),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        conn::check_source(source).map_err(|e| ArgError {
+            option: "client-base",
+            reason: format!("cannot send from {source} ({e}): not a local address here?"),
+        })?;
     }
     let path = args.request_path();
     let host = args.target.to_string();

@@ -99,11 +99,7 @@ fn open_loop_new_connections() {
     check_consistent(&r, 4);
     let t = &r.total;
     assert_eq!(r.load, "web");
-    assert!(
-        (380..=400).contains(&t.ok),
-        "the schedule holds about 400 requests: {}",
-        t.ok
-    );
+    assert_eq!(t.ok, 400, "the schedule holds 400 requests");
     assert_eq!(t.failed, 0, "{:?}", t.errors);
     assert_eq!(t.new_conns, t.ok);
     assert_eq!(t.servers.len(), 1);
@@ -302,7 +298,7 @@ fn open_loop_latency_counts_from_the_intended_start() {
     assert!(t.latency.max_us < 1_000_000, "{:?}", t.latency);
     assert_eq!(t.servers["slow"].requests, t.ok);
     assert!(
-        elapsed < Duration::from_millis(2000),
+        elapsed < Duration::from_millis(2500),
         "ends within the timeout of the duration: {elapsed:?}"
     );
 }

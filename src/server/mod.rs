@@ -112,6 +112,7 @@ impl Server {
 
 /// Runs `tapvs server` until SIGTERM, SIGINT or `--max-seconds`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    raise_fd_limit();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -137,6 +138,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         Ok(())
     })
+}
+
+/// Raises the soft limit on open files to the hard one, for thousands of connections (also
+/// used by the load generator). Best effort.
+pub fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: both calls get a valid pointer to an initialised rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 /// A listening socket with a backlog fit for thousands of new connections per second.
