@@ -25,10 +25,10 @@ pub enum ConnState {
 /// Which TCP flag drives a transition; IPVS looks at RST, then SYN, then FIN, then ACK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpEvent {
-    Syn,
-    Fin,
-    Ack,
-    Rst,
+    Syn = 0,
+    Fin = 1,
+    Ack = 2,
+    Rst = 3,
 }
 
 impl TcpEvent {
@@ -48,25 +48,62 @@ impl TcpEvent {
     }
 }
 
+/// Which way a segment goes, and which IPVS transition table applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client → server when the director also sees the replies (NAT).
+    Input = 0,
+    /// Server → client (NAT replies).
+    Output = 1,
+    /// Client → server when replies bypass the director (direct routing).
+    InputOnly = 2,
+}
+
+use ConnState::{
+    Close as CL, CloseWait as CW, Established as ES, FinWait as FW, LastAck as LA, Listen as LI,
+    None as NO, SynAck as SA, SynRecv as SR, SynSent as SS, TimeWait as TW,
+};
+
+/// IPVS's transition tables (net/netfilter/ipvs/ip_vs_proto_tcp.c), by direction, then event
+/// (SYN, FIN, ACK, RST), then current state in the order NO ES SS SR FW TW CL CW LA LI SA.
+/// One deliberate difference: an ACK with no entry (a sloppy mid-flow pick-up) leads to
+/// ESTABLISHED, as in older kernels, rather than CLOSE with its 10 s timeout.
+const TABLES: [[[ConnState; 11]; 4]; 3] = [
+    // INPUT
+    [
+        [SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SR],
+        [CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, TW],
+        [ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES],
+        [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, SR],
+    ],
+    // OUTPUT
+    [
+        [SS, ES, SS, SR, SS, SS, SS, SS, SS, LI, SR],
+        [TW, FW, SS, TW, FW, TW, CL, TW, LA, LI, TW],
+        [ES, ES, SS, ES, FW, TW, CL, CW, LA, ES, ES],
+        [CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL],
+    ],
+    // INPUT-ONLY
+    [
+        [SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SR],
+        [CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW],
+        [ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES],
+        [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL],
+    ],
+];
+
 impl ConnState {
-    /// The next state after a client → server segment (IPVS input-only table).
+    /// The next state after a client → server segment seen alone (direct routing).
     pub fn next(self, event: TcpEvent) -> ConnState {
-        use ConnState::*;
-        match (event, self) {
-            (_, Udp) => Udp,
-            (TcpEvent::Syn, Established | SynSent) => Established,
-            (TcpEvent::Syn, _) => SynRecv,
-            (TcpEvent::Fin, None) => Close,
-            (TcpEvent::Fin, Established | FinWait) => FinWait,
-            (TcpEvent::Fin, SynRecv | TimeWait | SynAck) => TimeWait,
-            (TcpEvent::Fin, s) => s,
-            // A mid-flow ACK with no entry (sloppy pick-up) is taken as established.
-            (TcpEvent::Ack, None | SynRecv | SynAck) => Established,
-            (TcpEvent::Ack, LastAck) => Close,
-            (TcpEvent::Ack, s) => s,
-            (TcpEvent::Rst, SynRecv | LastAck | Listen) => self,
-            (TcpEvent::Rst, _) => Close,
+        self.next_in(Direction::InputOnly, event)
+    }
+
+    /// The next state after a segment going `direction`.
+    pub fn next_in(self, direction: Direction, event: TcpEvent) -> ConnState {
+        if self == ConnState::Udp {
+            return self;
         }
+        TABLES[direction as usize][event as usize][self as usize]
     }
 
     /// IPVS's default timeout for the state, in seconds.
@@ -138,6 +175,23 @@ mod tests {
         assert_eq!(s, FinWait);
         assert_eq!(s.next(TcpEvent::Ack), FinWait);
         assert_eq!(Established.next(TcpEvent::Rst), Close);
+    }
+
+    #[test]
+    fn nat_sees_both_directions() {
+        let s = None.next_in(Direction::Input, TcpEvent::Syn);
+        assert_eq!(s, SynRecv);
+        let s = s.next_in(Direction::Output, TcpEvent::Syn); // SYN+ACK from the server
+        assert_eq!(s, SynRecv);
+        let s = s.next_in(Direction::Input, TcpEvent::Ack);
+        assert_eq!(s, Established);
+        let s = s.next_in(Direction::Output, TcpEvent::Fin); // server closes first
+        assert_eq!(s, FinWait);
+        let s = s.next_in(Direction::Input, TcpEvent::Fin);
+        assert_eq!(s, TimeWait);
+        assert_eq!(Established.next_in(Direction::Input, TcpEvent::Fin), CloseWait);
+        assert_eq!(CloseWait.next_in(Direction::Output, TcpEvent::Fin), TimeWait);
+        assert_eq!(Udp.next_in(Direction::Output, TcpEvent::Rst), Udp);
     }
 
     #[test]
