@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tapvs::config::DirectorConfig;
 use tapvs::dataplane::conntrack::ConnKey;
-use tapvs::dataplane::{Dataplane, Verdict};
+use tapvs::dataplane::{Dataplane, Iface, Verdict};
 use tapvs::io::hugepages::HugePageAlloc;
 use tapvs::wire::EthernetAddress;
 use tapvs::wire::build::{self, Endpoints, Flags};
@@ -73,15 +73,15 @@ fn filled(entries: u32) -> Dataplane {
             DIRECTOR_MAC,
             dp.addr(),
         );
-        dp.handle_frame(Instant::from_millis(0), &mut f);
+        dp.handle_frame(Instant::from_millis(0), Iface::OUTSIDE, &mut f);
     }
     let mut syn = build::tcp_frame(ends(0), Flags::SYN, b"");
     for n in 0..entries {
         let mut f = syn.clone();
         rewrite_source(&mut f, n);
         assert_eq!(
-            dp.handle_frame(Instant::from_millis(0), &mut f),
-            Verdict::Send
+            dp.handle_frame(Instant::from_millis(0), Iface::OUTSIDE, &mut f),
+            Verdict::Send(Iface::OUTSIDE)
         );
     }
     rewrite_source(&mut syn, 0);
@@ -106,8 +106,12 @@ fn established(c: &mut Criterion) {
             b.iter(|| {
                 // The director rewrote the destination MAC last time: address it to us again.
                 frame[..6].copy_from_slice(&DIRECTOR_MAC.0);
-                let v = dp.handle_frame(Instant::from_millis(1), black_box(&mut frame));
-                assert!(v == Verdict::Send, "{v:?}");
+                let v = dp.handle_frame(
+                    Instant::from_millis(1),
+                    Iface::OUTSIDE,
+                    black_box(&mut frame),
+                );
+                assert!(v == Verdict::Send(Iface::OUTSIDE), "{v:?}");
                 black_box(v)
             })
         });
@@ -136,8 +140,8 @@ fn new_connection(c: &mut Criterion) {
                         .collect();
                     let start = std::time::Instant::now();
                     for f in frames.iter_mut() {
-                        let v = dp.handle_frame(Instant::from_millis(1), f);
-                        assert!(v == Verdict::Send, "{v:?}");
+                        let v = dp.handle_frame(Instant::from_millis(1), Iface::OUTSIDE, f);
+                        assert!(v == Verdict::Send(Iface::OUTSIDE), "{v:?}");
                     }
                     total += start.elapsed();
                     for k in 0..n {
@@ -180,12 +184,12 @@ fn bytes_per_entry(_c: &mut Criterion) {
                 DIRECTOR_MAC,
                 dp.addr(),
             );
-            dp.handle_frame(Instant::from_millis(0), &mut f);
+            dp.handle_frame(Instant::from_millis(0), Iface::OUTSIDE, &mut f);
         }
         for k in 0..n {
             rewrite_source(&mut syn, k);
             let mut f = syn.clone();
-            dp.handle_frame(Instant::from_millis(0), &mut f);
+            dp.handle_frame(Instant::from_millis(0), Iface::OUTSIDE, &mut f);
         }
         dp
     };

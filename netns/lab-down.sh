@@ -4,9 +4,10 @@
 # Run as root, for example:
 #   PREFIX=tv1234 bash netns/lab-down.sh
 #
-# Deleting a namespace removes everything in it: the bridge br0, the veth pairs (both ends; a pair
-# never outlives either of its namespaces) and the directors' TAPs. Nothing of a lab lives in the
-# root namespace, so nothing else needs removing.
+# Deleting a namespace removes everything in it: the bridges (br0, and br1 in the nat2 layout), the
+# veth pairs (both ends; a pair never outlives either of its namespaces) and the directors' TAPs.
+# Nothing of a lab lives in the root namespace, so nothing else needs removing. The same for every
+# LAYOUT: no parameter but PREFIX is needed.
 #
 # Processes still running inside the lab are NOT killed (whoever started them ends them, by PID);
 # they are listed on stderr, and keep their namespace alive, unnamed, until they exit.

@@ -3,15 +3,30 @@
 #
 # Run as root, for example:
 #   PREFIX=tv1234 RS_COUNT=3 VIPS="198.18.0.100" ARP_SUPPRESSION=1 DIRECTORS="d1" bash netns/lab-up.sh
+#   PREFIX=tv1234 LAYOUT=nat2 RS_COUNT=3 bash netns/lab-up.sh
 #
 # Parameters (environment variables, all optional):
 #   PREFIX           `tv` + 4 lowercase hex digits; every namespace is `<PREFIX>-<host>`.
 #                    Default: a random unused one (printed at the end).
+#   LAYOUT           dr   direct routing (default): real servers on br0, VIPs on their lo, default
+#                         route via the router 198.18.0.1.
+#                    nat2 NAT, two-armed: real servers on a second bridge br1 (inside segment
+#                         198.18.1.0/24), default route via NAT_GATEWAY; each director also gets
+#                         an inside TAP `<director>i` on br1.
+#                    nat1 NAT, one-armed: real servers on br0, default route via NAT_GATEWAY.
+#                    In both NAT layouts the real servers hold no VIP and keep ARP at the defaults.
+#   NAT_GATEWAY      nat2/nat1 only: the real servers' default route, an address the directors own in
+#                    userspace. Default 198.18.1.1 (nat2: the floating inside address) or 198.18.0.2
+#                    (nat1: director d1).
 #   REAL_SERVERS     "name=address ...", e.g. "rs1=198.18.0.11 rs2=198.18.0.12". Overrides RS_COUNT.
-#   RS_COUNT         real servers rs1..rsN at 198.18.0.11, .12, ... (default 2).
-#   VIPS             virtual IPs the real servers hold on `lo` (default "198.18.0.100").
+#                    Addresses in 198.18.1.4-254 for nat2, in 198.18.0.4-254 otherwise.
+#   RS_COUNT         real servers rs1..rsN at 198.18.0.11, .12, ... (nat2: 198.18.1.11, .12, ...)
+#                    (default 2).
+#   VIPS             virtual IPs on the LAN (default "198.18.0.100"); dr: the real servers hold
+#                    them on `lo`.
 #   DIRECTORS        TAP devices created on the switch for the directors (default "d1 d2").
-#   ARP_SUPPRESSION  1: arp_ignore=1, arp_announce=2 on the real servers (normal direct routing);
+#   ARP_SUPPRESSION  dr only (NAT real servers always keep the defaults, 0):
+#                    1: arp_ignore=1, arp_announce=2 on the real servers (normal direct routing);
 #                    0: both 0, the kernel defaults, which shows the "ARP problem" (default 1).
 #   VERBOSE          1: print each step on stderr.
 #
@@ -40,12 +55,15 @@ trap 'echo "lab-up: FAILED at step: $STEP" >&2; echo "lab-up:   line $LINENO: $B
 
 # --- Parameters ------------------------------------------------------------------------------------
 
-# Is $1 a usable host address on the LAN 198.18.0.0/24? (.0, .1 router, .2/.3 directors, .255 excluded)
-lan_host() {
-    [[ "$1" =~ ^198\.18\.0\.([1-9][0-9]{0,2})$ ]] || return 1
+# Is $1 a host address 198.18.$2.$3 to 198.18.$2.254? (e.g. `in_range $a 0 4`: on the LAN, but not
+# .0, .1 router, .2/.3 directors, .255)
+in_range() {
+    [[ "$1" =~ ^198\.18\.$2\.([1-9][0-9]{0,2})$ ]] || return 1
     local last=${BASH_REMATCH[1]}
-    ((last >= 4 && last <= 254))
+    ((last >= $3 && last <= 254))
 }
+# Is $1 a usable host address on the LAN 198.18.0.0/24 (198.18.0.4-254)?
+lan_host() { in_range "$1" 0 4; }
 # Is $1 a short host or interface name (it becomes a namespace suffix and an interface name)?
 short_name() { [[ "$1" =~ ^[a-z][a-z0-9]{0,9}$ ]]; }
 # Names of all namespaces whose name starts with "$1-".
@@ -68,11 +86,31 @@ fi
 [[ "$PREFIX" =~ ^tv[0-9a-f]{4}$ ]] || die "PREFIX must be tv + 4 lowercase hex digits, not '$PREFIX'"
 [[ -z "$(namespaces_of "$PREFIX")" ]] || die "lab $PREFIX already exists (ip netns list)"
 
+# The layout decides where the real servers live (RS_NET: 198.18.RS_NET.0/24, on bridge RS_BRIDGE),
+# and where their default route points (RS_GATEWAY).
+LAYOUT=${LAYOUT:-dr}
+case "$LAYOUT" in
+dr)
+    [[ -z "${NAT_GATEWAY:-}" ]] || die "NAT_GATEWAY is for LAYOUT=nat2 or nat1, not dr"
+    RS_NET=0 RS_BRIDGE=br0 RS_GATEWAY=198.18.0.1
+    ;;
+nat2)
+    RS_NET=1 RS_BRIDGE=br1 RS_GATEWAY=${NAT_GATEWAY:-198.18.1.1}
+    in_range "$RS_GATEWAY" 1 1 || die "NAT_GATEWAY $RS_GATEWAY is not a host address in 198.18.1.1-254"
+    ;;
+nat1)
+    RS_NET=0 RS_BRIDGE=br0 RS_GATEWAY=${NAT_GATEWAY:-198.18.0.2}
+    # Not 198.18.0.1: the router would route the replies around the directors.
+    in_range "$RS_GATEWAY" 0 2 || die "NAT_GATEWAY $RS_GATEWAY is not a host address in 198.18.0.2-254"
+    ;;
+*) die "LAYOUT must be dr, nat2 or nat1, not '$LAYOUT'" ;;
+esac
+
 if [[ -z "${REAL_SERVERS:-}" ]]; then
     RS_COUNT=${RS_COUNT:-2}
     [[ "$RS_COUNT" =~ ^[0-9]+$ ]] && ((RS_COUNT <= 200)) || die "RS_COUNT must be 0..200, not '$RS_COUNT'"
     REAL_SERVERS=""
-    for ((i = 1; i <= RS_COUNT; i++)); do REAL_SERVERS+=" rs$i=198.18.0.$((10 + i))"; done
+    for ((i = 1; i <= RS_COUNT; i++)); do REAL_SERVERS+=" rs$i=198.18.$RS_NET.$((10 + i))"; done
 fi
 VIPS=${VIPS-198.18.0.100}
 DIRECTORS=${DIRECTORS-d1 d2}
@@ -81,14 +119,14 @@ STATE_DIR="/run/tapvs/$PREFIX"
 
 # A real server's name is a namespace suffix and a switch port name, a director's name is its TAP's
 # name: all must be unique. Addresses too.
-taken=" br0 lo eth0 sw rt cl "
+taken=" br0 br1 lo eth0 sw rt cl "
 take_name() {
-    [[ "$taken" != *" $1 "* ]] || die "name '$1' is used twice or reserved (br0 lo eth0 sw rt cl)"
+    [[ "$taken" != *" $1 "* ]] || die "name '$1' is used twice or reserved (br0 br1 lo eth0 sw rt cl)"
     taken+="$1 "
 }
 taken_addrs=" "
-take_addr() {
-    [[ "$taken_addrs" != *" $1 "* ]] || die "address $1 is used twice"
+take_addr() { # ADDRESS [WHAT]
+    [[ "$taken_addrs" != *" $1 "* ]] || die "${2:-address} $1 is used twice"
     taken_addrs+="$1 "
 }
 for vip in $VIPS; do
@@ -103,16 +141,24 @@ for rs in $REAL_SERVERS; do
     name=${rs%%=*} addr=${rs#*=}
     short_name "$name" || die "real server name '$name' must match [a-z][a-z0-9]{0,9}"
     take_name "$name"
-    lan_host "$addr" || die "real server $name: $addr is not a host address in 198.18.0.4-254"
+    in_range "$addr" "$RS_NET" 4 ||
+        die "real server $name: $addr is not a host address in 198.18.$RS_NET.4-254 (LAYOUT=$LAYOUT)"
     take_addr "$addr"
 done
+if [[ "$LAYOUT" == nat2 ]]; then
+    # Each director's inside TAP is a port of br1, beside the real servers' ports.
+    for d in $DIRECTORS; do take_name "${d}i"; done
+fi
+if [[ "$LAYOUT" != dr ]]; then take_addr "$RS_GATEWAY" NAT_GATEWAY; fi
 case "$ARP_SUPPRESSION" in
 1) ARP_IGNORE=1 ARP_ANNOUNCE=2 ;;
 0) ARP_IGNORE=0 ARP_ANNOUNCE=0 ;;
 *) die "ARP_SUPPRESSION must be 0 or 1, not '$ARP_SUPPRESSION'" ;;
 esac
+# NAT: the real servers hold no VIP, so there is nothing to suppress: kernel defaults.
+if [[ "$LAYOUT" != dr ]]; then ARP_IGNORE=0 ARP_ANNOUNCE=0; fi
 
-NS_SW="$PREFIX-sw" # the LAN switch (bridge br0) and the directors' TAPs
+NS_SW="$PREFIX-sw" # the LAN switch (bridge br0; nat2: also br1) and the directors' TAPs
 NS_RT="$PREFIX-rt" # the router between the clients and the LAN
 NS_CL="$PREFIX-cl" # the clients (own 198.19.0.0/16)
 ALL_NS=("$NS_SW" "$NS_RT" "$NS_CL")
@@ -136,21 +182,26 @@ for ns in "${ALL_NS[@]}"; do
 done
 
 # --- LAN switch ------------------------------------------------------------------------------------
-step "LAN switch: bridge br0 in $NS_SW"
-ip -n "$NS_SW" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
-ip -n "$NS_SW" link set br0 up
+BRIDGES=(br0)
+if [[ "$LAYOUT" == nat2 ]]; then BRIDGES+=(br1); fi # br1: the inside segment 198.18.1.0/24
+for br in "${BRIDGES[@]}"; do
+    step "switch: bridge $br in $NS_SW"
+    ip -n "$NS_SW" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+    ip -n "$NS_SW" link set "$br" up
+done
 
-# plug HOST_NS PORT: a veth pair whose host end is `eth0` in HOST_NS and whose switch end, named PORT
-# after the host, is a port of br0. Created inside the two namespaces, never in the root namespace.
+# plug HOST_NS PORT BRIDGE: a veth pair whose host end is `eth0` in HOST_NS and whose switch end,
+# named PORT after the host, is a port of BRIDGE. Created inside the two namespaces, never in the
+# root namespace.
 plug() {
     ip -n "$NS_SW" link add "$2" type veth peer name eth0 netns "$1"
-    ip -n "$NS_SW" link set "$2" master br0 up
+    ip -n "$NS_SW" link set "$2" master "$3" up
     ip -n "$1" link set eth0 up
 }
 
 # --- Router ----------------------------------------------------------------------------------------
 step "router $NS_RT: eth0 198.18.0.1/24 on the LAN"
-plug "$NS_RT" rt
+plug "$NS_RT" rt br0
 ip netns exec "$NS_RT" sysctl -q -w net.ipv4.ip_forward=1 \
     net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
 ip -n "$NS_RT" addr add 198.18.0.1/24 dev eth0
@@ -172,33 +223,48 @@ ip -n "$NS_CL" route add 198.18.0.0/16 via 198.18.3.1
 ip -n "$NS_CL" route add local 198.19.0.0/16 dev lo
 
 # --- Real servers ----------------------------------------------------------------------------------
-# Each holds its LAN address on eth0 and every VIP as /32 on lo (direct routing). The ARP sysctls are
-# written before any address exists, so the server never answers or announces a VIP by mistake.
+# dr: each holds its LAN address on eth0 and every VIP as /32 on lo, default route via the router.
+# The ARP sysctls are written before any address exists, so the server never answers or announces a
+# VIP by mistake.
+# nat2/nat1: its address on eth0 (on br1 / br0), no VIP, and one route besides its own subnet: the
+# default via the directors' gateway, so every reply to a client (198.19.0.0/16) goes back through a
+# director to be rewritten. The ARP sysctls are the kernel defaults, written explicitly.
 for rs in $REAL_SERVERS; do
     name=${rs%%=*} addr=${rs#*=}
     ns="$PREFIX-$name"
-    step "real server $ns: eth0 $addr/24, VIPs on lo, arp_ignore=$ARP_IGNORE arp_announce=$ARP_ANNOUNCE"
-    plug "$ns" "$name"
+    if [[ "$LAYOUT" == dr ]]; then on_lo="VIPs on lo"; else on_lo="no VIP"; fi
+    step "real server $ns: eth0 $addr/24 on $RS_BRIDGE, default via $RS_GATEWAY, $on_lo, arp_ignore=$ARP_IGNORE arp_announce=$ARP_ANNOUNCE"
+    plug "$ns" "$name" "$RS_BRIDGE"
     ip netns exec "$ns" sysctl -q -w \
         net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
         net.ipv4.conf.all.arp_ignore=$ARP_IGNORE net.ipv4.conf.eth0.arp_ignore=$ARP_IGNORE \
         net.ipv4.conf.all.arp_announce=$ARP_ANNOUNCE net.ipv4.conf.eth0.arp_announce=$ARP_ANNOUNCE
     ip -n "$ns" addr add "$addr/24" dev eth0
-    ip -n "$ns" route add default via 198.18.0.1
-    for vip in $VIPS; do ip -n "$ns" addr add "$vip/32" dev lo; done
+    ip -n "$ns" route add default via "$RS_GATEWAY"
+    if [[ "$LAYOUT" == dr ]]; then
+        for vip in $VIPS; do ip -n "$ns" addr add "$vip/32" dev lo; done
+    fi
 done
 
 # --- Directors' TAPs -------------------------------------------------------------------------------
 # Persistent TAPs on the switch. A director process runs inside $NS_SW and opens its TAP by name; the
 # port has no carrier (and forwards nothing) until then. Its addresses live in userspace.
+# nat2: a second TAP `<director>i` on br1, the director's inside arm (198.18.1.2, .3 and the floating
+# gateway live in userspace too).
 for d in $DIRECTORS; do
     step "director TAP $d on br0 in $NS_SW"
     ip -n "$NS_SW" tuntap add dev "$d" mode tap
     ip -n "$NS_SW" link set "$d" master br0 up
+    if [[ "$LAYOUT" == nat2 ]]; then
+        step "director inside TAP ${d}i on br1 in $NS_SW"
+        ip -n "$NS_SW" tuntap add dev "${d}i" mode tap
+        ip -n "$NS_SW" link set "${d}i" master br1 up
+    fi
 done
 
 step "done"
-echo "lab $PREFIX is up; state dir $STATE_DIR"
+echo "lab $PREFIX ($LAYOUT) is up; state dir $STATE_DIR"
 echo "  namespaces: ${ALL_NS[*]}"
 echo "  watch the LAN:  ip netns exec $NS_SW tcpdump -ni br0"
+if [[ "$LAYOUT" == nat2 ]]; then echo "  watch inside:   ip netns exec $NS_SW tcpdump -ni br1"; fi
 echo "  bring it down:  PREFIX=$PREFIX bash netns/lab-down.sh"

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirectorConfig {
+    /// The outside interface: the LAN with the router and the VIPs.
     pub interface: InterfaceConfig,
+    /// The inside interface of a two-armed NAT director: the real servers' network.
+    #[serde(default)]
+    pub inside: Option<InterfaceConfig>,
     #[serde(rename = "service")]
     pub services: Vec<ServiceConfig>,
     #[serde(default)]
@@ -30,10 +34,36 @@ pub struct InterfaceConfig {
     pub mac: String,
     /// The director's own address.
     pub address: Ipv4Addr,
-    /// Prefix length of the LAN.
+    /// Prefix length of the network on this interface.
     pub prefix_len: u8,
-    /// The LAN's router.
-    pub gateway: Ipv4Addr,
+    /// The router of the outside network (unused on the inside).
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    /// Addresses answered for on this interface only while active, like the VIPs: the
+    /// floating gateway of NAT real servers.
+    #[serde(default)]
+    pub floating: Vec<Ipv4Addr>,
+}
+
+impl InterfaceConfig {
+    /// Whether `addr` is on this interface's network.
+    pub fn on_link(&self, addr: Ipv4Addr) -> bool {
+        let mask = u32::MAX
+            .checked_shl(32 - self.prefix_len as u32)
+            .unwrap_or(0);
+        u32::from(addr) & mask == u32::from(self.address) & mask
+    }
+}
+
+/// IPVS forwarding methods (`ipvsadm -g` / `-m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forwarding {
+    /// Direct routing: MAC rewrite only, replies bypass the director.
+    #[default]
+    Dr,
+    /// Masquerading: destination address and port rewritten, replies rewritten back.
+    Nat,
 }
 
 /// Transport protocol of a virtual service.
@@ -63,6 +93,9 @@ pub struct ServiceConfig {
     #[serde(default = "default_protocol")]
     pub protocol: Protocol,
     pub scheduler: SchedulerKind,
+    /// How packets reach the real servers.
+    #[serde(default)]
+    pub forwarding: Forwarding,
     /// Persistence timeout in seconds (`ipvsadm -p`); 0 = no persistence.
     #[serde(default)]
     pub persistence_s: u32,
@@ -167,29 +200,18 @@ impl DirectorConfig {
 
     fn check(&self) -> Result<(), (String, String)> {
         let bad = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
-        match parse_mac(&self.interface.mac) {
-            Some(mac) if mac[0] & 1 == 0 => {}
-            Some(_) => {
-                return bad(
-                    "interface.mac",
-                    "a multicast MAC cannot be a host's address",
-                );
-            }
-            None => {
-                return bad(
-                    "interface.mac",
-                    "expected six hex bytes like 02:00:00:00:00:01",
-                );
-            }
-        }
-        if !(1..=30).contains(&self.interface.prefix_len) {
-            return bad("interface.prefix_len", "must be between 1 and 30");
-        }
-        if self.interface.name.is_empty() || self.interface.name.len() > 15 {
+        check_interface("interface", &self.interface)?;
+        if self.interface.gateway.is_none() {
             return bad(
-                "interface.name",
-                "a Linux interface name has 1 to 15 characters",
+                "interface.gateway",
+                "the outside interface needs the router's address",
             );
+        }
+        if let Some(inside) = &self.inside {
+            check_interface("inside", inside)?;
+            if inside.name == self.interface.name {
+                return bad("inside.name", "must differ from interface.name");
+            }
         }
         if self.services.is_empty() {
             return bad("service", "at least one virtual service is needed");
@@ -198,29 +220,51 @@ impl DirectorConfig {
             return bad("limits.max_connections", "must be at least 1");
         }
         for (i, s) in self.services.iter().enumerate() {
-            if s.real_servers.is_empty() {
+            let field = format!("service[{i}]");
+            if s.real_servers.is_empty() || s.real_servers.len() > u16::MAX as usize {
                 return bad(
-                    &format!("service[{i}].real_server"),
-                    "a service needs real servers",
+                    &format!("{field}.real_server"),
+                    "a service needs 1 to 65535 real servers",
                 );
             }
-            if s.real_servers.len() > u16::MAX as usize {
-                return bad(
-                    &format!("service[{i}].real_server"),
-                    "too many real servers",
-                );
+            for (j, rs) in s.real_servers.iter().enumerate() {
+                let field = format!("{field}.real_server[{j}].address");
+                let outside = self.interface.on_link(rs.address);
+                let inside = self.inside.as_ref().is_some_and(|i| i.on_link(rs.address));
+                if !outside && !inside {
+                    return bad(&field, "not on a network of the director's interfaces");
+                }
+                if s.forwarding == Forwarding::Dr && !outside {
+                    return bad(
+                        &field,
+                        "direct routing needs the real server on the outside network",
+                    );
+                }
             }
             for (j, o) in self.services.iter().enumerate().take(i) {
                 if o.vip == s.vip && o.port == s.port && o.protocol == s.protocol {
-                    return bad(
-                        &format!("service[{i}]"),
-                        &format!("same VIP:port as service[{j}]"),
-                    );
+                    return bad(&field, &format!("same VIP:port as service[{j}]"));
                 }
             }
         }
         Ok(())
     }
+}
+
+fn check_interface(field: &str, i: &InterfaceConfig) -> Result<(), (String, String)> {
+    let bad = |name: &str, reason: &str| Err((format!("{field}.{name}"), reason.to_string()));
+    match parse_mac(&i.mac) {
+        Some(mac) if mac[0] & 1 == 0 => {}
+        Some(_) => return bad("mac", "a multicast MAC cannot be a host's address"),
+        None => return bad("mac", "expected six hex bytes like 02:00:00:00:00:01"),
+    }
+    if !(1..=30).contains(&i.prefix_len) {
+        return bad("prefix_len", "must be between 1 and 30");
+    }
+    if i.name.is_empty() || i.name.len() > 15 {
+        return bad("name", "a Linux interface name has 1 to 15 characters");
+    }
+    Ok(())
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.

@@ -21,7 +21,8 @@ pub struct Latency {
 pub struct ServerCounts {
     /// Requests answered by this server.
     pub requests: u64,
-    /// Of those, requests that were the first on a new TCP connection.
+    /// Of those, requests that were the first on a new TCP connection (UDP: the first request
+    /// of a client socket that got an answer, see `client::udp`).
     pub new_conns: u64,
 }
 
@@ -40,7 +41,8 @@ pub struct Interval {
     pub bytes: u64,
     /// Request bytes sent (headers) by all requests.
     pub request_bytes: u64,
-    /// Requests that opened a new connection.
+    /// Requests that opened a new connection (UDP: the first answered request of each client
+    /// socket).
     pub new_conns: u64,
     /// Latency of successful requests, from their *intended* start (no coordinated omission).
     pub latency: Latency,
@@ -61,4 +63,12 @@ pub struct ClientReport {
     pub intervals: Vec<Interval>,
     /// The whole run as one interval (latency percentiles over all requests).
     pub total: Interval,
+    /// UDP: datagrams received that answered no waiting request (late, unknown or unreadable
+    /// sequence number, or from another address than the target); dropped. Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stray_responses: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -1,6 +1,7 @@
 //! Options of `tapvs client` and their checks (done once, before any socket is opened).
 
 use crate::scenario::duration::parse as parse_duration;
+use crate::server::datagram::MAX_DATAGRAM;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +14,18 @@ pub enum Mode {
     /// `--concurrency` workers, each sending its next request when the previous one finished.
     Closed,
 }
+
+/// Transport of the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// HTTP/1.1 GETs over TCP.
+    Tcp,
+    /// One request datagram, one answer datagram (`crate::server::datagram`).
+    Udp,
+}
+
+/// Response size of a UDP request when `--response-bytes` is not given.
+pub const UDP_RESPONSE_BYTES: u64 = 100;
 
 /// Connection handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,6 +45,9 @@ pub struct Args {
     /// Name of the load, recorded in the report.
     #[arg(long, default_value = "load")]
     pub load: String,
+    /// Transport: HTTP over TCP, or the datagram exchange of `tapvs server --udp-listen`.
+    #[arg(long, value_enum, default_value_t = Protocol::Tcp)]
+    pub protocol: Protocol,
     /// Arrival model.
     #[arg(long, value_enum, default_value_t = Mode::Closed)]
     pub mode: Mode,
@@ -41,7 +57,7 @@ pub struct Args {
     /// Closed loop: number of workers. Open loop: most requests in flight.
     #[arg(long, default_value_t = 64)]
     pub concurrency: u32,
-    /// Connection handling.
+    /// Connection handling (TCP only: UDP refuses `keepalive`).
     #[arg(long, value_enum, default_value_t = ConnMode::New)]
     pub connection: ConnMode,
     /// Keep-alive: open a new connection after this many requests (0: never).
@@ -62,7 +78,8 @@ pub struct Args {
     /// Path to request [default: /].
     #[arg(long, conflicts_with = "response_bytes")]
     pub path: Option<String>,
-    /// Request `/bytes/N` (a `tapvs server` route) instead of `--path`.
+    /// TCP: request `/bytes/N` (a `tapvs server` route) instead of `--path`. UDP: the size of
+    /// each answer datagram, at most 1400 [UDP default: 100].
     #[arg(long)]
     pub response_bytes: Option<u64>,
     /// Per request, from its intended start: connect and complete response.
@@ -107,8 +124,16 @@ impl Args {
         }
     }
 
+    /// UDP: the wanted size of each answer datagram.
+    pub fn udp_response_bytes(&self) -> u64 {
+        self.response_bytes.unwrap_or(UDP_RESPONSE_BYTES)
+    }
+
     /// Checks the options together.
     pub fn check(&self) -> Result<(), ArgError> {
+        if self.protocol == Protocol::Udp {
+            self.check_udp()?;
+        }
         if self.mode == Mode::Open && !(self.rate.is_finite() && self.rate > 0.0) {
             return bad(
                 "rate",
@@ -153,6 +178,29 @@ impl Args {
             return bad(
                 "path",
                 format!("{path:?} must start with / and hold visible ASCII only"),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Args {
+    /// UDP has no connections to keep and no paths: refuse options that would mean nothing.
+    /// (`--requests-per-conn` only matters with `keepalive`, so it is ignored like with `new`.)
+    fn check_udp(&self) -> Result<(), ArgError> {
+        if self.connection == ConnMode::Keepalive {
+            return bad(
+                "connection",
+                "keepalive is for TCP: UDP requests are single datagrams",
+            );
+        }
+        if self.path.is_some() {
+            return bad("path", "UDP requests have no path");
+        }
+        if self.udp_response_bytes() > MAX_DATAGRAM as u64 {
+            return bad(
+                "response-bytes",
+                format!("at most {MAX_DATAGRAM} with UDP (one unfragmented datagram)"),
             );
         }
         Ok(())

@@ -13,9 +13,12 @@
 //! Every run therefore ends within `--timeout` of `--duration`.
 //! Closed loop: each worker sends its next request as soon as the previous one finished, and
 //! pauses `--error-backoff` after a failure, so a dead target does not become a SYN flood.
+//! Both loops work the same over TCP (each worker its own connection) and UDP (the run's shared
+//! sockets, see [`super::udp`]).
 
 use super::conn::{Exchange, Exchanger, Target};
 use super::record::{ErrorKind, Outcome, Recorder};
+use super::udp::Udp;
 use super::{Args, Mode};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +33,8 @@ const EARLY: Duration = Duration::from_millis(2);
 pub(super) struct Run {
     pub args: Args,
     pub target: Target,
+    /// The UDP sockets with `--protocol udp`; TCP otherwise.
+    pub udp: Option<Arc<Udp>>,
     pub start: Instant,
     pub end: Instant,
     /// Index of the next request to claim.
@@ -41,12 +46,13 @@ pub(super) struct Run {
 }
 
 impl Run {
-    pub fn new(args: Args, target: Target, start: Instant) -> Self {
+    pub fn new(args: Args, target: Target, udp: Option<Arc<Udp>>, start: Instant) -> Self {
         let recorder = Mutex::new(Some(Recorder::new(args.duration, args.interval)));
         let end = start + args.duration;
         Self {
             args,
             target,
+            udp,
             start,
             end,
             next: AtomicU64::new(0),
@@ -75,7 +81,9 @@ impl Run {
 
 /// One worker: claims requests until the duration or the request cap runs out.
 pub(super) async fn worker(run: Arc<Run>) {
-    let mut ex = Exchanger::default();
+    // TCP: this worker's connection and buffers. UDP: only the answering server's name.
+    let mut tcp = run.udp.is_none().then(Exchanger::default);
+    let mut udp_server = String::new();
     loop {
         let (at, sent) = match run.args.mode {
             Mode::Open => {
@@ -103,8 +111,12 @@ pub(super) async fn worker(run: Arc<Run>) {
                 done: Some(sent),
                 ..Exchange::default()
             }
-        } else {
+        } else if let Some(ex) = &mut tcp {
             ex.exchange(&run.target, || run.source(), deadline).await
+        } else if let Some(udp) = &run.udp {
+            udp.exchange(deadline, &mut udp_server).await
+        } else {
+            return;
         };
         let done = result.done.unwrap_or(sent);
         let outcome = Outcome {
@@ -114,7 +126,7 @@ pub(super) async fn worker(run: Arc<Run>) {
             response_bytes: result.response_bytes,
             request_bytes: result.request_bytes,
             new_conn: result.new_conn,
-            server: &ex.server,
+            server: tcp.as_ref().map_or(&udp_server, |ex| &ex.server),
         };
         if let Some(r) = run
             .recorder

@@ -1,8 +1,9 @@
 //! `tapvs client`: the bounded load generator, run inside the client namespace.
 //!
 //! HTTP/1.1 GETs to one target, open or closed loop, a new connection per request or keep-alive,
-//! spread over `--clients` source addresses. Every outcome (server, latency, error kind) goes
-//! into a [`ClientReport`] with fixed intervals. Every run stops by itself: no request intended
+//! spread over `--clients` source addresses; or, with `--protocol udp`, single request and
+//! answer datagrams (`udp`) over one socket per source address. Every outcome (server, latency,
+//! error kind) goes into a [`ClientReport`] with fixed intervals. Every run stops by itself: no request intended
 //! after `--duration` is sent, and each one ends within `--timeout` of its intended start.
 //!
 //! It runs on a current-thread runtime: on the lab's 2-core machine the other core belongs to the
@@ -10,9 +11,9 @@
 //! and timer wake-ups are not delayed by work stealing. Uses tokio and [`crate::metrics`]; never
 //! the lab, the data plane or the runner.
 //!
-//! Layout: `args` (options and checks), [`duration`] (`250ms`), [`http`] (request bytes and
-//! response parsing), `conn` (sockets), `load` (the workers), [`record`] (intervals and
-//! histograms), [`report`] (the summary line).
+//! Layout: `args` (options and checks), [`http`] (request bytes and response parsing), `conn`
+//! (TCP sockets), `udp` (UDP sockets and answer matching), `load` (the workers), [`record`]
+//! (intervals and histograms), [`report`] (the summary line).
 
 mod args;
 mod conn;
@@ -20,8 +21,9 @@ pub mod http;
 mod load;
 pub mod record;
 pub mod report;
+mod udp;
 
-pub use args::{ArgError, Args, ConnMode, Mode};
+pub use args::{ArgError, Args, ConnMode, Mode, Protocol};
 pub use report::summary;
 
 use crate::metrics::ClientReport;
@@ -98,8 +100,19 @@ pub async fn generate(args: Args) -> Result<ClientReport, ArgError> {
             ConnMode::Keepalive => args.requests_per_conn,
         },
     };
+    let sockets = match args.protocol {
+        Protocol::Tcp => None,
+        Protocol::Udp => Some(Arc::new(bind_udp(&args)?)),
+    };
+    // Aborted when dropped, as the run returns.
+    let mut receivers = tokio::task::JoinSet::new();
+    if let Some(s) = &sockets {
+        for i in 0..s.sockets() {
+            receivers.spawn(udp::receive(s.clone(), i));
+        }
+    }
     let started_unix_ms = unix_ms_now();
-    let run = Arc::new(Run::new(args, target, Instant::now()));
+    let run = Arc::new(Run::new(args, target, sockets, Instant::now()));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..run.args.concurrency {
         workers.spawn(load::worker(run.clone()));
@@ -116,7 +129,20 @@ pub async fn generate(args: Args) -> Result<ClientReport, ArgError> {
         .take();
     let recorder =
         recorder.unwrap_or_else(|| record::Recorder::new(run.args.duration, run.args.interval));
-    Ok(recorder.finish(&run.args.load, started_unix_ms))
+    let mut report = recorder.finish(&run.args.load, started_unix_ms);
+    report.stray_responses = run.udp.as_ref().map_or(0, |u| u.stray());
+    Ok(report)
+}
+
+/// The sockets of a UDP run: one per source address.
+fn bind_udp(args: &Args) -> Result<udp::Udp, ArgError> {
+    let sources = (0..u64::from(args.clients)).filter_map(|n| args::nth_addr(args.client_base, n));
+    // Checked to be at most MAX_DATAGRAM, so it fits.
+    let wanted = u16::try_from(args.udp_response_bytes()).unwrap_or(u16::MAX);
+    udp::Udp::bind(args.target, wanted, sources).map_err(|e| ArgError {
+        option: "client-base",
+        reason: format!("cannot bind UDP sockets from {}: {e}", args.client_base),
+    })
 }
 
 fn unix_ms_now() -> u64 {

@@ -189,6 +189,7 @@ impl Recorder {
             interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
             intervals,
             total: self.total.finish(Duration::ZERO),
+            stray_responses: 0,
         }
     }
 }

@@ -13,9 +13,13 @@ pub fn summary(r: &ClientReport) -> String {
         .iter()
         .map(|(k, c)| format!("{k}={}", c.requests))
         .collect();
+    let stray = match r.stray_responses {
+        0 => String::new(),
+        n => format!(", {n} stray responses"),
+    };
     format!(
         "tapvs client {}: {} ok, {} failed [{}], {:.0} ok/s over {seconds:.2}s, {} new conns, \
-         latency p50 {} p90 {} p99 {} max {} us, servers [{}]",
+         latency p50 {} p90 {} p99 {} max {} us, servers [{}]{stray}",
         r.load,
         t.ok,
         t.failed,

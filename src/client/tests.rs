@@ -26,9 +26,25 @@ struct TestServer {
 
 impl TestServer {
     fn start(name: &str, hang: bool) -> Self {
+        Self::start_on(name, hang, false)
+    }
+
+    /// A UDP-only server; `addr` is its UDP address.
+    fn start_udp(name: &str, hang: bool) -> Self {
+        Self::start_on(name, hang, true)
+    }
+
+    fn start_on(name: &str, hang: bool, udp: bool) -> Self {
+        let loopback: Vec<SocketAddr> = vec!["127.0.0.1:0".parse().unwrap()];
+        let (listen, udp_listen) = if udp {
+            (Vec::new(), loopback)
+        } else {
+            (loopback, Vec::new())
+        };
         let args = server::Args {
             name: name.into(),
-            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            listen,
+            udp_listen,
             ready_file: None,
             max_seconds: 60,
             hang_after_accept: hang,
@@ -42,7 +58,8 @@ impl TestServer {
                 .unwrap();
             rt.block_on(async {
                 let server = Server::bind(&args).unwrap();
-                addr_tx.send(server.local_addrs()[0]).unwrap();
+                let addrs = [server.local_addrs(), server.udp_local_addrs()].concat();
+                addr_tx.send(addrs[0]).unwrap();
                 server.serve(stop_rx).await.1
             })
         });
@@ -320,4 +337,206 @@ fn foreign_servers_short_responses_and_missing_names() {
     assert_eq!(t.errors.get("short"), Some(&t.failed));
     let t = run(b"SSH-2.0-OpenSSH_9.6\r\n\r\n");
     assert_eq!(t.errors.get("other"), Some(&t.failed), "{t:?}");
+}
+
+#[test]
+fn udp_open_loop_is_answered_by_the_server() {
+    let server = TestServer::start_udp("rs-dns", false);
+    let line = format!(
+        "--protocol udp --target {} --load dns --mode open --rate 1000 --concurrency 16 \
+         --client-base 127.0.0.1 --clients 1 --duration 1s --interval 250ms --timeout 500ms",
+        server.addr
+    );
+    let r = generate_blocking(args(&line));
+    let served = server.stop();
+    check_consistent(&r, 4);
+    let t = &r.total;
+    assert_eq!(
+        t.ok, 1000,
+        "the schedule holds 1000 requests: {:?}",
+        t.errors
+    );
+    assert_eq!(t.failed, 0, "{:?}", t.errors);
+    assert_eq!(r.stray_responses, 0);
+    assert_eq!(t.servers.len(), 1);
+    assert_eq!(t.servers["rs-dns"].requests, t.ok);
+    assert_eq!(t.new_conns, 1, "one source socket");
+    assert_eq!(t.servers["rs-dns"].new_conns, 1);
+    assert_eq!(t.bytes, 100 * t.ok, "the default answer size is 100 bytes");
+    assert_eq!(
+        t.request_bytes,
+        (0..1000u64)
+            .map(|seq| 13 + seq.to_string().len() as u64)
+            .sum::<u64>()
+    );
+    assert_eq!(
+        (served.udp_requests, served.requests, served.connections),
+        (t.ok, t.ok, 0)
+    );
+    assert_eq!(served.udp_malformed, 0);
+    assert!(t.latency.p50_us > 0 && t.latency.max_us >= t.latency.p99_us);
+}
+
+#[test]
+fn udp_closed_loop_with_large_answers() {
+    let server = TestServer::start_udp("rs-big", false);
+    let line = format!(
+        "--protocol udp --target {} --mode closed --concurrency 4 --client-base 127.0.0.1 \
+         --duration 500ms --response-bytes 1400",
+        server.addr
+    );
+    let r = generate_blocking(args(&line));
+    let served = server.stop();
+    let t = &r.total;
+    assert!(t.ok > 100, "{}", t.ok);
+    assert_eq!(t.failed, 0, "{:?}", t.errors);
+    assert_eq!(t.bytes, 1400 * t.ok);
+    assert_eq!(t.new_conns, 1);
+    assert_eq!(served.udp_requests, t.ok);
+}
+
+#[test]
+fn udp_without_answers_times_out() {
+    // Nothing listening (loopback's ICMP port unreachable is not seen by unconnected sockets),
+    // then a server that reads every request and answers none.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hung = TestServer::start_udp("rs-hung", true);
+    for target in [format!("127.0.0.1:{port}"), hung.addr.to_string()] {
+        let line = format!(
+            "--protocol udp --target {target} --client-base 127.0.0.1 --concurrency 2 \
+             --duration 300ms --timeout 100ms --error-backoff 0"
+        );
+        let started = std::time::Instant::now();
+        let r = generate_blocking(args(&line));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        check_consistent(&r, 2);
+        let t = &r.total;
+        assert_eq!(t.ok, 0);
+        assert!((4..=8).contains(&t.failed), "{}", t.failed);
+        assert_eq!(t.errors.get("timeout"), Some(&t.failed), "{:?}", t.errors);
+        assert_eq!((t.new_conns, r.stray_responses), (0, 0));
+    }
+    let served = hung.stop();
+    assert!(
+        served.udp_unanswered >= 4 && served.udp_requests == 0,
+        "{served:?}"
+    );
+}
+
+/// A UDP server answering request `seq` (of `bytes` asked) with `answer(seq, bytes)`, if any.
+fn raw_udp_server(answer: fn(u64, u16) -> Option<Vec<u8>>) -> SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    // The thread ends after 10 s without requests.
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0; 2048];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let q = crate::server::datagram::Query::parse(&buf[..n]).unwrap();
+            if let Some(a) = answer(q.seq, q.bytes) {
+                let _ = socket.send_to(&a, peer);
+            }
+        }
+    });
+    addr
+}
+
+/// An answer header for `seq` from `name`, padded with dots to `len` bytes.
+fn padded(seq: u64, name: &str, len: usize) -> Vec<u8> {
+    let mut a = format!("TAPVS-R {seq} {name}\n").into_bytes();
+    a.resize(len, b'.');
+    a
+}
+
+#[test]
+fn foreign_udp_answers_are_short_other_or_stray() {
+    let run = |answer: fn(u64, u16) -> Option<Vec<u8>>| {
+        let addr = raw_udp_server(answer);
+        let line = format!(
+            "--protocol udp --target {addr} --client-base 127.0.0.1 --concurrency 1 \
+             --duration 200ms --timeout 50ms --error-backoff 0 --response-bytes 50"
+        );
+        generate_blocking(args(&line))
+    };
+    // A correct foreign server: the padding byte does not matter.
+    let r = run(|seq, bytes| Some(padded(seq, "x", bytes.into())));
+    assert!(r.total.ok > 10 && r.total.failed == 0, "{:?}", r.total);
+    assert_eq!(r.total.servers["x"].requests, r.total.ok);
+    let cases: [(fn(u64, u16) -> Option<Vec<u8>>, &str); 4] = [
+        (
+            |seq, bytes| Some(padded(seq, "x", usize::from(bytes) - 1)),
+            "short",
+        ),
+        (
+            |seq, _| Some(format!("TAPVS-R {seq} x").into_bytes()),
+            "short",
+        ),
+        (
+            |seq, bytes| Some(padded(seq, "x", usize::from(bytes) + 1)),
+            "other",
+        ),
+        (|seq, bytes| Some(padded(seq, "x y", bytes.into())), "other"),
+    ];
+    for (answer, kind) in cases {
+        let r = run(answer);
+        let t = &r.total;
+        assert!(t.ok == 0 && t.failed > 10, "{kind}: {t:?}");
+        assert_eq!(
+            t.errors.get(kind),
+            Some(&t.failed),
+            "{kind}: {:?}",
+            t.errors
+        );
+        assert_eq!(r.stray_responses, 0);
+    }
+    // Answers to the wrong request, or unreadable ones: strays, and the requests time out.
+    let strays: [fn(u64, u16) -> Option<Vec<u8>>; 2] = [
+        |seq, bytes| Some(padded(seq + 1_000_000, "x", bytes.into())),
+        |_, _| Some(b"HTTP/1.1 200 OK\r\n\r\n".to_vec()),
+    ];
+    for answer in strays {
+        let r = run(answer);
+        let t = &r.total;
+        assert!(t.ok == 0 && t.failed >= 3, "{t:?}");
+        assert_eq!(t.errors.get("timeout"), Some(&t.failed), "{:?}", t.errors);
+        assert!(
+            r.stray_responses >= t.failed,
+            "{} strays",
+            r.stray_responses
+        );
+    }
+}
+
+#[test]
+fn udp_options_are_checked() {
+    let refused = |line: &str| {
+        args(&format!("--protocol udp --target 127.0.0.1:1 {line}"))
+            .check()
+            .unwrap_err()
+            .option
+    };
+    assert_eq!(refused("--connection keepalive"), "connection");
+    assert_eq!(refused("--path /"), "path");
+    assert_eq!(refused("--response-bytes 1401"), "response-bytes");
+    let ok =
+        args("--protocol udp --target 127.0.0.1:1 --response-bytes 1400 --requests-per-conn 5");
+    assert!(ok.check().is_ok());
+    assert_eq!(ok.udp_response_bytes(), 1400);
+    let default = args("--protocol udp --target 127.0.0.1:1");
+    assert_eq!(
+        (default.udp_response_bytes(), default.protocol),
+        (100, Protocol::Udp)
+    );
+    // TCP keeps its meaning of the same options.
+    assert!(
+        args("--target 127.0.0.1:1 --connection keepalive --response-bytes 100000")
+            .check()
+            .is_ok()
+    );
 }

@@ -3,7 +3,7 @@
 //! emit the requests that resolve real servers and the router.
 
 use super::counters::DropReason;
-use super::{Dataplane, Event, Verdict};
+use super::{Dataplane, Event, Iface, Verdict};
 use crate::wire::{
     ArpOperation, ArpPacket, ArpRepr, ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame,
     EthernetProtocol,
@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 const MIN_FRAME_LEN: usize = 60;
 
 impl Dataplane {
-    pub(super) fn handle_arp(&mut self, now_ms: u64, frame: &mut [u8]) -> Verdict {
+    pub(super) fn handle_arp(&mut self, now_ms: u64, iface: Iface, frame: &mut [u8]) -> Verdict {
         let payload = &mut frame[ETHERNET_HEADER_LEN..];
         let Ok(packet) = ArpPacket::new_checked(&*payload) else {
             return Verdict::Dropped(DropReason::Malformed);
@@ -35,9 +35,13 @@ impl Dataplane {
             let ip = self.neighbours.get(nb).ip;
             self.push_event(Event::NeighbourResolved { ip, mac: sha });
         }
-        let is_vip = self.vips.contains(&tpa);
-        if operation == ArpOperation::Request && (tpa == self.addr || is_vip) {
-            if is_vip && !self.active {
+        let port = self.iface(iface);
+        let (own, mac) = (port.addr, port.mac);
+        // VIPs live on the outside; floating addresses on the interface that lists them.
+        let floating =
+            (iface == Iface::OUTSIDE && self.vips.contains(&tpa)) || port.floating.contains(&tpa);
+        if operation == ArpOperation::Request && (tpa == own || floating) {
+            if floating && !self.active {
                 return Verdict::Dropped(DropReason::Inactive);
             }
             if !sha.is_unicast() {
@@ -45,7 +49,7 @@ impl Dataplane {
             }
             let reply = ArpRepr::EthernetIpv4 {
                 operation: ArpOperation::Reply,
-                source_hardware_addr: self.mac,
+                source_hardware_addr: mac,
                 source_protocol_addr: tpa,
                 target_hardware_addr: sha,
                 target_protocol_addr: spa,
@@ -53,11 +57,11 @@ impl Dataplane {
             reply.emit(&mut ArpPacket::new_unchecked(&mut *payload));
             let mut eth = EthernetFrame::new_unchecked(frame);
             eth.set_dst_addr(sha);
-            eth.set_src_addr(self.mac);
+            eth.set_src_addr(mac);
             self.counters.arp_replies += 1;
-            return Verdict::Send;
+            return Verdict::Send(iface);
         }
-        if operation == ArpOperation::Reply && tpa == self.addr {
+        if operation == ArpOperation::Reply && tpa == own {
             return Verdict::Consumed;
         }
         Verdict::Dropped(DropReason::ArpIgnored)

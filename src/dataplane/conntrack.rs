@@ -30,6 +30,8 @@ impl Hash for ConnKey {
 pub mod flags {
     /// A persistence template (IPVS `IP_VS_CONN_F_TEMPLATE`): client network → real server.
     pub const TEMPLATE: u8 = 1;
+    /// A masqueraded (NAT) connection: also indexed by its reply tuple.
+    pub const NAT: u8 = 2;
 }
 
 /// One connection (or persistence template).
@@ -66,17 +68,23 @@ pub struct TableFull;
 pub struct ConnTable {
     slots: Vec<Option<Conn>>,
     index: HashMap<ConnKey, u32, FlowHasherBuilder>,
+    /// NAT connections by their reply tuple: (protocol, server addr:port, client addr:port)
+    /// stored as a `ConnKey` whose `client` fields hold the server and `vip` fields the client.
+    replies: HashMap<ConnKey, u32, FlowHasherBuilder>,
     free: Vec<u32>,
     capacity: usize,
     cursor: usize,
 }
 
 impl ConnTable {
-    /// Reserves room for `capacity` entries; `seed` keys the hash.
-    pub fn with_capacity(capacity: usize, seed: u64) -> Self {
+    /// Reserves room for `capacity` entries (and as many reply tuples when `nat`); `seed` keys
+    /// the hash.
+    pub fn with_capacity(capacity: usize, seed: u64, nat: bool) -> Self {
+        let hasher = FlowHasherBuilder { seed };
         ConnTable {
             slots: Vec::with_capacity(capacity),
-            index: HashMap::with_capacity_and_hasher(capacity, FlowHasherBuilder { seed }),
+            index: HashMap::with_capacity_and_hasher(capacity, hasher),
+            replies: HashMap::with_capacity_and_hasher(if nat { capacity } else { 0 }, hasher),
             free: Vec::with_capacity(capacity),
             capacity,
             cursor: 0,
@@ -122,6 +130,28 @@ impl ConnTable {
         };
         self.index.insert(conn.key, idx);
         Ok(idx)
+    }
+
+    /// Whether NAT reply tuples are kept (some service masquerades).
+    #[inline]
+    pub fn has_replies(&self) -> bool {
+        self.replies.capacity() > 0
+    }
+
+    /// Indexes a NAT connection by its reply tuple.
+    pub fn insert_reply(&mut self, reply: ConnKey, idx: u32) {
+        self.replies.insert(reply, idx);
+    }
+
+    /// The slab index of the NAT connection a reply belongs to.
+    #[inline]
+    pub fn find_reply(&self, reply: &ConnKey) -> Option<u32> {
+        self.replies.get(reply).copied()
+    }
+
+    /// Forgets a reply tuple (when its connection goes).
+    pub fn remove_reply(&mut self, reply: &ConnKey) {
+        self.replies.remove(reply);
     }
 
     /// Removes the entry at a slab index and returns it.
@@ -237,7 +267,7 @@ mod tests {
 
     #[test]
     fn insert_find_remove_reuse_slot() {
-        let mut t = ConnTable::with_capacity(2, 7);
+        let mut t = ConnTable::with_capacity(2, 7, false);
         let a = t.insert(conn(1, 10)).unwrap();
         let b = t.insert(conn(2, 10)).unwrap();
         assert_eq!(t.insert(conn(3, 10)), Err(TableFull));
@@ -251,7 +281,7 @@ mod tests {
 
     #[test]
     fn sweep_finds_each_expired_entry_once_per_pass() {
-        let mut t = ConnTable::with_capacity(8, 1);
+        let mut t = ConnTable::with_capacity(8, 1, false);
         for p in 0..8 {
             t.insert(conn(p, if p % 2 == 0 { 5 } else { 50 })).unwrap();
         }

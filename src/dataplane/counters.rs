@@ -39,11 +39,17 @@ pub enum DropReason {
     ArpIgnored,
     /// A host-bound frame with no host stack to take it.
     NoHostStack,
+    /// A frame handed in for an interface the director does not have.
+    NoInterface,
+    /// A forwarded packet whose TTL ran out (NAT decrements it as a router does).
+    TtlExceeded,
+    /// A NAT reply towards a destination with no route (on-link clients are not supported).
+    NoRoute,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 19] = [
         DropReason::Malformed,
         DropReason::BadChecksum,
         DropReason::UnsupportedEthertype,
@@ -60,6 +66,9 @@ impl DropReason {
         DropReason::Oversize,
         DropReason::ArpIgnored,
         DropReason::NoHostStack,
+        DropReason::NoInterface,
+        DropReason::TtlExceeded,
+        DropReason::NoRoute,
     ];
 
     /// The name used in stats output.
@@ -81,6 +90,9 @@ impl DropReason {
             DropReason::Oversize => "oversize",
             DropReason::ArpIgnored => "arp_ignored",
             DropReason::NoHostStack => "no_host_stack",
+            DropReason::NoInterface => "no_interface",
+            DropReason::TtlExceeded => "ttl_exceeded",
+            DropReason::NoRoute => "no_route",
         }
     }
 }
@@ -94,6 +106,12 @@ pub struct Traffic {
     pub packets: u64,
     /// Bytes forwarded, Ethernet frames included.
     pub bytes: u64,
+    /// Reply packets forwarded (server → client; NAT only).
+    #[serde(default)]
+    pub reply_packets: u64,
+    /// Reply bytes forwarded, Ethernet frames included.
+    #[serde(default)]
+    pub reply_bytes: u64,
 }
 
 impl Traffic {
@@ -101,6 +119,22 @@ impl Traffic {
     pub(crate) fn count(&mut self, bytes: usize) {
         self.packets += 1;
         self.bytes += bytes as u64;
+    }
+
+    #[inline]
+    pub(crate) fn count_reply(&mut self, bytes: usize) {
+        self.reply_packets += 1;
+        self.reply_bytes += bytes as u64;
+    }
+
+    /// Packets in both directions.
+    pub fn all_packets(&self) -> u64 {
+        self.packets + self.reply_packets
+    }
+
+    /// Bytes in both directions.
+    pub fn all_bytes(&self) -> u64 {
+        self.bytes + self.reply_bytes
     }
 }
 

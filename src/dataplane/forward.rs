@@ -1,12 +1,15 @@
 //! The VIP path: classify an IPv4 packet, find or create its connection (scheduling and
-//! persistence), move its TCP state, and forward it by direct routing (MAC rewrite only).
+//! persistence), move its TCP state, and forward it: by direct routing (MAC rewrite only) or
+//! by NAT (destination rewritten to the real server; the replies, matched by their tuple,
+//! rewritten back to the VIP and routed to the client).
 
 use super::conntrack::{Conn, ConnKey, NO_LINK, flags};
 use super::counters::DropReason;
-use super::tcp_state::{ConnState, TcpEvent};
-use super::{Dataplane, Verdict};
-use crate::config::Protocol;
+use super::tcp_state::{ConnState, Direction, TcpEvent};
+use super::{Dataplane, Iface, Verdict};
+use crate::config::{Forwarding, Protocol};
 use crate::sched::Flow;
+use crate::wire::checksum;
 use crate::wire::{
     ETHERNET_HEADER_LEN, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
 };
@@ -24,7 +27,7 @@ struct Transport {
 }
 
 impl Dataplane {
-    pub(super) fn handle_ipv4(&mut self, now_ms: u64, frame: &mut [u8]) -> Verdict {
+    pub(super) fn handle_ipv4(&mut self, now_ms: u64, iface: Iface, frame: &mut [u8]) -> Verdict {
         let Ok(ip) = Ipv4Packet::new_checked(&frame[ETHERNET_HEADER_LEN..]) else {
             return Verdict::Dropped(DropReason::Malformed);
         };
@@ -35,10 +38,16 @@ impl Dataplane {
             return Verdict::Dropped(DropReason::BadChecksum);
         }
         let dst = ip.dst_addr();
-        if dst == self.addr || dst.is_multicast() || dst.is_broadcast() {
+        let port = self.iface(iface);
+        if dst == port.addr
+            || port.floating.contains(&dst)
+            || dst.is_multicast()
+            || dst.is_broadcast()
+        {
             return self.to_host();
         }
-        if !self.vips.contains(&dst) {
+        let to_vip = iface == Iface::OUTSIDE && self.vips.contains(&dst);
+        if !to_vip && !self.conns.has_replies() {
             return Verdict::Dropped(DropReason::NotForUs);
         }
         if !self.active {
@@ -51,6 +60,20 @@ impl Dataplane {
             Ok(t) => t,
             Err(reason) => return Verdict::Dropped(reason),
         };
+        if !to_vip {
+            // Perhaps a real server's reply to a NAT connection, routed through us.
+            let reply = ConnKey {
+                protocol: transport.protocol.number(),
+                client: ip.src_addr(),
+                client_port: transport.src_port,
+                vip: dst,
+                vport: transport.dst_port,
+            };
+            return match self.conns.find_reply(&reply) {
+                Some(idx) => self.nat_reply(now_ms, frame, idx, transport),
+                None => Verdict::Dropped(DropReason::NotForUs),
+            };
+        }
         let Some(service) = self.services.iter().position(|s| {
             s.vip == dst && s.port == transport.dst_port && s.protocol == transport.protocol
         }) else {
@@ -95,26 +118,62 @@ impl Dataplane {
                 }
             }
         };
-        let conn = self.conns.get_mut(idx);
-        let old = conn.state;
-        let new = transport.event.map_or(old, |e| old.next(e));
-        conn.state = new;
-        conn.expires_ms = now_ms + new.timeout_s() as u64 * 1000;
-        let server = conn.server as usize;
+        let nat = self.services[service].forwarding == Forwarding::Nat;
+        let direction = if nat {
+            Direction::Input
+        } else {
+            Direction::InputOnly
+        };
+        let server = self.track(idx, now_ms, direction, transport.event);
         let svc = &mut self.services[service];
-        if old.is_active() != new.is_active() {
-            svc.count_conn(server, old.is_active(), -1);
-            svc.count_conn(server, new.is_active(), 1);
-        }
         svc.traffic.count(frame.len());
         svc.servers[server].traffic.count(frame.len());
         let neighbour = svc.servers[server].neighbour;
+        if nat {
+            let view = svc.views[server];
+            let ip = &mut frame[ETHERNET_HEADER_LEN..];
+            if checksum::decrement_ttl(ip) != Ok(true) {
+                return Verdict::Dropped(DropReason::TtlExceeded);
+            }
+            if checksum::rewrite_dst(ip, view.addr, view.port).is_err() {
+                return Verdict::Dropped(DropReason::Malformed);
+            }
+        }
+        self.send_to(now_ms, frame, neighbour)
+    }
+
+    /// Moves a connection's TCP state and timeout for a segment, keeping the server's
+    /// active/inactive counts right; returns the connection's server.
+    fn track(
+        &mut self,
+        idx: u32,
+        now_ms: u64,
+        direction: Direction,
+        event: Option<TcpEvent>,
+    ) -> usize {
+        let conn = self.conns.get_mut(idx);
+        let old = conn.state;
+        let new = event.map_or(old, |e| old.next_in(direction, e));
+        conn.state = new;
+        conn.expires_ms = now_ms + new.timeout_s() as u64 * 1000;
+        let (server, service) = (conn.server as usize, conn.service as usize);
+        if old.is_active() != new.is_active() {
+            let svc = &mut self.services[service];
+            svc.count_conn(server, old.is_active(), -1);
+            svc.count_conn(server, new.is_active(), 1);
+        }
+        server
+    }
+
+    /// Sends a frame to a neighbour: MACs set for its interface, or parked until it resolves.
+    fn send_to(&mut self, now_ms: u64, frame: &mut [u8], neighbour: usize) -> Verdict {
+        let iface = self.neighbours.get(neighbour).iface;
         let mut eth = EthernetFrame::new_unchecked(&mut *frame);
-        eth.set_src_addr(self.mac);
+        eth.set_src_addr(self.iface(iface).mac);
         match self.neighbours.mac(neighbour) {
             Some(mac) => {
                 eth.set_dst_addr(mac);
-                Verdict::Send
+                Verdict::Send(iface)
             }
             None => {
                 self.neighbours.solicit(neighbour, now_ms);
@@ -124,6 +183,38 @@ impl Dataplane {
                 }
             }
         }
+    }
+
+    /// A real server's reply to a NAT connection: source rewritten back to VIP:port, TTL
+    /// decremented, and routed to the client through the outside router.
+    fn nat_reply(
+        &mut self,
+        now_ms: u64,
+        frame: &mut [u8],
+        idx: u32,
+        transport: Transport,
+    ) -> Verdict {
+        let conn = *self.conns.get(idx);
+        if conn.expires_ms <= now_ms {
+            self.expire(idx, now_ms);
+            return Verdict::Dropped(DropReason::NoConnection);
+        }
+        let server = self.track(idx, now_ms, Direction::Output, transport.event);
+        let svc = &mut self.services[conn.service as usize];
+        svc.traffic.count_reply(frame.len());
+        svc.servers[server].traffic.count_reply(frame.len());
+        if self.iface(Iface::OUTSIDE).on_link(conn.key.client) {
+            return Verdict::Dropped(DropReason::NoRoute);
+        }
+        let ip = &mut frame[ETHERNET_HEADER_LEN..];
+        if checksum::decrement_ttl(ip) != Ok(true) {
+            return Verdict::Dropped(DropReason::TtlExceeded);
+        }
+        if checksum::rewrite_src(ip, conn.key.vip, conn.key.vport).is_err() {
+            return Verdict::Dropped(DropReason::Malformed);
+        }
+        let gateway = self.gateway;
+        self.send_to(now_ms, frame, gateway)
     }
 
     /// Creates the entry of a new connection: persistence template first, else the scheduler.
@@ -161,6 +252,11 @@ impl Dataplane {
             state: if tcp { ConnState::None } else { ConnState::Udp },
             flags: 0,
         };
+        let nat = self.services[service].forwarding == Forwarding::Nat;
+        let conn = Conn {
+            flags: if nat { flags::NAT } else { 0 },
+            ..conn
+        };
         let idx = match self.conns.insert(conn) {
             Ok(idx) => idx,
             Err(_) => {
@@ -170,6 +266,10 @@ impl Dataplane {
                 return Err(DropReason::TableFull);
             }
         };
+        if nat {
+            let reply = self.reply_key(&conn);
+            self.conns.insert_reply(reply, idx);
+        }
         let svc = &mut self.services[service];
         svc.count_conn(server, conn.state.is_active(), 1);
         svc.traffic.conns += 1;
@@ -232,11 +332,29 @@ impl Dataplane {
         }
         self.conns.remove(idx);
         self.counters.conns_expired += 1;
+        if conn.flags & flags::NAT != 0 {
+            let reply = self.reply_key(&conn);
+            self.conns.remove_reply(&reply);
+        }
         let svc = &mut self.services[conn.service as usize];
         svc.count_conn(conn.server as usize, conn.state.is_active(), -1);
         if conn.link != NO_LINK {
             let t = self.conns.get_mut(conn.link);
             t.link = t.link.saturating_sub(1);
+        }
+    }
+}
+
+impl Dataplane {
+    /// The tuple a NAT connection's replies carry: from the real server to the client.
+    fn reply_key(&self, conn: &Conn) -> ConnKey {
+        let view = &self.services[conn.service as usize].views[conn.server as usize];
+        ConnKey {
+            protocol: conn.key.protocol,
+            client: view.addr,
+            client_port: view.port,
+            vip: conn.key.client,
+            vport: conn.key.client_port,
         }
     }
 }

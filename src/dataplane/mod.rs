@@ -27,11 +27,51 @@ use smoltcp::time::Instant;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
+/// One of the director's interfaces (TAP devices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Iface(pub u8);
+
+impl Iface {
+    /// The LAN: router, VIPs, and (direct routing, one-armed NAT) the real servers.
+    pub const OUTSIDE: Iface = Iface(0);
+    /// The real servers' network of a two-armed NAT director.
+    pub const INSIDE: Iface = Iface(1);
+}
+
+/// What the data plane knows of one of its interfaces.
+#[derive(Debug, Clone)]
+pub struct Interface {
+    pub mac: EthernetAddress,
+    pub addr: Ipv4Addr,
+    mask: u32,
+    /// Answered for only while active (floating gateways).
+    pub floating: Vec<Ipv4Addr>,
+}
+
+impl Interface {
+    fn new(config: &crate::config::InterfaceConfig) -> Self {
+        Interface {
+            mac: EthernetAddress(crate::config::parse_mac(&config.mac).expect("checked at parse")),
+            addr: config.address,
+            mask: u32::MAX
+                .checked_shl(32 - config.prefix_len as u32)
+                .unwrap_or(0),
+            floating: config.floating.clone(),
+        }
+    }
+
+    /// Whether `addr` is on this interface's network.
+    pub fn on_link(&self, addr: Ipv4Addr) -> bool {
+        u32::from(addr) & self.mask == u32::from(self.addr) & self.mask
+    }
+}
+
 /// What became of a frame handed to [`Dataplane::handle_frame`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// The frame was rewritten in place (forwarded VIP traffic, or an ARP reply): send it.
-    Send,
+    /// The frame was rewritten in place (forwarded traffic, or an ARP reply): send it out of
+    /// this interface.
+    Send(Iface),
     /// The frame is for the director's own host stack.
     ToHost,
     /// The frame was used up here (an ARP reply that taught us a neighbour).
@@ -57,8 +97,9 @@ const SWEEP_MIN_BUDGET: usize = 1024;
 
 /// The balancer's state.
 pub struct Dataplane {
-    mac: EthernetAddress,
-    addr: Ipv4Addr,
+    ifaces: Vec<Interface>,
+    /// Neighbour index of the outside router.
+    gateway: usize,
     active: bool,
     host_stack: bool,
     sloppy: bool,
@@ -82,25 +123,41 @@ impl Dataplane {
     /// Builds the data plane for a checked configuration; `seed` keys the flow hash.
     /// Starts active (the only director, or the master) and without a host stack.
     pub fn new(config: &DirectorConfig, seed: u64) -> Self {
+        let mut ifaces = vec![Interface::new(&config.interface)];
+        ifaces.extend(config.inside.as_ref().map(Interface::new));
         let mut neighbours = Neighbours::default();
-        neighbours.track(config.interface.gateway);
+        let router = config.interface.gateway.expect("checked at parse");
+        let gateway = neighbours.track(router, Iface::OUTSIDE);
         let services: Vec<Service> = config
             .services
             .iter()
-            .map(|s| Service::new(s, |ip| neighbours.track(ip)))
+            .map(|s| {
+                Service::new(s, |ip| {
+                    // Inside first: a two-armed director reaches its real servers there.
+                    let iface = match ifaces.get(1) {
+                        Some(inside) if inside.on_link(ip) => Iface::INSIDE,
+                        _ => Iface::OUTSIDE,
+                    };
+                    neighbours.track(ip, iface)
+                })
+            })
             .collect();
+        let nat = config
+            .services
+            .iter()
+            .any(|s| s.forwarding == crate::config::Forwarding::Nat);
         let mut vips: Vec<Ipv4Addr> = services.iter().map(|s| s.vip).collect();
         vips.sort();
         vips.dedup();
         Dataplane {
-            mac: EthernetAddress(config.mac()),
-            addr: config.interface.address,
+            ifaces,
+            gateway,
             active: true,
             host_stack: false,
             sloppy: config.limits.sloppy,
             services,
             vips,
-            conns: ConnTable::with_capacity(config.limits.max_connections, seed),
+            conns: ConnTable::with_capacity(config.limits.max_connections, seed, nat),
             neighbours,
             pending: Pending::default(),
             events: VecDeque::with_capacity(EVENT_QUEUE),
@@ -109,13 +166,17 @@ impl Dataplane {
         }
     }
 
-    /// Takes one received frame; may rewrite it in place (then the verdict is `Send`).
-    pub fn handle_frame(&mut self, now: Instant, frame: &mut [u8]) -> Verdict {
+    /// Takes one frame received on `iface`; may rewrite it in place (then the verdict says
+    /// where to send it).
+    pub fn handle_frame(&mut self, now: Instant, iface: Iface, frame: &mut [u8]) -> Verdict {
         self.counters.frames_in += 1;
         self.counters.bytes_in += frame.len() as u64;
-        let verdict = self.classify(ms(now), frame);
+        let verdict = match self.ifaces.get(iface.0 as usize) {
+            Some(_) => self.classify(ms(now), iface, frame),
+            None => Verdict::Dropped(DropReason::NoInterface),
+        };
         match verdict {
-            Verdict::Send => self.counters.sent_in_place += 1,
+            Verdict::Send(_) => self.counters.sent_in_place += 1,
             Verdict::ToHost => self.counters.to_host += 1,
             Verdict::Consumed => self.counters.consumed += 1,
             Verdict::Parked => self.counters.queued += 1,
@@ -124,19 +185,19 @@ impl Dataplane {
         verdict
     }
 
-    fn classify(&mut self, now_ms: u64, frame: &mut [u8]) -> Verdict {
+    fn classify(&mut self, now_ms: u64, iface: Iface, frame: &mut [u8]) -> Verdict {
         use crate::wire::{EthernetFrame, EthernetProtocol};
         let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
             return Verdict::Dropped(DropReason::Malformed);
         };
         let dst = eth.dst_addr();
-        let for_us = dst == self.mac || dst.is_broadcast() || dst.is_multicast();
+        let for_us = dst == self.iface(iface).mac || dst.is_broadcast() || dst.is_multicast();
         if !for_us {
             return Verdict::Dropped(DropReason::OtherMac);
         }
         match eth.ethertype() {
-            EthernetProtocol::Arp => self.handle_arp(now_ms, frame),
-            EthernetProtocol::Ipv4 => self.handle_ipv4(now_ms, frame),
+            EthernetProtocol::Arp => self.handle_arp(now_ms, iface, frame),
+            EthernetProtocol::Ipv4 => self.handle_ipv4(now_ms, iface, frame),
             _ => Verdict::Dropped(DropReason::UnsupportedEthertype),
         }
     }
@@ -171,8 +232,9 @@ impl Dataplane {
     }
 
     /// Emits the next frame the data plane made itself (a parked frame whose next hop is now
-    /// known, or an ARP request) into `buf`, which must hold [`pending::SLOT_LEN`] bytes.
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+    /// known, or an ARP request) into `buf`, which must hold [`pending::SLOT_LEN`] bytes, and
+    /// says which interface it goes out of.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(Iface, usize)> {
         let now_ms = ms(now);
         let neighbours = &self.neighbours;
         if let Some((nb, len)) = self
@@ -183,14 +245,26 @@ impl Dataplane {
             crate::wire::EthernetFrame::new_unchecked(&mut buf[..len]).set_dst_addr(mac);
             self.counters.dequeued += 1;
             self.counters.emitted += 1;
-            return Some(len);
+            return Some((self.neighbours.get(nb).iface, len));
         }
         let nb = self.neighbours.take_due_probe(now_ms)?;
-        let ip = self.neighbours.get(nb).ip;
-        let len = arp::emit_request(self.mac, self.addr, ip, buf);
+        let (ip, iface) = (self.neighbours.get(nb).ip, self.neighbours.get(nb).iface);
+        let port = self.iface(iface);
+        let len = arp::emit_request(port.mac, port.addr, ip, buf);
         self.counters.arp_requests += 1;
         self.counters.emitted += 1;
-        Some(len)
+        Some((iface, len))
+    }
+
+    /// The interface behind an index the data plane handed out or checked.
+    #[inline]
+    fn iface(&self, iface: Iface) -> &Interface {
+        &self.ifaces[iface.0 as usize]
+    }
+
+    /// The director's interfaces, outside first.
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.ifaces
     }
 
     /// The next event, if any.
@@ -265,14 +339,18 @@ impl Dataplane {
         &self.neighbours
     }
 
+    /// The outside interface's MAC.
     pub fn mac(&self) -> EthernetAddress {
-        self.mac
+        self.ifaces[0].mac
     }
 
+    /// The director's own outside address.
     pub fn addr(&self) -> Ipv4Addr {
-        self.addr
+        self.ifaces[0].addr
     }
 }
 
+#[cfg(test)]
+mod nat_tests;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! by ARP from the director's own address, refreshed before they go stale, given up after
 //! a few unanswered probes (like the kernel's INCOMPLETE → FAILED).
 
+use super::Iface;
 use crate::wire::EthernetAddress;
 use std::net::Ipv4Addr;
 
@@ -16,6 +17,8 @@ pub const REACHABLE_MS: u64 = 60_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Neighbour {
     pub ip: Ipv4Addr,
+    /// The interface it is reached through.
+    pub iface: Iface,
     /// Known MAC, if any (still used while a refresh is under way).
     pub mac: Option<EthernetAddress>,
     confirmed_ms: u64,
@@ -39,12 +42,13 @@ pub struct Neighbours {
 
 impl Neighbours {
     /// Adds (or finds) a neighbour to track and returns its index. Configuration time only.
-    pub fn track(&mut self, ip: Ipv4Addr) -> usize {
+    pub fn track(&mut self, ip: Ipv4Addr, iface: Iface) -> usize {
         if let Some(i) = self.index_of(ip) {
             return i;
         }
         self.entries.push(Neighbour {
             ip,
+            iface,
             mac: None,
             confirmed_ms: 0,
             next_probe_ms: Some(0),
@@ -151,7 +155,7 @@ mod tests {
     #[test]
     fn probes_three_times_then_fails() {
         let mut t = Neighbours::default();
-        let i = t.track(IP);
+        let i = t.track(IP, Iface::OUTSIDE);
         assert_eq!(t.take_due_probe(0), Some(i));
         assert_eq!(
             t.take_due_probe(0),
@@ -175,7 +179,7 @@ mod tests {
     #[test]
     fn an_answer_resolves_and_a_stale_entry_is_refreshed_but_kept() {
         let mut t = Neighbours::default();
-        let i = t.track(IP);
+        let i = t.track(IP, Iface::OUTSIDE);
         assert_eq!(t.learn(IP, MAC, 10), Some(i));
         assert_eq!(t.learn(IP, MAC, 20), None, "already resolved");
         assert_eq!(t.take_due_probe(30), None);

@@ -3,7 +3,7 @@
 //! scheduler sees only the resulting views.
 
 use super::counters::Traffic;
-use crate::config::{Protocol, ServiceConfig};
+use crate::config::{Forwarding, Protocol, ServiceConfig};
 use crate::sched::{self, Flow, Scheduler, ServerView};
 use std::net::Ipv4Addr;
 
@@ -23,6 +23,7 @@ pub struct Service {
     pub vip: Ipv4Addr,
     pub port: u16,
     pub protocol: Protocol,
+    pub forwarding: Forwarding,
     /// Persistence timeout in milliseconds; 0 = off.
     pub persistence_ms: u64,
     pub persistence_netmask: u32,
@@ -61,6 +62,7 @@ impl Service {
             vip: config.vip,
             port: config.port,
             protocol: config.protocol,
+            forwarding: config.forwarding,
             persistence_ms: config.persistence_s as u64 * 1000,
             persistence_netmask: u32::from(config.persistence_netmask),
             scheduler: sched::build(config.scheduler, &views),

@@ -58,6 +58,8 @@ impl Stats {
             t.conns += s.traffic.conns;
             t.packets += s.traffic.packets;
             t.bytes += s.traffic.bytes;
+            t.reply_packets += s.traffic.reply_packets;
+            t.reply_bytes += s.traffic.reply_bytes;
         }
         t
     }

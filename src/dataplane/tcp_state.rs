@@ -61,7 +61,7 @@ pub enum Direction {
 
 use ConnState::{
     Close as CL, CloseWait as CW, Established as ES, FinWait as FW, LastAck as LA, Listen as LI,
-    None as NO, SynAck as SA, SynRecv as SR, SynSent as SS, TimeWait as TW,
+    SynRecv as SR, SynSent as SS, TimeWait as TW,
 };
 
 /// IPVS's transition tables (net/netfilter/ipvs/ip_vs_proto_tcp.c), by direction, then event
@@ -189,8 +189,14 @@ mod tests {
         assert_eq!(s, FinWait);
         let s = s.next_in(Direction::Input, TcpEvent::Fin);
         assert_eq!(s, TimeWait);
-        assert_eq!(Established.next_in(Direction::Input, TcpEvent::Fin), CloseWait);
-        assert_eq!(CloseWait.next_in(Direction::Output, TcpEvent::Fin), TimeWait);
+        assert_eq!(
+            Established.next_in(Direction::Input, TcpEvent::Fin),
+            CloseWait
+        );
+        assert_eq!(
+            CloseWait.next_in(Direction::Output, TcpEvent::Fin),
+            TimeWait
+        );
         assert_eq!(Udp.next_in(Direction::Output, TcpEvent::Rst), Udp);
     }
 

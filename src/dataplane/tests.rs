@@ -13,6 +13,7 @@ const ROUTER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
 const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const ROUTER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+const OUT: Iface = Iface::OUTSIDE;
 
 fn rs_ip(i: u8) -> Ipv4Addr {
     Ipv4Addr::new(198, 18, 0, 11 + i)
@@ -45,10 +46,10 @@ fn t(ms: i64) -> Instant {
 fn resolved(scheduler: &str, weights: &[u32], extra: &str) -> Dataplane {
     let mut dp = Dataplane::new(&config(scheduler, weights, extra), 1);
     let mut f = build::arp_reply(ROUTER_MAC, ROUTER, DIRECTOR_MAC, DIRECTOR);
-    assert_eq!(dp.handle_frame(t(0), &mut f), Verdict::Consumed);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Consumed);
     for i in 0..weights.len() as u8 {
         let mut f = build::arp_reply(rs_mac(i), rs_ip(i), DIRECTOR_MAC, DIRECTOR);
-        assert_eq!(dp.handle_frame(t(0), &mut f), Verdict::Consumed);
+        assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Consumed);
     }
     dp
 }
@@ -67,8 +68,8 @@ fn client(n: u32, port: u16) -> Endpoints {
 /// Sends a segment; returns the real server it went to (by destination MAC), if sent.
 fn send(dp: &mut Dataplane, now: i64, ends: Endpoints, flags: Flags) -> Result<u8, Verdict> {
     let mut f = build::tcp_frame(ends, flags, b"");
-    match dp.handle_frame(t(now), &mut f) {
-        Verdict::Send => {
+    match dp.handle_frame(t(now), OUT, &mut f) {
+        Verdict::Send(_) => {
             let dst = EthernetFrame::new_checked(&f[..]).unwrap().dst_addr();
             Ok(dst.0[5] - 11)
         }
@@ -81,25 +82,25 @@ fn answers_arp_for_the_vip_and_its_own_address_only_while_active() {
     let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
     for target in [VIP, DIRECTOR] {
         let mut f = build::arp_request(ROUTER_MAC, ROUTER, target);
-        assert_eq!(dp.handle_frame(t(0), &mut f), Verdict::Send);
+        assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Send(OUT));
         let expected = build::arp_reply(DIRECTOR_MAC, target, ROUTER_MAC, ROUTER);
         assert_eq!(f, expected, "request turned into the exact reply in place");
     }
     let mut f = build::arp_request(ROUTER_MAC, ROUTER, Ipv4Addr::new(198, 18, 0, 50));
     assert_eq!(
-        dp.handle_frame(t(0), &mut f),
+        dp.handle_frame(t(0), OUT, &mut f),
         Verdict::Dropped(DropReason::ArpIgnored)
     );
     dp.set_active(false);
     let mut f = build::arp_request(ROUTER_MAC, ROUTER, VIP);
     assert_eq!(
-        dp.handle_frame(t(0), &mut f),
+        dp.handle_frame(t(0), OUT, &mut f),
         Verdict::Dropped(DropReason::Inactive)
     );
     let mut f = build::arp_request(ROUTER_MAC, ROUTER, DIRECTOR);
     assert_eq!(
-        dp.handle_frame(t(0), &mut f),
-        Verdict::Send,
+        dp.handle_frame(t(0), OUT, &mut f),
+        Verdict::Send(OUT),
         "own address still answered"
     );
     assert_eq!(dp.counters().arp_replies, 3);
@@ -119,7 +120,7 @@ fn arp_reply_bytes_match_a_fixed_capture() {
         198, 18, 0, 100, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 198, 18, 0, 1,
     ];
     let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
-    assert_eq!(dp.handle_frame(t(0), &mut request), Verdict::Send);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut request), Verdict::Send(OUT));
     assert_eq!(request, reply);
 }
 
@@ -128,7 +129,7 @@ fn direct_routing_rewrites_macs_and_leaves_the_ip_packet_byte_identical() {
     let mut dp = resolved("rr", &[1, 1, 1], "");
     let original = build::tcp_frame(client(1, 40000), Flags::SYN, b"");
     let mut f = original.clone();
-    assert_eq!(dp.handle_frame(t(10), &mut f), Verdict::Send);
+    assert_eq!(dp.handle_frame(t(10), OUT, &mut f), Verdict::Send(OUT));
     let eth = EthernetFrame::new_checked(&f[..]).unwrap();
     assert_eq!(eth.src_addr(), DIRECTOR_MAC);
     assert_eq!(eth.dst_addr(), rs_mac(0));
@@ -140,7 +141,7 @@ fn direct_routing_rewrites_macs_and_leaves_the_ip_packet_byte_identical() {
     // The data that follows goes to the same server, payload and all.
     let original = build::tcp_frame(client(1, 40000), Flags::ACK, b"GET / HTTP/1.1\r\n\r\n");
     let mut f = original.clone();
-    assert_eq!(dp.handle_frame(t(11), &mut f), Verdict::Send);
+    assert_eq!(dp.handle_frame(t(11), OUT, &mut f), Verdict::Send(OUT));
     assert_eq!(&f[ETHERNET_HEADER_LEN..], &original[ETHERNET_HEADER_LEN..]);
     assert_eq!(
         EthernetFrame::new_checked(&f[..]).unwrap().dst_addr(),
@@ -154,7 +155,8 @@ fn frames_wait_for_arp_resolution_and_leave_once_it_answers() {
     let mut buf = [0u8; pending::SLOT_LEN];
     // At start it probes the router and the real server.
     let mut probes = Vec::new();
-    while let Some(n) = dp.poll_transmit(t(0), &mut buf) {
+    while let Some((iface, n)) = dp.poll_transmit(t(0), &mut buf) {
+        assert_eq!(iface, OUT);
         let f = EthernetFrame::new_checked(&buf[..n]).unwrap();
         assert!(f.dst_addr().is_broadcast());
         probes.push(buf[ETHERNET_HEADER_LEN + 24..ETHERNET_HEADER_LEN + 28].to_vec());
@@ -164,14 +166,14 @@ fn frames_wait_for_arp_resolution_and_leave_once_it_answers() {
         vec![ROUTER.octets().to_vec(), rs_ip(0).octets().to_vec()]
     );
     let mut f = build::tcp_frame(client(1, 40000), Flags::SYN, b"");
-    assert_eq!(dp.handle_frame(t(5), &mut f), Verdict::Parked);
+    assert_eq!(dp.handle_frame(t(5), OUT, &mut f), Verdict::Parked);
     assert_eq!(
         dp.poll_transmit(t(5), &mut buf),
         None,
         "no frame until the MAC is known"
     );
     let mut reply = build::arp_reply(rs_mac(0), rs_ip(0), DIRECTOR_MAC, DIRECTOR);
-    assert_eq!(dp.handle_frame(t(6), &mut reply), Verdict::Consumed);
+    assert_eq!(dp.handle_frame(t(6), OUT, &mut reply), Verdict::Consumed);
     assert_eq!(
         dp.poll_event(),
         Some(Event::NeighbourResolved {
@@ -179,9 +181,10 @@ fn frames_wait_for_arp_resolution_and_leave_once_it_answers() {
             mac: rs_mac(0)
         })
     );
-    let n = dp
+    let (iface, n) = dp
         .poll_transmit(t(6), &mut buf)
         .expect("parked frame released");
+    assert_eq!(iface, OUT);
     let out = EthernetFrame::new_checked(&buf[..n]).unwrap();
     assert_eq!(out.dst_addr(), rs_mac(0));
     assert_eq!(out.src_addr(), DIRECTOR_MAC);
@@ -193,7 +196,7 @@ fn an_unanswered_neighbour_drops_its_parked_frames_and_counts_them() {
     let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
     let mut buf = [0u8; pending::SLOT_LEN];
     let mut f = build::tcp_frame(client(1, 40000), Flags::SYN, b"");
-    assert_eq!(dp.handle_frame(t(0), &mut f), Verdict::Parked);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Parked);
     let mut now = 0;
     while now <= 4000 {
         while dp.poll_transmit(t(now), &mut buf).is_some() {}
@@ -310,7 +313,7 @@ fn persistence_sends_a_client_network_to_one_server_until_the_template_expires()
     let mut dp = Dataplane::new(&cfg, 1);
     for i in 0..3 {
         let mut f = build::arp_reply(rs_mac(i), rs_ip(i), DIRECTOR_MAC, DIRECTOR);
-        dp.handle_frame(t(0), &mut f);
+        dp.handle_frame(t(0), OUT, &mut f);
     }
     let first = send(&mut dp, 0, client(1, 1000), Flags::SYN).unwrap();
     for port in 1001..1010 {
@@ -359,7 +362,7 @@ fn a_template_is_kept_while_it_controls_connections() {
     let mut dp = Dataplane::new(&cfg, 1);
     for i in 0..2 {
         let mut f = build::arp_reply(rs_mac(i), rs_ip(i), DIRECTOR_MAC, DIRECTOR);
-        dp.handle_frame(t(0), &mut f);
+        dp.handle_frame(t(0), OUT, &mut f);
     }
     let c = client(1, 1000);
     let s = send(&mut dp, 0, c, Flags::SYN).unwrap();
@@ -385,7 +388,7 @@ fn sloppy_picks_up_mid_flow_segments() {
     cfg.limits.sloppy = true;
     let mut dp = Dataplane::new(&cfg, 1);
     let mut f = build::arp_reply(rs_mac(0), rs_ip(0), DIRECTOR_MAC, DIRECTOR);
-    dp.handle_frame(t(0), &mut f);
+    dp.handle_frame(t(0), OUT, &mut f);
     assert_eq!(send(&mut dp, 0, client(1, 1000), Flags::ACK), Ok(0));
     let idx = dp.conns().find(&key(client(1, 1000))).unwrap();
     assert_eq!(dp.conns().get(idx).state, tcp_state::ConnState::Established);
@@ -398,10 +401,10 @@ fn udp_flows_are_tracked_with_the_udp_timeout() {
     let mut dp = Dataplane::new(&cfg, 1);
     for i in 0..2 {
         let mut f = build::arp_reply(rs_mac(i), rs_ip(i), DIRECTOR_MAC, DIRECTOR);
-        dp.handle_frame(t(0), &mut f);
+        dp.handle_frame(t(0), OUT, &mut f);
     }
     let mut f = build::udp_frame(client(1, 5353), b"q");
-    assert_eq!(dp.handle_frame(t(0), &mut f), Verdict::Send);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Send(OUT));
     let k = conntrack::ConnKey {
         protocol: 17,
         ..key(client(1, 5353))
@@ -410,7 +413,7 @@ fn udp_flows_are_tracked_with_the_udp_timeout() {
     assert_eq!(dp.conns().get(idx).expires_ms, 300_000);
     let mut f = build::tcp_frame(client(1, 5353), Flags::SYN, b"");
     assert_eq!(
-        dp.handle_frame(t(0), &mut f),
+        dp.handle_frame(t(0), OUT, &mut f),
         Verdict::Dropped(DropReason::NoService)
     );
 }
@@ -461,7 +464,7 @@ fn truncations_of_valid_frames_never_panic_and_are_counted() {
     for f in &frames {
         for len in 0..=f.len() {
             let mut g = f[..len].to_vec();
-            dp.handle_frame(t(0), &mut g);
+            dp.handle_frame(t(0), OUT, &mut g);
         }
     }
     assert_accounted(&dp);
@@ -482,7 +485,7 @@ mod fuzz {
         ) {
             let mut dp = resolved("rr", &[1, 1], "");
             for mut f in frames {
-                dp.handle_frame(t(0), &mut f);
+                dp.handle_frame(t(0), OUT, &mut f);
             }
             // Valid frames with a few bytes flipped reach deeper parsers.
             let mut f = build::tcp_frame(client(1, 1000), Flags::SYN, b"x");
@@ -490,7 +493,7 @@ mod fuzz {
                 let at = at % f.len();
                 f[at] = byte;
             }
-            dp.handle_frame(t(1), &mut f);
+            dp.handle_frame(t(1), OUT, &mut f);
             dp.handle_timeout(t(5000));
             assert_accounted(&dp);
         }

@@ -5,7 +5,7 @@
 pub mod control;
 
 use crate::config::DirectorConfig;
-use crate::dataplane::{Dataplane, Event, Verdict};
+use crate::dataplane::{Dataplane, Event, Iface, Verdict};
 use crate::io::tap::{Tap, wait_readable};
 use anyhow::Context;
 use std::hash::BuildHasher;
@@ -36,7 +36,11 @@ const MAX_SLEEP_MS: i64 = 50;
 /// Runs a director until SIGTERM/SIGINT (or `max_seconds`).
 pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     let config = DirectorConfig::load(&args.config)?;
-    let tap = Tap::open(&config.interface.name)?;
+    // The outside TAP first, then the inside one of a two-armed NAT director: index = `Iface`.
+    let mut taps = vec![Tap::open(&config.interface.name)?];
+    if let Some(inside) = &config.inside {
+        taps.push(Tap::open(&inside.name)?);
+    }
     let control = config
         .control_socket
         .as_deref()
@@ -48,16 +52,21 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
-    eprintln!(
-        "director: {} on {} ({}), {} service(s)",
-        config.interface.address,
-        tap.name(),
-        config.interface.mac,
-        config.services.len()
-    );
+    for (tap, iface) in taps
+        .iter()
+        .zip(std::iter::once(&config.interface).chain(&config.inside))
+    {
+        eprintln!(
+            "director: {} on {} ({})",
+            iface.address,
+            tap.name(),
+            iface.mac
+        );
+    }
+    eprintln!("director: {} service(s)", config.services.len());
     let started = std::time::Instant::now();
     let clock = || smoltcp::time::Instant::from_micros(started.elapsed().as_micros() as i64);
-    let mut fds = vec![tap.as_raw_fd()];
+    let mut fds: Vec<_> = taps.iter().map(|t| t.as_raw_fd()).collect();
     fds.extend(control.as_ref().map(|c| c.as_raw_fd()));
     let mut buf = vec![0u8; 65536];
     let mut out = vec![0u8; crate::dataplane::pending::SLOT_LEN];
@@ -73,17 +82,23 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             .clamp(0, MAX_SLEEP_MS);
         wait_readable(&fds, sleep as i32)?;
         let now = clock();
-        for _ in 0..BURST {
-            let Some(n) = tap.recv(&mut buf).context("reading the TAP device")? else {
-                break;
-            };
-            if dp.handle_frame(now, &mut buf[..n]) == Verdict::Send {
-                tap.send(&buf[..n]).context("writing the TAP device")?;
+        for (i, tap) in taps.iter().enumerate() {
+            for _ in 0..BURST {
+                let Some(n) = tap.recv(&mut buf).context("reading a TAP device")? else {
+                    break;
+                };
+                if let Verdict::Send(out) = dp.handle_frame(now, Iface(i as u8), &mut buf[..n]) {
+                    taps[out.0 as usize]
+                        .send(&buf[..n])
+                        .context("writing a TAP device")?;
+                }
             }
         }
         dp.handle_timeout(now);
-        while let Some(n) = dp.poll_transmit(now, &mut out) {
-            tap.send(&out[..n]).context("writing the TAP device")?;
+        while let Some((iface, n)) = dp.poll_transmit(now, &mut out) {
+            taps[iface.0 as usize]
+                .send(&out[..n])
+                .context("writing a TAP device")?;
         }
         while let Some(event) = dp.poll_event() {
             log_event(event);

@@ -18,6 +18,12 @@
 //! - Processes the runner starts with [`Lab::command`] are the runner's: it must end them (by PID)
 //!   before the lab is dropped; a process left inside keeps its namespace alive, unnamed.
 //!
+//! # Layouts
+//! [`Topology::layout`] picks direct routing (the default: real servers hold the VIPs on `lo`) or
+//! NAT, where the real servers hold no VIP and route via [`Topology::nat_gateway`], an address the
+//! directors own: two-armed (a second bridge `br1` for the inside segment 198.18.1.0/24, and an
+//! inside TAP `<director>i` per director) or one-armed (everyone on the LAN `br0`).
+//!
 //! This module imports nothing from the data plane; it only runs `ip` and `bash`.
 
 mod clean;
@@ -42,29 +48,156 @@ pub use privileges::check_privileges;
 pub use state::STATE_ROOT;
 pub use stats::LinkStats;
 
+/// How the directors, the real servers and their routes are laid out (see `netns/README.md`).
+///
+/// Names used by the scripts (`LAYOUT=`): `dr`, `nat2`, `nat1` ([`Layout::name`], [`str::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Direct routing (IPVS `-g`): real servers on the LAN `br0` at 198.18.0.x, every VIP on
+    /// `lo`, default route via the router 198.18.0.1, ARP suppressed if asked.
+    #[default]
+    DirectRouting,
+    /// NAT, two-armed (IPVS `-m`): real servers on a second bridge `br1` (the inside segment
+    /// 198.18.1.0/24) at 198.18.1.x, default route via [`Topology::nat_gateway`] (the directors'
+    /// floating inside address, 198.18.1.1 by default). Each director `dN` has a second TAP `dNi`
+    /// on `br1`. Nothing but the directors connects the two segments.
+    NatTwoArmed,
+    /// NAT, one-armed: real servers on the LAN `br0` at 198.18.0.x as in direct routing, but with
+    /// no VIP and their default route via [`Topology::nat_gateway`] (director d1's 198.18.0.2 by
+    /// default) instead of the router.
+    NatOneArmed,
+}
+
+impl Layout {
+    /// Every layout, in the order of the README.
+    pub const ALL: [Layout; 3] = [
+        Layout::DirectRouting,
+        Layout::NatTwoArmed,
+        Layout::NatOneArmed,
+    ];
+
+    /// The name `lab-up.sh` takes in `LAYOUT=`: `dr`, `nat2` or `nat1`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::DirectRouting => "dr",
+            Layout::NatTwoArmed => "nat2",
+            Layout::NatOneArmed => "nat1",
+        }
+    }
+
+    /// NAT (masquerading): the real servers route their replies through the directors.
+    pub fn is_nat(self) -> bool {
+        self != Layout::DirectRouting
+    }
+
+    /// The default [`Topology::nat_gateway`]: 198.18.1.1 (the floating inside address) for
+    /// two-armed NAT, 198.18.0.2 (director d1) for one-armed NAT. Direct routing does not use a
+    /// NAT gateway (its real servers route via the router 198.18.0.1); it gets 198.18.1.1, which
+    /// validation rejects should the layout be switched to one-armed NAT without setting it.
+    pub fn default_nat_gateway(self) -> Ipv4Addr {
+        match self {
+            Layout::DirectRouting | Layout::NatTwoArmed => Ipv4Addr::new(198, 18, 1, 1),
+            Layout::NatOneArmed => Ipv4Addr::new(198, 18, 0, 2),
+        }
+    }
+
+    /// The subnet (first three octets) the real servers live in: 198.18.1 for two-armed NAT,
+    /// the LAN 198.18.0 otherwise.
+    pub fn real_server_subnet(self) -> [u8; 3] {
+        match self {
+            Layout::NatTwoArmed => [198, 18, 1],
+            Layout::DirectRouting | Layout::NatOneArmed => [198, 18, 0],
+        }
+    }
+
+    /// Real server number `n` (from 1) of this layout: 198.18.0.(10 + n), or 198.18.1.(10 + n)
+    /// for two-armed NAT.
+    pub fn real_server_address(self, n: u8) -> Ipv4Addr {
+        let [a, b, c] = self.real_server_subnet();
+        Ipv4Addr::new(a, b, c, 10u8.saturating_add(n))
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = LabError;
+
+    /// Parses `dr`, `nat2` or `nat1`.
+    fn from_str(s: &str) -> Result<Layout, LabError> {
+        Layout::ALL
+            .into_iter()
+            .find(|layout| layout.name() == s)
+            .ok_or_else(|| LabError::Topology(format!("layout {s:?}: expected dr, nat2 or nat1")))
+    }
+}
+
 /// What to build. Addresses follow the plan in `netns/README.md` (all in 198.18.0.0/15).
+///
+/// `Topology::default()` is `Topology::standard(2)`: direct routing, as before layouts existed, so
+/// a literal can end with `..Topology::default()`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Topology {
-    /// Real servers: names (`rs1`...) and LAN addresses.
+    /// Real servers: names (`rs1`...) and addresses: 198.18.0.4-254 on the LAN, or 198.18.1.4-254
+    /// on the inside segment for [`Layout::NatTwoArmed`].
     pub real_servers: Vec<RealServerHost>,
-    /// Directors (`d1`, `d2`): each gets a TAP device on the LAN bridge.
+    /// Directors (`d1`, `d2`): each gets a TAP device on the LAN bridge (and, two-armed NAT, a
+    /// second one `<name>i` on the inside bridge `br1`).
     pub directors: Vec<String>,
-    /// Virtual IPs the real servers hold on `lo` (direct routing).
+    /// Virtual IPs, on the LAN (198.18.0.4-254). Direct routing: the real servers hold them on
+    /// `lo`. NAT: only the directors own them (in userspace); the real servers do not.
     pub vips: Vec<Ipv4Addr>,
-    /// `arp_ignore=1`, `arp_announce=2` on the real servers (the normal DR set-up).
+    /// `arp_ignore=1`, `arp_announce=2` on the real servers (the normal DR set-up). Direct routing
+    /// only: in the NAT layouts the real servers hold no VIP and keep the defaults (0), whatever
+    /// this says.
     pub arp_suppression: bool,
+    /// Direct routing (the default) or one of the NAT layouts.
+    pub layout: Layout,
+    /// NAT layouts: the real servers' default route, the directors' (userspace) gateway address.
+    /// Two-armed: in 198.18.1.1-254 (default 198.18.1.1); one-armed: in 198.18.0.2-254 (default
+    /// 198.18.0.2, director d1). Never a real server's or a VIP's address. Unused in direct
+    /// routing. [`Layout::default_nat_gateway`] gives the defaults.
+    pub nat_gateway: Ipv4Addr,
 }
 
 impl Topology {
     /// The usual direct-routing lab: `rs1..rsN` at 198.18.0.11.., directors `d1` and `d2`, one VIP
     /// 198.18.0.100, ARP suppressed on the real servers.
     pub fn standard(real_servers: u8) -> Topology {
+        Topology::with_layout(Layout::DirectRouting, real_servers)
+    }
+
+    /// The usual lab of `layout`: `rs1..rsN` at [`Layout::real_server_address`], directors `d1`
+    /// and `d2`, one VIP 198.18.0.100, the layout's default NAT gateway, and ARP suppressed on the
+    /// real servers in direct routing (off in the NAT layouts, where it does not apply).
+    pub fn with_layout(layout: Layout, real_servers: u8) -> Topology {
         Topology {
-            real_servers: (1..=real_servers).map(RealServerHost::numbered).collect(),
+            real_servers: (1..=real_servers)
+                .map(|n| RealServerHost::numbered_in(layout, n))
+                .collect(),
             directors: vec!["d1".into(), "d2".into()],
             vips: vec![Ipv4Addr::new(198, 18, 0, 100)],
-            arp_suppression: true,
+            arp_suppression: !layout.is_nat(),
+            layout,
+            nat_gateway: layout.default_nat_gateway(),
         }
+    }
+
+    /// The inside TAP of `director` (`d1` → `d1i`, on `br1`) in two-armed NAT; `None` in the other
+    /// layouts, which give a director only its LAN TAP (named like the director).
+    pub fn inside_tap(&self, director: &str) -> Option<String> {
+        (self.layout == Layout::NatTwoArmed).then(|| format!("{director}i"))
+    }
+}
+
+impl Default for Topology {
+    /// [`Topology::standard`]`(2)`: direct routing, two real servers.
+    fn default() -> Topology {
+        Topology::standard(2)
     }
 }
 
@@ -78,9 +211,15 @@ pub struct RealServerHost {
 impl RealServerHost {
     /// Real server number `n` (from 1) of the plan: `rs<n>` at 198.18.0.(10 + n).
     pub fn numbered(n: u8) -> RealServerHost {
+        RealServerHost::numbered_in(Layout::DirectRouting, n)
+    }
+
+    /// Real server number `n` (from 1) of `layout`: `rs<n>` at
+    /// [`Layout::real_server_address`]`(n)` (198.18.1.(10 + n) for two-armed NAT).
+    pub fn numbered_in(layout: Layout, n: u8) -> RealServerHost {
         RealServerHost {
             name: format!("rs{n}"),
-            address: Ipv4Addr::new(198, 18, 0, 10u8.saturating_add(n)),
+            address: layout.real_server_address(n),
         }
     }
 }

@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
-use super::{LabError, Topology};
+use super::{LabError, Layout, Topology};
 
 /// Names a host or director may not take: the fixed hosts and the switch's own interfaces.
-const RESERVED: [&str; 6] = ["sw", "rt", "cl", "br0", "lo", "eth0"];
+const RESERVED: [&str; 7] = ["sw", "rt", "cl", "br0", "br1", "lo", "eth0"];
 
 /// Is `s` a lab prefix: `tv` + 4 lowercase hex digits?
 pub(crate) fn is_prefix(s: &str) -> bool {
@@ -40,35 +40,56 @@ pub(crate) fn hosts(topo: &Topology) -> Vec<String> {
     fixed.into_iter().chain(servers).collect()
 }
 
-/// Checks `topo` against the plan: short unique names, LAN host addresses 198.18.0.4-254, unique.
+/// Checks `topo` against the plan: short unique names (a director's inside TAP included), VIPs
+/// on the LAN 198.18.0.4-254, real servers in their layout's subnet (198.18.1.4-254 for two-armed
+/// NAT, the LAN otherwise), the NAT gateway in its range, and no address used twice.
 pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
     let bad = |msg: String| Err(LabError::Topology(msg));
-    let mut names: HashSet<&str> = RESERVED.into_iter().collect();
+    let mut names: HashSet<String> = RESERVED.into_iter().map(String::from).collect();
     let mut addresses = HashSet::new();
-    let named = topo.directors.iter().map(|d| ("director", d.as_str()));
-    let servers = topo
-        .real_servers
-        .iter()
-        .map(|rs| ("real server", rs.name.as_str()));
-    for (what, name) in named.chain(servers) {
+    let directors = topo.directors.iter().map(|d| ("director", d));
+    let servers = topo.real_servers.iter().map(|rs| ("real server", &rs.name));
+    for (what, name) in directors.chain(servers) {
         if !is_short_name(name) {
             return bad(format!(
                 "{what} name {name:?} must match [a-z][a-z0-9]{{0,9}}"
             ));
         }
-        if !names.insert(name) {
+        if !names.insert(name.clone()) {
             return bad(format!("{what} name {name:?} is used twice or reserved"));
         }
     }
-    let vips = topo.vips.iter().map(|vip| ("VIP".to_owned(), *vip));
-    let servers = topo
-        .real_servers
-        .iter()
-        .map(|rs| (format!("real server {}", rs.name), rs.address));
-    for (what, address) in vips.chain(servers) {
-        if !is_lan_host(address) {
+    // Two-armed NAT: `d1` also has `d1i`, a port of `br1` beside the real servers' ports.
+    for tap in topo.directors.iter().filter_map(|d| topo.inside_tap(d)) {
+        if !names.insert(tap.clone()) {
             return bad(format!(
-                "{what}: {address} is not a host address in 198.18.0.4-254"
+                "director inside TAP name {tap:?} is used twice or reserved"
+            ));
+        }
+    }
+    let lan = [198, 18, 0];
+    let subnet = topo.layout.real_server_subnet();
+    let vips = topo.vips.iter().map(|vip| ("VIP".to_owned(), *vip, lan, 4));
+    let servers = topo.real_servers.iter().map(|rs| {
+        let what = format!("real server {}", rs.name);
+        (what, rs.address, subnet, 4)
+    });
+    // The gateway comes last, so a clash names it. One-armed, 198.18.0.1 (the router) is refused:
+    // replies must go back through the directors, never around them.
+    let gateway = match topo.layout {
+        Layout::DirectRouting => None,
+        Layout::NatTwoArmed => Some((subnet, 1)),
+        Layout::NatOneArmed => Some((subnet, 2)),
+    };
+    let gateway =
+        gateway.map(|(net, first)| ("NAT gateway".to_owned(), topo.nat_gateway, net, first));
+    for (what, address, net, first) in vips.chain(servers).chain(gateway) {
+        let [a, b, c, d] = address.octets();
+        if [a, b, c] != net || !(first..=254).contains(&d) {
+            let [x, y, z] = net;
+            return bad(format!(
+                "{what}: {address} is not a host address in {x}.{y}.{z}.{first}-254 ({} layout)",
+                topo.layout
             ));
         }
         if !addresses.insert(address) {
@@ -78,12 +99,15 @@ pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
     Ok(())
 }
 
-/// The environment `lab-up.sh` reads (see the top of the script).
+/// The environment `lab-up.sh` reads (see the top of the script). `NAT_GATEWAY` only for the NAT
+/// layouts; `ARP_SUPPRESSION` is 0 there (their real servers keep the kernel defaults).
 pub(crate) fn script_env(prefix: &str, topo: &Topology) -> Vec<(&'static str, String)> {
     let join = |items: Vec<String>| items.join(" ");
     let servers = topo.real_servers.iter();
-    vec![
+    let arp_suppression = topo.arp_suppression && !topo.layout.is_nat();
+    let mut env = vec![
         ("PREFIX", prefix.to_owned()),
+        ("LAYOUT", topo.layout.name().to_owned()),
         ("RS_COUNT", topo.real_servers.len().to_string()),
         (
             "REAL_SERVERS",
@@ -98,11 +122,12 @@ pub(crate) fn script_env(prefix: &str, topo: &Topology) -> Vec<(&'static str, St
             join(topo.vips.iter().map(Ipv4Addr::to_string).collect()),
         ),
         ("DIRECTORS", topo.directors.join(" ")),
-        (
-            "ARP_SUPPRESSION",
-            u8::from(topo.arp_suppression).to_string(),
-        ),
-    ]
+        ("ARP_SUPPRESSION", u8::from(arp_suppression).to_string()),
+    ];
+    if topo.layout.is_nat() {
+        env.push(("NAT_GATEWAY", topo.nat_gateway.to_string()));
+    }
+    env
 }
 
 fn is_short_name(name: &str) -> bool {
@@ -110,9 +135,4 @@ fn is_short_name(name: &str) -> bool {
     bytes.next().is_some_and(|b| b.is_ascii_lowercase())
         && name.len() <= 10
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
-fn is_lan_host(address: Ipv4Addr) -> bool {
-    let [a, b, c, d] = address.octets();
-    [a, b, c] == [198, 18, 0] && (4..=254).contains(&d)
 }

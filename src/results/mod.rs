@@ -5,6 +5,9 @@
 //! plots from `run.json` (`tapvs plot DIR`); [`summary_table`] is the short terminal report.
 //! Pure file output: no clocks, no processes, no network; imports only [`crate::metrics`].
 
+mod compare;
+#[cfg(test)]
+mod compare_tests;
 mod csv_out;
 mod derive;
 mod font;
@@ -20,6 +23,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use compare::{
+    COMPARISON_CSV, COMPARISON_METRICS, COMPARISON_PNG, comparison_table, write_comparison,
+};
 pub use table::summary_table;
 
 /// File names inside a result folder.

@@ -50,8 +50,8 @@ pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
         let (t0, a) = pair[0];
         let (_, b) = pair[1];
         if let Some(row) = rows.get_mut((t0 / interval) as usize) {
-            row.director_packets += b.packets - a.packets;
-            row.director_bytes += b.bytes - a.bytes;
+            row.director_packets += b.all_packets() - a.all_packets();
+            row.director_bytes += b.all_bytes() - a.all_bytes();
         }
     }
     for row in &mut rows {
@@ -125,11 +125,24 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
         if conns > 0 { max_share } else { f64::NAN },
     );
 
+    // What crossed the director (both directions: NAT carries the replies) against the whole
+    // service traffic, as the router's LAN link saw it.
     let forwarded = c.director_final.forwarded();
     let wire_bytes = (c.router_lan.tx_bytes + c.router_lan.rx_bytes) as f64;
+    let wire_packets = (c.router_lan.tx_packets + c.router_lan.rx_packets) as f64;
+    let director_bytes = forwarded.all_bytes() as f64;
+    let director_packets = forwarded.all_packets() as f64;
+    m.insert("director_packets".into(), director_packets);
+    m.insert("director_bytes".into(), director_bytes);
+    m.insert("wire_packets".into(), wire_packets);
+    m.insert("wire_bytes".into(), wire_bytes);
     m.insert(
         "director_byte_share".into(),
-        forwarded.bytes as f64 / wire_bytes.max(1.0),
+        director_bytes / wire_bytes.max(1.0),
+    );
+    m.insert(
+        "director_packet_share".into(),
+        director_packets / wire_packets.max(1.0),
     );
     m.insert(
         "director_conn_ratio".into(),

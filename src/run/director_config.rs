@@ -1,7 +1,9 @@
 //! The director configuration a scenario implies, written for `tapvs director --config`.
 
-use crate::config::{DirectorConfig, InterfaceConfig, Limits, RealServerConfig, ServiceConfig};
-use crate::scenario::Scenario;
+use crate::config::{
+    DirectorConfig, Forwarding, InterfaceConfig, Limits, RealServerConfig, ServiceConfig,
+};
+use crate::scenario::{Mode, Scenario};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -10,22 +12,51 @@ pub fn director_mac(n: u8) -> String {
     format!("02:74:76:00:00:{:02x}", n + 1)
 }
 
-/// Configuration of director `n` (1-based: d1 is 198.18.0.2) on TAP `d<n>`.
+/// The MAC of director `n`'s inside arm.
+pub fn director_inside_mac(n: u8) -> String {
+    format!("02:74:76:00:01:{:02x}", n + 1)
+}
+
+/// The floating gateway of the NAT real servers: 198.18.1.1 inside a two-armed director,
+/// the director's own LAN address in a one-armed set-up.
+pub fn nat_gateway(scenario: &Scenario) -> Ipv4Addr {
+    match scenario.lab.mode {
+        Mode::Nat if scenario.lab.nat_arms == 2 => Ipv4Addr::new(198, 18, 1, 1),
+        _ => Ipv4Addr::new(198, 18, 0, 2),
+    }
+}
+
+/// Configuration of director `n` (1-based: d1 is 198.18.0.2) on TAP `d<n>` (and `d<n>i` for
+/// the inside arm of a two-armed NAT director, at 198.18.1.(1 + n)).
 pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> DirectorConfig {
     let s = &scenario.service;
+    let two_armed = scenario.lab.mode == Mode::Nat && scenario.lab.nat_arms == 2;
     DirectorConfig {
         interface: InterfaceConfig {
             name: format!("d{n}"),
             mac: director_mac(n),
             address: Ipv4Addr::new(198, 18, 0, 1 + n),
             prefix_len: 24,
-            gateway: Ipv4Addr::new(198, 18, 0, 1),
+            gateway: Some(Ipv4Addr::new(198, 18, 0, 1)),
+            floating: Vec::new(),
         },
+        inside: two_armed.then(|| InterfaceConfig {
+            name: format!("d{n}i"),
+            mac: director_inside_mac(n),
+            address: Ipv4Addr::new(198, 18, 1, 1 + n),
+            prefix_len: 24,
+            gateway: None,
+            floating: vec![nat_gateway(scenario)],
+        }),
         services: vec![ServiceConfig {
             vip: s.vip,
             port: s.port,
             protocol: s.protocol,
             scheduler: s.scheduler,
+            forwarding: match scenario.lab.mode {
+                Mode::Dr => Forwarding::Dr,
+                Mode::Nat => Forwarding::Nat,
+            },
             persistence_s: s.persistence.as_secs() as u32,
             persistence_netmask: s.persistence_netmask,
             real_servers: scenario
@@ -34,8 +65,8 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
                 .enumerate()
                 .map(|(i, rs)| RealServerConfig {
                     name: rs.name.clone(),
-                    address: Scenario::server_address(i),
-                    port: s.port,
+                    address: scenario.server_address(i),
+                    port: scenario.server_port(i),
                     weight: rs.weight,
                 })
                 .collect(),

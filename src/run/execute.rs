@@ -4,12 +4,13 @@
 
 use super::director_config::director_config;
 use super::procs::Procs;
+use crate::config::Protocol;
 use crate::dataplane::counters::Traffic;
 use crate::dataplane::stats::Stats;
 use crate::director::control;
-use crate::lab::{Interrupt, Lab, LinkStats, RealServerHost, Topology};
+use crate::lab::{Interrupt, Lab, Layout, LinkStats, RealServerHost, Topology};
 use crate::metrics::ClientReport;
-use crate::scenario::{Action, ConnectionMode, EventSpec, LoadMode, Scenario, client_base};
+use crate::scenario::{Action, ConnectionMode, EventSpec, LoadMode, Mode, Scenario, client_base};
 use anyhow::{Context, bail};
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -44,6 +45,11 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
 
 /// The lab a scenario needs.
 pub fn topology(scenario: &Scenario) -> Topology {
+    let layout = match (scenario.lab.mode, scenario.lab.nat_arms) {
+        (Mode::Dr, _) => Layout::DirectRouting,
+        (Mode::Nat, 1) => Layout::NatOneArmed,
+        (Mode::Nat, _) => Layout::NatTwoArmed,
+    };
     Topology {
         real_servers: scenario
             .real_servers
@@ -51,12 +57,14 @@ pub fn topology(scenario: &Scenario) -> Topology {
             .enumerate()
             .map(|(i, rs)| RealServerHost {
                 name: rs.name.clone(),
-                address: Scenario::server_address(i),
+                address: scenario.server_address(i),
             })
             .collect(),
         directors: vec!["d1".into()],
         vips: vec![scenario.service.vip],
         arp_suppression: scenario.lab.arp_suppression,
+        layout,
+        nat_gateway: super::director_config::nat_gateway(scenario),
     }
 }
 
@@ -134,8 +142,11 @@ impl Ctx<'_> {
             "server".to_string(),
             "--name".into(),
             rs.name.clone(),
-            "--listen".into(),
-            format!("0.0.0.0:{}", self.scenario.service.port),
+            match self.scenario.service.protocol {
+                Protocol::Tcp => "--listen".into(),
+                Protocol::Udp => "--udp-listen".into(),
+            },
+            format!("0.0.0.0:{}", self.scenario.server_port(i)),
             "--ready-file".into(),
             ready.display().to_string(),
             "--max-seconds".into(),
@@ -207,6 +218,11 @@ fn drive(
         let out = ctx.state.join(format!("load-{}.json", load.name));
         let mut args = vec![
             "client".to_string(),
+            "--protocol".into(),
+            match scenario.service.protocol {
+                Protocol::Tcp => "tcp".into(),
+                Protocol::Udp => "udp".into(),
+            },
             "--target".into(),
             format!("{}:{}", scenario.service.vip, scenario.service.port),
             "--load".into(),

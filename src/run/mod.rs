@@ -29,6 +29,7 @@ pub struct RunArgs {
 pub struct Outcome {
     pub dir: PathBuf,
     pub passed: bool,
+    pub record: RunRecord,
 }
 
 /// Runs every scenario; returns true when all expectations of all of them held.
@@ -42,11 +43,33 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
     check_privileges()?;
     let interrupt = Interrupt::register()?;
     let mut all_passed = true;
+    let mut records = Vec::new();
     for (scenario, path) in scenarios.iter().zip(&args.scenarios) {
-        let outcome = run_one(scenario, path, &args.results, &interrupt)?;
-        all_passed &= outcome.passed;
+        let mut group = Vec::new();
+        for variant in scenario.variants() {
+            let outcome = run_one(&variant, path, &args.results, &interrupt)?;
+            all_passed &= outcome.passed;
+            group.push(outcome.record);
+        }
+        // A scenario that compares modes gets its comparison next to its runs.
+        if group.len() > 1 {
+            compare(&args.results.join(&scenario.name), &group)?;
+        }
+        records.extend(group);
+    }
+    if scenarios.len() > 1 {
+        compare(&args.results.join("comparison"), &records)?;
     }
     Ok(all_passed)
+}
+
+/// Writes and prints a comparison of several runs.
+fn compare(parent: &Path, records: &[RunRecord]) -> anyhow::Result<()> {
+    let dir = parent.join(run_id());
+    crate::results::write_comparison(&dir, records)?;
+    println!("{}", crate::results::comparison_table(records));
+    println!("comparison: {}", dir.display());
+    Ok(())
 }
 
 /// Runs one checked scenario and writes its result folder.
@@ -88,7 +111,7 @@ pub fn run_one(
         scenario: scenario.name.clone(),
         run_id,
         revision,
-        mode: "dr".into(),
+        mode: scenario.lab.mode.name().into(),
         scheduler: format!("{:?}", scenario.service.scheduler).to_lowercase(),
         interval_ms: scenario.interval.as_millis() as u64,
         servers: scenario
@@ -120,7 +143,11 @@ pub fn run_one(
         }
     }
     println!("results: {}", dir.display());
-    Ok(Outcome { dir, passed })
+    Ok(Outcome {
+        dir,
+        passed,
+        record,
+    })
 }
 
 fn run_id() -> String {

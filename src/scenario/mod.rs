@@ -46,21 +46,29 @@ pub struct Scenario {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LabSpec {
-    /// Forwarding method: only `dr` (direct routing) so far.
+    /// Forwarding method: `dr` (direct routing) or `nat` (masquerading).
     pub mode: Mode,
+    /// NAT only: 2 = real servers on their own network behind the director's inside arm;
+    /// 1 = real servers on the LAN with the director as their gateway.
+    pub nat_arms: u8,
     /// `arp_ignore=1`/`arp_announce=2` on the real servers. Turning it off shows the ARP problem.
     pub arp_suppression: bool,
     /// Time between starting the servers and the director and starting the load.
     #[serde(with = "duration_field")]
     pub settle: Duration,
+    /// Run the scenario once per mode listed here (same load, same everything else) and
+    /// write a comparison of them; `mode` is then ignored.
+    pub compare_modes: Vec<Mode>,
 }
 
 impl Default for LabSpec {
     fn default() -> Self {
         LabSpec {
             mode: Mode::Dr,
+            nat_arms: 2,
             arp_suppression: true,
             settle: Duration::from_millis(500),
+            compare_modes: Vec::new(),
         }
     }
 }
@@ -70,6 +78,16 @@ impl Default for LabSpec {
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Dr,
+    Nat,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Dr => "dr",
+            Mode::Nat => "nat",
+        }
+    }
 }
 
 /// The virtual service.
@@ -100,6 +118,10 @@ pub struct RealServerSpec {
     pub name: String,
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// The port it listens on; NAT may map the service port to another (VIP:80 → RIP:8080).
+    /// Defaults to the service port.
+    #[serde(default)]
+    pub port: Option<u16>,
     /// A command to run instead of `tapvs server` (it must listen on the service port and
     /// should name itself in an `X-Server` header).
     #[serde(default)]
@@ -204,6 +226,9 @@ pub struct Expectation {
     /// Why the bound is what it is (printed when it fails).
     #[serde(default)]
     pub why: String,
+    /// Applies only to runs in this mode (for scenarios that compare modes).
+    #[serde(default)]
+    pub mode: Option<Mode>,
 }
 
 impl Expectation {
@@ -268,19 +293,62 @@ impl Scenario {
                 .unwrap_or("scenario")
                 .to_string();
         }
-        scenario
-            .check()
-            .map_err(|(field, reason)| ScenarioError::Invalid {
-                path: path.into(),
-                field,
-                reason,
-            })?;
+        let invalid = |(field, reason)| ScenarioError::Invalid {
+            path: path.into(),
+            field,
+            reason,
+        };
+        scenario.check().map_err(invalid)?;
+        for variant in scenario
+            .variants()
+            .iter()
+            .filter(|v| v.name != scenario.name)
+        {
+            variant
+                .check()
+                .map_err(|(field, reason)| ScenarioError::Invalid {
+                    path: path.into(),
+                    field,
+                    reason: format!("{reason} (in the {} run)", variant.lab.mode.name()),
+                })?;
+        }
         Ok(scenario)
     }
 
-    /// The address of real server `i` (from 0).
-    pub fn server_address(i: usize) -> Ipv4Addr {
-        Ipv4Addr::new(198, 18, 0, 11 + i as u8)
+    /// The runs this scenario stands for: itself, or one per mode of `lab.compare_modes`
+    /// (named `<name>-<mode>`, keeping only the expectations for that mode).
+    pub fn variants(&self) -> Vec<Scenario> {
+        if self.lab.compare_modes.is_empty() {
+            return vec![self.clone()];
+        }
+        self.lab
+            .compare_modes
+            .iter()
+            .map(|&mode| {
+                let mut s = self.clone();
+                s.lab.mode = mode;
+                s.lab.compare_modes.clear();
+                s.name = format!("{}-{}", self.name, mode.name());
+                s.expectations.retain(|x| x.mode.is_none_or(|m| m == mode));
+                s
+            })
+            .collect()
+    }
+
+    /// The address of real server `i` (from 0): 198.18.0.(11 + i) on the LAN, or
+    /// 198.18.1.(11 + i) behind a two-armed NAT director.
+    pub fn server_address(&self, i: usize) -> Ipv4Addr {
+        let net = if self.lab.mode == Mode::Nat && self.lab.nat_arms == 2 {
+            1
+        } else {
+            0
+        };
+        Ipv4Addr::new(198, 18, net, 11 + i as u8)
+    }
+
+    /// The port real server `i` listens on.
+    pub fn server_port(&self, i: usize) -> u16 {
+        self.real_servers[i].port.unwrap_or(self.service.port)
     }
 
     /// When the last load ends, from the load start.

@@ -2,7 +2,6 @@
 //! name unique and referenced names present, addresses inside the lab's plan, metrics known.
 
 use super::{Action, LoadMode, Scenario};
-use crate::config::Protocol;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -19,6 +18,11 @@ pub const METRICS: &[&str] = &[
     "share_error_max",
     "max_server_share",
     "director_byte_share",
+    "director_packet_share",
+    "director_packets",
+    "director_bytes",
+    "wire_packets",
+    "wire_bytes",
     "director_conn_ratio",
     "drained_new_conns",
     "drained_requests_after",
@@ -92,12 +96,6 @@ impl Scenario {
         if s.port == 0 {
             return bad("service.port", "must be 1 – 65535");
         }
-        if s.protocol != Protocol::Tcp {
-            return bad(
-                "service.protocol",
-                "only tcp: the UDP load generator is not built yet",
-            );
-        }
         in_range(
             "service.persistence",
             s.persistence,
@@ -135,6 +133,15 @@ impl Scenario {
                 return bad(
                     format!("{field}.name"),
                     format!("`{}` is used twice", rs.name),
+                );
+            }
+            if rs.port == Some(0) {
+                return bad(format!("{field}.port"), "must be 1 – 65535");
+            }
+            if rs.port.is_some_and(|p| p != self.service.port) && self.lab.mode == super::Mode::Dr {
+                return bad(
+                    format!("{field}.port"),
+                    "direct routing cannot map ports (the packet is not rewritten); use mode = \"nat\"",
                 );
             }
             if rs.weight > 65_535 {

@@ -1,8 +1,9 @@
 //! One client connection of `tapvs server`: read request heads, answer them, keep alive or close.
 
+use super::Shared;
 use super::http::{self, ConnHeader, Method, ParseError, Route};
 use super::recv::RecvBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -14,14 +15,6 @@ const INLINE_BODY: u64 = 16 * 1024;
 
 /// The body of `GET /` is this prefix, the server's name and a newline.
 const ROOT_PREFIX: &[u8] = b"tapvs server ";
-
-/// What the connection tasks share.
-#[derive(Debug, Default)]
-pub(super) struct Shared {
-    pub name: String,
-    pub requests: AtomicU64,
-    pub connections: AtomicU64,
-}
 
 /// The response chosen for one request: a head (and small body) in `out`, then `stream_body`
 /// bytes from [`BODY`].

@@ -1,26 +1,30 @@
-//! `tapvs server`: the built-in real server, HTTP/1.1 with keep-alive, one per real-server namespace.
+//! `tapvs server`: the built-in real server, one per real-server namespace: HTTP/1.1 with
+//! keep-alive on TCP (`--listen`), a DNS-like request/response on UDP (`--udp-listen`), or both.
 //!
-//! Routes: `GET /bytes/N` (N body bytes, N ≤ 64 MiB), `GET /` (names the server), `GET /health`
-//! (`ok`); anything else is 404. Every response carries `X-Server: <name>`. Runs on a
+//! HTTP routes: `GET /bytes/N` (N body bytes, N ≤ 64 MiB), `GET /` (names the server), `GET
+//! /health` (`ok`); anything else is 404. Every response carries `X-Server: <name>`. UDP: one
+//! answer datagram per well-formed request datagram, naming the server ([`datagram`]). Runs on a
 //! current-thread runtime: several servers share a 2-core machine with the balancer, and the work
 //! is I/O-bound. Uses tokio, never the lab or the data plane.
 //!
 //! Layout: [`http`] parses and answers heads (pure), [`recv`] is the receive buffer (also used by
-//! the load generator), `conn` serves one connection.
+//! the load generator), `conn` serves one connection; [`datagram`] is the UDP wire format (pure,
+//! shared with the load generator), `udp` serves one UDP socket.
 
 mod conn;
+pub mod datagram;
 pub mod http;
 pub mod recv;
+mod udp;
 
 use anyhow::{Context, bail};
-use conn::Shared;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::sync::watch;
 
 /// Options of `tapvs server`.
@@ -29,46 +33,98 @@ pub struct Args {
     /// Name given in the `X-Server` header of every response.
     #[arg(long)]
     pub name: String,
-    /// Address to listen on; repeat the option or give a comma-separated list.
-    #[arg(long, default_value = "0.0.0.0:80", value_delimiter = ',')]
+    /// TCP (HTTP) address to listen on; repeat the option or give a comma-separated list
+    /// [default: 0.0.0.0:80, unless --udp-listen is given].
+    #[arg(long, value_delimiter = ',')]
     pub listen: Vec<SocketAddr>,
-    /// Written once listening: the bound addresses, one per line.
+    /// UDP address to answer requests on; repeat the option or give a comma-separated list.
+    #[arg(long, value_delimiter = ',')]
+    pub udp_listen: Vec<SocketAddr>,
+    /// Written once every listener is bound: the bound addresses, one per line, TCP ones as
+    /// `ADDR`, UDP ones as `udp ADDR`.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
     /// Exit by itself after this many seconds (a safety net for orphans).
     #[arg(long, default_value_t = 3600)]
     pub max_seconds: u64,
-    /// Accept TCP connections but never answer (to emulate a hung application).
+    /// Accept TCP connections and read UDP requests but never answer (to emulate a hung
+    /// application).
     #[arg(long, hide = true)]
     pub hang_after_accept: bool,
 }
 
+impl Args {
+    /// The TCP addresses to listen on: `--listen`, or [`DEFAULT_LISTEN`] when neither
+    /// `--listen` nor `--udp-listen` is given (a UDP-only server has no TCP listener).
+    pub fn tcp_listen(&self) -> Vec<SocketAddr> {
+        if self.listen.is_empty() && self.udp_listen.is_empty() {
+            vec![DEFAULT_LISTEN]
+        } else {
+            self.listen.clone()
+        }
+    }
+}
+
+/// The TCP address served when neither `--listen` nor `--udp-listen` is given.
+const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 80);
+
 /// What a server did before it stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Served {
+    /// Requests answered: HTTP responses sent plus UDP answers sent.
     pub requests: u64,
+    /// TCP connections accepted.
     pub connections: u64,
+    /// Of `requests`, the UDP ones.
+    pub udp_requests: u64,
+    /// UDP datagrams dropped as malformed requests (never answered).
+    pub udp_malformed: u64,
+    /// Well-formed UDP requests left unanswered: hung on purpose, or the answer could not be sent.
+    pub udp_unanswered: u64,
+}
+
+/// What the connection and datagram tasks share.
+#[derive(Debug, Default)]
+struct Shared {
+    name: String,
+    requests: AtomicU64,
+    connections: AtomicU64,
+    udp_requests: AtomicU64,
+    udp_malformed: AtomicU64,
+    udp_unanswered: AtomicU64,
 }
 
 /// A bound server, ready to [`serve`](Server::serve).
 #[derive(Debug)]
 pub struct Server {
     listeners: Vec<TcpListener>,
+    udp: Vec<UdpSocket>,
     shared: Arc<Shared>,
     hang: bool,
 }
 
 impl Server {
-    /// Binds every `--listen` address. Must be called inside a tokio runtime.
+    /// Binds every `--listen` and `--udp-listen` address (`0.0.0.0:80` TCP when neither is
+    /// given). Must be called inside a tokio runtime.
     pub fn bind(args: &Args) -> anyhow::Result<Self> {
         check_name(&args.name)?;
-        if args.listen.is_empty() {
-            bail!("--listen: no address given");
+        if !args.udp_listen.is_empty() && !datagram::valid_name(&args.name) {
+            bail!(
+                "--name {:?}: at most {} characters with --udp-listen (it goes into every answer)",
+                args.name,
+                datagram::MAX_NAME
+            );
         }
         let listeners = args
-            .listen
+            .tcp_listen()
+            .into_iter()
+            .map(|a| listen(a).with_context(|| format!("--listen {a}")))
+            .collect::<anyhow::Result<_>>()?;
+        let udp = args
+            .udp_listen
             .iter()
-            .map(|&a| listen(a).with_context(|| format!("--listen {a}")))
+            .map(|&a| bind_udp(a).with_context(|| format!("--udp-listen {a}")))
             .collect::<anyhow::Result<_>>()?;
         let shared = Arc::new(Shared {
             name: args.name.clone(),
@@ -76,12 +132,13 @@ impl Server {
         });
         Ok(Self {
             listeners,
+            udp,
             shared,
             hang: args.hang_after_accept,
         })
     }
 
-    /// The bound addresses (with the real port when 0 was asked for).
+    /// The bound TCP addresses (with the real port when 0 was asked for).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
             .iter()
@@ -89,7 +146,15 @@ impl Server {
             .collect()
     }
 
-    /// Serves until `stop` completes, then drops every connection.
+    /// The bound UDP addresses (with the real port when 0 was asked for).
+    pub fn udp_local_addrs(&self) -> Vec<SocketAddr> {
+        self.udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until `stop` completes, then drops every connection and UDP socket.
     pub async fn serve<T>(self, stop: impl Future<Output = T>) -> (T, Served) {
         let (tx, rx) = watch::channel(false);
         for listener in self.listeners {
@@ -100,11 +165,26 @@ impl Server {
                 rx.clone(),
             ));
         }
+        for socket in self.udp {
+            let (shared, mut stop) = (self.shared.clone(), rx.clone());
+            let hang = self.hang;
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = until_stopped(&mut stop) => {}
+                    () = udp::serve(socket, &shared, hang) => {}
+                }
+            });
+        }
         let why = stop.await;
         let _ = tx.send(true);
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let s = &self.shared;
         let served = Served {
-            requests: self.shared.requests.load(Ordering::Relaxed),
-            connections: self.shared.connections.load(Ordering::Relaxed),
+            requests: count(&s.requests),
+            connections: count(&s.connections),
+            udp_requests: count(&s.udp_requests),
+            udp_malformed: count(&s.udp_malformed),
+            udp_unanswered: count(&s.udp_unanswered),
         };
         (why, served)
     }
@@ -118,12 +198,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         let server = Server::bind(&args)?;
-        let addrs = server.local_addrs();
+        let (addrs, udp_addrs) = (server.local_addrs(), server.udp_local_addrs());
         if let Some(path) = &args.ready_file {
-            write_ready(path, &addrs)
+            write_ready(path, &addrs, &udp_addrs)
                 .with_context(|| format!("--ready-file {}", path.display()))?;
         }
-        let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        let list: Vec<String> = addrs
+            .iter()
+            .map(ToString::to_string)
+            .chain(udp_addrs.iter().map(|a| format!("udp {a}")))
+            .collect();
         println!(
             "tapvs server {}: listening on {} (pid {})",
             args.name,
@@ -132,10 +216,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         let stop = stop_signal(Duration::from_secs(args.max_seconds))?;
         let (why, served) = server.serve(stop).await;
-        println!(
-            "tapvs server {}: exiting on {why}: {} requests on {} connections",
-            args.name, served.requests, served.connections
-        );
+        println!("tapvs server {}: exiting on {why}: {}", args.name, served);
         Ok(())
     })
 }
@@ -154,6 +235,32 @@ pub fn raise_fd_limit() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
+}
+
+impl std::fmt::Display for Served {
+    /// `N requests on C connections`, then the UDP counts when there are any.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} requests on {} connections",
+            self.requests, self.connections
+        )?;
+        if self.udp_requests + self.udp_malformed + self.udp_unanswered > 0 {
+            write!(
+                f,
+                " ({} of them UDP datagrams; {} malformed and {} unanswered UDP requests dropped)",
+                self.udp_requests, self.udp_malformed, self.udp_unanswered
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A UDP socket for `--udp-listen`.
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket)
 }
 
 /// A listening socket with a backlog fit for thousands of new connections per second.
@@ -218,9 +325,14 @@ fn stop_signal(max: Duration) -> std::io::Result<impl Future<Output = &'static s
     })
 }
 
-/// Writes the ready file atomically (a temporary file renamed into place).
-fn write_ready(path: &Path, addrs: &[SocketAddr]) -> std::io::Result<()> {
-    let text: String = addrs.iter().map(|a| format!("{a}\n")).collect();
+/// Writes the ready file atomically (a temporary file renamed into place): TCP addresses as
+/// `ADDR`, then UDP ones as `udp ADDR`, one per line.
+fn write_ready(path: &Path, tcp: &[SocketAddr], udp: &[SocketAddr]) -> std::io::Result<()> {
+    let text: String = tcp
+        .iter()
+        .map(|a| format!("{a}\n"))
+        .chain(udp.iter().map(|a| format!("udp {a}\n")))
+        .collect();
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     std::fs::write(&tmp, text)?;

@@ -1,4 +1,4 @@
-//! Loopback tests of `tapvs server` (127.0.0.1, port 0), driven by raw TCP.
+//! Loopback tests of `tapvs server` (127.0.0.1, port 0), driven by raw TCP and UDP.
 
 use super::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -8,6 +8,7 @@ fn args(name: &str) -> Args {
     Args {
         name: name.into(),
         listen: vec!["127.0.0.1:0".parse().unwrap()],
+        udp_listen: Vec::new(),
         ready_file: None,
         max_seconds: 60,
         hang_after_accept: false,
@@ -108,9 +109,11 @@ async fn stop_ends_serving_and_counts() {
         served,
         Served {
             requests: 1,
-            connections: 1
+            connections: 1,
+            ..Served::default()
         }
     );
+    assert_eq!(served.to_string(), "1 requests on 1 connections");
 }
 
 #[test]
@@ -122,13 +125,116 @@ fn ready_file_lists_addresses_and_names_are_checked() {
         "127.0.0.1:8080".parse().unwrap(),
         "127.0.0.1:81".parse().unwrap(),
     ];
-    write_ready(&path, &addrs).unwrap();
+    write_ready(&path, &addrs, &[]).unwrap();
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         "127.0.0.1:8080\n127.0.0.1:81\n"
+    );
+    write_ready(&path, &addrs[..1], &addrs[1..]).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "127.0.0.1:8080\nudp 127.0.0.1:81\n"
     );
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(check_name("rs1").is_ok());
     assert!(check_name("").is_err());
     assert!(check_name("a\r\nX-Evil: 1").is_err());
+}
+
+/// A UDP socket on loopback that gives up on a read after 5 s.
+fn udp_peer() -> std::net::UdpSocket {
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    peer
+}
+
+#[tokio::test]
+async fn udp_answers_requests_and_ignores_malformed_ones() {
+    let mut a = args("rs-udp");
+    a.listen.clear();
+    a.udp_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    let server = Server::bind(&a).unwrap();
+    assert!(server.local_addrs().is_empty(), "UDP only: no TCP listener");
+    let addr = server.udp_local_addrs()[0];
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(rx));
+    let exchange = tokio::task::spawn_blocking(move || {
+        let peer = udp_peer();
+        // Garbage, an oversized size and a request with trailing bytes first: all ignored,
+        // so the first datagram back answers the first good request.
+        for bad in [&b"\x00garbage"[..], b"TAPVS-Q 1 1401\n", b"TAPVS-Q 2 10\nx"] {
+            peer.send_to(bad, addr).unwrap();
+        }
+        let mut answers = Vec::new();
+        for (seq, bytes) in [(7, 100), (8, 0), (9, 1400)] {
+            let mut q = Vec::new();
+            datagram::Query { seq, bytes }.emit(&mut q);
+            peer.send_to(&q, addr).unwrap();
+            let mut buf = [0; 2048];
+            let (n, from) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!(from, addr);
+            answers.push(buf[..n].to_vec());
+        }
+        answers
+    });
+    let answers = exchange.await.unwrap();
+    assert_eq!(answers[0].len(), 100);
+    assert!(answers[0].starts_with(b"TAPVS-R 7 rs-udp\nxxxx"));
+    assert_eq!(answers[1], b"TAPVS-R 8 rs-udp\n");
+    assert_eq!(answers[2].len(), 1400);
+    tx.send(()).unwrap();
+    let (_, served) = task.await.unwrap();
+    assert_eq!(
+        served,
+        Served {
+            requests: 3,
+            connections: 0,
+            udp_requests: 3,
+            udp_malformed: 3,
+            udp_unanswered: 0,
+        }
+    );
+    assert!(served.to_string().contains("3 of them UDP"), "{served}");
+}
+
+#[tokio::test]
+async fn tcp_and_udp_together_and_hung_udp_answers_nothing() {
+    let mut a = args("rs-both");
+    a.udp_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    a.hang_after_accept = true;
+    let server = Server::bind(&a).unwrap();
+    assert_eq!(server.local_addrs().len(), 1);
+    let addr = server.udp_local_addrs()[0];
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(rx));
+    let got = tokio::task::spawn_blocking(move || {
+        let peer = udp_peer();
+        peer.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        peer.send_to(b"TAPVS-Q 1 10\n", addr).unwrap();
+        peer.recv_from(&mut [0; 64]).is_ok()
+    });
+    assert!(!got.await.unwrap(), "a hung server answers nothing");
+    tx.send(()).unwrap();
+    let (_, served) = task.await.unwrap();
+    assert_eq!((served.requests, served.udp_unanswered), (0, 1));
+}
+
+#[test]
+fn listen_defaults_to_tcp_80_only_without_udp() {
+    let mut a = args("rs");
+    a.listen.clear();
+    assert_eq!(a.tcp_listen(), vec![DEFAULT_LISTEN]);
+    a.udp_listen = vec!["127.0.0.1:53".parse().unwrap()];
+    assert!(a.tcp_listen().is_empty());
+    a.listen = vec!["127.0.0.1:80".parse().unwrap()];
+    assert_eq!(a.tcp_listen(), a.listen);
+    // A name too long for an answer header is refused with --udp-listen only.
+    a.name = "n".repeat(datagram::MAX_NAME + 1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    assert!(Server::bind(&a).unwrap_err().to_string().contains("--name"));
 }

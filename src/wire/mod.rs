@@ -12,3 +12,5 @@ pub const ETHERNET_HEADER_LEN: usize = 14;
 pub const MAX_FRAME_LEN: usize = 1514;
 
 pub mod build;
+pub mod checksum;
+pub mod icmp_error;

@@ -33,6 +33,7 @@ fn report(load: &str, started: u64, oks: &[u64], p99: u64) -> ClientReport {
         interval_ms: 250,
         intervals,
         total,
+        stray_responses: 0,
     }
 }
 
@@ -47,4 +48,20 @@ fn summary_names_counts_and_servers() {
         line.contains("16 ok/s over 1.00s") && line.contains("servers [rs1=16]"),
         "{line}"
     );
+}
+
+#[test]
+fn stray_responses_are_named_only_when_there_are_some() {
+    let mut r = report("dns", 0, &[4], 9);
+    assert!(!summary(&r).contains("stray"));
+    assert!(!serde_json::to_string(&r).unwrap().contains("stray"));
+    r.stray_responses = 3;
+    assert!(
+        summary(&r).ends_with(", 3 stray responses"),
+        "{}",
+        summary(&r)
+    );
+    let json = serde_json::to_string(&r).unwrap();
+    let back: ClientReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.stray_responses, 3);
 }

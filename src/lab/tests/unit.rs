@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 
 use crate::lab::script::{self, LAB_DOWN, LAB_UP};
-use crate::lab::{LabError, LinkStats, RealServerHost, Topology, plan};
+use crate::lab::{LabError, Layout, LinkStats, RealServerHost, Topology, plan};
 
 #[test]
 fn prefixes_are_tv_and_four_lowercase_hex_digits() {
@@ -104,6 +104,201 @@ fn the_script_environment_lists_every_parameter() {
         },
     );
     assert!(env.contains(&("RS_COUNT", "0".into())));
+}
+
+#[test]
+fn layouts_have_names_defaults_and_address_plans() {
+    assert_eq!(Layout::default(), Layout::DirectRouting);
+    for (layout, name) in Layout::ALL.into_iter().zip(["dr", "nat2", "nat1"]) {
+        assert_eq!(layout.name(), name);
+        assert_eq!(layout.to_string(), name);
+        assert_eq!(name.parse::<Layout>().expect("parses"), layout);
+    }
+    match "nat".parse::<Layout>() {
+        Err(LabError::Topology(msg)) => assert!(msg.contains("dr, nat2 or nat1"), "{msg}"),
+        other => panic!("expected a topology error, got {other:?}"),
+    }
+    assert!(!Layout::DirectRouting.is_nat());
+    assert!(Layout::NatTwoArmed.is_nat() && Layout::NatOneArmed.is_nat());
+    assert_eq!(Layout::NatTwoArmed.default_nat_gateway(), ip(1));
+    assert_eq!(Layout::NatOneArmed.default_nat_gateway(), lan(2));
+    assert_eq!(Layout::NatTwoArmed.real_server_address(2), ip(12));
+    assert_eq!(Layout::NatOneArmed.real_server_address(2), lan(12));
+    assert_eq!(Layout::DirectRouting.real_server_address(2), lan(12));
+    assert_eq!(
+        RealServerHost::numbered(3),
+        RealServerHost::numbered_in(Layout::DirectRouting, 3)
+    );
+
+    // The default is today's lab, so `..Topology::default()` keeps a literal working.
+    assert_eq!(Topology::default(), Topology::standard(2));
+    assert_eq!(Topology::standard(2).layout, Layout::DirectRouting);
+    assert!(Topology::standard(2).arp_suppression);
+    assert_eq!(Topology::standard(2).inside_tap("d1"), None);
+
+    let two = Topology::with_layout(Layout::NatTwoArmed, 3);
+    plan::validate(&two).expect("the usual two-armed lab is valid");
+    assert_eq!(two.layout, Layout::NatTwoArmed);
+    assert_eq!(two.nat_gateway, ip(1));
+    assert_eq!(two.real_servers[2].address, ip(13));
+    assert_eq!(two.directors, ["d1", "d2"]);
+    assert_eq!(two.vips, [lan(100)]);
+    assert!(!two.arp_suppression);
+    assert_eq!(two.inside_tap("d1").as_deref(), Some("d1i"));
+    assert_eq!(plan::hosts(&two), ["sw", "rt", "cl", "rs1", "rs2", "rs3"]);
+
+    let one = Topology::with_layout(Layout::NatOneArmed, 2);
+    plan::validate(&one).expect("the usual one-armed lab is valid");
+    assert_eq!(one.nat_gateway, lan(2));
+    assert_eq!(one.real_servers[1].address, lan(12));
+    assert_eq!(one.inside_tap("d1"), None);
+
+    // Other gateways the plan allows: a director's own address, any free host address.
+    for (layout, gateway) in [
+        (Layout::NatTwoArmed, ip(2)),
+        (Layout::NatTwoArmed, ip(200)),
+        (Layout::NatOneArmed, lan(3)),
+        (Layout::NatOneArmed, lan(200)),
+    ] {
+        let topo = Topology {
+            nat_gateway: gateway,
+            ..Topology::with_layout(layout, 2)
+        };
+        plan::validate(&topo).unwrap_or_else(|e| panic!("{layout} via {gateway}: {e}"));
+    }
+}
+
+/// 198.18.1.`d`, on the inside segment of two-armed NAT.
+fn ip(d: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 1, d)
+}
+
+/// 198.18.0.`d`, on the LAN.
+fn lan(d: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, d)
+}
+
+#[test]
+fn nat_topologies_outside_the_plan_are_rejected_with_the_reason() {
+    let cases: [(Layout, &str, Breaker); 12] = [
+        // Two-armed: real servers and the gateway on the inside segment, names free on br1.
+        (
+            Layout::NatTwoArmed,
+            "198.18.0.11 is not a host address in 198.18.1.4-254",
+            |t| t.real_servers[0].address = lan(11),
+        ),
+        (
+            Layout::NatTwoArmed,
+            "198.18.1.1 is not a host address in 198.18.1.4-254",
+            |t| t.real_servers[0].address = ip(1),
+        ),
+        (
+            Layout::NatTwoArmed,
+            "NAT gateway: 198.18.0.2 is not a host address in 198.18.1.1-254",
+            |t| t.nat_gateway = lan(2),
+        ),
+        (
+            Layout::NatTwoArmed,
+            "NAT gateway: address 198.18.1.12 is used twice",
+            |t| t.nat_gateway = ip(12),
+        ),
+        (
+            Layout::NatTwoArmed,
+            "inside TAP name \"d1i\" is used twice",
+            |t| t.real_servers[0].name = "d1i".into(),
+        ),
+        (
+            Layout::NatTwoArmed,
+            "\"br1\" is used twice or reserved",
+            |t| t.directors = vec!["br1".into()],
+        ),
+        (
+            Layout::NatTwoArmed,
+            "VIP: 198.18.1.100 is not a host address in 198.18.0.4-254",
+            |t| t.vips = vec![ip(100)],
+        ),
+        // One-armed: on the LAN, and the gateway is never the router.
+        (
+            Layout::NatOneArmed,
+            "198.18.1.11 is not a host address in 198.18.0.4-254",
+            |t| t.real_servers[0].address = ip(11),
+        ),
+        (
+            Layout::NatOneArmed,
+            "NAT gateway: 198.18.0.1 is not a host address in 198.18.0.2-254",
+            |t| t.nat_gateway = lan(1),
+        ),
+        (Layout::NatOneArmed, "NAT gateway: 198.18.1.1 is not", |t| {
+            // What switching the layout of a direct-routing topology, gateway unset, gives.
+            *t = Topology {
+                layout: Layout::NatOneArmed,
+                ..Topology::standard(2)
+            }
+        }),
+        (
+            Layout::NatOneArmed,
+            "NAT gateway: address 198.18.0.100 is used twice",
+            |t| t.nat_gateway = lan(100),
+        ),
+        (
+            Layout::NatOneArmed,
+            "NAT gateway: address 198.18.0.11 is used twice",
+            |t| t.nat_gateway = lan(11),
+        ),
+    ];
+    for (layout, expected, break_it) in cases {
+        let mut topo = Topology::with_layout(layout, 2);
+        break_it(&mut topo);
+        match plan::validate(&topo) {
+            Err(LabError::Topology(msg)) => {
+                assert!(
+                    msg.contains(expected),
+                    "{layout}: {msg:?} lacks {expected:?}"
+                )
+            }
+            other => panic!("{layout}: expected a topology error with {expected:?}, got {other:?}"),
+        }
+    }
+    // Direct routing keeps its rules and ignores the NAT gateway and inside names.
+    let mut dr = Topology::standard(2);
+    dr.nat_gateway = Ipv4Addr::new(10, 0, 0, 1);
+    dr.real_servers[0].name = "d1i".into();
+    plan::validate(&dr).expect("direct routing does not use the NAT gateway");
+}
+
+#[test]
+fn the_script_environment_carries_the_layout() {
+    let env_of = |topo: &Topology| plan::script_env("tv1a2b", topo);
+    let get = |env: &[(&str, String)], key: &str| {
+        env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+    };
+    let dr = env_of(&Topology::standard(2));
+    assert_eq!(get(&dr, "LAYOUT").as_deref(), Some("dr"));
+    assert_eq!(get(&dr, "NAT_GATEWAY"), None, "dr takes no NAT_GATEWAY");
+    assert_eq!(get(&dr, "ARP_SUPPRESSION").as_deref(), Some("1"));
+
+    let mut two = Topology::with_layout(Layout::NatTwoArmed, 2);
+    two.arp_suppression = true; // does not apply to NAT
+    let env = env_of(&two);
+    assert_eq!(get(&env, "LAYOUT").as_deref(), Some("nat2"));
+    assert_eq!(get(&env, "NAT_GATEWAY").as_deref(), Some("198.18.1.1"));
+    assert_eq!(get(&env, "ARP_SUPPRESSION").as_deref(), Some("0"));
+    assert_eq!(
+        get(&env, "REAL_SERVERS").as_deref(),
+        Some("rs1=198.18.1.11 rs2=198.18.1.12")
+    );
+
+    let one = Topology {
+        nat_gateway: Ipv4Addr::new(198, 18, 0, 3),
+        ..Topology::with_layout(Layout::NatOneArmed, 1)
+    };
+    let env = env_of(&one);
+    assert_eq!(get(&env, "LAYOUT").as_deref(), Some("nat1"));
+    assert_eq!(get(&env, "NAT_GATEWAY").as_deref(), Some("198.18.0.3"));
+    assert_eq!(
+        get(&env, "REAL_SERVERS").as_deref(),
+        Some("rs1=198.18.0.11")
+    );
 }
 
 #[test]

@@ -1,0 +1,315 @@
+//! NAT (masquerading) tests on fixed frames: rewrite both ways with checksums that verify,
+//! port mapping, TTL, the floating gateway's ARP, two-armed and one-armed layouts, UDP.
+
+use super::counters::DropReason;
+use super::*;
+use crate::config::DirectorConfig;
+use crate::wire::build::{self, Endpoints, Flags};
+use crate::wire::{ETHERNET_HEADER_LEN, EthernetFrame, Ipv4Packet, TcpPacket, UdpPacket};
+use smoltcp::wire::IpAddress;
+use std::path::Path;
+
+const OUT_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 0, 2]);
+const IN_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 1, 2]);
+const ROUTER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
+const RS_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 1, 11]);
+const ROUTER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 7);
+
+fn t(ms: i64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+/// A two-armed director (servers behind it on 198.18.1.0/24, port 80 → 8080), or a one-armed
+/// one (servers on the LAN, the director their gateway).
+fn config(two_armed: bool, protocol: &str) -> DirectorConfig {
+    let (inside, rs) = if two_armed {
+        (
+            "[inside]\nname = \"d1i\"\nmac = \"02:74:76:00:01:02\"\naddress = \"198.18.1.2\"\n\
+             prefix_len = 24\nfloating = [\"198.18.1.1\"]\n",
+            "198.18.1.11",
+        )
+    } else {
+        ("", "198.18.0.11")
+    };
+    let text = format!(
+        "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
+         prefix_len = 24\ngateway = \"198.18.0.1\"\n{inside}\
+         [[service]]\nvip = \"198.18.0.100\"\nport = 80\nprotocol = \"{protocol}\"\n\
+         scheduler = \"rr\"\nforwarding = \"nat\"\n\
+         [[service.real_server]]\nname = \"rs1\"\naddress = \"{rs}\"\nport = 8080\n"
+    );
+    DirectorConfig::parse(Path::new("nat.toml"), &text).unwrap()
+}
+
+fn rs_ip(two_armed: bool) -> Ipv4Addr {
+    if two_armed {
+        Ipv4Addr::new(198, 18, 1, 11)
+    } else {
+        Ipv4Addr::new(198, 18, 0, 11)
+    }
+}
+
+fn inside(two_armed: bool) -> Iface {
+    if two_armed {
+        Iface::INSIDE
+    } else {
+        Iface::OUTSIDE
+    }
+}
+
+/// A NAT director with the router and the real server resolved.
+fn director(two_armed: bool, protocol: &str) -> Dataplane {
+    let mut dp = Dataplane::new(&config(two_armed, protocol), 1);
+    let own_in = if two_armed {
+        Ipv4Addr::new(198, 18, 1, 2)
+    } else {
+        Ipv4Addr::new(198, 18, 0, 2)
+    };
+    let in_mac = if two_armed { IN_MAC } else { OUT_MAC };
+    let mut f = build::arp_reply(ROUTER_MAC, ROUTER, OUT_MAC, Ipv4Addr::new(198, 18, 0, 2));
+    assert_eq!(
+        dp.handle_frame(t(0), Iface::OUTSIDE, &mut f),
+        Verdict::Consumed
+    );
+    let mut f = build::arp_reply(RS_MAC, rs_ip(two_armed), in_mac, own_in);
+    assert_eq!(
+        dp.handle_frame(t(0), inside(two_armed), &mut f),
+        Verdict::Consumed
+    );
+    dp
+}
+
+fn request() -> Endpoints {
+    Endpoints {
+        src_mac: ROUTER_MAC,
+        dst_mac: OUT_MAC,
+        src: CLIENT,
+        src_port: 40000,
+        dst: VIP,
+        dst_port: 80,
+    }
+}
+
+fn reply(two_armed: bool) -> Endpoints {
+    Endpoints {
+        src_mac: RS_MAC,
+        dst_mac: if two_armed { IN_MAC } else { OUT_MAC },
+        src: rs_ip(two_armed),
+        src_port: 8080,
+        dst: CLIENT,
+        dst_port: 40000,
+    }
+}
+
+/// The IPv4 packet of a frame, checked: header checksum, and the TCP checksum over it.
+fn check_tcp(frame: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16, u8) {
+    let ip = Ipv4Packet::new_checked(&frame[ETHERNET_HEADER_LEN..]).unwrap();
+    assert!(ip.verify_checksum(), "IP header checksum");
+    let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+    let (src, dst) = (
+        IpAddress::Ipv4(ip.src_addr()),
+        IpAddress::Ipv4(ip.dst_addr()),
+    );
+    assert!(tcp.verify_checksum(&src, &dst), "TCP checksum");
+    (
+        ip.src_addr(),
+        tcp.src_port(),
+        ip.dst_addr(),
+        tcp.dst_port(),
+        ip.hop_limit(),
+    )
+}
+
+#[test]
+fn two_armed_nat_rewrites_both_ways_with_port_mapping_and_valid_checksums() {
+    let mut dp = director(true, "tcp");
+    let mut f = build::tcp_frame(request(), Flags::SYN, b"");
+    assert_eq!(
+        dp.handle_frame(t(1), Iface::OUTSIDE, &mut f),
+        Verdict::Send(Iface::INSIDE)
+    );
+    let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+    assert_eq!((eth.src_addr(), eth.dst_addr()), (IN_MAC, RS_MAC));
+    assert_eq!(
+        check_tcp(&f),
+        (CLIENT, 40000, rs_ip(true), 8080, 63),
+        "dst rewritten, TTL - 1"
+    );
+
+    let payload = vec![7u8; 1200];
+    let mut f = build::tcp_frame(reply(true), Flags::ACK, &payload);
+    assert_eq!(
+        dp.handle_frame(t(2), Iface::INSIDE, &mut f),
+        Verdict::Send(Iface::OUTSIDE)
+    );
+    let eth = EthernetFrame::new_checked(&f[..]).unwrap();
+    assert_eq!(
+        (eth.src_addr(), eth.dst_addr()),
+        (OUT_MAC, ROUTER_MAC),
+        "to the client via the router"
+    );
+    assert_eq!(
+        check_tcp(&f),
+        (VIP, 80, CLIENT, 40000, 63),
+        "source back to VIP:80"
+    );
+
+    let stats = dp.stats();
+    let rs = &stats.services[0].servers[0].traffic;
+    assert_eq!((rs.packets, rs.reply_packets), (1, 1));
+    assert_eq!(
+        rs.reply_bytes,
+        f.len() as u64,
+        "the director carries the reply bytes too"
+    );
+}
+
+#[test]
+fn one_armed_nat_works_on_a_single_interface() {
+    let mut dp = director(false, "tcp");
+    let mut f = build::tcp_frame(request(), Flags::SYN, b"");
+    assert_eq!(
+        dp.handle_frame(t(1), Iface::OUTSIDE, &mut f),
+        Verdict::Send(Iface::OUTSIDE)
+    );
+    assert_eq!(check_tcp(&f).2, rs_ip(false));
+    let mut f = build::tcp_frame(reply(false), Flags::ACK, b"ok");
+    assert_eq!(
+        dp.handle_frame(t(2), Iface::OUTSIDE, &mut f),
+        Verdict::Send(Iface::OUTSIDE)
+    );
+    assert_eq!(check_tcp(&f).0, VIP);
+}
+
+#[test]
+fn floating_gateway_is_answered_on_the_inside_only_while_active() {
+    let mut dp = director(true, "tcp");
+    let gw = Ipv4Addr::new(198, 18, 1, 1);
+    let mut f = build::arp_request(RS_MAC, rs_ip(true), gw);
+    assert_eq!(
+        dp.handle_frame(t(0), Iface::INSIDE, &mut f),
+        Verdict::Send(Iface::INSIDE)
+    );
+    assert_eq!(f, build::arp_reply(IN_MAC, gw, RS_MAC, rs_ip(true)));
+    let mut f = build::arp_request(RS_MAC, rs_ip(true), VIP);
+    assert_eq!(
+        dp.handle_frame(t(0), Iface::INSIDE, &mut f),
+        Verdict::Dropped(DropReason::ArpIgnored)
+    );
+    dp.set_active(false);
+    let mut f = build::arp_request(RS_MAC, rs_ip(true), gw);
+    assert_eq!(
+        dp.handle_frame(t(0), Iface::INSIDE, &mut f),
+        Verdict::Dropped(DropReason::Inactive)
+    );
+}
+
+#[test]
+fn unknown_replies_are_not_forwarded_and_expired_ones_are_forgotten() {
+    let mut dp = director(true, "tcp");
+    let mut f = build::tcp_frame(reply(true), Flags::ACK, b"");
+    assert_eq!(
+        dp.handle_frame(t(0), Iface::INSIDE, &mut f),
+        Verdict::Dropped(DropReason::NotForUs)
+    );
+    let mut f = build::tcp_frame(request(), Flags::SYN, b"");
+    dp.handle_frame(t(0), Iface::OUTSIDE, &mut f);
+    // SYN_RECV lasts 60 s; after that the reply tuple is gone with the connection.
+    dp.handle_timeout(t(61_000));
+    let mut f = build::tcp_frame(reply(true), Flags::ACK, b"");
+    assert_eq!(
+        dp.handle_frame(t(61_001), Iface::INSIDE, &mut f),
+        Verdict::Dropped(DropReason::NotForUs)
+    );
+}
+
+#[test]
+fn nat_tracks_tcp_state_from_both_directions() {
+    let mut dp = director(true, "tcp");
+    let key = conntrack::ConnKey {
+        protocol: 6,
+        client: CLIENT,
+        client_port: 40000,
+        vip: VIP,
+        vport: 80,
+    };
+    dp.handle_frame(
+        t(0),
+        Iface::OUTSIDE,
+        &mut build::tcp_frame(request(), Flags::SYN, b""),
+    );
+    dp.handle_frame(
+        t(1),
+        Iface::INSIDE,
+        &mut build::tcp_frame(
+            reply(true),
+            Flags {
+                syn: true,
+                ack: true,
+                ..Flags::default()
+            },
+            b"",
+        ),
+    );
+    dp.handle_frame(
+        t(2),
+        Iface::OUTSIDE,
+        &mut build::tcp_frame(request(), Flags::ACK, b""),
+    );
+    let idx = dp.conns().find(&key).unwrap();
+    assert_eq!(dp.conns().get(idx).state, tcp_state::ConnState::Established);
+    dp.handle_frame(
+        t(3),
+        Iface::INSIDE,
+        &mut build::tcp_frame(reply(true), Flags::FIN_ACK, b""),
+    );
+    assert_eq!(
+        dp.conns().get(idx).state,
+        tcp_state::ConnState::FinWait,
+        "server closed first"
+    );
+}
+
+#[test]
+fn udp_nat_both_ways() {
+    let mut dp = director(true, "udp");
+    let mut f = build::udp_frame(request(), b"TAPVS-Q 1 100\n");
+    assert_eq!(
+        dp.handle_frame(t(0), Iface::OUTSIDE, &mut f),
+        Verdict::Send(Iface::INSIDE)
+    );
+    let ip = Ipv4Packet::new_checked(&f[ETHERNET_HEADER_LEN..]).unwrap();
+    let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!((ip.dst_addr(), udp.dst_port()), (rs_ip(true), 8080));
+    assert!(udp.verify_checksum(
+        &IpAddress::Ipv4(ip.src_addr()),
+        &IpAddress::Ipv4(ip.dst_addr())
+    ));
+    let mut f = build::udp_frame(reply(true), b"TAPVS-R 1 rs1\n");
+    assert_eq!(
+        dp.handle_frame(t(1), Iface::INSIDE, &mut f),
+        Verdict::Send(Iface::OUTSIDE)
+    );
+    let ip = Ipv4Packet::new_checked(&f[ETHERNET_HEADER_LEN..]).unwrap();
+    let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!((ip.src_addr(), udp.src_port()), (VIP, 80));
+    assert!(udp.verify_checksum(
+        &IpAddress::Ipv4(ip.src_addr()),
+        &IpAddress::Ipv4(ip.dst_addr())
+    ));
+}
+
+#[test]
+fn ttl_one_is_not_forwarded() {
+    let mut dp = director(true, "tcp");
+    let mut f = build::tcp_frame(request(), Flags::SYN, b"");
+    let mut ip = Ipv4Packet::new_unchecked(&mut f[ETHERNET_HEADER_LEN..]);
+    ip.set_hop_limit(1);
+    ip.fill_checksum();
+    assert_eq!(
+        dp.handle_frame(t(0), Iface::OUTSIDE, &mut f),
+        Verdict::Dropped(DropReason::TtlExceeded)
+    );
+}

@@ -1,0 +1,345 @@
+//! Incremental Internet checksum updates (RFC 1624) and the in-place NAT rewrites built on them.
+//!
+//! IPVS masquerading changes one address and one port per packet; instead of summing the whole
+//! segment again, the IP header and TCP/UDP checksums are adjusted for the changed 16-bit words
+//! only: `HC' = ~(~HC + ~m + m')` (RFC 1624, eqn. 3) in ones-complement arithmetic.
+//!
+//! Everything here is a pure function on a byte slice that starts at the IPv4 header: no
+//! allocation, no panic on any input. A buffer that cannot be rewritten is a [`RewriteError`] and
+//! is left exactly as it was. This module must not import anything outside `wire`.
+//!
+//! # Exactness
+//! For a packet whose checksums were correct, the result is bit-identical to a full recompute,
+//! including the choice between the two ones-complement zeros: the intermediate sum is zero only
+//! if every added word is zero, and a changed word always adds a non-zero `~m + m'`, so the
+//! folded sum lands in `1..=0xffff` exactly like a full sum of non-zero data (the IPv4 version
+//! nibble and the pseudo-header protocol make that data non-zero). Words that do not change are
+//! skipped, so a rewrite to the same address and port leaves every byte as it was.
+//!
+//! # Partial transport checksums (`*_partial`)
+//! A TAP opened with `IFF_VNET_HDR` and offloads hands over `CHECKSUM_PARTIAL` packets
+//! (`VIRTIO_NET_HDR_F_NEEDS_CSUM`): the TCP/UDP checksum field holds the ones-complement sum of
+//! the pseudo-header, folded to 16 bits and **not** complemented, and whoever transmits the
+//! packet later sums the transport header and payload (field included, as is), folds, complements
+//! and stores the result in the field. The `*_partial` rewrites keep that convention:
+//! - an address change adds `~m + m'` to the field without the surrounding complements,
+//!   `S' = S + ~m + m'`, which is Linux's `inet_proto_csum_replace4(.., pseudohdr = true)` on a
+//!   `CHECKSUM_PARTIAL` skb; the field ends equal to the folded pseudo-header sum of the new
+//!   addresses;
+//! - a port change leaves the field alone: the port lies in the summed range and the device will
+//!   sum its new value;
+//! - UDP's "0 means no checksum" does not apply: a pseudo-header sum is never 0.
+//!
+//! The caller must have checked that the virtio header's `csum_start` is the end of the IPv4
+//! header and `csum_offset` is 16 (TCP) or 6 (UDP). The IPv4 header checksum is always complete
+//! (there is no IPv4 header checksum offload on this path) and is updated as usual.
+
+use super::{IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
+use core::net::Ipv4Addr;
+
+/// Why a buffer could not be rewritten. The buffer is unchanged whenever one is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RewriteError {
+    /// Not a well-formed IPv4 packet: shorter than its header, version not 4, or header and
+    /// total lengths inconsistent with the buffer.
+    #[error("malformed IPv4 header")]
+    Malformed,
+    /// An IPv4 fragment: a non-first fragment has no transport header and a first fragment's
+    /// checksum covers bytes not in hand; reassemble before rewriting.
+    #[error("IPv4 fragment")]
+    Fragment,
+    /// The transport protocol has no ports to rewrite (only TCP and UDP do).
+    #[error("protocol {0} is not TCP or UDP")]
+    NotTcpUdp(IpProtocol),
+    /// The TCP or UDP header is shorter than its fixed part or its length fields disagree with
+    /// the IPv4 total length.
+    #[error("truncated TCP/UDP header")]
+    TransportTruncated,
+    /// Not an ICMPv4 error message (destination unreachable, time exceeded, parameter problem).
+    #[error("not an ICMPv4 error message")]
+    NotIcmpError,
+    /// The ICMP error does not quote an IPv4 header followed by 8 bytes of its transport header.
+    #[error("ICMP error quotes no usable IPv4 header and 8 transport bytes")]
+    BadQuote,
+}
+
+/// The ones-complement difference `new - old` of some 16-bit words, folded to 16 bits.
+///
+/// Each changed word adds `~old + new`; an unchanged word adds nothing, so the value is zero
+/// exactly when nothing changed. Folding after every addition keeps it within 16 bits, so no
+/// number of words can overflow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Delta(u16);
+
+impl Delta {
+    /// Adds the change of one 16-bit word.
+    pub(crate) fn word(self, old: u16, new: u16) -> Delta {
+        if old == new {
+            self
+        } else {
+            Delta(fold(u32::from(self.0) + u32::from(!old) + u32::from(new)))
+        }
+    }
+
+    /// Adds the change of an IPv4 address (two 16-bit words).
+    pub(crate) fn addr(self, old: Ipv4Addr, new: Ipv4Addr) -> Delta {
+        let (o, n) = (old.octets(), new.octets());
+        self.word(
+            u16::from_be_bytes([o[0], o[1]]),
+            u16::from_be_bytes([n[0], n[1]]),
+        )
+        .word(
+            u16::from_be_bytes([o[2], o[3]]),
+            u16::from_be_bytes([n[2], n[3]]),
+        )
+    }
+
+    /// Adds the changes in `other`.
+    pub(crate) fn plus(self, other: Delta) -> Delta {
+        Delta(fold(u32::from(self.0) + u32::from(other.0)))
+    }
+
+    /// Applies the change to a complemented checksum field (RFC 1624, eqn. 3).
+    pub(crate) fn apply(self, check: u16) -> u16 {
+        !self.apply_to_sum(!check)
+    }
+
+    /// Applies the change to a non-complemented sum (a `CHECKSUM_PARTIAL` pseudo-header sum).
+    pub(crate) fn apply_to_sum(self, sum: u16) -> u16 {
+        fold(u32::from(sum) + u32::from(self.0))
+    }
+}
+
+/// Folds carries back into the low 16 bits (end-around carry). Zero only for a zero input.
+fn fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// A checksum field after one covered 16-bit word changed from `old` to `new` (RFC 1624 eqn. 3).
+pub fn update_word(check: u16, old: u16, new: u16) -> u16 {
+    Delta::default().word(old, new).apply(check)
+}
+
+/// A checksum field after a covered 32-bit value (an IPv4 address) changed from `old` to `new`.
+pub fn update_addr(check: u16, old: Ipv4Addr, new: Ipv4Addr) -> u16 {
+    Delta::default().addr(old, new).apply(check)
+}
+
+/// A non-complemented ones-complement sum (a `CHECKSUM_PARTIAL` field) after a covered word
+/// changed: `S' = S + ~m + m'`.
+pub fn update_sum_word(sum: u16, old: u16, new: u16) -> u16 {
+    Delta::default().word(old, new).apply_to_sum(sum)
+}
+
+/// A non-complemented ones-complement sum after a covered IPv4 address changed.
+pub fn update_sum_addr(sum: u16, old: Ipv4Addr, new: Ipv4Addr) -> u16 {
+    Delta::default().addr(old, new).apply_to_sum(sum)
+}
+
+/// Which end of a flow a rewrite changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Src,
+    Dst,
+}
+
+/// How the TCP/UDP checksum field is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Complete and complemented, as on the wire.
+    Full,
+    /// `CHECKSUM_PARTIAL`: the folded, non-complemented pseudo-header sum.
+    Partial,
+}
+
+/// Sets the destination address and TCP/UDP destination port, updating the IPv4 header checksum
+/// and the transport checksum incrementally. A UDP checksum of 0 (none) stays 0.
+pub fn rewrite_dst(packet: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), RewriteError> {
+    rewrite(packet, End::Dst, addr, port, Mode::Full)
+}
+
+/// Sets the source address and TCP/UDP source port; checksums as in [`rewrite_dst`].
+pub fn rewrite_src(packet: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), RewriteError> {
+    rewrite(packet, End::Src, addr, port, Mode::Full)
+}
+
+/// [`rewrite_dst`] for a packet whose transport checksum is partial (see the module docs): the
+/// field follows the address only, never the port.
+pub fn rewrite_dst_partial(
+    packet: &mut [u8],
+    addr: Ipv4Addr,
+    port: u16,
+) -> Result<(), RewriteError> {
+    rewrite(packet, End::Dst, addr, port, Mode::Partial)
+}
+
+/// [`rewrite_src`] for a packet whose transport checksum is partial (see the module docs).
+pub fn rewrite_src_partial(
+    packet: &mut [u8],
+    addr: Ipv4Addr,
+    port: u16,
+) -> Result<(), RewriteError> {
+    rewrite(packet, End::Src, addr, port, Mode::Partial)
+}
+
+/// Sets the destination address and the IPv4 header checksum only, for packets whose transport
+/// checksum has no pseudo-header (ICMP) or is not to be touched. Fragments are fine.
+pub fn rewrite_ip_dst(packet: &mut [u8], addr: Ipv4Addr) -> Result<(), RewriteError> {
+    rewrite_ip(packet, End::Dst, addr)
+}
+
+/// Sets the source address and the IPv4 header checksum only; see [`rewrite_ip_dst`].
+pub fn rewrite_ip_src(packet: &mut [u8], addr: Ipv4Addr) -> Result<(), RewriteError> {
+    rewrite_ip(packet, End::Src, addr)
+}
+
+/// Decrements the TTL and updates the header checksum, if the TTL is above 1; returns whether it
+/// was. A TTL of 0 or 1 is left as received (a router drops the packet and may quote it in a
+/// time exceeded message): the caller decides.
+pub fn decrement_ttl(packet: &mut [u8]) -> Result<bool, RewriteError> {
+    let mut ip = checked_ip(packet)?;
+    let ttl = ip.hop_limit();
+    if ttl <= 1 {
+        return Ok(false);
+    }
+    let proto = u8::from(ip.next_header());
+    let delta = Delta::default().word(
+        u16::from_be_bytes([ttl, proto]),
+        u16::from_be_bytes([ttl - 1, proto]),
+    );
+    ip.set_hop_limit(ttl - 1);
+    ip.set_checksum(delta.apply(ip.checksum()));
+    Ok(true)
+}
+
+/// Parses the IPv4 header at the edge: after this no accessor of the view can panic.
+pub(crate) fn checked_ip<T: AsRef<[u8]>>(packet: T) -> Result<Ipv4Packet<T>, RewriteError> {
+    let ip = Ipv4Packet::new_checked(packet).map_err(|_| RewriteError::Malformed)?;
+    if ip.version() != 4 {
+        return Err(RewriteError::Malformed);
+    }
+    Ok(ip)
+}
+
+/// Replaces one address of a checked IPv4 header, updates its checksum and returns the address
+/// change (for pseudo-headers).
+pub(crate) fn set_ip_addr(ip: &mut Ipv4Packet<&mut [u8]>, end: End, addr: Ipv4Addr) -> Delta {
+    let old = match end {
+        End::Src => ip.src_addr(),
+        End::Dst => ip.dst_addr(),
+    };
+    let delta = Delta::default().addr(old, addr);
+    match end {
+        End::Src => ip.set_src_addr(addr),
+        End::Dst => ip.set_dst_addr(addr),
+    }
+    ip.set_checksum(delta.apply(ip.checksum()));
+    delta
+}
+
+fn rewrite_ip(packet: &mut [u8], end: End, addr: Ipv4Addr) -> Result<(), RewriteError> {
+    let mut ip = checked_ip(packet)?;
+    set_ip_addr(&mut ip, end, addr);
+    Ok(())
+}
+
+/// Reads the big-endian 16-bit word at `at`, if `buf` holds it.
+pub(crate) fn get_u16(buf: &[u8], at: usize) -> Option<u16> {
+    let bytes = buf.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([bytes[0], bytes[1]]))
+}
+
+/// Writes the big-endian 16-bit word at `at`, if `buf` holds it.
+fn set_u16(buf: &mut [u8], at: usize, value: u16) {
+    if let Some(bytes) = at.checked_add(2).and_then(|end| buf.get_mut(at..end)) {
+        bytes.copy_from_slice(&value.to_be_bytes());
+    }
+}
+
+/// Offset of the checksum field in a TCP (16) or UDP (6) header; `None` for other protocols.
+pub(crate) fn check_offset(proto: IpProtocol) -> Option<usize> {
+    match proto {
+        IpProtocol::Tcp => Some(16),
+        IpProtocol::Udp => Some(6),
+        _ => None,
+    }
+}
+
+/// Sets one port of the TCP/UDP header at the start of `seg` and updates its checksum for the
+/// port change plus the pseudo-header change `addr`, if `seg` holds the field.
+///
+/// With `Mode::Full` a UDP checksum of 0 (none) stays 0 and a result of 0 is written as 0xffff;
+/// with `Mode::Partial` the field follows `addr` only (module docs). Fields `seg` does not hold
+/// are skipped, which is what an ICMP quote of 8 bytes of TCP needs. Returns the change of the
+/// words written, for an enclosing checksum (ICMP's).
+pub(crate) fn rewrite_port(
+    seg: &mut [u8],
+    proto: IpProtocol,
+    end: End,
+    port: u16,
+    addr: Delta,
+    mode: Mode,
+) -> Delta {
+    let Some(check_at) = check_offset(proto) else {
+        return Delta::default();
+    };
+    let port_at = match end {
+        End::Src => 0,
+        End::Dst => 2,
+    };
+    let Some(old_port) = get_u16(seg, port_at) else {
+        return Delta::default();
+    };
+    set_u16(seg, port_at, port);
+    let mut written = Delta::default().word(old_port, port);
+    if let Some(check) = get_u16(seg, check_at) {
+        let new = match mode {
+            Mode::Partial => addr.apply_to_sum(check),
+            Mode::Full if proto == IpProtocol::Udp && check == 0 => 0,
+            Mode::Full => match addr.plus(written).apply(check) {
+                0 if proto == IpProtocol::Udp => 0xffff,
+                new => new,
+            },
+        };
+        set_u16(seg, check_at, new);
+        written = written.word(check, new);
+    }
+    written
+}
+
+fn rewrite(
+    packet: &mut [u8],
+    end: End,
+    addr: Ipv4Addr,
+    port: u16,
+    mode: Mode,
+) -> Result<(), RewriteError> {
+    let mut ip = checked_ip(packet)?;
+    if ip.more_frags() || ip.frag_offset() != 0 {
+        return Err(RewriteError::Fragment);
+    }
+    // Everything is checked before anything is written, so an error leaves the buffer as it was.
+    let proto = ip.next_header();
+    let fits = match proto {
+        IpProtocol::Tcp => TcpPacket::new_checked(ip.payload_mut()).is_ok(),
+        IpProtocol::Udp => UdpPacket::new_checked(ip.payload_mut()).is_ok(),
+        other => return Err(RewriteError::NotTcpUdp(other)),
+    };
+    if !fits {
+        return Err(RewriteError::TransportTruncated);
+    }
+    let old_addr = match end {
+        End::Src => ip.src_addr(),
+        End::Dst => ip.dst_addr(),
+    };
+    let addr_delta = Delta::default().addr(old_addr, addr);
+    rewrite_port(ip.payload_mut(), proto, end, port, addr_delta, mode);
+    set_ip_addr(&mut ip, end, addr);
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
