@@ -56,6 +56,9 @@ impl Dataplane {
         if ip.more_frags() || ip.frag_offset() != 0 {
             return Verdict::Dropped(DropReason::Fragment);
         }
+        if ip.next_header() == IpProtocol::Icmp {
+            return self.handle_icmp_error(now_ms, frame, to_vip);
+        }
         let transport = match parse_transport(ip.next_header(), ip.payload()) {
             Ok(t) => t,
             Err(reason) => return Verdict::Dropped(reason),
@@ -166,7 +169,7 @@ impl Dataplane {
     }
 
     /// Sends a frame to a neighbour: MACs set for its interface, or parked until it resolves.
-    fn send_to(&mut self, now_ms: u64, frame: &mut [u8], neighbour: usize) -> Verdict {
+    pub(super) fn send_to(&mut self, now_ms: u64, frame: &mut [u8], neighbour: usize) -> Verdict {
         let iface = self.neighbours.get(neighbour).iface;
         let mut eth = EthernetFrame::new_unchecked(&mut *frame);
         eth.set_src_addr(self.iface(iface).mac);
@@ -347,7 +350,7 @@ impl Dataplane {
 
 impl Dataplane {
     /// The tuple a NAT connection's replies carry: from the real server to the client.
-    fn reply_key(&self, conn: &Conn) -> ConnKey {
+    pub(super) fn reply_key(&self, conn: &Conn) -> ConnKey {
         let view = &self.services[conn.service as usize].views[conn.server as usize];
         ConnKey {
             protocol: conn.key.protocol,

@@ -10,6 +10,7 @@ mod arp;
 pub mod conntrack;
 pub mod counters;
 mod forward;
+mod icmp;
 pub mod neighbour;
 pub mod pending;
 pub mod service;

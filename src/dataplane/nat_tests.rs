@@ -313,3 +313,142 @@ fn ttl_one_is_not_forwarded() {
         Verdict::Dropped(DropReason::TtlExceeded)
     );
 }
+
+/// An ICMP error from `from` to `to` quoting `quoted` (a whole IPv4 packet; its first 28 bytes
+/// or so go in), with every checksum right.
+fn icmp_error(ends: Endpoints, quoted: &[u8], frag_needed: bool) -> Vec<u8> {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{Icmpv4DstUnreachable, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Repr};
+    let q = Ipv4Packet::new_checked(quoted).unwrap();
+    let header = Ipv4Repr {
+        src_addr: q.src_addr(),
+        dst_addr: q.dst_addr(),
+        next_header: q.next_header(),
+        payload_len: q.payload().len(),
+        hop_limit: q.hop_limit(),
+    };
+    let data = &q.payload()[..8];
+    let reason = if frag_needed {
+        Icmpv4DstUnreachable::FragRequired
+    } else {
+        Icmpv4DstUnreachable::PortUnreachable
+    };
+    let icmp = Icmpv4Repr::DstUnreachable {
+        reason,
+        header,
+        data,
+    };
+    let ip = Ipv4Repr {
+        src_addr: ends.src,
+        dst_addr: ends.dst,
+        next_header: IpProtocol::Icmp,
+        payload_len: icmp.buffer_len(),
+        hop_limit: 64,
+    };
+    let mut buf = vec![0u8; ETHERNET_HEADER_LEN + ip.buffer_len() + icmp.buffer_len()];
+    let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
+    eth.set_src_addr(ends.src_mac);
+    eth.set_dst_addr(ends.dst_mac);
+    eth.set_ethertype(crate::wire::EthernetProtocol::Ipv4);
+    let caps = ChecksumCapabilities::default();
+    let mut pkt = Ipv4Packet::new_unchecked(&mut buf[ETHERNET_HEADER_LEN..]);
+    ip.emit(&mut pkt, &caps);
+    icmp.emit(&mut Icmpv4Packet::new_unchecked(pkt.payload_mut()), &caps);
+    buf
+}
+
+/// Outer source and destination, and the quoted flow, of a translated ICMP error; every
+/// checksum verified.
+fn read_icmp(frame: &[u8]) -> (Ipv4Addr, Ipv4Addr, crate::wire::icmp_error::InnerFlow) {
+    let ip = Ipv4Packet::new_checked(&frame[ETHERNET_HEADER_LEN..]).unwrap();
+    assert!(ip.verify_checksum());
+    let icmp = smoltcp::wire::Icmpv4Packet::new_checked(ip.payload()).unwrap();
+    assert!(icmp.verify_checksum(), "ICMP checksum");
+    let inner = Ipv4Packet::new_checked(icmp.data()).unwrap_or_else(|_| {
+        // The quote is shorter than its total length says: check its header alone.
+        Ipv4Packet::new_unchecked(icmp.data())
+    });
+    assert!(inner.verify_checksum(), "quoted header checksum");
+    let flow = crate::wire::icmp_error::inner_flow(&frame[ETHERNET_HEADER_LEN..]).unwrap();
+    (ip.src_addr(), ip.dst_addr(), flow)
+}
+
+#[test]
+fn icmp_errors_from_a_real_server_are_translated_back_to_the_vip() {
+    let mut dp = director(true, "udp");
+    let mut request = build::udp_frame(request(), b"TAPVS-Q 1 100\n");
+    assert_eq!(
+        dp.handle_frame(t(0), Iface::OUTSIDE, &mut request),
+        Verdict::Send(Iface::INSIDE)
+    );
+    // rs1 has nothing on 8080: port unreachable, quoting the translated request.
+    let ends = Endpoints {
+        dst_port: 0,
+        src_port: 0,
+        ..reply(true)
+    };
+    let mut f = icmp_error(ends, &request[ETHERNET_HEADER_LEN..], false);
+    assert_eq!(
+        dp.handle_frame(t(1), Iface::INSIDE, &mut f),
+        Verdict::Send(Iface::OUTSIDE)
+    );
+    let (src, dst, inner) = read_icmp(&f);
+    assert_eq!((src, dst), (VIP, CLIENT), "from the VIP to the client");
+    assert_eq!(
+        (inner.src, inner.src_port, inner.dst, inner.dst_port),
+        (CLIENT, 40000, VIP, 80)
+    );
+    assert_eq!(
+        EthernetFrame::new_checked(&f[..]).unwrap().dst_addr(),
+        ROUTER_MAC
+    );
+}
+
+#[test]
+fn frag_needed_towards_the_vip_reaches_the_real_server_translated() {
+    let mut dp = director(true, "tcp");
+    dp.handle_frame(
+        t(0),
+        Iface::OUTSIDE,
+        &mut build::tcp_frame(request(), Flags::SYN, b""),
+    );
+    let mut reply_frame = build::tcp_frame(reply(true), Flags::ACK, &[1u8; 1400]);
+    assert_eq!(
+        dp.handle_frame(t(1), Iface::INSIDE, &mut reply_frame),
+        Verdict::Send(Iface::OUTSIDE)
+    );
+    // The router cannot pass the (translated) reply on: fragmentation needed, to the VIP.
+    let ends = Endpoints {
+        src: ROUTER,
+        dst: VIP,
+        src_mac: ROUTER_MAC,
+        dst_mac: OUT_MAC,
+        src_port: 0,
+        dst_port: 0,
+    };
+    let mut f = icmp_error(ends, &reply_frame[ETHERNET_HEADER_LEN..], true);
+    assert_eq!(
+        dp.handle_frame(t(2), Iface::OUTSIDE, &mut f),
+        Verdict::Send(Iface::INSIDE)
+    );
+    let (src, dst, inner) = read_icmp(&f);
+    assert_eq!((src, dst), (ROUTER, rs_ip(true)), "to the real server");
+    assert_eq!(
+        (inner.src, inner.src_port, inner.dst, inner.dst_port),
+        (rs_ip(true), 8080, CLIENT, 40000)
+    );
+    // An error about no connection of ours goes nowhere.
+    let other = build::tcp_frame(
+        Endpoints {
+            dst_port: 40001,
+            ..reply(true)
+        },
+        Flags::ACK,
+        b"",
+    );
+    let mut f = icmp_error(ends, &other[ETHERNET_HEADER_LEN..], true);
+    assert_eq!(
+        dp.handle_frame(t(3), Iface::OUTSIDE, &mut f),
+        Verdict::Dropped(DropReason::NoConnection)
+    );
+}
