@@ -138,7 +138,12 @@ impl Dataplane {
             if checksum::decrement_ttl(ip) != Ok(true) {
                 return Verdict::Dropped(DropReason::TtlExceeded);
             }
-            if checksum::rewrite_dst(ip, view.addr, view.port).is_err() {
+            let rewritten = if self.partial_csum {
+                checksum::rewrite_dst_partial(ip, view.addr, view.port)
+            } else {
+                checksum::rewrite_dst(ip, view.addr, view.port)
+            };
+            if rewritten.is_err() {
                 return Verdict::Dropped(DropReason::Malformed);
             }
         }
@@ -213,7 +218,12 @@ impl Dataplane {
         if checksum::decrement_ttl(ip) != Ok(true) {
             return Verdict::Dropped(DropReason::TtlExceeded);
         }
-        if checksum::rewrite_src(ip, conn.key.vip, conn.key.vport).is_err() {
+        let rewritten = if self.partial_csum {
+            checksum::rewrite_src_partial(ip, conn.key.vip, conn.key.vport)
+        } else {
+            checksum::rewrite_src(ip, conn.key.vip, conn.key.vport)
+        };
+        if rewritten.is_err() {
             return Verdict::Dropped(DropReason::Malformed);
         }
         let gateway = self.gateway;

@@ -112,6 +112,8 @@ pub struct Dataplane {
     events: VecDeque<Event>,
     counters: Counters,
     next_sweep_ms: u64,
+    /// The frame being handled has a partial transport checksum (offloads).
+    partial_csum: bool,
 }
 
 /// Milliseconds on the caller's clock.
@@ -164,12 +166,27 @@ impl Dataplane {
             events: VecDeque::with_capacity(EVENT_QUEUE),
             counters: Counters::default(),
             next_sweep_ms: 0,
+            partial_csum: false,
         }
     }
 
     /// Takes one frame received on `iface`; may rewrite it in place (then the verdict says
     /// where to send it).
     pub fn handle_frame(&mut self, now: Instant, iface: Iface, frame: &mut [u8]) -> Verdict {
+        self.handle_offloaded(now, iface, frame, false)
+    }
+
+    /// [`Dataplane::handle_frame`] for a frame from a TAP with offloads: it may be a large
+    /// segment (GSO), and with `partial_csum` its TCP/UDP checksum field holds only the
+    /// pseudo-header sum, which NAT then updates the way the kernel does.
+    pub fn handle_offloaded(
+        &mut self,
+        now: Instant,
+        iface: Iface,
+        frame: &mut [u8],
+        partial_csum: bool,
+    ) -> Verdict {
+        self.partial_csum = partial_csum;
         self.counters.frames_in += 1;
         self.counters.bytes_in += frame.len() as u64;
         let verdict = match self.ifaces.get(iface.0 as usize) {

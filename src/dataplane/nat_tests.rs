@@ -452,3 +452,45 @@ fn frag_needed_towards_the_vip_reaches_the_real_server_translated() {
         Verdict::Dropped(DropReason::NoConnection)
     );
 }
+
+/// The TCP/UDP pseudo-header sum (folded, not complemented): what a partial checksum holds.
+fn pseudo_sum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: usize) -> u16 {
+    let mut sum: u32 = 0;
+    for a in [src, dst] {
+        let o = a.octets();
+        sum += u32::from(u16::from_be_bytes([o[0], o[1]]))
+            + u32::from(u16::from_be_bytes([o[2], o[3]]));
+    }
+    sum += protocol as u32 + len as u32;
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+#[test]
+fn offloaded_frames_with_partial_checksums_keep_them_partial_for_the_new_addresses() {
+    let mut dp = director(true, "tcp");
+    let mut f = build::tcp_frame(request(), Flags::SYN, b"");
+    let tcp_at = ETHERNET_HEADER_LEN + 20;
+    let tcp_len = f.len() - tcp_at;
+    // What the kernel hands over with offloads: only the pseudo-header sum in the field.
+    let partial = pseudo_sum(CLIENT, VIP, 6, tcp_len);
+    f[tcp_at + 16..tcp_at + 18].copy_from_slice(&partial.to_be_bytes());
+    assert_eq!(
+        dp.handle_offloaded(t(0), Iface::OUTSIDE, &mut f, true),
+        Verdict::Send(Iface::INSIDE)
+    );
+    let field = u16::from_be_bytes([f[tcp_at + 16], f[tcp_at + 17]]);
+    assert_eq!(
+        field,
+        pseudo_sum(CLIENT, rs_ip(true), 6, tcp_len),
+        "partial sum for the new destination"
+    );
+    let ip = Ipv4Packet::new_checked(&f[ETHERNET_HEADER_LEN..]).unwrap();
+    assert!(ip.verify_checksum());
+    assert_eq!(
+        TcpPacket::new_checked(ip.payload()).unwrap().dst_port(),
+        8080
+    );
+}

@@ -196,13 +196,17 @@ fn unit(units: &[Unit], max: f64) -> Unit {
 /// `v` in its own unit to three significant digits: `5.43 MB`, `41.2 k`, `612 B`.
 fn human(v: f64, units: &[Unit]) -> String {
     let (div, _, suffix) = unit(units, v.abs());
-    let s = v / div;
-    let decimals = if div == 1.0 {
-        0
+    if div == 1.0 {
+        format!("{v:.0}{suffix}")
     } else {
-        (2 - s.abs().max(1.0).log10().floor() as i32).clamp(0, 2) as usize
-    };
-    format!("{s:.decimals$}{suffix}")
+        format!("{}{suffix}", sig3(v / div))
+    }
+}
+
+/// `v` to three significant digits (two decimals at most), trailing zeros kept: `1.30`, `612`.
+fn sig3(v: f64) -> String {
+    let decimals = (2 - v.abs().max(1.0).log10().floor() as i32).clamp(0, 2) as usize;
+    format!("{v:.decimals$}")
 }
 
 /// A share as a percentage: one decimal below 10 % (`4.6 %`), none above (`98 %`).
@@ -328,12 +332,19 @@ fn panel(root: &Area, area: &Area, runs: &[RunRecord], p: &Panel) -> PlotResult 
     let group_w = to_px(1.0, 0.0).0 - to_px(0.0, 0.0).0;
     for (i, run) in runs.iter().enumerate() {
         let x = i as f64 + offset;
+        // An infinite count is no bar, like a missing one.
+        let bar = |name| metric(run, name).filter(|v| v.is_finite()).map(|v| v / div);
         let bars = Bars {
-            wire: metric(run, p.wire).map(|v| v / div),
-            director: metric(run, p.director).map(|v| v / div),
+            wire: bar(p.wire),
+            director: bar(p.director),
             share: share(run, p),
         };
-        let value = |v: Option<f64>| v.map_or("n/a".into(), |v| human(v * div, p.units));
+        // In full (`1.52 GB`), or short in the axis unit (`1.52`) where bars are narrow.
+        let value = |v: Option<f64>, short: bool| match v {
+            None => "n/a".to_string(),
+            Some(v) if short => sig3(v),
+            Some(v) => human(v * div, p.units),
+        };
         bars.draw(root, &to_px, x, group_w, value)?;
         group_label(root, to_px(x, 0.0), run, group_w)?;
     }
@@ -362,10 +373,17 @@ impl Bars {
         to_px: &dyn Fn(f64, f64) -> (i32, i32),
         x: f64,
         group_w: i32,
-        value: impl Fn(Option<f64>) -> String,
+        value: impl Fn(Option<f64>, bool) -> String,
     ) -> PlotResult {
         let (value_px, share_px) = if group_w >= 110 { (12, 16) } else { (11, 14) };
         let base = to_px(x, 0.0).1;
+        let bar_w = to_px(BAR_W, 0.0).0 - to_px(0.0, 0.0).0;
+        let value_style = anchored(value_px, MUTED, HPos::Center, VPos::Bottom);
+        let value = |v: Option<f64>| -> PlotResult<String> {
+            let long = value(v, false);
+            let fits = root.estimate_text_size(&long, &value_style)?.0 as i32 <= bar_w + 6;
+            Ok(if fits { long } else { value(v, true) })
+        };
 
         let (left, right) = (to_px(x - BAR_GAP - BAR_W, 0.0).0, to_px(x - BAR_GAP, 0.0).0);
         let top = to_px(x, self.wire.unwrap_or(0.0)).1;
@@ -378,7 +396,11 @@ impl Bars {
             (top - 3, VPos::Bottom)
         };
         let style = anchored(value_px, MUTED, HPos::Center, v);
-        root.draw(&Text::new(value(self.wire), ((left + right) / 2, y), style))?;
+        root.draw(&Text::new(
+            value(self.wire)?,
+            ((left + right) / 2, y),
+            style,
+        ))?;
 
         let (left, right) = (to_px(x + BAR_GAP, 0.0).0, to_px(x + BAR_GAP + BAR_W, 0.0).0);
         let top = to_px(x, self.director.unwrap_or(0.0)).1;
@@ -386,8 +408,11 @@ impl Bars {
             root.draw(&Rectangle::new([(left, top), (right, base)], OK.filled()))?;
         }
         let centre = (left + right) / 2;
-        let style = anchored(value_px, MUTED, HPos::Center, VPos::Bottom);
-        root.draw(&Text::new(value(self.director), (centre, top - 3), style))?;
+        root.draw(&Text::new(
+            value(self.director)?,
+            (centre, top - 3),
+            value_style.clone(),
+        ))?;
         if let Some(s) = self.share {
             let style = anchored(share_px, INK, HPos::Center, VPos::Bottom);
             let y = top - 6 - value_px as i32;

@@ -177,6 +177,7 @@ fn missing_metrics_and_no_runs_still_write() {
     partial.metrics.remove("wire_bytes");
     partial.metrics.remove("director_byte_share");
     partial.metrics.insert("director_packets".into(), f64::NAN);
+    partial.metrics.insert("wire_packets".into(), f64::INFINITY);
     let bare = record("dr", "bare", &[]);
     write_comparison(&tmp.0.join("some"), &[dr(), partial, bare]).unwrap();
     let rows = csv_rows(&tmp.0.join("some").join(COMPARISON_CSV));
@@ -185,6 +186,7 @@ fn missing_metrics_and_no_runs_still_write() {
     assert_eq!(rows[2][col("wire_bytes")], "");
     assert_eq!(rows[2][col("director_packets")], "", "NaN is written empty");
     assert_eq!(rows[2][col("director_bytes")], "1521000000");
+    assert_eq!(rows[2][col("wire_packets")], "inf");
     assert!(rows[3][4..].iter().all(String::is_empty), "{:?}", rows[3]);
     assert!(tmp.0.join("some").join(COMPARISON_PNG).is_file());
 
@@ -207,11 +209,34 @@ fn table_aligns_one_line_per_run_with_shares() {
     assert!(lines[0].starts_with("run") && lines[0].ends_with("packet share"));
     let (d, n) = (lines[1], lines[2]);
     assert!(d.starts_with("web-60s (dr) ") && n.starts_with("web-60s (nat)"));
-    assert!(d.contains("  4.6 %  ") && d.contains("71.3 MB") && d.contains("1.55 GB"));
-    assert!(n.contains("  98 %  ") && n.contains("  130  "), "{n}");
-    // Right-aligned columns end where their header ends.
-    assert_eq!(d.len(), lines[0].len(), "{table}");
-    assert_eq!(n.len(), lines[0].len(), "{table}");
+    // Numbers are right-aligned: each ends where its column's header ends.
+    let cell = |line: &str, column: &str| {
+        let end = lines[0].find(column).unwrap() + column.len();
+        let cell = line[..end]
+            .rsplit("  ")
+            .next()
+            .unwrap()
+            .trim_start()
+            .to_string();
+        assert!(
+            line[end..].starts_with("  ") || line.len() == end,
+            "{table}"
+        );
+        cell
+    };
+    let want = [
+        ("ok", "120000", "119870"),
+        ("failed", "0", "130"),
+        ("req/s", "2000.0", "1997.8"),
+        ("director bytes", "71.3 MB", "1.52 GB"),
+        ("wire bytes", "1.55 GB", "1.55 GB"),
+        ("byte share", "4.6 %", "98 %"),
+        ("packet share", "46 %", "98 %"),
+    ];
+    for (column, in_dr, in_nat) in want {
+        assert_eq!(cell(d, column), in_dr, "{column} of dr in\n{table}");
+        assert_eq!(cell(n, column), in_nat, "{column} of nat in\n{table}");
+    }
 }
 
 #[test]

@@ -94,6 +94,11 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
         total.failed as f64 / requests.max(1.0),
     );
     m.insert("throughput_rps".into(), total.ok as f64 / span_s.max(0.001));
+    // Response bytes (headers and bodies) received by successful requests, per second.
+    m.insert(
+        "goodput_gbps".into(),
+        total.bytes as f64 * 8.0 / span_s.max(0.001) / 1e9,
+    );
     m.insert(
         "latency_p50_ms".into(),
         total.latency.p50_us as f64 / 1000.0,

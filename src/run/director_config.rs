@@ -20,9 +20,10 @@ pub fn director_inside_mac(n: u8) -> String {
 /// The floating gateway of the NAT real servers: 198.18.1.1 inside a two-armed director,
 /// the director's own LAN address in a one-armed set-up.
 pub fn nat_gateway(scenario: &Scenario) -> Ipv4Addr {
-    match scenario.lab.mode {
-        Mode::Nat if scenario.lab.nat_arms == 2 => Ipv4Addr::new(198, 18, 1, 1),
-        _ => Ipv4Addr::new(198, 18, 0, 2),
+    if scenario.lab.mode.two_armed(scenario.lab.nat_arms) {
+        Ipv4Addr::new(198, 18, 1, 1)
+    } else {
+        Ipv4Addr::new(198, 18, 0, 2)
     }
 }
 
@@ -30,7 +31,7 @@ pub fn nat_gateway(scenario: &Scenario) -> Ipv4Addr {
 /// the inside arm of a two-armed NAT director, at 198.18.1.(1 + n)).
 pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> DirectorConfig {
     let s = &scenario.service;
-    let two_armed = scenario.lab.mode == Mode::Nat && scenario.lab.nat_arms == 2;
+    let two_armed = scenario.lab.mode.two_armed(scenario.lab.nat_arms);
     DirectorConfig {
         interface: InterfaceConfig {
             name: format!("d{n}"),
@@ -54,8 +55,8 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
             protocol: s.protocol,
             scheduler: s.scheduler,
             forwarding: match scenario.lab.mode {
-                Mode::Dr => Forwarding::Dr,
                 Mode::Nat => Forwarding::Nat,
+                Mode::Dr | Mode::Kernel | Mode::Direct => Forwarding::Dr,
             },
             persistence_s: s.persistence.as_secs() as u32,
             persistence_netmask: s.persistence_netmask,

@@ -46,9 +46,10 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
 /// The lab a scenario needs.
 pub fn topology(scenario: &Scenario) -> Topology {
     let layout = match (scenario.lab.mode, scenario.lab.nat_arms) {
-        (Mode::Dr, _) => Layout::DirectRouting,
+        (Mode::Dr | Mode::Direct, _) => Layout::DirectRouting,
         (Mode::Nat, 1) => Layout::NatOneArmed,
         (Mode::Nat, _) => Layout::NatTwoArmed,
+        (Mode::Kernel, _) => Layout::KernelNat,
     };
     Topology {
         real_servers: scenario
@@ -202,13 +203,18 @@ fn drive(
         "--max-seconds".into(),
         ctx.max_seconds.to_string(),
     ];
-    ctx.spawn(procs, "sw", "d1", &ctx.exe, &args)?;
+    let has_director = scenario.lab.mode.has_director();
+    if has_director {
+        ctx.spawn(procs, "sw", "d1", &ctx.exe, &args)?;
+    }
     for i in 0..scenario.real_servers.len() {
         ctx.spawn_server(procs, i)?;
     }
-    wait_for("director", Duration::from_secs(5), || {
-        ctx.director_stats().is_ok()
-    })?;
+    if has_director {
+        wait_for("director", Duration::from_secs(5), || {
+            ctx.director_stats().is_ok()
+        })?;
+    }
     std::thread::sleep(scenario.lab.settle);
     interrupt.check()?;
 
@@ -224,7 +230,13 @@ fn drive(
                 Protocol::Udp => "udp".into(),
             },
             "--target".into(),
-            format!("{}:{}", scenario.service.vip, scenario.service.port),
+            match scenario.lab.mode {
+                // No balancer: straight to the one real server.
+                Mode::Direct => {
+                    format!("{}:{}", scenario.server_address(0), scenario.server_port(0))
+                }
+                _ => format!("{}:{}", scenario.service.vip, scenario.service.port),
+            },
             "--load".into(),
             load.name.clone(),
             "--mode".into(),
@@ -281,7 +293,7 @@ fn drive(
     loop {
         interrupt.check()?;
         let now = unix_ms().saturating_sub(start_unix_ms);
-        if unix_ms() >= start_unix_ms && now >= next_sample {
+        if has_director && unix_ms() >= start_unix_ms && now >= next_sample {
             let stats = ctx.director_stats()?;
             samples.push((now, stats.forwarded()));
             next_sample += interval_ms;
@@ -301,7 +313,7 @@ fn drive(
             events.push((at, event.clone()));
             next_event += 1;
         }
-        if let Some(status) = procs.exited("d1") {
+        if has_director && let Some(status) = procs.exited("d1") {
             bail!("the director exited during the run ({status}); see logs/d1.log");
         }
         let clients_done = scenario.loads.iter().all(|l| {
@@ -316,7 +328,11 @@ fn drive(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let director_final = ctx.director_stats()?;
+    let director_final = if has_director {
+        ctx.director_stats()?
+    } else {
+        Stats::default()
+    };
     samples.push((
         unix_ms().saturating_sub(start_unix_ms),
         director_final.forwarded(),

@@ -73,12 +73,18 @@ impl Default for LabSpec {
     }
 }
 
-/// IPVS forwarding methods.
+/// What balances the traffic: tapvs with an IPVS forwarding method, or a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// tapvs, direct routing.
     Dr,
+    /// tapvs, NAT (masquerading).
     Nat,
+    /// Reference: the Linux kernel doing the NAT (nftables DNAT in a namespace), no tapvs.
+    Kernel,
+    /// Reference: the clients talk straight to the (single) real server, no balancer at all.
+    Direct,
 }
 
 impl Mode {
@@ -86,6 +92,22 @@ impl Mode {
         match self {
             Mode::Dr => "dr",
             Mode::Nat => "nat",
+            Mode::Kernel => "kernel",
+            Mode::Direct => "direct",
+        }
+    }
+
+    /// Whether a tapvs director runs (the reference modes have none).
+    pub fn has_director(self) -> bool {
+        matches!(self, Mode::Dr | Mode::Nat)
+    }
+
+    /// Whether the real servers sit behind a NAT box on their own network (two-armed).
+    pub fn two_armed(self, nat_arms: u8) -> bool {
+        match self {
+            Mode::Nat => nat_arms == 2,
+            Mode::Kernel => true,
+            Mode::Dr | Mode::Direct => false,
         }
     }
 }
@@ -338,7 +360,7 @@ impl Scenario {
     /// The address of real server `i` (from 0): 198.18.0.(11 + i) on the LAN, or
     /// 198.18.1.(11 + i) behind a two-armed NAT director.
     pub fn server_address(&self, i: usize) -> Ipv4Addr {
-        let net = if self.lab.mode == Mode::Nat && self.lab.nat_arms == 2 {
+        let net = if self.lab.mode.two_armed(self.lab.nat_arms) {
             1
         } else {
             0

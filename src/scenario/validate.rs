@@ -13,6 +13,7 @@ pub const METRICS: &[&str] = &[
     "failed_requests",
     "failed_share",
     "throughput_rps",
+    "goodput_gbps",
     "latency_p50_ms",
     "latency_p99_ms",
     "share_error_max",
@@ -151,6 +152,12 @@ impl Scenario {
                 return bad(format!("{field}.command"), "empty word in the command");
             }
         }
+        if self.lab.mode == super::Mode::Direct && self.real_servers.len() != 1 {
+            return bad(
+                "real_server",
+                "mode `direct` (no balancer) talks to exactly one real server",
+            );
+        }
         if self.real_servers.iter().all(|r| r.weight == 0) {
             return bad(
                 "real_server",
@@ -228,6 +235,17 @@ impl Scenario {
             last = e.at;
             if !self.real_servers.iter().any(|r| r.name == e.server) {
                 return bad(f("server"), format!("no real server named `{}`", e.server));
+            }
+            if matches!(e.action, Action::Drain | Action::SetWeight)
+                && !self.lab.mode.has_director()
+            {
+                return bad(
+                    f("action"),
+                    format!(
+                        "mode `{}` has no director to change weights on",
+                        self.lab.mode.name()
+                    ),
+                );
             }
             match (e.action, e.weight) {
                 (Action::SetWeight, None) => return bad(f("weight"), "set_weight needs a weight"),
