@@ -4,8 +4,9 @@
 # Run as root, for example:
 #   PREFIX=tv1234 bash netns/lab-down.sh
 #
-# Deleting a namespace removes everything in it: the bridges (br0, and br1 in the nat2 layout), the
-# veth pairs (both ends; a pair never outlives either of its namespaces) and the directors' TAPs.
+# Deleting a namespace removes everything in it: the bridges (br0, and br1 in the nat2 and knat
+# layouts), the veth pairs (both ends; a pair never outlives either of its namespaces), the
+# directors' TAPs, and knat's nftables table and conntrack entries (they belong to `<PREFIX>-kn`).
 # Nothing of a lab lives in the root namespace, so nothing else needs removing. The same for every
 # LAYOUT: no parameter but PREFIX is needed.
 #

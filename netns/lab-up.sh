@@ -4,6 +4,8 @@
 # Run as root, for example:
 #   PREFIX=tv1234 RS_COUNT=3 VIPS="198.18.0.100" ARP_SUPPRESSION=1 DIRECTORS="d1" bash netns/lab-up.sh
 #   PREFIX=tv1234 LAYOUT=nat2 RS_COUNT=3 bash netns/lab-up.sh
+#   PREFIX=tv1234 LAYOUT=knat KNAT_SERVICES="tcp:198.18.0.100:80=198.18.1.11:8080,198.18.1.12:8080" \
+#       bash netns/lab-up.sh
 #
 # Parameters (environment variables, all optional):
 #   PREFIX           `tv` + 4 lowercase hex digits; every namespace is `<PREFIX>-<host>`.
@@ -14,17 +16,29 @@
 #                         198.18.1.0/24), default route via NAT_GATEWAY; each director also gets
 #                         an inside TAP `<director>i` on br1.
 #                    nat1 NAT, one-armed: real servers on br0, default route via NAT_GATEWAY.
-#                    In both NAT layouts the real servers hold no VIP and keep ARP at the defaults.
-#   NAT_GATEWAY      nat2/nat1 only: the real servers' default route, an address the directors own in
-#                    userspace. Default 198.18.1.1 (nat2: the floating inside address) or 198.18.0.2
-#                    (nat1: director d1).
+#                    knat the kernel's NAT, the reference for nat2: real servers as in nat2, but no
+#                         director TAPs; a namespace `<PREFIX>-kn` (eth0 198.18.0.2/24 and the VIPs
+#                         on br0, eth1 NAT_GATEWAY/24 on br1) forwards and DNATs KNAT_SERVICES
+#                         with nftables (table ip tapvs_knat; needs `nft`).
+#                    In the NAT layouts the real servers hold no VIP and keep ARP at the defaults.
+#   NAT_GATEWAY      nat2/nat1/knat only: the real servers' default route. nat2/nat1: an address the
+#                    directors own in userspace, default 198.18.1.1 (nat2: the floating inside
+#                    address) or 198.18.0.2 (nat1: director d1). knat: the kn box's eth1 address,
+#                    default 198.18.1.1.
+#   KNAT_SERVICES    knat only: what the kn box forwards, "PROTO:VIP:PORT[=ADDR:PORT,...] ...", e.g.
+#                    "tcp:198.18.0.100:80=198.18.1.11:8080,198.18.1.12:8081 udp:198.18.0.100:53".
+#                    PROTO is tcp or udp, VIP one of VIPS; each new connection (UDP: each new flow)
+#                    goes to the next ADDR:PORT, round robin (`numgen inc`). ADDR must be a real
+#                    server's. Without "=...": every real server, on PORT. Default: empty (the box
+#                    forwards nothing; a connection to the VIP is refused by the box itself).
 #   REAL_SERVERS     "name=address ...", e.g. "rs1=198.18.0.11 rs2=198.18.0.12". Overrides RS_COUNT.
 #                    Addresses in 198.18.1.4-254 for nat2, in 198.18.0.4-254 otherwise.
 #   RS_COUNT         real servers rs1..rsN at 198.18.0.11, .12, ... (nat2: 198.18.1.11, .12, ...)
 #                    (default 2).
 #   VIPS             virtual IPs on the LAN (default "198.18.0.100"); dr: the real servers hold
 #                    them on `lo`.
-#   DIRECTORS        TAP devices created on the switch for the directors (default "d1 d2").
+#   DIRECTORS        TAP devices created on the switch for the directors (default "d1 d2"; knat:
+#                    none, and naming any is refused).
 #   ARP_SUPPRESSION  dr only (NAT real servers always keep the defaults, 0):
 #                    1: arp_ignore=1, arp_announce=2 on the real servers (normal direct routing);
 #                    0: both 0, the kernel defaults, which shows the "ARP problem" (default 1).
@@ -33,7 +47,8 @@
 # Rules this script keeps:
 #   - Every address is in 198.18.0.0/15 and lives inside the lab's own namespaces.
 #   - Nothing is created in the root namespace: veth pairs are created directly between two lab
-#     namespaces, TAPs inside `<PREFIX>-sw`. Deleting the namespaces (lab-down.sh) removes it all.
+#     namespaces, TAPs inside `<PREFIX>-sw`, knat's nftables table inside `<PREFIX>-kn` (its text is
+#     kept in the state dir as knat.nft). Deleting the namespaces (lab-down.sh) removes it all.
 #   - The state dir /run/tapvs/<PREFIX>/ is created first, so `tapvs lab clean` never mistakes a lab
 #     that is being built for a leftover. Its owner.pid says which process owns the lab (0 = manual).
 #   - Nothing here reads standard input: tapvs feeds this very script to `bash -s`.
@@ -103,8 +118,15 @@ nat1)
     # Not 198.18.0.1: the router would route the replies around the directors.
     in_range "$RS_GATEWAY" 0 2 || die "NAT_GATEWAY $RS_GATEWAY is not a host address in 198.18.0.2-254"
     ;;
-*) die "LAYOUT must be dr, nat2 or nat1, not '$LAYOUT'" ;;
+knat)
+    # The kn box's inside arm holds the gateway itself.
+    RS_NET=1 RS_BRIDGE=br1 RS_GATEWAY=${NAT_GATEWAY:-198.18.1.1}
+    in_range "$RS_GATEWAY" 1 1 || die "NAT_GATEWAY $RS_GATEWAY is not a host address in 198.18.1.1-254"
+    command -v nft >/dev/null || die "LAYOUT=knat needs nft (apt-get install nftables)"
+    ;;
+*) die "LAYOUT must be dr, nat2, nat1 or knat, not '$LAYOUT'" ;;
 esac
+if [[ "$LAYOUT" != knat && -n "${KNAT_SERVICES:-}" ]]; then die "KNAT_SERVICES is for LAYOUT=knat, not $LAYOUT"; fi
 
 if [[ -z "${REAL_SERVERS:-}" ]]; then
     RS_COUNT=${RS_COUNT:-2}
@@ -113,15 +135,22 @@ if [[ -z "${REAL_SERVERS:-}" ]]; then
     for ((i = 1; i <= RS_COUNT; i++)); do REAL_SERVERS+=" rs$i=198.18.$RS_NET.$((10 + i))"; done
 fi
 VIPS=${VIPS-198.18.0.100}
-DIRECTORS=${DIRECTORS-d1 d2}
+if [[ "$LAYOUT" == knat ]]; then
+    # The kn box takes the directors' place (and d1's address 198.18.0.2).
+    DIRECTORS=${DIRECTORS-}
+    [[ -z "${DIRECTORS// /}" ]] || die "LAYOUT=knat has no directors (the kn box replaces them), not '$DIRECTORS'"
+else
+    DIRECTORS=${DIRECTORS-d1 d2}
+fi
+KNAT_SERVICES=${KNAT_SERVICES:-}
 ARP_SUPPRESSION=${ARP_SUPPRESSION:-1}
 STATE_DIR="/run/tapvs/$PREFIX"
 
 # A real server's name is a namespace suffix and a switch port name, a director's name is its TAP's
 # name: all must be unique. Addresses too.
-taken=" br0 br1 lo eth0 sw rt cl "
+taken=" br0 br1 lo eth0 sw rt cl kn "
 take_name() {
-    [[ "$taken" != *" $1 "* ]] || die "name '$1' is used twice or reserved (br0 br1 lo eth0 sw rt cl)"
+    [[ "$taken" != *" $1 "* ]] || die "name '$1' is used twice or reserved (br0 br1 lo eth0 sw rt cl kn)"
     taken+="$1 "
 }
 taken_addrs=" "
@@ -149,7 +178,47 @@ if [[ "$LAYOUT" == nat2 ]]; then
     # Each director's inside TAP is a port of br1, beside the real servers' ports.
     for d in $DIRECTORS; do take_name "${d}i"; done
 fi
+if [[ "$LAYOUT" == knat ]]; then take_name kni; fi # the kn box's port on br1
 if [[ "$LAYOUT" != dr ]]; then take_addr "$RS_GATEWAY" NAT_GATEWAY; fi
+
+# knat: KNAT_SERVICES becomes the kn box's nftables ruleset, one DNAT rule per service:
+#   ip daddr VIP PROTO dport PORT dnat ip to numgen inc mod N map { 0 : ADDR . PORT, ... }
+# numgen counts per rule, and only a connection's first packet reaches the nat chain (conntrack
+# rewrites the rest, and un-NATs the replies), so each rule hands out new connections round robin.
+KNAT_RULES=""
+port_number() { [[ "$1" =~ ^[1-9][0-9]{0,4}$ ]] && (($1 <= 65535)); }
+rs_addrs=" "
+for rs in $REAL_SERVERS; do rs_addrs+="${rs#*=} "; done
+rs_list=${rs_addrs# } rs_list=${rs_list% } # for messages
+knat_seen=" "
+for svc in $KNAT_SERVICES; do
+    [[ "$svc" =~ ^(tcp|udp):([0-9.]+):([0-9]+)(=(.*))?$ ]] ||
+        die "KNAT_SERVICES: '$svc' is not PROTO:VIP:PORT[=ADDR:PORT,...] (PROTO tcp or udp)"
+    proto=${BASH_REMATCH[1]} vip=${BASH_REMATCH[2]} port=${BASH_REMATCH[3]}
+    mapped=${BASH_REMATCH[4]} targets=${BASH_REMATCH[5]} # (taken now: the next =~ resets them)
+    [[ " $VIPS " == *" $vip "* ]] || die "KNAT_SERVICES: $vip in '$svc' is not one of VIPS ($VIPS)"
+    port_number "$port" || die "KNAT_SERVICES: port $port in '$svc' is not 1-65535"
+    [[ "$knat_seen" != *" $proto:$vip:$port "* ]] || die "KNAT_SERVICES: $proto:$vip:$port is listed twice"
+    knat_seen+="$proto:$vip:$port "
+    if [[ -z "$mapped" ]]; then # no "=...": every real server, on the service's port
+        targets=""
+        for addr in $rs_addrs; do targets+="${targets:+,}$addr:$port"; done
+        [[ -n "$targets" ]] || die "KNAT_SERVICES: '$svc' has no real server to go to"
+    fi
+    elements="" n=0
+    IFS=, read -r -a target_list <<<"$targets"
+    for target in "${target_list[@]}"; do
+        addr=${target%:*} tport=${target##*:}
+        [[ "$target" == *:* && " $rs_addrs " == *" $addr "* ]] ||
+            die "KNAT_SERVICES: '$target' in '$svc' is not ADDR:PORT with ADDR a real server's (${rs_list:-none})"
+        port_number "$tport" || die "KNAT_SERVICES: port $tport in '$svc' is not 1-65535"
+        elements+="${elements:+, }$n : $addr . $tport"
+        n=$((n + 1))
+    done
+    ((n > 0)) || die "KNAT_SERVICES: '$svc' has no target"
+    KNAT_RULES+="		ip daddr $vip $proto dport $port dnat ip to numgen inc mod $n map { $elements }
+"
+done
 case "$ARP_SUPPRESSION" in
 1) ARP_IGNORE=1 ARP_ANNOUNCE=2 ;;
 0) ARP_IGNORE=0 ARP_ANNOUNCE=0 ;;
@@ -161,7 +230,9 @@ if [[ "$LAYOUT" != dr ]]; then ARP_IGNORE=0 ARP_ANNOUNCE=0; fi
 NS_SW="$PREFIX-sw" # the LAN switch (bridge br0; nat2: also br1) and the directors' TAPs
 NS_RT="$PREFIX-rt" # the router between the clients and the LAN
 NS_CL="$PREFIX-cl" # the clients (own 198.19.0.0/16)
+NS_KN="$PREFIX-kn" # knat: the kernel NAT box
 ALL_NS=("$NS_SW" "$NS_RT" "$NS_CL")
+if [[ "$LAYOUT" == knat ]]; then ALL_NS+=("$NS_KN"); fi
 for rs in $REAL_SERVERS; do ALL_NS+=("$PREFIX-${rs%%=*}"); done
 
 # --- State dir: claims the prefix before anything exists in the kernel -----------------------------
@@ -183,7 +254,7 @@ done
 
 # --- LAN switch ------------------------------------------------------------------------------------
 BRIDGES=(br0)
-if [[ "$LAYOUT" == nat2 ]]; then BRIDGES+=(br1); fi # br1: the inside segment 198.18.1.0/24
+if [[ "$RS_BRIDGE" == br1 ]]; then BRIDGES+=(br1); fi # nat2, knat: the inside segment 198.18.1.0/24
 for br in "${BRIDGES[@]}"; do
     step "switch: bridge $br in $NS_SW"
     ip -n "$NS_SW" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
@@ -246,6 +317,41 @@ for rs in $REAL_SERVERS; do
     fi
 done
 
+# --- Kernel NAT box (knat) -------------------------------------------------------------------------
+# In the directors' place: a router between br0 and br1 that owns d1's address and the VIPs (so it
+# answers the router's ARP for them) and DNATs each service to the real servers, round robin. No
+# SNAT: the real servers see the clients' addresses and answer via their default route, this box's
+# eth1, where conntrack rewrites the replies' source back to VIP:PORT. Its only route off its two
+# segments leads the replies to the clients through the router.
+if [[ "$LAYOUT" == knat ]]; then
+    step "kernel NAT box $NS_KN: eth0 198.18.0.2/24 + VIPs on br0, eth1 $RS_GATEWAY/24 on br1"
+    plug "$NS_KN" kn br0
+    # eth1: a second veth pair, its switch end `kni` a port of br1.
+    ip -n "$NS_SW" link add kni type veth peer name eth1 netns "$NS_KN"
+    ip -n "$NS_SW" link set kni master br1 up
+    ip -n "$NS_KN" link set eth1 up
+    # arp_ignore=1/arp_announce=2: each arm answers and announces only its own segment's addresses.
+    ip netns exec "$NS_KN" sysctl -q -w net.ipv4.ip_forward=1 \
+        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+        net.ipv4.conf.eth0.rp_filter=0 net.ipv4.conf.eth1.rp_filter=0 \
+        net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+    ip -n "$NS_KN" addr add 198.18.0.2/24 dev eth0
+    for vip in $VIPS; do ip -n "$NS_KN" addr add "$vip/32" dev eth0; done
+    ip -n "$NS_KN" addr add "$RS_GATEWAY/24" dev eth1
+    ip -n "$NS_KN" route add 198.19.0.0/16 via 198.18.0.1
+
+    step "kernel NAT box $NS_KN: nftables table ip tapvs_knat ($STATE_DIR/knat.nft)"
+    {
+        echo "table ip tapvs_knat {"
+        echo "	chain prerouting {"
+        echo "		type nat hook prerouting priority dstnat; policy accept;"
+        printf '%s' "$KNAT_RULES"
+        echo "	}"
+        echo "}"
+    } >"$STATE_DIR/knat.nft"
+    ip netns exec "$NS_KN" nft -f "$STATE_DIR/knat.nft"
+fi
+
 # --- Directors' TAPs -------------------------------------------------------------------------------
 # Persistent TAPs on the switch. A director process runs inside $NS_SW and opens its TAP by name; the
 # port has no carrier (and forwards nothing) until then. Its addresses live in userspace.
@@ -266,5 +372,6 @@ step "done"
 echo "lab $PREFIX ($LAYOUT) is up; state dir $STATE_DIR"
 echo "  namespaces: ${ALL_NS[*]}"
 echo "  watch the LAN:  ip netns exec $NS_SW tcpdump -ni br0"
-if [[ "$LAYOUT" == nat2 ]]; then echo "  watch inside:   ip netns exec $NS_SW tcpdump -ni br1"; fi
+if [[ "$RS_BRIDGE" == br1 ]]; then echo "  watch inside:   ip netns exec $NS_SW tcpdump -ni br1"; fi
+if [[ "$LAYOUT" == knat ]]; then echo "  NAT rules:      ip netns exec $NS_KN nft list ruleset"; fi
 echo "  bring it down:  PREFIX=$PREFIX bash netns/lab-down.sh"

@@ -3,3 +3,4 @@
 
 pub mod hugepages;
 pub mod tap;
+pub mod vnet;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{LabError, LinkStats, Topology, check_privileges, plan, script, state};
+use super::{KnatService, LabError, LinkStats, Topology, check_privileges, plan, script, state};
 
 /// A lab this process built: namespaces `<prefix>-<host>` and `/run/tapvs/<prefix>/`.
 ///
@@ -16,6 +16,8 @@ use super::{LabError, LinkStats, Topology, check_privileges, plan, script, state
 pub struct Lab {
     prefix: String,
     topology: Topology,
+    /// Kernel NAT: what the `kn` box forwards.
+    knat_services: Vec<KnatService>,
     /// Still up and ours to remove.
     live: bool,
 }
@@ -24,21 +26,37 @@ impl Lab {
     /// Builds the lab: checks privileges and the topology, claims a fresh prefix (recording this
     /// process as the owner), and runs `netns/lab-up.sh`. On failure everything created so far is
     /// removed and the error names the failed step with the script's stderr.
+    ///
+    /// A [`Layout::KernelNat`](super::Layout::KernelNat) lab built this way has a NAT box that
+    /// forwards nothing (its ruleset has no rule): give it services with [`Lab::up_kernel_nat`].
     pub fn up(topo: &Topology) -> Result<Lab, LabError> {
-        Lab::up_with(topo, script::LAB_UP)
+        Lab::up_with(topo, &[], script::LAB_UP)
     }
 
-    /// [`Lab::up`] with another build script (tests inject failures with it).
-    pub(crate) fn up_with(topo: &Topology, lab_up: &str) -> Result<Lab, LabError> {
+    /// [`Lab::up`] for a [`Layout::KernelNat`](super::Layout::KernelNat) lab whose `kn` box DNATs
+    /// `services` to the real servers (nftables `table ip tapvs_knat`). `services` must be empty
+    /// for the other layouts; each must use one of the topology's VIPs and real servers.
+    pub fn up_kernel_nat(topo: &Topology, services: &[KnatService]) -> Result<Lab, LabError> {
+        Lab::up_with(topo, services, script::LAB_UP)
+    }
+
+    /// [`Lab::up_kernel_nat`] with another build script (tests inject failures with it).
+    pub(crate) fn up_with(
+        topo: &Topology,
+        services: &[KnatService],
+        lab_up: &str,
+    ) -> Result<Lab, LabError> {
         check_privileges()?;
         plan::validate(topo)?;
+        plan::validate_services(topo, services)?;
         let prefix = state::claim_prefix(std::process::id())?;
         let mut lab = Lab {
             prefix,
             topology: topo.clone(),
+            knat_services: services.to_vec(),
             live: true,
         };
-        let env = plan::script_env(&lab.prefix, topo);
+        let env = plan::script_env(&lab.prefix, topo, services);
         match script::run("lab-up.sh", lab_up, &env) {
             Ok(_) => Ok(lab),
             Err(error) => {
@@ -60,12 +78,17 @@ impl Lab {
         &self.topology
     }
 
-    /// The hosts: `sw`, `rt`, `cl`, then the real servers (`rs1`, ...).
+    /// Kernel NAT: the services the `kn` box forwards (empty in the other layouts).
+    pub fn knat_services(&self) -> &[KnatService] {
+        &self.knat_services
+    }
+
+    /// The hosts: `sw`, `rt`, `cl`, `kn` (kernel NAT only), then the real servers (`rs1`, ...).
     pub fn hosts(&self) -> Vec<String> {
         plan::hosts(&self.topology)
     }
 
-    /// The namespace of `host` ("sw", "rt", "cl", "rs1", ...): `<prefix>-<host>`.
+    /// The namespace of `host` ("sw", "rt", "cl", "kn", "rs1", ...): `<prefix>-<host>`.
     pub fn netns(&self, host: &str) -> String {
         format!("{}-{host}", self.prefix)
     }

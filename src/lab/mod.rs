@@ -22,7 +22,9 @@
 //! [`Topology::layout`] picks direct routing (the default: real servers hold the VIPs on `lo`) or
 //! NAT, where the real servers hold no VIP and route via [`Topology::nat_gateway`], an address the
 //! directors own: two-armed (a second bridge `br1` for the inside segment 198.18.1.0/24, and an
-//! inside TAP `<director>i` per director) or one-armed (everyone on the LAN `br0`).
+//! inside TAP `<director>i` per director) or one-armed (everyone on the LAN `br0`). The kernel NAT
+//! layout is the reference for two-armed NAT: the same segments, but no directors; a namespace `kn`
+//! does the job with nftables DNAT ([`KnatService`], [`Lab::up_kernel_nat`]).
 //!
 //! This module imports nothing from the data plane; it only runs `ip` and `bash`.
 
@@ -30,6 +32,7 @@ mod clean;
 mod error;
 mod instance;
 mod interrupt;
+mod knat;
 mod plan;
 mod privileges;
 mod script;
@@ -44,13 +47,15 @@ pub use clean::{clean, down_prefix};
 pub use error::LabError;
 pub use instance::Lab;
 pub use interrupt::Interrupt;
+pub use knat::{KnatProtocol, KnatService};
 pub use privileges::check_privileges;
 pub use state::STATE_ROOT;
 pub use stats::LinkStats;
 
 /// How the directors, the real servers and their routes are laid out (see `netns/README.md`).
 ///
-/// Names used by the scripts (`LAYOUT=`): `dr`, `nat2`, `nat1` ([`Layout::name`], [`str::parse`]).
+/// Names used by the scripts (`LAYOUT=`): `dr`, `nat2`, `nat1`, `knat` ([`Layout::name`],
+/// [`str::parse`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
     /// Direct routing (IPVS `-g`): real servers on the LAN `br0` at 198.18.0.x, every VIP on
@@ -66,52 +71,70 @@ pub enum Layout {
     /// no VIP and their default route via [`Topology::nat_gateway`] (director d1's 198.18.0.2 by
     /// default) instead of the router.
     NatOneArmed,
+    /// The kernel's NAT, the reference for [`Layout::NatTwoArmed`]: real servers as there (on `br1`
+    /// at 198.18.1.x, default route via [`Topology::nat_gateway`], no VIP), but no directors and no
+    /// TAPs. A namespace `<prefix>-kn` (host `kn`) is the NAT box: `eth0` on `br0` with 198.18.0.2/24
+    /// (d1's address) and the VIPs as /32, `eth1` on `br1` with the gateway (198.18.1.1/24 by
+    /// default), forwarding, and an nftables `table ip tapvs_knat` that DNATs each [`KnatService`]
+    /// to its targets round robin (no SNAT: conntrack un-NATs the replies).
+    KernelNat,
 }
 
 impl Layout {
     /// Every layout, in the order of the README.
-    pub const ALL: [Layout; 3] = [
+    pub const ALL: [Layout; 4] = [
         Layout::DirectRouting,
         Layout::NatTwoArmed,
         Layout::NatOneArmed,
+        Layout::KernelNat,
     ];
 
-    /// The name `lab-up.sh` takes in `LAYOUT=`: `dr`, `nat2` or `nat1`.
+    /// The name `lab-up.sh` takes in `LAYOUT=`: `dr`, `nat2`, `nat1` or `knat`.
     pub fn name(self) -> &'static str {
         match self {
             Layout::DirectRouting => "dr",
             Layout::NatTwoArmed => "nat2",
             Layout::NatOneArmed => "nat1",
+            Layout::KernelNat => "knat",
         }
     }
 
-    /// NAT (masquerading): the real servers route their replies through the directors.
+    /// NAT (masquerading): the real servers hold no VIP and route their replies through the NAT
+    /// gateway (the directors', or the kernel NAT box's).
     pub fn is_nat(self) -> bool {
         self != Layout::DirectRouting
     }
 
-    /// The default [`Topology::nat_gateway`]: 198.18.1.1 (the floating inside address) for
-    /// two-armed NAT, 198.18.0.2 (director d1) for one-armed NAT. Direct routing does not use a
-    /// NAT gateway (its real servers route via the router 198.18.0.1); it gets 198.18.1.1, which
-    /// validation rejects should the layout be switched to one-armed NAT without setting it.
+    /// Whether the lab has directors (TAPs on the switch): every layout but [`Layout::KernelNat`].
+    pub fn has_directors(self) -> bool {
+        self != Layout::KernelNat
+    }
+
+    /// The default [`Topology::nat_gateway`]: 198.18.1.1 (the floating inside address; kernel NAT:
+    /// the box's `eth1`) for two-armed and kernel NAT, 198.18.0.2 (director d1) for one-armed NAT.
+    /// Direct routing does not use a NAT gateway (its real servers route via the router
+    /// 198.18.0.1); it gets 198.18.1.1, which validation rejects should the layout be switched to
+    /// one-armed NAT without setting it.
     pub fn default_nat_gateway(self) -> Ipv4Addr {
         match self {
-            Layout::DirectRouting | Layout::NatTwoArmed => Ipv4Addr::new(198, 18, 1, 1),
+            Layout::DirectRouting | Layout::NatTwoArmed | Layout::KernelNat => {
+                Ipv4Addr::new(198, 18, 1, 1)
+            }
             Layout::NatOneArmed => Ipv4Addr::new(198, 18, 0, 2),
         }
     }
 
-    /// The subnet (first three octets) the real servers live in: 198.18.1 for two-armed NAT,
-    /// the LAN 198.18.0 otherwise.
+    /// The subnet (first three octets) the real servers live in: 198.18.1 for two-armed and kernel
+    /// NAT (the inside segment), the LAN 198.18.0 otherwise.
     pub fn real_server_subnet(self) -> [u8; 3] {
         match self {
-            Layout::NatTwoArmed => [198, 18, 1],
+            Layout::NatTwoArmed | Layout::KernelNat => [198, 18, 1],
             Layout::DirectRouting | Layout::NatOneArmed => [198, 18, 0],
         }
     }
 
     /// Real server number `n` (from 1) of this layout: 198.18.0.(10 + n), or 198.18.1.(10 + n)
-    /// for two-armed NAT.
+    /// for two-armed and kernel NAT.
     pub fn real_server_address(self, n: u8) -> Ipv4Addr {
         let [a, b, c] = self.real_server_subnet();
         Ipv4Addr::new(a, b, c, 10u8.saturating_add(n))
@@ -127,12 +150,14 @@ impl std::fmt::Display for Layout {
 impl std::str::FromStr for Layout {
     type Err = LabError;
 
-    /// Parses `dr`, `nat2` or `nat1`.
+    /// Parses `dr`, `nat2`, `nat1` or `knat`.
     fn from_str(s: &str) -> Result<Layout, LabError> {
         Layout::ALL
             .into_iter()
             .find(|layout| layout.name() == s)
-            .ok_or_else(|| LabError::Topology(format!("layout {s:?}: expected dr, nat2 or nat1")))
+            .ok_or_else(|| {
+                LabError::Topology(format!("layout {s:?}: expected dr, nat2, nat1 or knat"))
+            })
     }
 }
 
@@ -143,13 +168,15 @@ impl std::str::FromStr for Layout {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Topology {
     /// Real servers: names (`rs1`...) and addresses: 198.18.0.4-254 on the LAN, or 198.18.1.4-254
-    /// on the inside segment for [`Layout::NatTwoArmed`].
+    /// on the inside segment for [`Layout::NatTwoArmed`] and [`Layout::KernelNat`].
     pub real_servers: Vec<RealServerHost>,
     /// Directors (`d1`, `d2`): each gets a TAP device on the LAN bridge (and, two-armed NAT, a
-    /// second one `<name>i` on the inside bridge `br1`).
+    /// second one `<name>i` on the inside bridge `br1`). Ignored by [`Layout::KernelNat`], which
+    /// has none (the `kn` box takes their place): see [`Topology::lab_directors`].
     pub directors: Vec<String>,
     /// Virtual IPs, on the LAN (198.18.0.4-254). Direct routing: the real servers hold them on
-    /// `lo`. NAT: only the directors own them (in userspace); the real servers do not.
+    /// `lo`. NAT: only the directors own them (in userspace); the real servers do not. Kernel NAT:
+    /// the `kn` box holds them on its `eth0`.
     pub vips: Vec<Ipv4Addr>,
     /// `arp_ignore=1`, `arp_announce=2` on the real servers (the normal DR set-up). Direct routing
     /// only: in the NAT layouts the real servers hold no VIP and keep the defaults (0), whatever
@@ -159,7 +186,8 @@ pub struct Topology {
     pub layout: Layout,
     /// NAT layouts: the real servers' default route, the directors' (userspace) gateway address.
     /// Two-armed: in 198.18.1.1-254 (default 198.18.1.1); one-armed: in 198.18.0.2-254 (default
-    /// 198.18.0.2, director d1). Never a real server's or a VIP's address. Unused in direct
+    /// 198.18.0.2, director d1); kernel NAT: the `kn` box's `eth1` address, in 198.18.1.1-254
+    /// (default 198.18.1.1). Never a real server's or a VIP's address. Unused in direct
     /// routing. [`Layout::default_nat_gateway`] gives the defaults.
     pub nat_gateway: Ipv4Addr,
 }
@@ -172,14 +200,20 @@ impl Topology {
     }
 
     /// The usual lab of `layout`: `rs1..rsN` at [`Layout::real_server_address`], directors `d1`
-    /// and `d2`, one VIP 198.18.0.100, the layout's default NAT gateway, and ARP suppressed on the
-    /// real servers in direct routing (off in the NAT layouts, where it does not apply).
+    /// and `d2` (none for kernel NAT), one VIP 198.18.0.100, the layout's default NAT gateway, and
+    /// ARP suppressed on the real servers in direct routing (off in the NAT layouts, where it does
+    /// not apply).
     pub fn with_layout(layout: Layout, real_servers: u8) -> Topology {
+        let directors = if layout.has_directors() {
+            vec!["d1".into(), "d2".into()]
+        } else {
+            Vec::new()
+        };
         Topology {
             real_servers: (1..=real_servers)
                 .map(|n| RealServerHost::numbered_in(layout, n))
                 .collect(),
-            directors: vec!["d1".into(), "d2".into()],
+            directors,
             vips: vec![Ipv4Addr::new(198, 18, 0, 100)],
             arp_suppression: !layout.is_nat(),
             layout,
@@ -191,6 +225,16 @@ impl Topology {
     /// layouts, which give a director only its LAN TAP (named like the director).
     pub fn inside_tap(&self, director: &str) -> Option<String> {
         (self.layout == Layout::NatTwoArmed).then(|| format!("{director}i"))
+    }
+
+    /// The directors the lab builds TAPs for: [`Topology::directors`], or none in kernel NAT
+    /// (which ignores them).
+    pub fn lab_directors(&self) -> &[String] {
+        if self.layout.has_directors() {
+            &self.directors
+        } else {
+            &[]
+        }
     }
 }
 

@@ -4,10 +4,13 @@
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
-use super::{LabError, Layout, Topology};
+use super::{KnatService, LabError, Layout, Topology};
 
-/// Names a host or director may not take: the fixed hosts and the switch's own interfaces.
-const RESERVED: [&str; 7] = ["sw", "rt", "cl", "br0", "br1", "lo", "eth0"];
+/// Names a host or director may not take: the fixed hosts (`kn`: the kernel NAT box) and the
+/// switch's own interfaces.
+const RESERVED: [&str; 8] = ["sw", "rt", "cl", "kn", "br0", "br1", "lo", "eth0"];
+/// The kernel NAT box's port on `br1` (its port on `br0` is `kn`), reserved in that layout.
+const KNAT_INSIDE_PORT: &str = "kni";
 
 /// Is `s` a lab prefix: `tv` + 4 lowercase hex digits?
 pub(crate) fn is_prefix(s: &str) -> bool {
@@ -33,21 +36,27 @@ pub(crate) fn parse_netns_list(listing: &str) -> Vec<String> {
         .collect()
 }
 
-/// Host names of a lab built from `topo`: the switch, router, clients, then the real servers.
+/// Host names of a lab built from `topo`: the switch, router, clients, the kernel NAT box `kn`
+/// (kernel NAT only), then the real servers.
 pub(crate) fn hosts(topo: &Topology) -> Vec<String> {
     let fixed = ["sw", "rt", "cl"].map(String::from);
+    let box_ = (topo.layout == Layout::KernelNat).then(|| "kn".to_owned());
     let servers = topo.real_servers.iter().map(|rs| rs.name.clone());
-    fixed.into_iter().chain(servers).collect()
+    fixed.into_iter().chain(box_).chain(servers).collect()
 }
 
 /// Checks `topo` against the plan: short unique names (a director's inside TAP included), VIPs
 /// on the LAN 198.18.0.4-254, real servers in their layout's subnet (198.18.1.4-254 for two-armed
-/// NAT, the LAN otherwise), the NAT gateway in its range, and no address used twice.
+/// and kernel NAT, the LAN otherwise), the NAT gateway in its range, and no address used twice.
+/// Kernel NAT ignores the directors.
 pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
     let bad = |msg: String| Err(LabError::Topology(msg));
     let mut names: HashSet<String> = RESERVED.into_iter().map(String::from).collect();
+    if topo.layout == Layout::KernelNat {
+        names.insert(KNAT_INSIDE_PORT.to_owned());
+    }
     let mut addresses = HashSet::new();
-    let directors = topo.directors.iter().map(|d| ("director", d));
+    let directors = topo.lab_directors().iter().map(|d| ("director", d));
     let servers = topo.real_servers.iter().map(|rs| ("real server", &rs.name));
     for (what, name) in directors.chain(servers) {
         if !is_short_name(name) {
@@ -78,7 +87,7 @@ pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
     // replies must go back through the directors, never around them.
     let gateway = match topo.layout {
         Layout::DirectRouting => None,
-        Layout::NatTwoArmed => Some((subnet, 1)),
+        Layout::NatTwoArmed | Layout::KernelNat => Some((subnet, 1)),
         Layout::NatOneArmed => Some((subnet, 2)),
     };
     let gateway =
@@ -99,9 +108,62 @@ pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
     Ok(())
 }
 
+/// Checks the kernel NAT box's `services` against `topo` (already valid): only in kernel NAT; each
+/// on one of the VIPs, ports 1-65535, at least one target and every target a real server's
+/// address; no protocol, VIP and port twice.
+pub(crate) fn validate_services(topo: &Topology, services: &[KnatService]) -> Result<(), LabError> {
+    let bad = |msg: String| Err(LabError::Topology(msg));
+    if !services.is_empty() && topo.layout != Layout::KernelNat {
+        return bad(format!(
+            "kernel NAT services need the knat layout, not {}",
+            topo.layout
+        ));
+    }
+    let mut seen = HashSet::new();
+    for service in services {
+        let what = format!(
+            "kernel NAT service {}:{}:{}",
+            service.protocol, service.vip, service.port
+        );
+        if !topo.vips.contains(&service.vip) {
+            return bad(format!("{what}: {} is not one of the VIPs", service.vip));
+        }
+        if service.port == 0 {
+            return bad(format!("{what}: port 0"));
+        }
+        if !seen.insert((service.protocol, service.vip, service.port)) {
+            return bad(format!("{what}: listed twice"));
+        }
+        if service.targets.is_empty() {
+            return bad(format!("{what}: no target"));
+        }
+        for target in &service.targets {
+            if !topo
+                .real_servers
+                .iter()
+                .any(|rs| rs.address == *target.ip())
+            {
+                return bad(format!(
+                    "{what}: target {target} is not a real server's address"
+                ));
+            }
+            if target.port() == 0 {
+                return bad(format!("{what}: target {target} has port 0"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The environment `lab-up.sh` reads (see the top of the script). `NAT_GATEWAY` only for the NAT
-/// layouts; `ARP_SUPPRESSION` is 0 there (their real servers keep the kernel defaults).
-pub(crate) fn script_env(prefix: &str, topo: &Topology) -> Vec<(&'static str, String)> {
+/// layouts; `ARP_SUPPRESSION` is 0 there (their real servers keep the kernel defaults). Kernel
+/// NAT: no `DIRECTORS`, and `KNAT_SERVICES` from `services` (empty elsewhere, where
+/// [`validate_services`] allows none).
+pub(crate) fn script_env(
+    prefix: &str,
+    topo: &Topology,
+    services: &[KnatService],
+) -> Vec<(&'static str, String)> {
     let join = |items: Vec<String>| items.join(" ");
     let servers = topo.real_servers.iter();
     let arp_suppression = topo.arp_suppression && !topo.layout.is_nat();
@@ -121,11 +183,15 @@ pub(crate) fn script_env(prefix: &str, topo: &Topology) -> Vec<(&'static str, St
             "VIPS",
             join(topo.vips.iter().map(Ipv4Addr::to_string).collect()),
         ),
-        ("DIRECTORS", topo.directors.join(" ")),
+        ("DIRECTORS", topo.lab_directors().join(" ")),
         ("ARP_SUPPRESSION", u8::from(arp_suppression).to_string()),
     ];
     if topo.layout.is_nat() {
         env.push(("NAT_GATEWAY", topo.nat_gateway.to_string()));
+    }
+    if topo.layout == Layout::KernelNat {
+        let words: Vec<String> = services.iter().map(KnatService::env_word).collect();
+        env.push(("KNAT_SERVICES", words.join(" ")));
     }
     env
 }

@@ -2,7 +2,6 @@
 //! addresses and routes (the directors' gateway, nothing else), no VIP, and teardown. Each touches
 //! only the prefixes it created.
 
-use std::collections::BTreeSet;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::process::Command;
@@ -11,7 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::support::{
-    assert_gone, connect_from, in_netns, ip_json, lab_tests_can_run, namespaces_of, sysctl,
+    assert_gone, assert_nothing_in_the_root_namespace, connect_from, in_netns, ip_json,
+    lab_tests_can_run, namespaces_of, root_links, sysctl, text,
 };
 use crate::lab::{Lab, LabError, Layout, Topology, script, state};
 
@@ -137,7 +137,10 @@ fn lab_up_checks_the_layout_rules_too() {
     // builds anything.
     let prefix = state::claim_prefix(std::process::id()).expect("claim a prefix");
     let cases: [(&[(&str, &str)], &str); 6] = [
-        (&[("LAYOUT", "nat3")], "LAYOUT must be dr, nat2 or nat1"),
+        (
+            &[("LAYOUT", "nat3")],
+            "LAYOUT must be dr, nat2, nat1 or knat",
+        ),
         (
             &[("LAYOUT", "nat2"), ("REAL_SERVERS", "rs1=198.18.0.11")],
             "198.18.0.11 is not a host address in 198.18.1.4-254",
@@ -243,7 +246,13 @@ const SHORT: Duration = Duration::from_millis(1200);
 /// What a NAT real server must look like: `address`/24 on `eth0` and nothing else but `lo`'s
 /// loopback, routes to its own `subnet` and the default via `gateway` and nothing else (so only a
 /// director carries its replies to the clients), ARP at the kernel defaults, rp_filter off.
-fn assert_nat_real_server(lab: &Lab, rs: &str, address: &str, subnet: &str, gateway: Ipv4Addr) {
+pub(super) fn assert_nat_real_server(
+    lab: &Lab,
+    rs: &str,
+    address: &str,
+    subnet: &str,
+    gateway: Ipv4Addr,
+) {
     assert_eq!(
         addresses(lab, rs, "eth0"),
         [format!("{address}/24")],
@@ -287,7 +296,7 @@ fn assert_nat_real_server(lab: &Lab, rs: &str, address: &str, subnet: &str, gate
 }
 
 /// The ports of `bridge` in the switch namespace, sorted.
-fn ports(lab: &Lab, bridge: &str) -> Vec<String> {
+pub(super) fn ports(lab: &Lab, bridge: &str) -> Vec<String> {
     let ports = ip_json(lab, "sw", &["link", "show", "master", bridge]);
     let mut ports: Vec<String> = ports
         .as_array()
@@ -300,7 +309,7 @@ fn ports(lab: &Lab, bridge: &str) -> Vec<String> {
 }
 
 /// The IPv4 addresses (`a.b.c.d/len`) on `ifname` in `host`'s namespace.
-fn addresses(lab: &Lab, host: &str, ifname: &str) -> Vec<String> {
+pub(super) fn addresses(lab: &Lab, host: &str, ifname: &str) -> Vec<String> {
     let link = &ip_json(lab, host, &["-4", "addr", "show", "dev", ifname])[0];
     link["addr_info"]
         .as_array()
@@ -311,7 +320,7 @@ fn addresses(lab: &Lab, host: &str, ifname: &str) -> Vec<String> {
 }
 
 /// The destinations of `host`'s main routing table, sorted.
-fn route_destinations(lab: &Lab, host: &str) -> Vec<String> {
+pub(super) fn route_destinations(lab: &Lab, host: &str) -> Vec<String> {
     let routes = ip_json(lab, host, &["route", "show"]);
     let mut destinations: Vec<String> = routes
         .as_array()
@@ -335,7 +344,7 @@ fn neighbours(lab: &Lab, host: &str) -> Vec<String> {
 }
 
 /// `ip -n <ns> -j ARGS...`, parsed (for labs built without a [`Lab`]).
-fn ns_json(ns: &str, args: &[&str]) -> Value {
+pub(super) fn ns_json(ns: &str, args: &[&str]) -> Value {
     let output = Command::new("ip")
         .args(["-n", ns, "-j"])
         .args(args)
@@ -343,41 +352,4 @@ fn ns_json(ns: &str, args: &[&str]) -> Value {
         .expect("ip runs");
     assert!(output.status.success(), "ip {args:?} in {ns}: {output:?}");
     serde_json::from_slice(&output.stdout).expect("ip -j prints JSON")
-}
-
-/// A JSON string, or "" if it is missing.
-fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_default().to_owned()
-}
-
-/// The link names of the namespace this test process runs in (the root namespace).
-fn root_links() -> BTreeSet<String> {
-    let output = Command::new("ip")
-        .args(["-j", "link", "show"])
-        .output()
-        .expect("ip runs");
-    assert!(output.status.success(), "ip link show: {output:?}");
-    let links: Value = serde_json::from_slice(&output.stdout).expect("ip -j prints JSON");
-    links
-        .as_array()
-        .expect("links")
-        .iter()
-        .map(|l| text(&l["ifname"]))
-        .collect()
-}
-
-/// No link the lab made (bridges, TAPs, veth ends) appeared in the root namespace.
-fn assert_nothing_in_the_root_namespace(before: &BTreeSet<String>, lab: &Lab) {
-    let mut names: BTreeSet<String> = ["br0", "br1", "rt", "cl0", "eth0"].map(String::from).into();
-    for d in &lab.topology().directors {
-        names.insert(d.clone());
-        names.extend(lab.topology().inside_tap(d));
-    }
-    names.extend(lab.topology().real_servers.iter().map(|rs| rs.name.clone()));
-    let after = root_links();
-    let new: Vec<&String> = after
-        .difference(before)
-        .filter(|l| names.contains(*l))
-        .collect();
-    assert!(new.is_empty(), "lab links in the root namespace: {new:?}");
 }

@@ -1,10 +1,12 @@
 //! Helpers for the root-only tests: skipping, namespace listings, and running code or sockets
 //! inside a lab namespace (a thread that `setns`es; a socket keeps the namespace it was made in).
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -24,6 +26,31 @@ pub(super) fn lab_tests_can_run(test: &str) -> bool {
             false
         }
     }
+}
+
+/// True if kernel NAT lab tests can run here: [`lab_tests_can_run`], and `nft` (package
+/// nftables) is installed; otherwise prints why and returns false, or panics when `CI` is set.
+pub(super) fn knat_tests_can_run(test: &str) -> bool {
+    if !lab_tests_can_run(test) {
+        return false;
+    }
+    // Where lab-up.sh looks: the caller's PATH plus the sbin directories.
+    let path = std::env::var("PATH").unwrap_or_default();
+    let dirs = path
+        .split(':')
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"]);
+    if dirs
+        .map(|d| std::path::Path::new(d).join("nft"))
+        .any(|p| p.is_file())
+    {
+        return true;
+    }
+    let why = "nft is not installed (apt-get install nftables)";
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: CI is set but kernel NAT tests cannot run: {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+    false
 }
 
 /// The namespaces whose name starts with `<prefix>-`, sorted.
@@ -166,4 +193,42 @@ fn sockaddr(address: SocketAddrV4) -> libc::sockaddr_in {
         },
         sin_zero: [0; 8],
     }
+}
+
+/// A JSON string, or "" if it is missing.
+pub(super) fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// The link names of the namespace this test process runs in (the root namespace).
+pub(super) fn root_links() -> BTreeSet<String> {
+    let output = Command::new("ip")
+        .args(["-j", "link", "show"])
+        .output()
+        .expect("ip runs");
+    assert!(output.status.success(), "ip link show: {output:?}");
+    let links: Value = serde_json::from_slice(&output.stdout).expect("ip -j prints JSON");
+    links
+        .as_array()
+        .expect("links")
+        .iter()
+        .map(|l| text(&l["ifname"]))
+        .collect()
+}
+
+/// No link the lab made (bridges, TAPs, veth ends) appeared in the root namespace.
+pub(super) fn assert_nothing_in_the_root_namespace(before: &BTreeSet<String>, lab: &Lab) {
+    let fixed = ["br0", "br1", "rt", "cl0", "eth0", "eth1", "kn", "kni"];
+    let mut names: BTreeSet<String> = fixed.map(String::from).into();
+    for d in &lab.topology().directors {
+        names.insert(d.clone());
+        names.extend(lab.topology().inside_tap(d));
+    }
+    names.extend(lab.topology().real_servers.iter().map(|rs| rs.name.clone()));
+    let after = root_links();
+    let new: Vec<&String> = after
+        .difference(before)
+        .filter(|l| names.contains(*l))
+        .collect();
+    assert!(new.is_empty(), "lab links in the root namespace: {new:?}");
 }

@@ -36,7 +36,8 @@ fn a_failed_step_is_named_and_the_half_built_lab_removed() {
         "lab-up.sh changed: update this test"
     );
     let broken = script::LAB_UP.replace(mark, &format!("{mark}\nfalse"));
-    let error = Lab::up_with(&Topology::standard(1), &broken).expect_err("the injected step fails");
+    let error =
+        Lab::up_with(&Topology::standard(1), &[], &broken).expect_err("the injected step fails");
     let LabError::Script {
         script: "lab-up.sh",
         step,

@@ -1,10 +1,12 @@
 //! Pure tests: prefixes, the topology rules, the script environment, parsers, script syntax.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
 
 use crate::lab::script::{self, LAB_DOWN, LAB_UP};
-use crate::lab::{LabError, Layout, LinkStats, RealServerHost, Topology, plan};
+use crate::lab::{
+    KnatProtocol, KnatService, LabError, Layout, LinkStats, RealServerHost, Topology, plan,
+};
 
 #[test]
 fn prefixes_are_tv_and_four_lowercase_hex_digits() {
@@ -84,7 +86,7 @@ fn the_script_environment_lists_every_parameter() {
         name: "web".into(),
         address: Ipv4Addr::new(198, 18, 0, 40),
     });
-    let env = plan::script_env("tv1a2b", &topo);
+    let env = plan::script_env("tv1a2b", &topo, &[]);
     let get = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str());
     assert_eq!(get("PREFIX"), Some("tv1a2b"));
     assert_eq!(get("RS_COUNT"), Some("3"));
@@ -102,6 +104,7 @@ fn the_script_environment_lists_every_parameter() {
             real_servers: vec![],
             ..topo
         },
+        &[],
     );
     assert!(env.contains(&("RS_COUNT", "0".into())));
 }
@@ -109,17 +112,20 @@ fn the_script_environment_lists_every_parameter() {
 #[test]
 fn layouts_have_names_defaults_and_address_plans() {
     assert_eq!(Layout::default(), Layout::DirectRouting);
-    for (layout, name) in Layout::ALL.into_iter().zip(["dr", "nat2", "nat1"]) {
+    let names = ["dr", "nat2", "nat1", "knat"];
+    assert_eq!(Layout::ALL.len(), names.len());
+    for (layout, name) in Layout::ALL.into_iter().zip(names) {
         assert_eq!(layout.name(), name);
         assert_eq!(layout.to_string(), name);
         assert_eq!(name.parse::<Layout>().expect("parses"), layout);
     }
     match "nat".parse::<Layout>() {
-        Err(LabError::Topology(msg)) => assert!(msg.contains("dr, nat2 or nat1"), "{msg}"),
+        Err(LabError::Topology(msg)) => assert!(msg.contains("dr, nat2, nat1 or knat"), "{msg}"),
         other => panic!("expected a topology error, got {other:?}"),
     }
     assert!(!Layout::DirectRouting.is_nat());
     assert!(Layout::NatTwoArmed.is_nat() && Layout::NatOneArmed.is_nat());
+    assert!(Layout::KernelNat.is_nat() && !Layout::KernelNat.has_directors());
     assert_eq!(Layout::NatTwoArmed.default_nat_gateway(), ip(1));
     assert_eq!(Layout::NatOneArmed.default_nat_gateway(), lan(2));
     assert_eq!(Layout::NatTwoArmed.real_server_address(2), ip(12));
@@ -268,7 +274,7 @@ fn nat_topologies_outside_the_plan_are_rejected_with_the_reason() {
 
 #[test]
 fn the_script_environment_carries_the_layout() {
-    let env_of = |topo: &Topology| plan::script_env("tv1a2b", topo);
+    let env_of = |topo: &Topology| plan::script_env("tv1a2b", topo, &[]);
     let get = |env: &[(&str, String)], key: &str| {
         env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
     };
@@ -299,6 +305,173 @@ fn the_script_environment_carries_the_layout() {
         get(&env, "REAL_SERVERS").as_deref(),
         Some("rs1=198.18.0.11")
     );
+}
+
+#[test]
+fn the_kernel_nat_layout_has_a_box_instead_of_directors() {
+    let knat = Topology::with_layout(Layout::KernelNat, 2);
+    plan::validate(&knat).expect("the usual kernel NAT lab is valid");
+    assert_eq!(knat.layout, Layout::KernelNat);
+    assert_eq!(knat.nat_gateway, ip(1));
+    assert_eq!(knat.real_servers[1].address, ip(12));
+    assert_eq!(knat.directors, Vec::<String>::new());
+    assert!(!knat.arp_suppression);
+    assert_eq!(knat.inside_tap("d1"), None);
+    assert_eq!(plan::hosts(&knat), ["sw", "rt", "cl", "kn", "rs1", "rs2"]);
+    assert_eq!(
+        plan::hosts(&Topology::standard(1)),
+        ["sw", "rt", "cl", "rs1"]
+    );
+
+    // Directors named anyway (as `run` does) are ignored: no TAP, no name taken.
+    let with_d1 = Topology {
+        directors: vec!["d1".into()],
+        ..knat.clone()
+    };
+    assert_eq!(with_d1.lab_directors(), Vec::<String>::new());
+    assert_eq!(Topology::standard(1).lab_directors(), ["d1", "d2"]);
+    let mut named_d1 = with_d1.clone();
+    named_d1.real_servers[0].name = "d1".into();
+    plan::validate(&named_d1).expect("kernel NAT has no director d1");
+
+    let cases: [(&str, Breaker); 5] = [
+        ("real server name \"kn\" is used twice or reserved", |t| {
+            t.real_servers[0].name = "kn".into()
+        }),
+        ("real server name \"kni\" is used twice or reserved", |t| {
+            t.real_servers[0].name = "kni".into()
+        }),
+        ("198.18.0.11 is not a host address in 198.18.1.4-254", |t| {
+            t.real_servers[0].address = lan(11)
+        }),
+        (
+            "NAT gateway: 198.18.0.2 is not a host address in 198.18.1.1-254",
+            |t| t.nat_gateway = lan(2),
+        ),
+        ("NAT gateway: address 198.18.1.11 is used twice", |t| {
+            t.nat_gateway = ip(11)
+        }),
+    ];
+    for (expected, break_it) in cases {
+        let mut topo = knat.clone();
+        break_it(&mut topo);
+        match plan::validate(&topo) {
+            Err(LabError::Topology(msg)) => assert!(msg.contains(expected), "{msg:?}"),
+            other => panic!("expected a topology error with {expected:?}, got {other:?}"),
+        }
+    }
+    // `kn` is the box's namespace in every layout.
+    let mut dr = Topology::standard(2);
+    dr.real_servers[0].name = "kn".into();
+    assert!(plan::validate(&dr).is_err());
+}
+
+/// VIP:80/tcp to rs1:8080 and rs2:8081 of a kernel NAT lab, and VIP:53/udp to rs2:53.
+fn knat_services() -> Vec<KnatService> {
+    let vip = lan(100);
+    vec![
+        KnatService::new(
+            KnatProtocol::Tcp,
+            vip,
+            80,
+            [
+                SocketAddrV4::new(ip(11), 8080),
+                SocketAddrV4::new(ip(12), 8081),
+            ],
+        ),
+        KnatService::new(KnatProtocol::Udp, vip, 53, [SocketAddrV4::new(ip(12), 53)]),
+    ]
+}
+
+#[test]
+fn kernel_nat_services_reach_the_script_as_knat_services() {
+    let knat = Topology {
+        directors: vec!["d1".into()],
+        ..Topology::with_layout(Layout::KernelNat, 2)
+    };
+    let services = knat_services();
+    plan::validate_services(&knat, &services).expect("valid services");
+    assert_eq!(
+        services[0].env_word(),
+        "tcp:198.18.0.100:80=198.18.1.11:8080,198.18.1.12:8081"
+    );
+    let env = plan::script_env("tv1a2b", &knat, &services);
+    let get = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str());
+    assert_eq!(get("LAYOUT"), Some("knat"));
+    assert_eq!(get("DIRECTORS"), Some(""), "kernel NAT has no directors");
+    assert_eq!(get("NAT_GATEWAY"), Some("198.18.1.1"));
+    assert_eq!(get("ARP_SUPPRESSION"), Some("0"));
+    assert_eq!(
+        get("KNAT_SERVICES"),
+        Some(
+            "tcp:198.18.0.100:80=198.18.1.11:8080,198.18.1.12:8081 udp:198.18.0.100:53=198.18.1.12:53"
+        )
+    );
+    // None for the other layouts, which take no services.
+    let nat2 = plan::script_env(
+        "tv1a2b",
+        &Topology::with_layout(Layout::NatTwoArmed, 2),
+        &[],
+    );
+    assert!(nat2.iter().all(|(k, _)| *k != "KNAT_SERVICES"));
+    // A box with no services is allowed (it forwards nothing).
+    plan::validate_services(&knat, &[]).expect("no services");
+    let env = plan::script_env("tv1a2b", &knat, &[]);
+    assert!(env.contains(&("KNAT_SERVICES", String::new())));
+}
+
+/// Turns valid kernel NAT services into invalid ones.
+type ServiceBreaker = fn(&mut Vec<KnatService>);
+
+#[test]
+fn kernel_nat_services_outside_the_plan_are_rejected_with_the_reason() {
+    let knat = Topology::with_layout(Layout::KernelNat, 2);
+    let cases: [(&str, ServiceBreaker); 6] = [
+        ("198.18.0.101 is not one of the VIPs", |s| {
+            s[0].vip = lan(101)
+        }),
+        ("tcp:198.18.0.100:0: port 0", |s| s[0].port = 0),
+        ("udp:198.18.0.100:53: no target", |s| s[1].targets.clear()),
+        (
+            "target 198.18.1.13:80 is not a real server's address",
+            |s| s[1].targets.push(SocketAddrV4::new(ip(13), 80)),
+        ),
+        ("target 198.18.1.11:0 has port 0", |s| {
+            s[1].targets = vec![SocketAddrV4::new(ip(11), 0)]
+        }),
+        ("tcp:198.18.0.100:80: listed twice", |s| {
+            s.push(s[0].clone())
+        }),
+    ];
+    for (expected, break_it) in cases {
+        let mut services = knat_services();
+        break_it(&mut services);
+        match plan::validate_services(&knat, &services) {
+            Err(LabError::Topology(msg)) => assert!(msg.contains(expected), "{msg:?}"),
+            other => panic!("expected a topology error with {expected:?}, got {other:?}"),
+        }
+    }
+    // The same protocol and port on another VIP, or another protocol, is another service.
+    let mut two_vips = knat.clone();
+    two_vips.vips.push(lan(101));
+    let mut services = knat_services();
+    services.push(KnatService {
+        vip: lan(101),
+        ..services[0].clone()
+    });
+    services.push(KnatService {
+        protocol: KnatProtocol::Udp,
+        ..services[0].clone()
+    });
+    plan::validate_services(&two_vips, &services).expect("distinct services");
+    // Services need the kernel NAT layout.
+    match plan::validate_services(
+        &Topology::with_layout(Layout::NatTwoArmed, 2),
+        &knat_services(),
+    ) {
+        Err(LabError::Topology(msg)) => assert!(msg.contains("need the knat layout"), "{msg}"),
+        other => panic!("expected a topology error, got {other:?}"),
+    }
 }
 
 #[test]
