@@ -321,8 +321,8 @@ done
 # In the directors' place: a router between br0 and br1 that owns d1's address and the VIPs (so it
 # answers the router's ARP for them) and DNATs each service to the real servers, round robin. No
 # SNAT: the real servers see the clients' addresses and answer via their default route, this box's
-# eth1, where conntrack rewrites the replies' source back to VIP:PORT. Its only route off its two
-# segments leads the replies to the clients through the router.
+# eth1, where conntrack rewrites the replies' source back to VIP:PORT. Its only routes off its two
+# segments lead the replies to the clients through the router.
 if [[ "$LAYOUT" == knat ]]; then
     step "kernel NAT box $NS_KN: eth0 198.18.0.2/24 + VIPs on br0, eth1 $RS_GATEWAY/24 on br1"
     plug "$NS_KN" kn br0
@@ -338,7 +338,9 @@ if [[ "$LAYOUT" == knat ]]; then
     ip -n "$NS_KN" addr add 198.18.0.2/24 dev eth0
     for vip in $VIPS; do ip -n "$NS_KN" addr add "$vip/32" dev eth0; done
     ip -n "$NS_KN" addr add "$RS_GATEWAY/24" dev eth1
+    # Back to the clients (198.19/16, and the client link 198.18.3/24), through the router.
     ip -n "$NS_KN" route add 198.19.0.0/16 via 198.18.0.1
+    ip -n "$NS_KN" route add 198.18.3.0/24 via 198.18.0.1
 
     step "kernel NAT box $NS_KN: nftables table ip tapvs_knat ($STATE_DIR/knat.nft)"
     {

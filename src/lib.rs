@@ -8,7 +8,7 @@
 //! - [`config`]: the director's configuration file.
 //! - [`io`]: the only code that makes syscalls for frames: the TAP driver.
 //! - [`director`]: the `tapvs director` process: TAP + data plane + control socket.
-//! - [`server`]: `tapvs server`, the built-in HTTP/1.1 real server.
+//! - [`server`]: `tapvs server`, the built-in real server: HTTP/1.1, and UDP request/response.
 //! - [`client`]: `tapvs client`, the bounded load generator.
 //! - [`metrics`]: the records the client and director hand to the runner.
 //! - [`scenario`]: scenario files: parsing and validation before anything is built.

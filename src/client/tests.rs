@@ -427,8 +427,11 @@ fn udp_without_answers_times_out() {
     );
 }
 
-/// A UDP server answering request `seq` (of `bytes` asked) with `answer(seq, bytes)`, if any.
-fn raw_udp_server(answer: fn(u64, u16) -> Option<Vec<u8>>) -> SocketAddr {
+/// Answers request `seq` (of `bytes` asked) with a datagram, or ignores it.
+type Answerer = fn(u64, u16) -> Option<Vec<u8>>;
+
+/// A UDP server answering each request as `answer` says.
+fn raw_udp_server(answer: Answerer) -> SocketAddr {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
     // The thread ends after 10 s without requests.
@@ -456,7 +459,7 @@ fn padded(seq: u64, name: &str, len: usize) -> Vec<u8> {
 
 #[test]
 fn foreign_udp_answers_are_short_other_or_stray() {
-    let run = |answer: fn(u64, u16) -> Option<Vec<u8>>| {
+    let run = |answer: Answerer| {
         let addr = raw_udp_server(answer);
         let line = format!(
             "--protocol udp --target {addr} --client-base 127.0.0.1 --concurrency 1 \
@@ -468,7 +471,7 @@ fn foreign_udp_answers_are_short_other_or_stray() {
     let r = run(|seq, bytes| Some(padded(seq, "x", bytes.into())));
     assert!(r.total.ok > 10 && r.total.failed == 0, "{:?}", r.total);
     assert_eq!(r.total.servers["x"].requests, r.total.ok);
-    let cases: [(fn(u64, u16) -> Option<Vec<u8>>, &str); 4] = [
+    let cases: [(Answerer, &str); 4] = [
         (
             |seq, bytes| Some(padded(seq, "x", usize::from(bytes) - 1)),
             "short",
@@ -496,7 +499,7 @@ fn foreign_udp_answers_are_short_other_or_stray() {
         assert_eq!(r.stray_responses, 0);
     }
     // Answers to the wrong request, or unreadable ones: strays, and the requests time out.
-    let strays: [fn(u64, u16) -> Option<Vec<u8>>; 2] = [
+    let strays: [Answerer; 2] = [
         |seq, bytes| Some(padded(seq + 1_000_000, "x", bytes.into())),
         |_, _| Some(b"HTTP/1.1 200 OK\r\n\r\n".to_vec()),
     ];

@@ -23,6 +23,7 @@
 //!   already timed out, unknown `seq`s, garbage without a readable `seq`, datagrams from another
 //!   address than the target) are counted in `ClientReport::stray_responses` and dropped.
 
+use super::conn::Exchange;
 use super::record::ErrorKind;
 use super::record::ErrorKind::{Other, Short, Timeout};
 use crate::server::datagram::{Answer, AnswerError, MAX_QUERY, Query};
@@ -34,8 +35,6 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout_at};
-
-use super::conn::Exchange;
 
 /// Receive buffer: larger than any valid answer, so a longer one is seen as too long.
 const RECV_LEN: usize = 2048;
@@ -85,6 +84,7 @@ impl Udp {
             .map(|ip| {
                 let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
                 socket.set_nonblocking(true)?;
+                crate::server::grow_recv_buffer(&socket);
                 Ok(Source {
                     socket: UdpSocket::from_std(socket)?,
                     pending: Mutex::default(),

@@ -6,7 +6,9 @@ pub mod control;
 
 use crate::config::DirectorConfig;
 use crate::dataplane::{Dataplane, Event, Iface, Verdict};
-use crate::io::tap::{Tap, wait_readable};
+use crate::io::port::{MAX_FRAME_LEN, Port};
+use crate::io::tap::wait_readable;
+use crate::io::vnet::VnetHeader;
 use anyhow::Context;
 use std::hash::BuildHasher;
 use std::os::fd::AsRawFd;
@@ -37,9 +39,10 @@ const MAX_SLEEP_MS: i64 = 50;
 pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     let config = DirectorConfig::load(&args.config)?;
     // The outside TAP first, then the inside one of a two-armed NAT director: index = `Iface`.
-    let mut taps = vec![Tap::open(&config.interface.name)?];
+    let offload = config.limits.offload;
+    let mut taps = vec![Port::open(&config.interface.name, offload)?];
     if let Some(inside) = &config.inside {
-        taps.push(Tap::open(&inside.name)?);
+        taps.push(Port::open(&inside.name, offload)?);
     }
     let control = config
         .control_socket
@@ -68,7 +71,8 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     let clock = || smoltcp::time::Instant::from_micros(started.elapsed().as_micros() as i64);
     let mut fds: Vec<_> = taps.iter().map(|t| t.as_raw_fd()).collect();
     fds.extend(control.as_ref().map(|c| c.as_raw_fd()));
-    let mut buf = vec![0u8; 65536];
+    let mut buf = vec![0u8; MAX_FRAME_LEN];
+    let mut tx_errors = 0u64;
     let mut out = vec![0u8; crate::dataplane::pending::SLOT_LEN];
     while !stop.load(Ordering::Relaxed) {
         if args.max_seconds > 0 && started.elapsed().as_secs() >= args.max_seconds {
@@ -84,21 +88,27 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         let now = clock();
         for (i, tap) in taps.iter().enumerate() {
             for _ in 0..BURST {
-                let Some(n) = tap.recv(&mut buf).context("reading a TAP device")? else {
+                let Some((header, n)) = tap.recv(&mut buf).context("reading a TAP device")? else {
                     break;
                 };
-                if let Verdict::Send(out) = dp.handle_frame(now, Iface(i as u8), &mut buf[..n]) {
-                    taps[out.0 as usize]
-                        .send(&buf[..n])
-                        .context("writing a TAP device")?;
+                let frame = &mut buf[..n];
+                let verdict = dp.handle_offloaded(now, Iface(i as u8), frame, header.needs_csum());
+                if let Verdict::Send(out) = verdict
+                    && taps[out.0 as usize].send(&header, frame).is_err()
+                {
+                    // A header the kernel refuses: the frame is lost, counted, not fatal.
+                    tx_errors += 1;
                 }
             }
         }
         dp.handle_timeout(now);
         while let Some((iface, n)) = dp.poll_transmit(now, &mut out) {
-            taps[iface.0 as usize]
-                .send(&out[..n])
-                .context("writing a TAP device")?;
+            if taps[iface.0 as usize]
+                .send(&VnetHeader::NONE, &out[..n])
+                .is_err()
+            {
+                tx_errors += 1;
+            }
         }
         while let Some(event) = dp.poll_event() {
             log_event(event);
@@ -106,6 +116,9 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         if let Some(control) = &control {
             control.serve(&mut dp);
         }
+    }
+    if tx_errors > 0 {
+        eprintln!("director: {tx_errors} frame(s) could not be written");
     }
     let stats = serde_json::to_string(&dp.stats())?;
     println!("{stats}");

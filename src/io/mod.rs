@@ -2,5 +2,6 @@
 //! huge-page hint for large tables.
 
 pub mod hugepages;
+pub mod port;
 pub mod tap;
 pub mod vnet;

@@ -5,14 +5,23 @@
 //! [`VnetTap::open`] opens `/dev/net/tun` non-blocking and issues, in this order:
 //! `TUNSETIFF` (`IFF_TAP | IFF_NO_PI | IFF_VNET_HDR`), `TUNSETVNETLE` (1), `TUNSETVNETHDRSZ` (12)
 //! and `TUNSETOFFLOAD` (`TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN` with offloads, 0
-//! without: a persistent device keeps the offloads of its previous user otherwise).
+//! without). A persistent device keeps its offloads after its descriptor is closed (checked on
+//! Linux 6.18), so `open` always sets them, and dropping a [`VnetTap`] switches them off again:
+//! otherwise a later user reading without vnet headers (`io::tap::Tap`) would get 64 KiB
+//! super-segments and unfinished checksums with no header to tell. A killed process cannot do
+//! that; the next `VnetTap::open` repairs it, `Tap::open` does not.
 //!
 //! A persistent TAP made by `ip tuntap add dev NAME mode tap` (no `vnet_hdr`) works: on attach the
 //! kernel replaces the device's `IFF_NO_PI | IFF_VNET_HDR | ...` bits with those of the opener's
 //! `TUNSETIFF` (`tun_set_iff`: `tun->flags = (tun->flags & ~TUN_FEATURES) | (ifr_flags &
 //! TUN_FEATURES)`), so `vnet_hdr` / `pi` given to `ip tuntap add` only describe the state until the
 //! first open. The device keeps one queue (no `multi_queue`: the kernel refuses a mismatch), and
-//! only one descriptor can be attached at a time (`EBUSY` otherwise).
+//! only one descriptor can be attached at a time (`EBUSY` otherwise; also for a moment after a
+//! close if a child forked meanwhile still holds the descriptor until its exec).
+//!
+//! Until the kernel's link watcher has handled the carrier coming up (asynchronously, shortly
+//! after the attach), what the kernel sends out of the TAP is dropped; the device's operational
+//! state turns UP at the same moment (the root test waits for that).
 //!
 //! # Framing
 //! Every read and write is one 12-byte header (the layout of `struct virtio_net_hdr_v1` /
@@ -30,7 +39,9 @@
 //!
 //! The u16 fields are little-endian: the kernel uses little-endian vnet headers when the device
 //! has `TUN_VNET_LE` set or the host is little-endian (`tun_vnet_is_little_endian`); `open` sets
-//! `TUNSETVNETLE` so this holds on every host.
+//! `TUNSETVNETLE` so this holds on every host. The kernel reads and writes only the first 10
+//! bytes and skips the rest of the configured size; a size of 24 or more (Linux 6.18's
+//! `virtio_net_hdr_v1_hash_tunnel`) would add hash and UDP-tunnel fields, which 12 keeps out.
 //!
 //! # What received frames look like (offloads on)
 //! - `NEEDS_CSUM` (`CHECKSUM_PARTIAL` in the kernel): the transport checksum is not done.
@@ -42,9 +53,11 @@
 //!   everything from `csum_start` to the end, fold, complement ([`VnetHeader::complete_csum`]).
 //!   Rewriting addresses (pseudo-header) must update the field as a plain sum: `field' =
 //!   fold(field + !old + new)`, the opposite sense of RFC 1624 for a finished checksum. Rewriting
-//!   ports or payload needs no update at all (the kernel sums those later).
-//! - `DATA_VALID`: the kernel already verified a full checksum (frames that came in on a veth).
-//!   On write the kernel ignores this flag and checks again itself.
+//!   ports or payload needs no update at all (the kernel sums those later). That is what
+//!   `wire::checksum::rewrite_{src,dst}_partial` do.
+//! - `DATA_VALID`: the checksum is complete and the kernel already verified it
+//!   (`CHECKSUM_UNNECESSARY`, e.g. a frame that came in from a veth). On write the kernel ignores
+//!   this flag and verifies again where it needs to.
 //! - GSO (`gso_type` != NONE): one TCP super-segment, up to 64 KiB of IP packet; `gso_size` is the
 //!   MSS the kernel will cut it into. `hdr_len` is only a hint (the length of the kernel's linear
 //!   part), not the header length. Write such a frame back with its header and the kernel
@@ -54,9 +67,10 @@
 //! With `offload == false` the kernel sends no GSO and no `NEEDS_CSUM` frames, but may still mark
 //! frames `DATA_VALID`.
 //!
-//! UFO (`TUN_F_UFO`) is not asked for: Linux has not produced UFO since 4.14. USO
-//! (`TUN_F_USO4 | TUN_F_USO6`, Linux >= 6.2) is not asked for either: it would hand us UDP
-//! super-datagrams (gso_type `UDP_L4`) that the data plane would have to understand.
+//! UFO (`TUN_F_UFO`) is not asked for: Linux has not produced UFO since 4.14 (`TUNSETOFFLOAD`
+//! accepts the bit and ignores it). USO (`TUN_F_USO4 | TUN_F_USO6`, Linux >= 6.2) is not asked
+//! for either: it would hand us UDP super-datagrams (gso_type `UDP_L4`) that the data plane would
+//! have to understand.
 
 use std::ffi::c_void;
 use std::io;
@@ -197,7 +211,7 @@ impl VnetHeader {
 
 /// The one's-complement sum of `data` as big-endian 16-bit words (an odd last byte is padded with
 /// zero), not folded.
-pub(crate) fn ones_sum(data: &[u8]) -> u64 {
+fn ones_sum(data: &[u8]) -> u64 {
     let mut chunks = data.chunks_exact(2);
     let mut sum: u64 = chunks
         .by_ref()
@@ -210,7 +224,7 @@ pub(crate) fn ones_sum(data: &[u8]) -> u64 {
 }
 
 /// Folds a one's-complement sum to 16 bits (not complemented).
-pub(crate) fn fold(mut sum: u64) -> u16 {
+fn fold(mut sum: u64) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }

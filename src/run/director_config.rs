@@ -75,6 +75,7 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
         limits: Limits {
             max_connections: 1 << 20,
             sloppy: s.sloppy,
+            offload: scenario.lab.offload,
         },
         control_socket: Some(control_socket.to_path_buf()),
     }

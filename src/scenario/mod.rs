@@ -56,6 +56,8 @@ pub struct LabSpec {
     /// Time between starting the servers and the director and starting the load.
     #[serde(with = "duration_field")]
     pub settle: Duration,
+    /// Open the director's TAPs with virtio-net headers and offloads (large segments).
+    pub offload: bool,
     /// Run the scenario once per mode listed here (same load, same everything else) and
     /// write a comparison of them; `mode` is then ignored.
     pub compare_modes: Vec<Mode>,
@@ -69,6 +71,7 @@ impl Default for LabSpec {
             arp_suppression: true,
             settle: Duration::from_millis(500),
             compare_modes: Vec::new(),
+            offload: true,
         }
     }
 }

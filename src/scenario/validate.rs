@@ -214,6 +214,17 @@ impl Scenario {
                 Duration::from_millis(100),
                 Duration::from_secs(60),
             )?;
+            if self.service.protocol == crate::config::Protocol::Udp {
+                if l.connection != super::ConnectionMode::New {
+                    return bad(f("connection"), "UDP has no keep-alive: use \"new\"");
+                }
+                if l.response_bytes > 1400 {
+                    return bad(
+                        f("response_bytes"),
+                        "a UDP answer is one datagram: at most 1400 bytes",
+                    );
+                }
+            }
             if l.response_bytes > 64 << 20 {
                 return bad(f("response_bytes"), "must be at most 64 MiB");
             }

@@ -86,7 +86,7 @@ impl Query {
     /// Appends the request datagram to `out` (at most [`MAX_QUERY`] bytes).
     pub fn emit(&self, out: &mut Vec<u8>) {
         // Writing into a Vec cannot fail.
-        let _ = write!(out, "TAPVS-Q {} {}\n", self.seq, self.bytes);
+        let _ = writeln!(out, "TAPVS-Q {} {}", self.seq, self.bytes);
     }
 }
 
@@ -169,7 +169,7 @@ impl<'a> Answer<'a> {
 pub fn emit_answer(query: &Query, server: &str, out: &mut Vec<u8>) {
     let start = out.len();
     // Writing into a Vec cannot fail.
-    let _ = write!(out, "TAPVS-R {} {server}\n", query.seq);
+    let _ = writeln!(out, "TAPVS-R {} {server}", query.seq);
     let pad = usize::from(query.bytes).saturating_sub(out.len() - start);
     out.extend_from_slice(&PADDING[..pad.min(PADDING.len())]);
 }

@@ -79,7 +79,36 @@ async fn late_answers_time_out_and_count_as_strays() {
         .await;
     assert_eq!(ex.error, Some(Timeout));
     assert!(!ex.new_conn && server.is_empty());
-    assert!(udp.sources[0].pending().is_empty(), "a timed-out request is forgotten");
+    assert!(
+        udp.sources[0].pending().is_empty(),
+        "a timed-out request is forgotten"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(udp.stray(), 1, "the late answer is a stray");
+}
+
+#[tokio::test]
+async fn answers_from_another_address_are_strays() {
+    // Answers from a second socket: right seq, wrong source port.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0; 64];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let mut out = Vec::new();
+            crate::server::datagram::emit_answer(&Query::parse(&buf[..n]).unwrap(), "x", &mut out);
+            let _ = other.send_to(&out, peer);
+        }
+    });
+    let udp = bind(addr, 1);
+    let mut server = String::new();
+    let ex = udp
+        .exchange(Instant::now() + Duration::from_millis(100), &mut server)
+        .await;
+    assert_eq!(ex.error, Some(Timeout));
+    assert_eq!(udp.stray(), 1);
 }

@@ -76,7 +76,12 @@ fn a_kernel_nat_lab_balances_tcp_and_udp_round_robin() {
     assert_eq!(addresses(&lab, "kn", "eth1"), ["198.18.1.1/24"]);
     assert_eq!(
         route_destinations(&lab, "kn"),
-        ["198.18.0.0/24", "198.18.1.0/24", "198.19.0.0/16"],
+        [
+            "198.18.0.0/24",
+            "198.18.1.0/24",
+            "198.18.3.0/24",
+            "198.19.0.0/16"
+        ],
         "the box routes nowhere else"
     );
     for (key, value) in [
