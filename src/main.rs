@@ -86,7 +86,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Lab(LabCommand::Up { scenario }) => {
             let s = Scenario::load(&scenario)?;
-            let lab = tapvs::lab::Lab::up(&tapvs::run::topology(&s))?;
+            let lab = tapvs::lab::Lab::up_kernel_nat(
+                &tapvs::run::topology(&s),
+                &tapvs::run::knat_services(&s),
+            )?;
             let prefix = lab.keep()?;
             println!(
                 "lab {prefix} is up: namespaces {prefix}-sw (bridge br0, TAP d1), {prefix}-rt, {prefix}-cl, {prefix}-<server>"

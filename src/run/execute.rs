@@ -8,11 +8,14 @@ use crate::config::Protocol;
 use crate::dataplane::counters::Traffic;
 use crate::dataplane::stats::Stats;
 use crate::director::control;
-use crate::lab::{Interrupt, Lab, Layout, LinkStats, RealServerHost, Topology};
+use crate::lab::{
+    Interrupt, KnatProtocol, KnatService, Lab, Layout, LinkStats, RealServerHost, Topology,
+};
 use crate::metrics::ClientReport;
 use crate::scenario::{Action, ConnectionMode, EventSpec, LoadMode, Mode, Scenario, client_base};
 use anyhow::{Context, bail};
 use std::fs::File;
+use std::net::SocketAddrV4;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,6 +72,22 @@ pub fn topology(scenario: &Scenario) -> Topology {
     }
 }
 
+/// What the kernel NAT box forwards in `Mode::Kernel` (nothing otherwise): the service, round
+/// robin over the real servers, with their ports.
+pub fn knat_services(scenario: &Scenario) -> Vec<KnatService> {
+    if scenario.lab.mode != Mode::Kernel {
+        return Vec::new();
+    }
+    let s = &scenario.service;
+    let protocol = match s.protocol {
+        Protocol::Tcp => KnatProtocol::Tcp,
+        Protocol::Udp => KnatProtocol::Udp,
+    };
+    let targets = (0..scenario.real_servers.len())
+        .map(|i| SocketAddrV4::new(scenario.server_address(i), scenario.server_port(i)));
+    vec![KnatService::new(protocol, s.vip, s.port, targets)]
+}
+
 /// Runs `scenario` in a new lab; process logs are copied to `out_dir`.
 pub fn execute(
     scenario: &Scenario,
@@ -76,7 +95,8 @@ pub fn execute(
     out_dir: &Path,
 ) -> anyhow::Result<Collected> {
     let topology = topology(scenario);
-    let lab = Lab::up(&topology).context("building the lab")?;
+    let lab =
+        Lab::up_kernel_nat(&topology, &knat_services(scenario)).context("building the lab")?;
     eprintln!("run: lab {} is up", lab.prefix());
     // Declared after `lab`, so dropped (processes ended) before the lab is removed.
     let mut procs = Procs::default();

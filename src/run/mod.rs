@@ -6,7 +6,7 @@ pub mod director_config;
 mod execute;
 mod procs;
 
-pub use execute::topology;
+pub use execute::{knat_services, topology};
 
 use crate::lab::{Interrupt, check_privileges};
 use crate::results::{EventMark, ExpectationOutcome, RunRecord, ServerInfo};
