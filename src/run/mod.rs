@@ -68,6 +68,21 @@ fn compare(parent: &Path, records: &[RunRecord]) -> anyhow::Result<()> {
     let dir = parent.join(run_id());
     crate::results::write_comparison(&dir, records)?;
     println!("{}", crate::results::comparison_table(records));
+    // Speed next to the first run (the reference), measured in this one `tapvs run`.
+    let metric = |r: &RunRecord, name: &str| r.metrics.get(name).copied().unwrap_or(f64::NAN);
+    if let Some(first) = records.first() {
+        for r in records {
+            println!(
+                "  {:<32} {:>9.0} req/s ({:.2} x {})   {:>6.2} Gbit/s ({:.2} x)",
+                r.scenario,
+                metric(r, "throughput_rps"),
+                metric(r, "throughput_rps") / metric(first, "throughput_rps"),
+                first.scenario,
+                metric(r, "goodput_gbps"),
+                metric(r, "goodput_gbps") / metric(first, "goodput_gbps"),
+            );
+        }
+    }
     println!("comparison: {}", dir.display());
     Ok(())
 }
