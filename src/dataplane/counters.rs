@@ -43,7 +43,7 @@ pub enum DropReason {
     NoInterface,
     /// A forwarded packet whose TTL ran out (NAT decrements it as a router does).
     TtlExceeded,
-    /// A NAT reply towards a destination with no route (on-link clients are not supported).
+    /// A NAT reply towards an on-link destination when the neighbour table has no room left.
     NoRoute,
 }
 

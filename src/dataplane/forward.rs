@@ -211,9 +211,9 @@ impl Dataplane {
         let svc = &mut self.services[conn.service as usize];
         svc.traffic.count_reply(frame.len());
         svc.servers[server].traffic.count_reply(frame.len());
-        if self.iface(Iface::OUTSIDE).on_link(conn.key.client) {
+        let Some(next_hop) = self.next_hop(conn.key.client) else {
             return Verdict::Dropped(DropReason::NoRoute);
-        }
+        };
         let ip = &mut frame[ETHERNET_HEADER_LEN..];
         if checksum::decrement_ttl(ip) != Ok(true) {
             return Verdict::Dropped(DropReason::TtlExceeded);
@@ -226,8 +226,18 @@ impl Dataplane {
         if rewritten.is_err() {
             return Verdict::Dropped(DropReason::Malformed);
         }
-        let gateway = self.gateway;
-        self.send_to(now_ms, frame, gateway)
+        self.send_to(now_ms, frame, next_hop)
+    }
+
+    /// The neighbour a packet to `dst` goes to from the outside interface: `dst` itself when
+    /// on-link (learnt on first use, within a fixed room), else the router. The whole route
+    /// table of a director: connected network and default gateway.
+    pub(super) fn next_hop(&mut self, dst: std::net::Ipv4Addr) -> Option<usize> {
+        if self.iface(Iface::OUTSIDE).on_link(dst) {
+            self.neighbours.track_dynamic(dst, Iface::OUTSIDE)
+        } else {
+            Some(self.gateway)
+        }
     }
 
     /// Creates the entry of a new connection: persistence template first, else the scheduler.

@@ -97,7 +97,9 @@ impl Dataplane {
         if !translated {
             return Verdict::Dropped(DropReason::Malformed);
         }
-        let gateway = self.gateway;
-        self.send_to(now_ms, frame, gateway)
+        let Some(next_hop) = self.next_hop(conn.key.client) else {
+            return Verdict::Dropped(DropReason::NoRoute);
+        };
+        self.send_to(now_ms, frame, next_hop)
     }
 }

@@ -93,6 +93,8 @@ pub enum Event {
 }
 
 const EVENT_QUEUE: usize = 1024;
+/// On-link destinations (NAT clients on the LAN) the neighbour table may learn at run time.
+const DYNAMIC_NEIGHBOURS: usize = 256;
 const SWEEP_EVERY_MS: u64 = 100;
 const SWEEP_MIN_BUDGET: usize = 1024;
 
@@ -145,6 +147,8 @@ impl Dataplane {
                 })
             })
             .collect();
+        // Room for on-link NAT clients learnt from traffic (see `next_hop`).
+        neighbours.reserve(DYNAMIC_NEIGHBOURS);
         let nat = config
             .services
             .iter()

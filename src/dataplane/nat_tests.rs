@@ -494,3 +494,55 @@ fn offloaded_frames_with_partial_checksums_keep_them_partial_for_the_new_address
         8080
     );
 }
+
+#[test]
+fn replies_to_an_on_link_client_go_straight_to_it_after_arp() {
+    let mut dp = director(true, "tcp");
+    let lan_client = Ipv4Addr::new(198, 18, 0, 50);
+    let lan_mac = EthernetAddress([0x02, 0, 0, 0, 0, 50]);
+    let req = Endpoints {
+        src: lan_client,
+        src_mac: lan_mac,
+        ..request()
+    };
+    assert_eq!(
+        dp.handle_frame(
+            t(0),
+            Iface::OUTSIDE,
+            &mut build::tcp_frame(req, Flags::SYN, b"")
+        ),
+        Verdict::Send(Iface::INSIDE)
+    );
+    let rep = Endpoints {
+        dst: lan_client,
+        ..reply(true)
+    };
+    let mut f = build::tcp_frame(rep, Flags::ACK, b"hi");
+    assert_eq!(
+        dp.handle_frame(t(1), Iface::INSIDE, &mut f),
+        Verdict::Parked,
+        "waits for ARP"
+    );
+    let mut buf = [0u8; pending::SLOT_LEN];
+    let (iface, n) = dp.poll_transmit(t(1), &mut buf).expect("an ARP request");
+    assert_eq!(iface, Iface::OUTSIDE);
+    assert_eq!(
+        &buf[ETHERNET_HEADER_LEN + 24..ETHERNET_HEADER_LEN + 28],
+        &lan_client.octets()
+    );
+    assert!(n >= 42);
+    let mut answer = build::arp_reply(lan_mac, lan_client, OUT_MAC, Ipv4Addr::new(198, 18, 0, 2));
+    assert_eq!(
+        dp.handle_frame(t(2), Iface::OUTSIDE, &mut answer),
+        Verdict::Consumed
+    );
+    let (iface, n) = dp
+        .poll_transmit(t(2), &mut buf)
+        .expect("the reply, released");
+    assert_eq!(iface, Iface::OUTSIDE);
+    assert_eq!(
+        EthernetFrame::new_checked(&buf[..n]).unwrap().dst_addr(),
+        lan_mac
+    );
+    assert_eq!(check_tcp(&buf[..n]).0, VIP);
+}

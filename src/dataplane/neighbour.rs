@@ -57,6 +57,23 @@ impl Neighbours {
         self.entries.len() - 1
     }
 
+    /// Finds or adds an on-link destination learnt from traffic (a NAT client on the LAN),
+    /// within the room reserved at start: adding never allocates; `None` when full.
+    pub fn track_dynamic(&mut self, ip: Ipv4Addr, iface: Iface) -> Option<usize> {
+        if let Some(i) = self.index_of(ip) {
+            return Some(i);
+        }
+        if self.entries.len() == self.entries.capacity() {
+            return None;
+        }
+        Some(self.track(ip, iface))
+    }
+
+    /// Reserves room for `n` more entries (configuration time).
+    pub fn reserve(&mut self, n: usize) {
+        self.entries.reserve_exact(n);
+    }
+
     pub fn index_of(&self, ip: Ipv4Addr) -> Option<usize> {
         self.entries.iter().position(|n| n.ip == ip)
     }

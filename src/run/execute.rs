@@ -167,7 +167,7 @@ impl Ctx<'_> {
                 Protocol::Tcp => "--listen".into(),
                 Protocol::Udp => "--udp-listen".into(),
             },
-            format!("0.0.0.0:{}", self.scenario.server_port(i)),
+            format!("{}:{}", self.listen_address(), self.scenario.server_port(i)),
             "--ready-file".into(),
             ready.display().to_string(),
             "--max-seconds".into(),
@@ -175,6 +175,18 @@ impl Ctx<'_> {
         ];
         self.spawn(procs, &rs.name, &rs.name, &self.exe, &args)?;
         wait_for("real server", Duration::from_secs(5), || ready.exists())
+    }
+
+    /// Where a built-in real server binds. A UDP server under direct routing binds the VIP:
+    /// an unbound UDP socket would answer from its own address, not the VIP the client asked
+    /// (the classic LVS-DR caveat; DNS servers bind each address for the same reason).
+    fn listen_address(&self) -> std::net::Ipv4Addr {
+        let s = &self.scenario.service;
+        if s.protocol == Protocol::Udp && self.scenario.lab.mode == Mode::Dr {
+            s.vip
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED
+        }
     }
 
     fn control(&self) -> PathBuf {
