@@ -19,6 +19,9 @@ pub struct DirectorConfig {
     pub services: Vec<ServiceConfig>,
     #[serde(default)]
     pub limits: Limits,
+    /// Gratuitous ARP on becoming active.
+    #[serde(default)]
+    pub garp: crate::dataplane::garp::GarpConfig,
     /// Unix socket for `stats` and weight changes; none if absent.
     #[serde(default)]
     pub control_socket: Option<PathBuf>,

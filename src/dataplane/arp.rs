@@ -68,6 +68,12 @@ impl Dataplane {
     }
 }
 
+/// Writes a gratuitous ARP (a broadcast request for `addr` from `addr` itself, as keepalived
+/// sends them) announcing that `addr` is at `mac`; returns its length.
+pub(super) fn emit_gratuitous(mac: EthernetAddress, addr: Ipv4Addr, buf: &mut [u8]) -> usize {
+    emit_request(mac, addr, addr, buf)
+}
+
 /// Writes a broadcast ARP request for `target` from (`mac`, `addr`) into `buf`; returns its length.
 pub(super) fn emit_request(
     mac: EthernetAddress,

@@ -161,6 +161,8 @@ pub struct Counters {
     pub arp_replies: u64,
     /// ARP requests sent to resolve neighbours.
     pub arp_requests: u64,
+    /// Gratuitous ARPs sent for the VIPs and floating addresses.
+    pub garps: u64,
     /// Connection entries created.
     pub conns_created: u64,
     /// Connection entries expired or replaced.

@@ -10,6 +10,7 @@ mod arp;
 pub mod conntrack;
 pub mod counters;
 mod forward;
+pub mod garp;
 mod icmp;
 pub mod neighbour;
 pub mod pending;
@@ -90,6 +91,8 @@ pub enum Event {
     NeighbourResolved { ip: Ipv4Addr, mac: EthernetAddress },
     /// A neighbour did not answer ARP; frames waiting for it were dropped.
     NeighbourFailed { ip: Ipv4Addr },
+    /// The first gratuitous ARP of a takeover went out (milliseconds on the caller's clock).
+    GratuitousArp { at_ms: u64 },
 }
 
 const EVENT_QUEUE: usize = 1024;
@@ -116,6 +119,7 @@ pub struct Dataplane {
     next_sweep_ms: u64,
     /// The frame being handled has a partial transport checksum (offloads).
     partial_csum: bool,
+    garp: garp::Garp,
 }
 
 /// Milliseconds on the caller's clock.
@@ -156,6 +160,13 @@ impl Dataplane {
         let mut vips: Vec<Ipv4Addr> = services.iter().map(|s| s.vip).collect();
         vips.sort();
         vips.dedup();
+        // What a takeover announces: the VIPs outside, floating addresses where they live.
+        let mut announced: Vec<(Iface, Ipv4Addr)> =
+            vips.iter().map(|v| (Iface::OUTSIDE, *v)).collect();
+        for (i, port) in ifaces.iter().enumerate() {
+            announced.extend(port.floating.iter().map(|a| (Iface(i as u8), *a)));
+        }
+        let garp = garp::Garp::new(config.garp, announced);
         Dataplane {
             ifaces,
             gateway,
@@ -171,6 +182,7 @@ impl Dataplane {
             counters: Counters::default(),
             next_sweep_ms: 0,
             partial_csum: false,
+            garp,
         }
     }
 
@@ -269,6 +281,9 @@ impl Dataplane {
             self.counters.emitted += 1;
             return Some((self.neighbours.get(nb).iface, len));
         }
+        if let Some(sent) = self.poll_garp(now_ms, buf) {
+            return Some(sent);
+        }
         let nb = self.neighbours.take_due_probe(now_ms)?;
         let (ip, iface) = (self.neighbours.get(nb).ip, self.neighbours.get(nb).iface);
         let port = self.iface(iface);
@@ -289,6 +304,19 @@ impl Dataplane {
         &self.ifaces
     }
 
+    /// Emits the next due gratuitous ARP, if any.
+    fn poll_garp(&mut self, now_ms: u64, buf: &mut [u8]) -> Option<(Iface, usize)> {
+        let (iface, addr, first) = self.garp.take_due(now_ms)?;
+        if first {
+            self.push_event(Event::GratuitousArp { at_ms: now_ms });
+        }
+        let port = self.iface(iface);
+        let len = arp::emit_gratuitous(port.mac, addr, buf);
+        self.counters.garps += 1;
+        self.counters.emitted += 1;
+        Some((iface, len))
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -297,11 +325,16 @@ impl Dataplane {
     /// When [`Dataplane::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let sweep = (!self.conns.is_empty()).then_some(self.next_sweep_ms);
-        [self.neighbours.poll_at(), self.pending.poll_at(), sweep]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|t| Instant::from_millis(t as i64))
+        [
+            self.neighbours.poll_at(),
+            self.pending.poll_at(),
+            sweep,
+            self.garp.poll_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| Instant::from_millis(t as i64))
     }
 
     fn push_event(&mut self, event: Event) {
@@ -317,8 +350,14 @@ impl Dataplane {
         self.active
     }
 
-    /// Makes this director active (master) or passive (backup).
-    pub fn set_active(&mut self, active: bool) {
+    /// Makes this director active (master) or passive (backup). Becoming active starts the
+    /// gratuitous ARPs for the VIPs and floating addresses.
+    pub fn set_active(&mut self, now: Instant, active: bool) {
+        if active && !self.active {
+            self.garp.start(ms(now));
+        } else if !active {
+            self.garp.stop();
+        }
         self.active = active;
     }
 

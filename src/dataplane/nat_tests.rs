@@ -198,7 +198,7 @@ fn floating_gateway_is_answered_on_the_inside_only_while_active() {
         dp.handle_frame(t(0), Iface::INSIDE, &mut f),
         Verdict::Dropped(DropReason::ArpIgnored)
     );
-    dp.set_active(false);
+    dp.set_active(t(0), false);
     let mut f = build::arp_request(RS_MAC, rs_ip(true), gw);
     assert_eq!(
         dp.handle_frame(t(0), Iface::INSIDE, &mut f),
@@ -545,4 +545,48 @@ fn replies_to_an_on_link_client_go_straight_to_it_after_arp() {
         lan_mac
     );
     assert_eq!(check_tcp(&buf[..n]).0, VIP);
+}
+
+#[test]
+fn becoming_active_announces_the_vip_outside_and_the_floating_gateway_inside() {
+    let mut dp = director(true, "tcp");
+    dp.set_active(t(0), false);
+    let mut buf = [0u8; pending::SLOT_LEN];
+    assert!(
+        dp.poll_transmit(t(0), &mut buf).is_none(),
+        "a backup announces nothing"
+    );
+    dp.set_active(t(10), true);
+    let mut sent = Vec::new();
+    while let Some((iface, n)) = dp.poll_transmit(t(10), &mut buf) {
+        let arp = smoltcp::wire::ArpPacket::new_checked(&buf[ETHERNET_HEADER_LEN..n]).unwrap();
+        let spa: [u8; 4] = arp.source_protocol_addr().try_into().unwrap();
+        let tpa: [u8; 4] = arp.target_protocol_addr().try_into().unwrap();
+        assert_eq!(
+            spa, tpa,
+            "gratuitous: sender and target are the announced address"
+        );
+        let mac = EthernetFrame::new_checked(&buf[..n]).unwrap().src_addr();
+        sent.push((iface, Ipv4Addr::from(spa), mac));
+    }
+    let vip = sent
+        .iter()
+        .filter(|s| *s == &(Iface::OUTSIDE, VIP, OUT_MAC))
+        .count();
+    let gw = sent
+        .iter()
+        .filter(|s| *s == &(Iface::INSIDE, Ipv4Addr::new(198, 18, 1, 1), IN_MAC))
+        .count();
+    assert_eq!(
+        (vip, gw, sent.len()),
+        (5, 5, 10),
+        "keepalived's five of each at once"
+    );
+    let events: Vec<Event> = std::iter::from_fn(|| dp.poll_event()).collect();
+    assert_eq!(events.last(), Some(&Event::GratuitousArp { at_ms: 10 }));
+    assert_eq!(
+        dp.poll_timeout(),
+        Some(t(5010)),
+        "the second burst five seconds later"
+    );
 }

@@ -91,7 +91,7 @@ fn answers_arp_for_the_vip_and_its_own_address_only_while_active() {
         dp.handle_frame(t(0), OUT, &mut f),
         Verdict::Dropped(DropReason::ArpIgnored)
     );
-    dp.set_active(false);
+    dp.set_active(t(0), false);
     let mut f = build::arp_request(ROUTER_MAC, ROUTER, VIP);
     assert_eq!(
         dp.handle_frame(t(0), OUT, &mut f),
@@ -421,7 +421,7 @@ fn udp_flows_are_tracked_with_the_udp_timeout() {
 #[test]
 fn backup_drops_vip_traffic() {
     let mut dp = resolved("rr", &[1], "");
-    dp.set_active(false);
+    dp.set_active(t(0), false);
     assert_eq!(
         send(&mut dp, 0, client(1, 1000), Flags::SYN),
         Err(Verdict::Dropped(DropReason::Inactive))

@@ -3,6 +3,7 @@
 //! `active 0|1` → `ok`. Used by the runner (drains) and by people poking at a lab.
 
 use crate::dataplane::Dataplane;
+use smoltcp::time::Instant;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -31,10 +32,10 @@ impl Control {
         })
     }
 
-    /// Answers every waiting client.
-    pub fn serve(&self, dp: &mut Dataplane) {
+    /// Answers every waiting client; `now` is the director's clock.
+    pub fn serve(&self, now: Instant, dp: &mut Dataplane) {
         while let Ok((stream, _)) = self.listener.accept() {
-            if let Err(e) = answer(stream, dp) {
+            if let Err(e) = answer(stream, now, dp) {
                 eprintln!("director: control client: {e}");
             }
         }
@@ -53,18 +54,18 @@ impl Drop for Control {
     }
 }
 
-fn answer(stream: UnixStream, dp: &mut Dataplane) -> io::Result<()> {
+fn answer(stream: UnixStream, now: Instant, dp: &mut Dataplane) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_millis(200)))?;
     let mut line = String::new();
     BufReader::new(&stream).read_line(&mut line)?;
-    let reply = execute(line.trim(), dp);
+    let reply = execute(line.trim(), now, dp);
     (&stream).write_all(reply.as_bytes())?;
     (&stream).write_all(b"\n")
 }
 
 /// Runs one command and returns the reply line.
-pub fn execute(command: &str, dp: &mut Dataplane) -> String {
+pub fn execute(command: &str, now: Instant, dp: &mut Dataplane) -> String {
     let words: Vec<&str> = command.split_whitespace().collect();
     match words.as_slice() {
         ["stats"] => serde_json::to_string(&dp.stats()).unwrap_or_else(|e| format!("error {e}")),
@@ -76,7 +77,7 @@ pub fn execute(command: &str, dp: &mut Dataplane) -> String {
             }
         }
         ["active", flag @ ("0" | "1")] => {
-            dp.set_active(*flag == "1");
+            dp.set_active(now, *flag == "1");
             "ok".into()
         }
         _ => "error commands: stats | weight SERVICE SERVER WEIGHT | active 0|1".into(),

@@ -114,7 +114,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             log_event(event);
         }
         if let Some(control) = &control {
-            control.serve(&mut dp);
+            control.serve(clock(), &mut dp);
         }
     }
     if tx_errors > 0 {
@@ -133,5 +133,6 @@ fn log_event(event: Event) {
     match event {
         Event::NeighbourResolved { ip, mac } => eprintln!("director: neighbour {ip} is at {mac}"),
         Event::NeighbourFailed { ip } => eprintln!("director: neighbour {ip} does not answer ARP"),
+        Event::GratuitousArp { at_ms } => eprintln!("director: gratuitous ARP at {at_ms} ms"),
     }
 }

@@ -78,5 +78,6 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
             offload: scenario.lab.offload,
         },
         control_socket: Some(control_socket.to_path_buf()),
+        garp: Default::default(),
     }
 }
