@@ -22,6 +22,12 @@ pub struct DirectorConfig {
     /// Gratuitous ARP on becoming active.
     #[serde(default)]
     pub garp: crate::dataplane::garp::GarpConfig,
+    /// Active/passive failover with VRRPv3; without it the director is always active.
+    #[serde(default)]
+    pub vrrp: Option<VrrpSection>,
+    /// File the director appends its failover transitions to (JSON lines, wall-clock ms).
+    #[serde(default)]
+    pub state_log: Option<PathBuf>,
     /// Unix socket for `stats` and weight changes; none if absent.
     #[serde(default)]
     pub control_socket: Option<PathBuf>,
@@ -67,6 +73,32 @@ pub enum Forwarding {
     Dr,
     /// Masquerading: destination address and port rewritten, replies rewritten back.
     Nat,
+}
+
+/// One VRRP instance (keepalived's `vrrp_instance`) for all the director's VIPs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpSection {
+    /// Virtual router id, 1..=255 (the same on both directors).
+    pub vrid: u8,
+    /// 1..=254 (255 = address owner); the higher wins.
+    pub priority: u8,
+    /// Advertisement interval in milliseconds (a whole number of centiseconds).
+    #[serde(default = "default_advert_ms")]
+    pub advert_interval_ms: u64,
+    /// A higher-priority backup takes over from a lower-priority master.
+    #[serde(default = "default_true")]
+    pub preempt: bool,
+    /// Wait this long before preempting.
+    #[serde(default)]
+    pub preempt_delay_ms: u64,
+}
+
+fn default_advert_ms() -> u64 {
+    1000
+}
+fn default_true() -> bool {
+    true
 }
 
 /// Transport protocol of a virtual service.

@@ -5,6 +5,7 @@
 //! - [`sched`]: IPVS schedulers behind one trait (rr, wrr, lc, wlc, sed, nq, sh, dh, mh).
 //! - [`dataplane`]: the sans-IO balancer: ARP, neighbour table, connection tracking, DR rewrite.
 //!   Frames and `now` in; frames, events and the next deadline out. No clock, no I/O.
+//! - [`control`]: sans-IO control-plane state machines: VRRPv3 master election (keepalived).
 //! - [`config`]: the director's configuration file.
 //! - [`io`]: the only code that makes syscalls for frames: the TAP driver.
 //! - [`director`]: the `tapvs director` process: TAP + data plane + control socket.
@@ -18,6 +19,7 @@
 
 pub mod client;
 pub mod config;
+pub mod control;
 pub mod dataplane;
 pub mod director;
 pub mod io;

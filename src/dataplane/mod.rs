@@ -361,6 +361,14 @@ impl Dataplane {
         self.active = active;
     }
 
+    /// Announces the VIPs and floating addresses again (a master that outlived a split brain:
+    /// switches may have learnt them on the other director). Does nothing while passive.
+    pub fn announce(&mut self, now: Instant) {
+        if self.active {
+            self.garp.start(ms(now));
+        }
+    }
+
     /// Declares that a host stack takes frames for the director's own address.
     pub fn attach_host_stack(&mut self) {
         self.host_stack = true;

@@ -87,7 +87,9 @@ pub fn execute(command: &str, now: Instant, dp: &mut Dataplane) -> String {
 /// Sends one command to a director's control socket and returns its reply line (runner side).
 pub fn request(path: &Path, command: &str) -> io::Result<String> {
     let mut stream = UnixStream::connect(path)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    // Short: a frozen director must not stall the runner's sampling.
+    stream.set_read_timeout(Some(Duration::from_millis(300)))?;
+    stream.set_write_timeout(Some(Duration::from_millis(300)))?;
     stream.write_all(command.as_bytes())?;
     stream.write_all(b"\n")?;
     let mut line = String::new();

@@ -3,6 +3,7 @@
 //! prints its counters and exits.
 
 pub mod control;
+pub mod failover;
 
 use crate::config::DirectorConfig;
 use crate::dataplane::{Dataplane, Event, Iface, Verdict};
@@ -51,6 +52,17 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         .transpose()?;
     let seed = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
     let mut dp = Dataplane::new(&config, seed);
+    let started = std::time::Instant::now();
+    let clock = || smoltcp::time::Instant::from_micros(started.elapsed().as_micros() as i64);
+    let mut failover = match &config.vrrp {
+        Some(section) => Some(failover::Failover::start(
+            section,
+            &mut dp,
+            clock(),
+            config.state_log.as_deref(),
+        )?),
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
@@ -67,8 +79,6 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         );
     }
     eprintln!("director: {} service(s)", config.services.len());
-    let started = std::time::Instant::now();
-    let clock = || smoltcp::time::Instant::from_micros(started.elapsed().as_micros() as i64);
     let mut fds: Vec<_> = taps.iter().map(|t| t.as_raw_fd()).collect();
     fds.extend(control.as_ref().map(|c| c.as_raw_fd()));
     let mut buf = vec![0u8; MAX_FRAME_LEN];
@@ -80,8 +90,14 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             break;
         }
         let now = clock();
-        let sleep = dp
-            .poll_timeout()
+        let due = [
+            dp.poll_timeout(),
+            failover.as_ref().and_then(|f| f.poll_timeout()),
+        ];
+        let sleep = due
+            .into_iter()
+            .flatten()
+            .min()
             .map_or(MAX_SLEEP_MS, |t| (t - now.min(t)).total_millis() as i64)
             .clamp(0, MAX_SLEEP_MS);
         wait_readable(&fds, sleep as i32)?;
@@ -93,13 +109,22 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
                 };
                 let frame = &mut buf[..n];
                 let verdict = dp.handle_offloaded(now, Iface(i as u8), frame, header.needs_csum());
-                if let Verdict::Send(out) = verdict
-                    && taps[out.0 as usize].send(&header, frame).is_err()
-                {
+                match verdict {
                     // A header the kernel refuses: the frame is lost, counted, not fatal.
-                    tx_errors += 1;
+                    Verdict::Send(out) if taps[out.0 as usize].send(&header, frame).is_err() => {
+                        tx_errors += 1;
+                    }
+                    Verdict::ToHost => {
+                        if let Some(f) = &mut failover {
+                            f.handle_frame(now, frame);
+                        }
+                    }
+                    _ => {}
                 }
             }
+        }
+        if let Some(f) = &mut failover {
+            f.poll(now, &mut dp, &taps[0], &mut out);
         }
         dp.handle_timeout(now);
         while let Some((iface, n)) = dp.poll_transmit(now, &mut out) {
@@ -112,10 +137,16 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         }
         while let Some(event) = dp.poll_event() {
             log_event(event);
+            if let Some(f) = &mut failover {
+                f.note(event);
+            }
         }
         if let Some(control) = &control {
             control.serve(clock(), &mut dp);
         }
+    }
+    if let Some(f) = &mut failover {
+        f.shutdown(clock(), &mut dp, &taps[0], &mut out);
     }
     if tx_errors > 0 {
         eprintln!("director: {tx_errors} frame(s) could not be written");

@@ -56,7 +56,14 @@ pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
     }
     for row in &mut rows {
         row.client.start_ms = row.t_ms;
-        row.master = "d1".into();
+        // The director(s) active at the last sample taken in the interval.
+        row.master = c
+            .masters
+            .iter()
+            .rev()
+            .find(|(t, _)| *t < row.t_ms + interval)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
     }
     rows
 }
@@ -132,7 +139,7 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
 
     // What crossed the director (both directions: NAT carries the replies) against the whole
     // service traffic, as the router's LAN link saw it.
-    let forwarded = c.director_final.forwarded();
+    let forwarded = c.director_forwarded;
     let wire_bytes = (c.router_lan.tx_bytes + c.router_lan.rx_bytes) as f64;
     let wire_packets = (c.router_lan.tx_packets + c.router_lan.rx_packets) as f64;
     let director_bytes = forwarded.all_bytes() as f64;
@@ -204,5 +211,54 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
         );
         m.insert("failed_after_restore".into(), failed_after as f64);
     }
+    failover_metrics(&mut m, scenario, c, rows);
     m
+}
+
+/// Failover loss: how long the takeover took, how long clients got nothing, split brain.
+fn failover_metrics(
+    m: &mut BTreeMap<String, f64>,
+    scenario: &Scenario,
+    c: &Collected,
+    rows: &[TimelineRow],
+) {
+    let interval = scenario.interval.as_millis() as u64;
+    let fault = c.events.iter().find(|(_, e)| {
+        matches!(
+            e.action,
+            Action::KillDirector | Action::FreezeDirector | Action::StopDirector
+        )
+    });
+    if let Some((at, e)) = fault {
+        // Fault → the other director's first gratuitous ARP.
+        let garp = c
+            .transitions
+            .iter()
+            .filter(|(d, t, what)| d != &e.director && *t >= *at && what == "garp")
+            .map(|(_, t, _)| *t)
+            .min();
+        m.insert(
+            "takeover_ms".into(),
+            garp.map_or(f64::NAN, |t| (t - at) as f64),
+        );
+    }
+    if scenario.failover.is_some() {
+        // Longest run of intervals whose requests got no prompt answer: none succeeded, or
+        // most (the median) waited a second or more (a SYN retransmit across the takeover).
+        let (mut run, mut longest) = (0u64, 0u64);
+        for r in rows {
+            let out = r.client.ok == 0 || r.client.latency.p50_us >= 1_000_000;
+            run = if out { run + interval } else { 0 };
+            longest = longest.max(run);
+        }
+        m.insert("outage_ms".into(), longest as f64);
+        // Time with more than one active director (sampled every interval).
+        let split = c
+            .masters
+            .iter()
+            .filter(|(_, who)| who.contains('+'))
+            .count() as u64
+            * interval;
+        m.insert("split_brain_ms".into(), split as f64);
+    }
 }

@@ -79,5 +79,16 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
         },
         control_socket: Some(control_socket.to_path_buf()),
         garp: Default::default(),
+        vrrp: scenario
+            .failover
+            .as_ref()
+            .map(|f| crate::config::VrrpSection {
+                vrid: f.vrid,
+                priority: f.priorities[(n - 1) as usize],
+                advert_interval_ms: f.advert_interval.as_millis() as u64,
+                preempt: f.preempt,
+                preempt_delay_ms: 0,
+            }),
+        state_log: Some(control_socket.with_extension("states")),
     }
 }

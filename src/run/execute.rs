@@ -27,12 +27,39 @@ pub struct Collected {
     pub events: Vec<(u64, EventSpec)>,
     /// Director forwarding counters, sampled: (ms from the load start, cumulative traffic).
     pub director_samples: Vec<(u64, Traffic)>,
-    /// The director's counters at the end of the load.
+    /// The first director's counters at the end of the load.
     pub director_final: Stats,
+    /// What all directors forwarded (last known counters of each).
+    pub director_forwarded: Traffic,
+    /// Which directors were active at each sample: (ms from the load start, `d1`, `d1+d2`...).
+    pub masters: Vec<(u64, String)>,
+    /// Failover transitions the directors logged: (director, ms from the load start, event).
+    pub transitions: Vec<(String, u64, String)>,
     /// One report per load, in scenario order.
     pub clients: Vec<ClientReport>,
     /// Router's LAN interface counters over the load.
     pub router_lan: LinkStats,
+}
+
+/// One line of a director's state log.
+#[derive(serde::Deserialize)]
+struct Transition {
+    unix_ms: u64,
+    event: String,
+}
+
+/// Forwarded traffic of all directors together.
+fn sum_forwarded(stats: &[Stats]) -> Traffic {
+    let mut t = Traffic::default();
+    for s in stats {
+        let f = s.forwarded();
+        t.conns += f.conns;
+        t.packets += f.packets;
+        t.bytes += f.bytes;
+        t.reply_packets += f.reply_packets;
+        t.reply_bytes += f.reply_bytes;
+    }
+    t
 }
 
 fn unix_ms() -> u64 {
@@ -64,7 +91,7 @@ pub fn topology(scenario: &Scenario) -> Topology {
                 address: scenario.server_address(i),
             })
             .collect(),
-        directors: vec!["d1".into()],
+        directors: scenario.directors(),
         vips: vec![scenario.service.vip],
         arp_suppression: scenario.lab.arp_suppression,
         layout,
@@ -114,7 +141,8 @@ fn copy_logs(state: &Path, out_dir: &Path) {
         for e in entries.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            if name.ends_with(".log") || name.ends_with(".toml") || name.ends_with(".json") {
+            let kept = [".log", ".toml", ".json", ".states"];
+            if kept.iter().any(|ext| name.ends_with(ext)) {
                 let _ = std::fs::copy(e.path(), logs.join(&*name));
             }
         }
@@ -189,13 +217,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn control(&self) -> PathBuf {
-        self.state.join("d1.sock")
+    fn control(&self, director: &str) -> PathBuf {
+        self.state.join(format!("{director}.sock"))
     }
 
-    fn director_stats(&self) -> anyhow::Result<Stats> {
-        let line =
-            control::request(&self.control(), "stats").context("asking the director for stats")?;
+    fn director_stats(&self, director: &str) -> anyhow::Result<Stats> {
+        let line = control::request(&self.control(director), "stats")
+            .with_context(|| format!("asking director {director} for stats"))?;
         serde_json::from_str(&line).with_context(|| format!("director stats: {line}"))
     }
 }
@@ -224,27 +252,32 @@ fn drive(
         state: lab.state_dir(),
         max_seconds: scenario.load_end().as_secs() + 120,
     };
-    let config_path = ctx.state.join("d1.toml");
-    let config = director_config(scenario, 1, &ctx.control());
-    std::fs::write(&config_path, toml::to_string(&config)?)
-        .context("writing the director config")?;
-    let args = [
-        "director".to_string(),
-        "--config".into(),
-        config_path.display().to_string(),
-        "--max-seconds".into(),
-        ctx.max_seconds.to_string(),
-    ];
     let has_director = scenario.lab.mode.has_director();
-    if has_director {
-        ctx.spawn(procs, "sw", "d1", &ctx.exe, &args)?;
+    let directors = if has_director {
+        scenario.directors()
+    } else {
+        Vec::new()
+    };
+    for (n, name) in directors.iter().enumerate() {
+        let config_path = ctx.state.join(format!("{name}.toml"));
+        let config = director_config(scenario, n as u8 + 1, &ctx.control(name));
+        std::fs::write(&config_path, toml::to_string(&config)?)
+            .context("writing the director config")?;
+        let args = [
+            "director".to_string(),
+            "--config".into(),
+            config_path.display().to_string(),
+            "--max-seconds".into(),
+            ctx.max_seconds.to_string(),
+        ];
+        ctx.spawn(procs, "sw", name, &ctx.exe, &args)?;
     }
     for i in 0..scenario.real_servers.len() {
         ctx.spawn_server(procs, i)?;
     }
-    if has_director {
+    for name in &directors {
         wait_for("director", Duration::from_secs(5), || {
-            ctx.director_stats().is_ok()
+            ctx.director_stats(name).is_ok()
         })?;
     }
     std::thread::sleep(scenario.lab.settle);
@@ -319,15 +352,29 @@ fn drive(
             .unwrap_or(0)
         + 10_000;
     let mut samples = Vec::new();
+    let mut masters = Vec::new();
     let mut events = Vec::new();
     let mut next_event = 0;
     let mut next_sample = 0u64;
+    // Last known counters of each director (a killed or frozen one keeps its last answer).
+    let mut last: Vec<Stats> = vec![Stats::default(); directors.len()];
+    // Directors ended on purpose by the timeline.
+    let mut gone: Vec<String> = Vec::new();
     loop {
         interrupt.check()?;
         let now = unix_ms().saturating_sub(start_unix_ms);
-        if has_director && unix_ms() >= start_unix_ms && now >= next_sample {
-            let stats = ctx.director_stats()?;
-            samples.push((now, stats.forwarded()));
+        if !directors.is_empty() && unix_ms() >= start_unix_ms && now >= next_sample {
+            let mut active = Vec::new();
+            for (i, name) in directors.iter().enumerate() {
+                if let Ok(stats) = ctx.director_stats(name) {
+                    if stats.active {
+                        active.push(name.as_str());
+                    }
+                    last[i] = stats;
+                }
+            }
+            samples.push((now, sum_forwarded(&last)));
+            masters.push((now, active.join("+")));
             next_sample += interval_ms;
         }
         while next_event < scenario.events.len()
@@ -335,18 +382,24 @@ fn drive(
         {
             let event = &scenario.events[next_event];
             let at = unix_ms().saturating_sub(start_unix_ms);
-            apply(&ctx, procs, event)?;
+            apply(&ctx, procs, event, &directors)?;
+            if matches!(event.action, Action::KillDirector | Action::StopDirector) {
+                gone.push(event.director.clone());
+            }
             eprintln!(
-                "run: {:>6} ms  {} {}",
+                "run: {:>6} ms  {} {}{}",
                 at,
                 event.action.name(),
-                event.server
+                event.server,
+                event.director
             );
             events.push((at, event.clone()));
             next_event += 1;
         }
-        if has_director && let Some(status) = procs.exited("d1") {
-            bail!("the director exited during the run ({status}); see logs/d1.log");
+        for name in directors.iter().filter(|d| !gone.contains(d)) {
+            if let Some(status) = procs.exited(name) {
+                bail!("director {name} exited during the run ({status}); see logs/{name}.log");
+            }
         }
         let clients_done = scenario.loads.iter().all(|l| {
             procs.pid(&format!("load-{}", l.name)).is_none()
@@ -360,15 +413,30 @@ fn drive(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let director_final = if has_director {
-        ctx.director_stats()?
-    } else {
-        Stats::default()
-    };
+    for (i, name) in directors.iter().enumerate() {
+        if let Ok(stats) = ctx.director_stats(name) {
+            last[i] = stats;
+        }
+    }
     samples.push((
         unix_ms().saturating_sub(start_unix_ms),
-        director_final.forwarded(),
+        sum_forwarded(&last),
     ));
+    let director_final = last.first().cloned().unwrap_or_default();
+    let director_forwarded = sum_forwarded(&last);
+    let mut transitions = Vec::new();
+    for name in &directors {
+        let path = ctx.control(name).with_extension("states");
+        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
+            if let Ok(t) = serde_json::from_str::<Transition>(line) {
+                transitions.push((
+                    name.clone(),
+                    t.unix_ms.saturating_sub(start_unix_ms),
+                    t.event,
+                ));
+            }
+        }
+    }
     let router_after = lab.link_stats("rt", "eth0")?;
     let mut clients = Vec::new();
     for load in &scenario.loads {
@@ -383,8 +451,13 @@ fn drive(
             serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
         );
     }
-    procs.stop("d1", Duration::from_secs(2));
+    for name in &directors {
+        procs.stop(name, Duration::from_secs(2));
+    }
     Ok(Collected {
+        director_forwarded,
+        masters,
+        transitions,
         events,
         director_samples: samples,
         director_final,
@@ -400,11 +473,32 @@ fn drive(
     })
 }
 
-fn apply(ctx: &Ctx, procs: &mut Procs, event: &EventSpec) -> anyhow::Result<()> {
+fn apply(
+    ctx: &Ctx,
+    procs: &mut Procs,
+    event: &EventSpec,
+    directors: &[String],
+) -> anyhow::Result<()> {
+    // A weight change goes to every director, as an operator would do it on both.
     let weight = |w: u32| -> anyhow::Result<()> {
-        let reply = control::request(&ctx.control(), &format!("weight 0 {} {w}", event.server))?;
-        if reply != "ok" {
-            bail!("director refused a weight change: {reply}");
+        for name in directors {
+            let reply = control::request(
+                &ctx.control(name),
+                &format!("weight 0 {} {w}", event.server),
+            )?;
+            if reply != "ok" {
+                bail!("director {name} refused a weight change: {reply}");
+            }
+        }
+        Ok(())
+    };
+    let signal = |sig: i32| -> anyhow::Result<()> {
+        let pid = procs
+            .pid(&event.director)
+            .with_context(|| format!("director {} is not running", event.director))?;
+        // SAFETY: kill(2) on a PID this run spawned and has not reaped.
+        unsafe {
+            libc::kill(pid as libc::pid_t, sig);
         }
         Ok(())
     };
@@ -425,6 +519,18 @@ fn apply(ctx: &Ctx, procs: &mut Procs, event: &EventSpec) -> anyhow::Result<()> 
                 .position(|r| r.name == event.server)
                 .expect("validated");
             ctx.spawn_server(procs, i)
+        }
+        Action::KillDirector => {
+            if !procs.kill(&event.director) {
+                bail!("director `{}` is not running", event.director);
+            }
+            Ok(())
+        }
+        Action::FreezeDirector => signal(libc::SIGSTOP),
+        Action::ResumeDirector => signal(libc::SIGCONT),
+        Action::StopDirector => {
+            procs.stop(&event.director, Duration::from_secs(2));
+            Ok(())
         }
     }
 }

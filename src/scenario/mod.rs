@@ -31,6 +31,9 @@ pub struct Scenario {
     pub interval: Duration,
     #[serde(default)]
     pub lab: LabSpec,
+    /// Two directors sharing the VIP with VRRP (keepalived's job); one director without it.
+    #[serde(default)]
+    pub failover: Option<FailoverSpec>,
     pub service: ServiceSpec,
     #[serde(rename = "real_server")]
     pub real_servers: Vec<RealServerSpec>,
@@ -113,6 +116,35 @@ impl Mode {
             Mode::Dr | Mode::Direct => false,
         }
     }
+}
+
+/// Active/passive directors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    /// VRRP advertisement interval (a whole number of centiseconds).
+    #[serde(default = "default_advert", with = "duration_field")]
+    pub advert_interval: Duration,
+    /// Priority of d1, d2 (d1 starts as master when it has the higher one).
+    #[serde(default = "default_priorities")]
+    pub priorities: [u8; 2],
+    #[serde(default = "default_true")]
+    pub preempt: bool,
+    #[serde(default = "default_vrid")]
+    pub vrid: u8,
+}
+
+fn default_advert() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_priorities() -> [u8; 2] {
+    [150, 100]
+}
+fn default_true() -> bool {
+    true
+}
+fn default_vrid() -> u8 {
+    51
 }
 
 /// The virtual service.
@@ -207,8 +239,12 @@ pub struct EventSpec {
     #[serde(with = "duration_field")]
     pub at: Duration,
     pub action: Action,
-    /// The real server concerned.
+    /// The real server concerned (server actions).
+    #[serde(default)]
     pub server: String,
+    /// The director concerned (director actions): `d1` or `d2`.
+    #[serde(default)]
+    pub director: String,
     /// New weight for `set_weight`.
     #[serde(default)]
     pub weight: Option<u32>,
@@ -226,6 +262,14 @@ pub enum Action {
     KillServer,
     /// Start the real server's process again.
     RestoreServer,
+    /// SIGKILL a director (a crash: no goodbye advert).
+    KillDirector,
+    /// SIGSTOP a director (frozen: it neither sends nor answers).
+    FreezeDirector,
+    /// SIGCONT a frozen director.
+    ResumeDirector,
+    /// SIGTERM a director (clean stop: it sends priority 0 so the peer takes over at once).
+    StopDirector,
 }
 
 impl Action {
@@ -235,6 +279,10 @@ impl Action {
             Action::SetWeight => "set_weight",
             Action::KillServer => "kill_server",
             Action::RestoreServer => "restore_server",
+            Action::KillDirector => "kill_director",
+            Action::FreezeDirector => "freeze_director",
+            Action::ResumeDirector => "resume_director",
+            Action::StopDirector => "stop_director",
         }
     }
 }
@@ -374,6 +422,12 @@ impl Scenario {
     /// The port real server `i` listens on.
     pub fn server_port(&self, i: usize) -> u16 {
         self.real_servers[i].port.unwrap_or(self.service.port)
+    }
+
+    /// The directors of the lab: `d1`, and `d2` with failover.
+    pub fn directors(&self) -> Vec<String> {
+        let n = if self.failover.is_some() { 2 } else { 1 };
+        (1..=n).map(|i| format!("d{i}")).collect()
     }
 
     /// When the last load ends, from the load start.

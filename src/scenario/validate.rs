@@ -30,6 +30,9 @@ pub const METRICS: &[&str] = &[
     "failed_during_fault",
     "failed_share_during_fault",
     "failed_after_restore",
+    "takeover_ms",
+    "outage_ms",
+    "split_brain_ms",
 ];
 
 /// Largest number of real servers (their addresses are 198.18.0.11 ..= .60).
@@ -244,6 +247,32 @@ impl Scenario {
                 return bad(f("at"), "events must be in time order");
             }
             last = e.at;
+            let director_action = matches!(
+                e.action,
+                Action::KillDirector
+                    | Action::FreezeDirector
+                    | Action::ResumeDirector
+                    | Action::StopDirector
+            );
+            if director_action {
+                if !self.directors().contains(&e.director) {
+                    return bad(
+                        f("director"),
+                        format!(
+                            "no director named `{}` (the lab has {})",
+                            e.director,
+                            self.directors().join(", ")
+                        ),
+                    );
+                }
+                if !e.server.is_empty() || e.weight.is_some() {
+                    return bad(f("server"), "a director action takes only `director`");
+                }
+                continue;
+            }
+            if !e.director.is_empty() {
+                return bad(f("director"), "only director actions take a director");
+            }
             if !self.real_servers.iter().any(|r| r.name == e.server) {
                 return bad(f("server"), format!("no real server named `{}`", e.server));
             }

@@ -14,3 +14,4 @@ pub const MAX_FRAME_LEN: usize = 1514;
 pub mod build;
 pub mod checksum;
 pub mod icmp_error;
+pub mod vrrp;
