@@ -366,6 +366,7 @@ impl VrrpRouter {
     /// `preempt_delay` has passed since the first such advert.
     fn defers_to(&mut self, now: Instant, priority: u8) -> bool {
         if priority >= self.config.priority {
+            self.preempt_at = None;
             return true;
         }
         if !self.config.preempt {

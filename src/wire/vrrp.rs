@@ -397,7 +397,7 @@ impl VrrpRepr {
         packet.set_version_type(VERSION, TYPE_ADVERTISEMENT);
         packet.set_vrid(self.vrid);
         packet.set_priority(self.priority);
-        packet.set_addr_count(self.addresses.len as u8);
+        packet.set_addr_count(self.addresses.len);
         packet.set_max_advert_int(self.max_advert_int_cs);
         for (i, addr) in self.addresses.as_slice().iter().enumerate() {
             packet.set_address(i, *addr);
