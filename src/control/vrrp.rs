@@ -190,7 +190,7 @@ impl VrrpRouter {
         }
         let micros = config.advert_interval.total_micros();
         let cs = micros / CENTISECOND_US;
-        if micros % CENTISECOND_US != 0 || cs == 0 || cs > u64::from(MAX_ADVERT_INT_CS) {
+        if !micros.is_multiple_of(CENTISECOND_US) || cs == 0 || cs > u64::from(MAX_ADVERT_INT_CS) {
             return Err(ConfigError::Interval(micros));
         }
         let vips = AddressList::from_slice(&config.vips)

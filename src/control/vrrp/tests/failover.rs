@@ -176,7 +176,6 @@ fn tie(repair: Instant) -> Net {
 }
 
 #[test]
-#[ignore = "hangs: the equal-priority split-brain harness case is still being debugged"]
 fn healed_tie_higher_address_stays_master_and_reannounces() {
     let mut net = tie(ms(1_430));
     net.run_until(ms(1_600));
@@ -199,7 +198,6 @@ fn healed_tie_higher_address_stays_master_and_reannounces() {
 }
 
 #[test]
-#[ignore = "hangs: the equal-priority split-brain harness case is still being debugged"]
 fn healed_tie_lower_address_yields_on_hearing_the_higher() {
     let mut net = tie(ms(1_400));
     net.run_until(ms(1_600));
@@ -417,6 +415,10 @@ fn backup_under_a_slow_master_learns_its_interval() {
     // B never is master; A's adverts at 4 218 750 and 5 218 750 teach it the 1 s interval,
     // so it waits 3 609 375 µs after the last one, not its own 360 937.
     net.run_until(ms(6_000));
+    assert_eq!(
+        net.events(RB),
+        [(ms(4_000), VrrpEvent::BecameBackup { at: ms(4_000) })]
+    );
     assert_eq!(
         net.router(RB).master_adver_interval(),
         Duration::from_secs(1)
