@@ -19,6 +19,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Failover {
     router: VrrpRouter,
     log: Option<std::fs::File>,
+    /// Host-bound frames that were not VRRP adverts, or malformed ones (dropped, counted).
+    not_adverts: u64,
 }
 
 fn unix_ms() -> u64 {
@@ -61,13 +63,19 @@ impl Failover {
         dp.attach_host_stack();
         dp.set_active(now, false);
         router.start(now);
-        Ok(Failover { router, log })
+        Ok(Failover {
+            router,
+            log,
+            not_adverts: 0,
+        })
     }
 
     /// Offers a frame the data plane passed to the host: an advert is consumed.
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
-        if let Ok(advert) = parse_frame(frame) {
-            self.router.handle_advert(now, advert.src, &advert.repr);
+        match parse_frame(frame) {
+            // Drops by the state machine (wrong VRID, own advert, ...) are counted there.
+            Ok(advert) => _ = self.router.handle_advert(now, advert.src, &advert.repr),
+            Err(_) => self.not_adverts += 1,
         }
     }
 
@@ -118,6 +126,11 @@ impl Failover {
     pub fn shutdown(&mut self, now: Instant, dp: &mut Dataplane, outside: &Port, buf: &mut [u8]) {
         self.router.shutdown(now);
         self.poll(now, dp, outside, buf);
+        eprintln!(
+            "director: vrrp counters {:?}, {} host frames that were not adverts",
+            self.router.counters(),
+            self.not_adverts
+        );
     }
 
     /// When the router next needs `poll`.
