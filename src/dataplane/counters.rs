@@ -127,6 +127,15 @@ impl Traffic {
         self.reply_bytes += bytes as u64;
     }
 
+    /// Adds another count to this one.
+    pub fn add(&mut self, other: &Traffic) {
+        self.conns += other.conns;
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.reply_packets += other.reply_packets;
+        self.reply_bytes += other.reply_bytes;
+    }
+
     /// Packets in both directions.
     pub fn all_packets(&self) -> u64 {
         self.packets + self.reply_packets

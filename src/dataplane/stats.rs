@@ -55,11 +55,7 @@ impl Stats {
     pub fn forwarded(&self) -> Traffic {
         let mut t = Traffic::default();
         for s in &self.services {
-            t.conns += s.traffic.conns;
-            t.packets += s.traffic.packets;
-            t.bytes += s.traffic.bytes;
-            t.reply_packets += s.traffic.reply_packets;
-            t.reply_bytes += s.traffic.reply_bytes;
+            t.add(&s.traffic);
         }
         t
     }

@@ -50,8 +50,9 @@ pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
         let (t0, a) = pair[0];
         let (_, b) = pair[1];
         if let Some(row) = rows.get_mut((t0 / interval) as usize) {
-            row.director_packets += b.all_packets() - a.all_packets();
-            row.director_bytes += b.all_bytes() - a.all_bytes();
+            // Saturating: counters only grow, but a sample must never panic the report.
+            row.director_packets += b.all_packets().saturating_sub(a.all_packets());
+            row.director_bytes += b.all_bytes().saturating_sub(a.all_bytes());
         }
     }
     for row in &mut rows {

@@ -52,12 +52,7 @@ struct Transition {
 fn sum_forwarded(stats: &[Stats]) -> Traffic {
     let mut t = Traffic::default();
     for s in stats {
-        let f = s.forwarded();
-        t.conns += f.conns;
-        t.packets += f.packets;
-        t.bytes += f.bytes;
-        t.reply_packets += f.reply_packets;
-        t.reply_bytes += f.reply_bytes;
+        t.add(&s.forwarded());
     }
     t
 }
