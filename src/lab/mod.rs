@@ -30,6 +30,7 @@
 
 mod clean;
 mod error;
+mod faults;
 mod instance;
 mod interrupt;
 mod knat;

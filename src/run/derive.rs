@@ -227,7 +227,7 @@ fn failover_metrics(
     let fault = c.events.iter().find(|(_, e)| {
         matches!(
             e.action,
-            Action::KillDirector | Action::FreezeDirector | Action::StopDirector
+            Action::KillDirector | Action::FreezeDirector | Action::StopDirector | Action::CutLink
         )
     });
     if let Some((at, e)) = fault {
@@ -261,5 +261,33 @@ fn failover_metrics(
             .count() as u64
             * interval;
         m.insert("split_brain_ms".into(), split as f64);
+        // After the last repair (resume, restart, link or heartbeat restored): how long two
+        // masters still coexisted, and how many there were at the end.
+        let healed = c
+            .events
+            .iter()
+            .filter(|(_, e)| {
+                matches!(
+                    e.action,
+                    Action::ResumeDirector
+                        | Action::RestartDirector
+                        | Action::RestoreLink
+                        | Action::HealHeartbeat
+                )
+            })
+            .map(|(at, _)| *at)
+            .max()
+            .unwrap_or(0);
+        let after = c
+            .masters
+            .iter()
+            .filter(|(t, who)| *t >= healed && who.contains('+'))
+            .count() as u64
+            * interval;
+        m.insert("split_brain_after_heal_ms".into(), after as f64);
+        let at_end = c.masters.last().map_or(0, |(_, who)| {
+            who.split('+').filter(|d| !d.is_empty()).count()
+        });
+        m.insert("masters_at_end".into(), at_end as f64);
     }
 }

@@ -162,11 +162,24 @@ impl Ctx<'_> {
         program: &Path,
         args: &[String],
     ) -> anyhow::Result<()> {
+        self.spawn_as(procs, host, name, name, program, args)
+    }
+
+    /// [`Ctx::spawn`] with logs named `log` instead of `name`.
+    fn spawn_as(
+        &self,
+        procs: &mut Procs,
+        host: &str,
+        name: &str,
+        log: &str,
+        program: &Path,
+        args: &[String],
+    ) -> anyhow::Result<()> {
         let mut cmd: Command = self.lab.command(host, program);
         cmd.args(args)
             .stdin(Stdio::null())
-            .stdout(log_file(&self.state, &format!("{name}.out.log"))?)
-            .stderr(log_file(&self.state, &format!("{name}.log"))?)
+            .stdout(log_file(&self.state, &format!("{log}.out.log"))?)
+            .stderr(log_file(&self.state, &format!("{log}.log"))?)
             .process_group(0);
         let child = cmd
             .spawn()
@@ -212,6 +225,34 @@ impl Ctx<'_> {
         }
     }
 
+    /// Writes director `name`'s configuration (`d1` is number 1) and starts it in the switch
+    /// namespace, where its TAPs are. A restart reuses the configuration and appends to its
+    /// state log.
+    fn spawn_director(&self, procs: &mut Procs, name: &str) -> anyhow::Result<()> {
+        let number: u8 = name
+            .strip_prefix('d')
+            .and_then(|n| n.parse().ok())
+            .context("director names are d1, d2")?;
+        let config_path = self.state.join(format!("{name}.toml"));
+        let config = director_config(self.scenario, number, &self.control(name));
+        std::fs::write(&config_path, toml::to_string(&config)?)
+            .context("writing the director config")?;
+        let args = [
+            "director".to_string(),
+            "--config".into(),
+            config_path.display().to_string(),
+            "--max-seconds".into(),
+            self.max_seconds.to_string(),
+        ];
+        // A restarted director's log goes on in a second file (the first one is kept).
+        let log = if self.state.join(format!("{name}.log")).exists() {
+            format!("{name}-restarted")
+        } else {
+            name.to_owned()
+        };
+        self.spawn_as(procs, "sw", name, &log, &self.exe, &args)
+    }
+
     fn control(&self, director: &str) -> PathBuf {
         self.state.join(format!("{director}.sock"))
     }
@@ -253,19 +294,8 @@ fn drive(
     } else {
         Vec::new()
     };
-    for (n, name) in directors.iter().enumerate() {
-        let config_path = ctx.state.join(format!("{name}.toml"));
-        let config = director_config(scenario, n as u8 + 1, &ctx.control(name));
-        std::fs::write(&config_path, toml::to_string(&config)?)
-            .context("writing the director config")?;
-        let args = [
-            "director".to_string(),
-            "--config".into(),
-            config_path.display().to_string(),
-            "--max-seconds".into(),
-            ctx.max_seconds.to_string(),
-        ];
-        ctx.spawn(procs, "sw", name, &ctx.exe, &args)?;
+    for name in &directors {
+        ctx.spawn_director(procs, name)?;
     }
     for i in 0..scenario.real_servers.len() {
         ctx.spawn_server(procs, i)?;
@@ -378,8 +408,10 @@ fn drive(
             let event = &scenario.events[next_event];
             let at = unix_ms().saturating_sub(start_unix_ms);
             apply(&ctx, procs, event, &directors)?;
-            if matches!(event.action, Action::KillDirector | Action::StopDirector) {
-                gone.push(event.director.clone());
+            match event.action {
+                Action::KillDirector | Action::StopDirector => gone.push(event.director.clone()),
+                Action::RestartDirector => gone.retain(|d| d != &event.director),
+                _ => {}
             }
             eprintln!(
                 "run: {:>6} ms  {} {}{}",
@@ -527,5 +559,12 @@ fn apply(
             procs.stop(&event.director, Duration::from_secs(2));
             Ok(())
         }
+        Action::RestartDirector => ctx.spawn_director(procs, &event.director),
+        Action::CutLink | Action::RestoreLink => Ok(ctx
+            .lab
+            .set_director_link(&event.director, event.action == Action::RestoreLink)?),
+        Action::PartitionHeartbeat | Action::HealHeartbeat => Ok(ctx
+            .lab
+            .partition_heartbeat(event.action == Action::PartitionHeartbeat)?),
     }
 }

@@ -143,7 +143,7 @@ pub fn run_one(
             .iter()
             .map(|(at, e)| EventMark {
                 at_ms: *at,
-                label: format!("{} {}", e.action.name(), e.server),
+                label: format!("{} {}{}", e.action.name(), e.server, e.director),
             })
             .collect(),
         masters: Vec::new(),

@@ -270,9 +270,34 @@ pub enum Action {
     ResumeDirector,
     /// SIGTERM a director (clean stop: it sends priority 0 so the peer takes over at once).
     StopDirector,
+    /// Start a killed or stopped director again (it comes back as backup, or takes over by
+    /// preemption if its priority is higher).
+    RestartDirector,
+    /// Pull a director's cable: its switch ports go down (nothing in, nothing out).
+    CutLink,
+    /// Plug a cut director's cable back.
+    RestoreLink,
+    /// Drop VRRP between the directors on the switch; the data path stays up (split brain).
+    PartitionHeartbeat,
+    /// Let VRRP through again.
+    HealHeartbeat,
 }
 
 impl Action {
+    /// Whether the action concerns one director (and takes `director`).
+    pub fn is_director_action(self) -> bool {
+        matches!(
+            self,
+            Action::KillDirector
+                | Action::FreezeDirector
+                | Action::ResumeDirector
+                | Action::StopDirector
+                | Action::RestartDirector
+                | Action::CutLink
+                | Action::RestoreLink
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Action::Drain => "drain",
@@ -283,6 +308,11 @@ impl Action {
             Action::FreezeDirector => "freeze_director",
             Action::ResumeDirector => "resume_director",
             Action::StopDirector => "stop_director",
+            Action::RestartDirector => "restart_director",
+            Action::CutLink => "cut_link",
+            Action::RestoreLink => "restore_link",
+            Action::PartitionHeartbeat => "partition_heartbeat",
+            Action::HealHeartbeat => "heal_heartbeat",
         }
     }
 }

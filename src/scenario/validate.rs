@@ -33,6 +33,8 @@ pub const METRICS: &[&str] = &[
     "takeover_ms",
     "outage_ms",
     "split_brain_ms",
+    "split_brain_after_heal_ms",
+    "masters_at_end",
 ];
 
 /// Largest number of real servers (their addresses are 198.18.0.11 ..= .60).
@@ -237,6 +239,10 @@ impl Scenario {
 
     fn check_events(&self) -> Check {
         let mut killed: HashSet<&str> = HashSet::new();
+        // Directors ended (killed/stopped) and cut off, and whether the heartbeat is cut.
+        let mut ended: HashSet<&str> = HashSet::new();
+        let mut cut: HashSet<&str> = HashSet::new();
+        let mut partitioned = false;
         let mut last = Duration::ZERO;
         for (i, e) in self.events.iter().enumerate() {
             let f = |name: &str| format!("event[{i}].{name}");
@@ -247,14 +253,32 @@ impl Scenario {
                 return bad(f("at"), "events must be in time order");
             }
             last = e.at;
-            let director_action = matches!(
+            if matches!(
                 e.action,
-                Action::KillDirector
-                    | Action::FreezeDirector
-                    | Action::ResumeDirector
-                    | Action::StopDirector
-            );
-            if director_action {
+                Action::PartitionHeartbeat | Action::HealHeartbeat
+            ) {
+                if self.failover.is_none() {
+                    return bad(
+                        f("action"),
+                        "there is no heartbeat without [failover] (two directors)",
+                    );
+                }
+                if !e.director.is_empty() || !e.server.is_empty() || e.weight.is_some() {
+                    return bad(f("action"), "takes neither director, server nor weight");
+                }
+                let healing = e.action == Action::HealHeartbeat;
+                if partitioned != healing {
+                    let why = if healing {
+                        "the heartbeat is not partitioned here"
+                    } else {
+                        "the heartbeat is already partitioned"
+                    };
+                    return bad(f("action"), why);
+                }
+                partitioned = !healing;
+                continue;
+            }
+            if e.action.is_director_action() {
                 if !self.directors().contains(&e.director) {
                     return bad(
                         f("director"),
@@ -267,6 +291,27 @@ impl Scenario {
                 }
                 if !e.server.is_empty() || e.weight.is_some() {
                     return bad(f("server"), "a director action takes only `director`");
+                }
+                if !self.lab.mode.has_director() {
+                    return bad(
+                        f("action"),
+                        format!("mode `{}` has no director", self.lab.mode.name()),
+                    );
+                }
+                let d = e.director.as_str();
+                let order = match e.action {
+                    Action::KillDirector | Action::StopDirector if !ended.insert(d) => {
+                        Some("is already ended")
+                    }
+                    Action::RestartDirector if !ended.remove(d) => {
+                        Some("was not killed or stopped before")
+                    }
+                    Action::CutLink if !cut.insert(d) => Some("is already cut off"),
+                    Action::RestoreLink if !cut.remove(d) => Some("was not cut off before"),
+                    _ => None,
+                };
+                if let Some(why) = order {
+                    return bad(f("action"), format!("director `{d}` {why}"));
                 }
                 continue;
             }
