@@ -238,10 +238,16 @@ fn failover_metrics(
             .filter(|(d, t, what)| d != &e.director && *t >= *at && what == "garp")
             .map(|(_, t, _)| *t)
             .min();
-        m.insert(
-            "takeover_ms".into(),
-            garp.map_or(f64::NAN, |t| (t - at) as f64),
-        );
+        let takeover = garp.map_or(f64::NAN, |t| (t - at) as f64);
+        m.insert("takeover_ms".into(), takeover);
+        // Against RFC 5798's Master_Down_Interval of the director that takes over.
+        if let Some(f) = &scenario.failover {
+            let other = usize::from(e.director == "d1");
+            let formula = f.master_down(f.priorities[other]).as_secs_f64() * 1000.0;
+            m.insert("master_down_ms".into(), formula);
+            m.insert("takeover_excess_ms".into(), takeover - formula);
+            m.insert("takeover_ratio".into(), takeover / formula);
+        }
     }
     if scenario.failover.is_some() {
         // Longest run of intervals whose requests got no prompt answer: none succeeded, or

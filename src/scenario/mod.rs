@@ -132,6 +132,19 @@ pub struct FailoverSpec {
     pub preempt: bool,
     #[serde(default = "default_vrid")]
     pub vrid: u8,
+    /// Run the scenario once per advertisement interval listed here (`advert_interval` is then
+    /// ignored) and chart takeover and outage against Master_Down_Interval.
+    #[serde(default, with = "duration_list")]
+    pub sweep_advert_intervals: Vec<Duration>,
+}
+
+impl FailoverSpec {
+    /// RFC 5798's Master_Down_Interval for the director with `priority`:
+    /// 3 × interval + (256 − priority) × interval / 256.
+    pub fn master_down(&self, priority: u8) -> Duration {
+        let i = self.advert_interval;
+        3 * i + i * (256 - priority as u32) / 256
+    }
 }
 
 fn default_advert() -> Duration {
@@ -421,6 +434,24 @@ impl Scenario {
     /// The runs this scenario stands for: itself, or one per mode of `lab.compare_modes`
     /// (named `<name>-<mode>`, keeping only the expectations for that mode).
     pub fn variants(&self) -> Vec<Scenario> {
+        if let Some(sweep) = self
+            .failover
+            .as_ref()
+            .filter(|f| !f.sweep_advert_intervals.is_empty())
+        {
+            return sweep
+                .sweep_advert_intervals
+                .iter()
+                .map(|&interval| {
+                    let mut s = self.clone();
+                    let f = s.failover.as_mut().expect("checked above");
+                    f.advert_interval = interval;
+                    f.sweep_advert_intervals.clear();
+                    s.name = format!("{}-{}", self.name, duration::format(interval));
+                    s
+                })
+                .collect();
+        }
         if self.lab.compare_modes.is_empty() {
             return vec![self.clone()];
         }
@@ -508,6 +539,23 @@ fn default_response_bytes() -> u64 {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(2)
+}
+
+/// Serde glue for lists of durations written as strings.
+mod duration_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|t| super::duration::parse(t).map_err(serde::de::Error::custom))
+            .collect()
+    }
+
+    pub fn serialize<S: Serializer>(list: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(list.iter().map(|d| super::duration::format(*d)))
+    }
 }
 
 /// Serde glue for `Duration` fields written as strings.

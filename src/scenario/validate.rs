@@ -31,6 +31,9 @@ pub const METRICS: &[&str] = &[
     "failed_share_during_fault",
     "failed_after_restore",
     "takeover_ms",
+    "master_down_ms",
+    "takeover_excess_ms",
+    "takeover_ratio",
     "outage_ms",
     "split_brain_ms",
     "split_brain_after_heal_ms",
@@ -84,6 +87,7 @@ impl Scenario {
             Duration::from_secs(30),
         )?;
         self.check_service()?;
+        self.check_failover()?;
         self.check_servers()?;
         self.check_loads()?;
         self.check_events()?;
@@ -113,6 +117,54 @@ impl Scenario {
             return bad(
                 "service.persistence_netmask",
                 "must be a contiguous netmask",
+            );
+        }
+        Ok(())
+    }
+
+    fn check_failover(&self) -> Check {
+        let Some(f) = &self.failover else {
+            return Ok(());
+        };
+        // VRRPv3 carries the interval in centiseconds, 12 bits.
+        let advert = |field: &str, d: Duration| {
+            in_range(
+                field,
+                d,
+                Duration::from_millis(10),
+                Duration::from_millis(40_950),
+            )?;
+            if !d.as_millis().is_multiple_of(10) || d.subsec_nanos() % 1_000_000 != 0 {
+                return bad(field, "VRRPv3 counts it in centiseconds: use a multiple of 10ms");
+            }
+            Ok(())
+        };
+        advert("failover.advert_interval", f.advert_interval)?;
+        for (i, d) in f.sweep_advert_intervals.iter().enumerate() {
+            advert(&format!("failover.sweep_advert_intervals[{i}]"), *d)?;
+        }
+        if f.sweep_advert_intervals.len() > 8 {
+            return bad("failover.sweep_advert_intervals", "at most 8 intervals");
+        }
+        if !f.sweep_advert_intervals.is_empty() && !self.lab.compare_modes.is_empty() {
+            return bad(
+                "failover.sweep_advert_intervals",
+                "a scenario sweeps intervals or compares modes, not both",
+            );
+        }
+        if f.priorities.contains(&0) || f.priorities.contains(&255) {
+            return bad(
+                "failover.priorities",
+                "must be 1 – 254 (0 means resigning, 255 the address owner)",
+            );
+        }
+        if f.vrid == 0 {
+            return bad("failover.vrid", "must be 1 – 255");
+        }
+        if !self.lab.mode.has_director() {
+            return bad(
+                "failover",
+                format!("mode `{}` has no director", self.lab.mode.name()),
             );
         }
         Ok(())
