@@ -39,6 +39,10 @@
 #                    them on `lo`.
 #   DIRECTORS        TAP devices created on the switch for the directors (default "d1 d2"; knat:
 #                    none, and naming any is refused).
+#   PEERS            "name=address ...": plain hosts on the LAN br0 besides the real servers, e.g.
+#                    "ka=198.18.0.3" (keepalived standing in for director d2). Each gets a namespace
+#                    `<PREFIX>-<name>`, eth0 with the address /24 and a default route via the router.
+#                    Addresses in 198.18.0.2-254 (default: none).
 #   ARP_SUPPRESSION  dr only (NAT real servers always keep the defaults, 0):
 #                    1: arp_ignore=1, arp_announce=2 on the real servers (normal direct routing);
 #                    0: both 0, the kernel defaults, which shows the "ARP problem" (default 1).
@@ -143,6 +147,7 @@ else
     DIRECTORS=${DIRECTORS-d1 d2}
 fi
 KNAT_SERVICES=${KNAT_SERVICES:-}
+PEERS=${PEERS:-}
 ARP_SUPPRESSION=${ARP_SUPPRESSION:-1}
 STATE_DIR="/run/tapvs/$PREFIX"
 
@@ -172,6 +177,13 @@ for rs in $REAL_SERVERS; do
     take_name "$name"
     in_range "$addr" "$RS_NET" 4 ||
         die "real server $name: $addr is not a host address in 198.18.$RS_NET.4-254 (LAYOUT=$LAYOUT)"
+    take_addr "$addr"
+done
+for peer in $PEERS; do
+    name=${peer%%=*} addr=${peer#*=}
+    short_name "$name" || die "peer name '$name' must match [a-z][a-z0-9]{0,9}"
+    take_name "$name"
+    in_range "$addr" 0 2 || die "peer $name: $addr is not a host address in 198.18.0.2-254"
     take_addr "$addr"
 done
 if [[ "$LAYOUT" == nat2 ]]; then
@@ -234,6 +246,7 @@ NS_KN="$PREFIX-kn" # knat: the kernel NAT box
 ALL_NS=("$NS_SW" "$NS_RT" "$NS_CL")
 if [[ "$LAYOUT" == knat ]]; then ALL_NS+=("$NS_KN"); fi
 for rs in $REAL_SERVERS; do ALL_NS+=("$PREFIX-${rs%%=*}"); done
+for peer in $PEERS; do ALL_NS+=("$PREFIX-${peer%%=*}"); done
 
 # --- State dir: claims the prefix before anything exists in the kernel -----------------------------
 step "creating state dir $STATE_DIR"
@@ -315,6 +328,17 @@ for rs in $REAL_SERVERS; do
     if [[ "$LAYOUT" == dr ]]; then
         for vip in $VIPS; do ip -n "$ns" addr add "$vip/32" dev lo; done
     fi
+done
+
+# --- Peers -----------------------------------------------------------------------------------------
+# Plain LAN hosts (e.g. keepalived as a VRRP peer of the directors): the kernel's defaults otherwise.
+for peer in $PEERS; do
+    name=${peer%%=*} addr=${peer#*=}
+    ns="$PREFIX-$name"
+    step "peer $ns: eth0 $addr/24 on br0, default via 198.18.0.1"
+    plug "$ns" "$name" br0
+    ip -n "$ns" addr add "$addr/24" dev eth0
+    ip -n "$ns" route add default via 198.18.0.1
 done
 
 # --- Kernel NAT box (knat) -------------------------------------------------------------------------

@@ -19,18 +19,21 @@ fn heartbeat_ruleset() -> String {
 }
 
 impl Lab {
-    /// Pulls (`up = false`) or plugs back a director's cable: its TAP ports on the switch (the
-    /// outside one, and the inside one of a two-armed NAT lab) go down or up. While down, the
+    /// Pulls (`up = false`) or plugs back a director's (or a peer's) cable: its ports on the
+    /// switch (the outside one, and the inside one of a two-armed NAT lab) go down or up. While down, the
     /// director neither hears nor is heard (its writes fail, the bridge forwards nothing to it).
     pub fn set_director_link(&self, director: &str, up: bool) -> Result<(), LabError> {
-        if !self.topology().lab_directors().iter().any(|d| d == director) {
+        let topo = self.topology();
+        let known = topo.lab_directors().iter().any(|d| d == director)
+            || topo.peers.iter().any(|p| p.name == director);
+        if !known {
             return Err(LabError::Topology(format!(
                 "no director {director:?} in this lab"
             )));
         }
         let state = if up { "up" } else { "down" };
         let mut ports = vec![director.to_owned()];
-        if self.topology().layout == Layout::NatTwoArmed {
+        if topo.layout == Layout::NatTwoArmed && topo.lab_directors().iter().any(|d| d == director) {
             ports.push(format!("{director}i"));
         }
         let ns = self.netns("sw");

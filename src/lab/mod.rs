@@ -191,6 +191,10 @@ pub struct Topology {
     /// (default 198.18.1.1). Never a real server's or a VIP's address. Unused in direct
     /// routing. [`Layout::default_nat_gateway`] gives the defaults.
     pub nat_gateway: Ipv4Addr,
+    /// Plain hosts on the LAN `br0` besides the real servers (198.18.0.2-254, e.g. keepalived as
+    /// director d2's stand-in at 198.18.0.3): a namespace each, `eth0` with the address, default
+    /// route via the router. What runs there is the runner's business.
+    pub peers: Vec<RealServerHost>,
 }
 
 impl Topology {
@@ -219,6 +223,7 @@ impl Topology {
             arp_suppression: !layout.is_nat(),
             layout,
             nat_gateway: layout.default_nat_gateway(),
+            peers: Vec::new(),
         }
     }
 

@@ -42,7 +42,13 @@ pub(crate) fn hosts(topo: &Topology) -> Vec<String> {
     let fixed = ["sw", "rt", "cl"].map(String::from);
     let box_ = (topo.layout == Layout::KernelNat).then(|| "kn".to_owned());
     let servers = topo.real_servers.iter().map(|rs| rs.name.clone());
-    fixed.into_iter().chain(box_).chain(servers).collect()
+    let peers = topo.peers.iter().map(|p| p.name.clone());
+    fixed
+        .into_iter()
+        .chain(box_)
+        .chain(servers)
+        .chain(peers)
+        .collect()
 }
 
 /// Checks `topo` against the plan: short unique names (a director's inside TAP included), VIPs
@@ -58,7 +64,8 @@ pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
     let mut addresses = HashSet::new();
     let directors = topo.lab_directors().iter().map(|d| ("director", d));
     let servers = topo.real_servers.iter().map(|rs| ("real server", &rs.name));
-    for (what, name) in directors.chain(servers) {
+    let peers = topo.peers.iter().map(|p| ("peer", &p.name));
+    for (what, name) in directors.chain(servers).chain(peers) {
         if !is_short_name(name) {
             return bad(format!(
                 "{what} name {name:?} must match [a-z][a-z0-9]{{0,9}}"
@@ -92,7 +99,11 @@ pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
     };
     let gateway =
         gateway.map(|(net, first)| ("NAT gateway".to_owned(), topo.nat_gateway, net, first));
-    for (what, address, net, first) in vips.chain(servers).chain(gateway) {
+    let peers = topo.peers.iter().map(|p| {
+        let what = format!("peer {}", p.name);
+        (what, p.address, lan, 2)
+    });
+    for (what, address, net, first) in vips.chain(servers).chain(peers).chain(gateway) {
         let [a, b, c, d] = address.octets();
         if [a, b, c] != net || !(first..=254).contains(&d) {
             let [x, y, z] = net;
@@ -184,6 +195,15 @@ pub(crate) fn script_env(
             join(topo.vips.iter().map(Ipv4Addr::to_string).collect()),
         ),
         ("DIRECTORS", topo.lab_directors().join(" ")),
+        (
+            "PEERS",
+            join(
+                topo.peers
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, p.address))
+                    .collect(),
+            ),
+        ),
         ("ARP_SUPPRESSION", u8::from(arp_suppression).to_string()),
     ];
     if topo.layout.is_nat() {

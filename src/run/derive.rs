@@ -230,6 +230,11 @@ fn failover_metrics(
             Action::KillDirector | Action::FreezeDirector | Action::StopDirector | Action::CutLink
         )
     });
+    if let Some((at, _)) = fault {
+        // Before the fault everything must work: e.g. a peer that wrongly took the VIP.
+        let before = window(rows, 0, at / interval * interval);
+        m.insert("failed_before_fault".into(), before.failed as f64);
+    }
     if let Some((at, e)) = fault {
         // Fault → the other director's first gratuitous ARP.
         let garp = c

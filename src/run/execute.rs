@@ -3,6 +3,7 @@
 //! everyone measured, and tear it all down (on every way out).
 
 use super::director_config::director_config;
+use super::keepalived::{self, KeepalivedFiles};
 use super::procs::Procs;
 use crate::config::Protocol;
 use crate::dataplane::counters::Traffic;
@@ -86,11 +87,22 @@ pub fn topology(scenario: &Scenario) -> Topology {
                 address: scenario.server_address(i),
             })
             .collect(),
-        directors: scenario.directors(),
+        directors: scenario.tapvs_directors(),
         vips: vec![scenario.service.vip],
         arp_suppression: scenario.lab.arp_suppression,
         layout,
         nat_gateway: super::director_config::nat_gateway(scenario),
+        // keepalived standing in for a director: a plain LAN host at that director's address.
+        peers: scenario
+            .directors()
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| scenario.is_keepalived(d))
+            .map(|(i, d)| RealServerHost {
+                name: d.clone(),
+                address: std::net::Ipv4Addr::new(198, 18, 0, 2 + i as u8),
+            })
+            .collect(),
     }
 }
 
@@ -233,6 +245,9 @@ impl Ctx<'_> {
             .strip_prefix('d')
             .and_then(|n| n.parse().ok())
             .context("director names are d1, d2")?;
+        if self.scenario.is_keepalived(name) {
+            return self.spawn_keepalived(procs, name, number);
+        }
         let config_path = self.state.join(format!("{name}.toml"));
         let config = director_config(self.scenario, number, &self.control(name));
         std::fs::write(&config_path, toml::to_string(&config)?)
@@ -251,6 +266,22 @@ impl Ctx<'_> {
             name.to_owned()
         };
         self.spawn_as(procs, "sw", name, &log, &self.exe, &args)
+    }
+
+    /// Starts keepalived (VRRP only) in the peer's namespace and waits for its VRRP process.
+    fn spawn_keepalived(&self, procs: &mut Procs, name: &str, number: u8) -> anyhow::Result<()> {
+        let files = KeepalivedFiles::new(&self.state, name);
+        let state_log = self.control(name).with_extension("states");
+        let args = keepalived::prepare(self.scenario, number, &files, &state_log)?;
+        let log = if self.state.join(format!("{name}.log")).exists() {
+            format!("{name}-restarted")
+        } else {
+            name.to_owned()
+        };
+        self.spawn_as(procs, name, name, &log, &keepalived::find()?, &args)?;
+        wait_for("keepalived's VRRP process", Duration::from_secs(5), || {
+            files.vrrp_child().is_some()
+        })
     }
 
     fn control(&self, director: &str) -> PathBuf {
@@ -290,11 +321,19 @@ fn drive(
     };
     let has_director = scenario.lab.mode.has_director();
     let directors = if has_director {
-        scenario.directors()
+        scenario.tapvs_directors()
     } else {
         Vec::new()
     };
     for name in &directors {
+        ctx.spawn_director(procs, name)?;
+    }
+    // keepalived peers (not sampled: they have no control socket).
+    for name in scenario
+        .directors()
+        .iter()
+        .filter(|d| scenario.is_keepalived(d))
+    {
         ctx.spawn_director(procs, name)?;
     }
     for i in 0..scenario.real_servers.len() {
@@ -423,7 +462,11 @@ fn drive(
             events.push((at, event.clone()));
             next_event += 1;
         }
-        for name in directors.iter().filter(|d| !gone.contains(d)) {
+        for name in scenario
+            .directors()
+            .iter()
+            .filter(|d| has_director && !gone.contains(d))
+        {
             if let Some(status) = procs.exited(name) {
                 bail!("director {name} exited during the run ({status}); see logs/{name}.log");
             }
@@ -452,7 +495,7 @@ fn drive(
     let director_final = last.first().cloned().unwrap_or_default();
     let director_forwarded = sum_forwarded(&last);
     let mut transitions = Vec::new();
-    for name in &directors {
+    for name in scenario.directors().iter().filter(|_| has_director) {
         let path = ctx.control(name).with_extension("states");
         for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
             if let Ok(t) = serde_json::from_str::<Transition>(line) {
@@ -500,6 +543,69 @@ fn drive(
     })
 }
 
+/// A director event for keepalived: the daemon is a parent (the PID this run spawned) and its
+/// VRRP child (which speaks VRRP; its PID from `--vrrp_pid`). A crash kills both without a
+/// goodbye: the parent is stopped first so it cannot respawn the child. A killed keepalived
+/// leaves the VIP on `eth0`, where the peer's kernel would go on answering ARP for it; a
+/// crashed machine answers nothing, so the kill also takes the peer's port down (a restart
+/// plugs it back and removes the stale VIP first).
+fn apply_keepalived(ctx: &Ctx, procs: &mut Procs, event: &EventSpec) -> anyhow::Result<()> {
+    let name = event.director.as_str();
+    let files = KeepalivedFiles::new(&ctx.state, name);
+    let parent = procs.pid(name).map(|p| p as libc::pid_t);
+    let child = files.vrrp_child();
+    let signal = |pid: Option<i32>, sig: i32| {
+        if let Some(pid) = pid {
+            // SAFETY: kill(2) on keepalived's parent (spawned by this run, not reaped) or on
+            // its VRRP child, which the parent does not reap while it is stopped or alive.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    };
+    let running = || parent.with_context(|| format!("keepalived {name} is not running"));
+    match event.action {
+        Action::KillDirector => {
+            let parent = running()?;
+            signal(Some(parent), libc::SIGSTOP);
+            signal(child, libc::SIGKILL);
+            procs.kill(name);
+            Ok(ctx.lab.set_director_link(name, false)?)
+        }
+        Action::FreezeDirector => {
+            running()?;
+            signal(parent, libc::SIGSTOP);
+            signal(child, libc::SIGSTOP);
+            Ok(())
+        }
+        Action::ResumeDirector => {
+            running()?;
+            signal(child, libc::SIGCONT);
+            signal(parent, libc::SIGCONT);
+            Ok(())
+        }
+        Action::StopDirector => {
+            // keepalived's clean stop: the VRRP child sends priority 0 and exits.
+            procs.stop(name, Duration::from_secs(3));
+            Ok(())
+        }
+        Action::RestartDirector => {
+            let vip = format!("{}/32", ctx.scenario.service.vip);
+            let _ = ctx
+                .lab
+                .command(name, "ip")
+                .args(["addr", "del", &vip, "dev", "eth0"])
+                .output();
+            ctx.lab.set_director_link(name, true)?;
+            ctx.spawn_director(procs, name)
+        }
+        Action::CutLink | Action::RestoreLink => Ok(ctx
+            .lab
+            .set_director_link(name, event.action == Action::RestoreLink)?),
+        _ => bail!("{} does not apply to keepalived", event.action.name()),
+    }
+}
+
 fn apply(
     ctx: &Ctx,
     procs: &mut Procs,
@@ -519,6 +625,9 @@ fn apply(
         }
         Ok(())
     };
+    if ctx.scenario.is_keepalived(&event.director) {
+        return apply_keepalived(ctx, procs, event);
+    }
     let signal = |sig: i32| -> anyhow::Result<()> {
         let pid = procs
             .pid(&event.director)

@@ -4,6 +4,7 @@
 mod derive;
 pub mod director_config;
 mod execute;
+mod keepalived;
 mod procs;
 
 pub use execute::{knat_services, topology};

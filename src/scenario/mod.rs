@@ -136,6 +136,19 @@ pub struct FailoverSpec {
     /// ignored) and chart takeover and outage against Master_Down_Interval.
     #[serde(default, with = "duration_list")]
     pub sweep_advert_intervals: Vec<Duration>,
+    /// What d2 is: another tapvs director, or the real keepalived (VRRP only) in its own
+    /// namespace on the LAN, to show the two interoperate.
+    #[serde(default)]
+    pub peer: Peer,
+}
+
+/// Director d2's implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Peer {
+    #[default]
+    Tapvs,
+    Keepalived,
 }
 
 impl FailoverSpec {
@@ -489,6 +502,18 @@ impl Scenario {
     pub fn directors(&self) -> Vec<String> {
         let n = if self.failover.is_some() { 2 } else { 1 };
         (1..=n).map(|i| format!("d{i}")).collect()
+    }
+
+    /// Whether director `name` is keepalived rather than tapvs (`peer = "keepalived"`: d2).
+    pub fn is_keepalived(&self, name: &str) -> bool {
+        name == "d2" && self.failover.as_ref().is_some_and(|f| f.peer == Peer::Keepalived)
+    }
+
+    /// The directors that are tapvs processes on TAPs.
+    pub fn tapvs_directors(&self) -> Vec<String> {
+        let mut all = self.directors();
+        all.retain(|d| !self.is_keepalived(d));
+        all
     }
 
     /// When the last load ends, from the load start.

@@ -31,6 +31,7 @@ pub const METRICS: &[&str] = &[
     "failed_share_during_fault",
     "failed_after_restore",
     "takeover_ms",
+    "failed_before_fault",
     "master_down_ms",
     "takeover_excess_ms",
     "takeover_ratio",
@@ -157,6 +158,15 @@ impl Scenario {
                 "failover.priorities",
                 "must be 1 – 254 (0 means resigning, 255 the address owner)",
             );
+        }
+        if f.peer == super::Peer::Keepalived && self.lab.mode != super::Mode::Dr {
+            return bad(
+                "failover.peer",
+                "keepalived as a peer is set up for direct routing only (mode = \"dr\")",
+            );
+        }
+        if f.peer == super::Peer::Keepalived && !f.sweep_advert_intervals.is_empty() {
+            return bad("failover.peer", "a keepalived peer does not take part in sweeps");
         }
         if f.vrid == 0 {
             return bad("failover.vrid", "must be 1 – 255");

@@ -1,0 +1,173 @@
+//! keepalived as director d2's stand-in (`[failover] peer = "keepalived"`): the real daemon
+//! (VRRP only, VRRPv3) in its own namespace on the LAN, same VRID, VIP and interval as tapvs,
+//! so the two must understand each other's adverts. Its transitions reach the same state log
+//! format the tapvs directors write, through a notify script.
+
+use crate::scenario::Scenario;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+/// Where keepalived's files live in the lab's state dir.
+pub struct KeepalivedFiles {
+    pub config: PathBuf,
+    pub notify: PathBuf,
+    pub pid: PathBuf,
+    pub vrrp_pid: PathBuf,
+}
+
+impl KeepalivedFiles {
+    pub fn new(state: &Path, name: &str) -> KeepalivedFiles {
+        KeepalivedFiles {
+            config: state.join(format!("{name}-keepalived.conf")),
+            notify: state.join(format!("{name}-notify.sh")),
+            pid: state.join(format!("{name}-keepalived.pid")),
+            vrrp_pid: state.join(format!("{name}-vrrp.pid")),
+        }
+    }
+
+    /// The VRRP child's PID (the process that speaks VRRP), once it has written it.
+    pub fn vrrp_child(&self) -> Option<i32> {
+        std::fs::read_to_string(&self.vrrp_pid)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+/// keepalived's configuration for director `number` (1-based) of `scenario`.
+pub fn config_text(scenario: &Scenario, number: u8, notify: &Path) -> String {
+    let f = scenario.failover.as_ref().expect("a keepalived peer needs [failover]");
+    let priority = f.priorities[(number - 1) as usize];
+    // keepalived writes the interval in seconds; VRRPv3 allows hundredths.
+    let advert = f.advert_interval.as_millis() as f64 / 1000.0;
+    let preempt = if f.preempt { "" } else { "    nopreempt\n" };
+    let notify = notify.display();
+    format!(
+        "# Written by tapvs run: keepalived as VRRP peer d{number} (VRRP only, no IPVS).
+global_defs {{
+    router_id tapvs_d{number}
+    vrrp_version 3
+    script_user root
+}}
+
+vrrp_instance tapvs {{
+    state BACKUP
+    interface eth0
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int {advert}
+{preempt}    virtual_ipaddress {{
+        {vip}/32 dev eth0
+    }}
+    notify_master \"{notify} master\"
+    notify_backup \"{notify} backup\"
+    notify_fault \"{notify} fault\"
+    notify_stop \"{notify} stopped\"
+}}
+",
+        vrid = f.vrid,
+        vip = scenario.service.vip,
+    )
+}
+
+/// The notify script: appends `{"unix_ms":..,"event":".."}` to `log`, like a tapvs director's
+/// state log. keepalived sends its gratuitous ARPs as it enters MASTER, so `master` is also
+/// logged as `garp` (the moment takeover_ms ends).
+pub fn notify_script(log: &Path) -> String {
+    let log = log.display();
+    format!(
+        "#!/bin/sh
+# Written by tapvs run: keepalived's state changes, as a tapvs state log line.
+now=$(date +%s%3N)
+printf '{{\"unix_ms\":%s,\"event\":\"%s\"}}\\n' \"$now\" \"$1\" >> '{log}'
+if [ \"$1\" = master ]; then
+    printf '{{\"unix_ms\":%s,\"event\":\"garp\"}}\\n' \"$now\" >> '{log}'
+fi
+"
+    )
+}
+
+/// Writes the configuration and the notify script; returns keepalived's arguments.
+pub fn prepare(
+    scenario: &Scenario,
+    number: u8,
+    files: &KeepalivedFiles,
+    state_log: &Path,
+) -> anyhow::Result<Vec<String>> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(&files.notify, notify_script(state_log)).context("writing the notify script")?;
+    std::fs::set_permissions(&files.notify, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::write(&files.config, config_text(scenario, number, &files.notify))
+        .context("writing keepalived.conf")?;
+    let _ = std::fs::remove_file(&files.vrrp_pid);
+    Ok([
+        "--dont-fork",
+        "--log-console",
+        "--log-detail",
+        "--no-syslog",
+        "--vrrp",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([
+        format!("--use-file={}", files.config.display()),
+        format!("--pid={}", files.pid.display()),
+        format!("--vrrp_pid={}", files.vrrp_pid.display()),
+    ])
+    .collect())
+}
+
+/// keepalived's path, or a clear error.
+pub fn find() -> anyhow::Result<PathBuf> {
+    ["/usr/sbin/keepalived", "/usr/local/sbin/keepalived", "/sbin/keepalived"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .context(
+            "[failover] peer = \"keepalived\" needs keepalived (apt-get install keepalived); .ci/run installs it",
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"
+[failover]
+advert_interval = "100ms"
+priorities = [150, 100]
+peer = "keepalived"
+[service]
+scheduler = "rr"
+[[real_server]]
+name = "rs1"
+[[load]]
+name = "web"
+mode = "open"
+rate = 10
+connection = "new"
+duration = "2s"
+"#;
+
+    #[test]
+    fn the_config_matches_the_tapvs_director() {
+        let s = Scenario::parse(Path::new("t.toml"), SCENARIO).unwrap();
+        let text = config_text(&s, 2, Path::new("/run/tapvs/tv0000/d2-notify.sh"));
+        assert!(text.contains("vrrp_version 3"));
+        assert!(text.contains("virtual_router_id 51"));
+        assert!(text.contains("priority 100"));
+        assert!(text.contains("advert_int 0.1"));
+        assert!(text.contains("198.18.0.100/32 dev eth0"));
+        assert!(text.contains("notify_master \"/run/tapvs/tv0000/d2-notify.sh master\""));
+        assert!(!text.contains("nopreempt"));
+    }
+
+    #[test]
+    fn the_notify_script_writes_state_log_lines() {
+        let script = notify_script(Path::new("/run/tapvs/tv0000/d2.states"));
+        assert!(script.starts_with("#!/bin/sh"));
+        assert!(script.contains(r#"printf '{"unix_ms":%s,"event":"%s"}\n'"#));
+        assert!(script.contains(">> '/run/tapvs/tv0000/d2.states'"));
+    }
+}
