@@ -48,6 +48,10 @@ pub struct Interval {
     pub latency: Latency,
     /// Successful requests per real server name.
     pub servers: BTreeMap<String, ServerCounts>,
+    /// Successful requests whose response *completed* in this interval (whenever they
+    /// started): a run of intervals with none is time in which clients got nothing.
+    #[serde(default)]
+    pub completed_ok: u64,
 }
 
 /// Everything one `tapvs client` process observed.

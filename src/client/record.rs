@@ -172,6 +172,12 @@ impl Recorder {
         // At most `last`, so the cast is exact.
         self.slots[i as usize].add(o, 2);
         self.total.add(o, 3);
+        if o.error.is_none() {
+            let done = (o.at + o.latency).as_nanos() / self.interval.as_nanos().max(1);
+            // A response after the last interval still counts in the last one.
+            self.slots[done.min(last as u128) as usize].counts.completed_ok += 1;
+            self.total.counts.completed_ok += 1;
+        }
     }
 
     /// The report: every interval, empty ones included, and the total.

@@ -15,6 +15,9 @@ mod marks;
 mod plot_common;
 mod plot_servers;
 mod plot_timeline;
+mod sweep;
+#[cfg(test)]
+mod sweep_tests;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -26,6 +29,7 @@ use std::path::{Path, PathBuf};
 pub use compare::{
     COMPARISON_CSV, COMPARISON_METRICS, COMPARISON_PNG, comparison_table, write_comparison,
 };
+pub use sweep::{SWEEP_CSV, SWEEP_PNG, SweepPoint, master_down_ms, sweep_table, write_sweep};
 pub use table::summary_table;
 
 /// File names inside a result folder.

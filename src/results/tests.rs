@@ -82,6 +82,7 @@ fn sample() -> RunRecord {
                         max_us: 3_000 * spike,
                     },
                     servers,
+                    completed_ok: ok,
                 },
                 director_packets: ok * 4,
                 director_bytes: ok * 320,

@@ -17,6 +17,7 @@ pub fn merge_into(a: &mut Interval, b: &Interval) {
     a.bytes += b.bytes;
     a.request_bytes += b.request_bytes;
     a.new_conns += b.new_conns;
+    a.completed_ok += b.completed_ok;
     a.latency.p50_us = a.latency.p50_us.max(b.latency.p50_us);
     a.latency.p90_us = a.latency.p90_us.max(b.latency.p90_us);
     a.latency.p99_us = a.latency.p99_us.max(b.latency.p99_us);
@@ -248,19 +249,22 @@ fn failover_metrics(
         // Against RFC 5798's Master_Down_Interval of the director that takes over.
         if let Some(f) = &scenario.failover {
             let other = usize::from(e.director == "d1");
-            let formula = f.master_down(f.priorities[other]).as_secs_f64() * 1000.0;
+            let advert_ms = f.advert_interval.as_secs_f64() * 1000.0;
+            let formula = crate::results::master_down_ms(advert_ms, f.priorities[other]);
             m.insert("master_down_ms".into(), formula);
             m.insert("takeover_excess_ms".into(), takeover - formula);
             m.insert("takeover_ratio".into(), takeover / formula);
         }
     }
     if scenario.failover.is_some() {
-        // Longest run of intervals whose requests got no prompt answer: none succeeded, or
-        // most (the median) waited a second or more (a SYN retransmit across the takeover).
+        // Longest run of intervals in which no successful response completed, while requests
+        // were being sent (from the first interval that started one to the last).
+        let sending = |r: &&TimelineRow| r.client.ok + r.client.failed > 0;
+        let first = rows.iter().position(|r| sending(&r)).unwrap_or(rows.len());
+        let last = rows.iter().rposition(|r| sending(&r)).map_or(0, |i| i + 1);
         let (mut run, mut longest) = (0u64, 0u64);
-        for r in rows {
-            let out = r.client.ok == 0 || r.client.latency.p50_us >= 1_000_000;
-            run = if out { run + interval } else { 0 };
+        for r in rows.get(first..last).unwrap_or_default() {
+            run = if r.client.completed_ok == 0 { run + interval } else { 0 };
             longest = longest.max(run);
         }
         m.insert("outage_ms".into(), longest as f64);

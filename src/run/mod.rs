@@ -10,7 +10,7 @@ mod procs;
 pub use execute::{knat_services, topology};
 
 use crate::lab::{Interrupt, check_privileges};
-use crate::results::{EventMark, ExpectationOutcome, RunRecord, ServerInfo};
+use crate::results::{EventMark, ExpectationOutcome, RunRecord, ServerInfo, SweepPoint};
 use crate::scenario::Scenario;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -47,14 +47,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
     let mut records = Vec::new();
     for (scenario, path) in scenarios.iter().zip(&args.scenarios) {
         let mut group = Vec::new();
-        for variant in scenario.variants() {
-            let outcome = run_one(&variant, path, &args.results, &interrupt)?;
+        let variants = scenario.variants();
+        for variant in &variants {
+            let outcome = run_one(variant, path, &args.results, &interrupt)?;
             all_passed &= outcome.passed;
             group.push(outcome.record);
         }
-        // A scenario that compares modes gets its comparison next to its runs.
+        // A scenario that compares modes gets its comparison next to its runs; a sweep of
+        // advert intervals gets its chart against the formula.
         if group.len() > 1 {
             compare(&args.results.join(&scenario.name), &group)?;
+        }
+        if scenario
+            .failover
+            .as_ref()
+            .is_some_and(|f| !f.sweep_advert_intervals.is_empty())
+        {
+            sweep(&args.results.join(&scenario.name), &variants, &group)?;
         }
         records.extend(group);
     }
@@ -62,6 +71,38 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         compare(&args.results.join("comparison"), &records)?;
     }
     Ok(all_passed)
+}
+
+/// Writes and prints the chart of an advert-interval sweep: takeover and outage of each run
+/// next to Master_Down_Interval.
+fn sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow::Result<()> {
+    let metric = |r: &RunRecord, name: &str| r.metrics.get(name).copied().unwrap_or(f64::NAN);
+    let points: Vec<SweepPoint> = variants
+        .iter()
+        .zip(records)
+        .filter_map(|(v, r)| {
+            let f = v.failover.as_ref()?;
+            // The director that takes over: the one the first director event did not hit.
+            let hit = v
+                .events
+                .iter()
+                .find(|e| e.action.is_director_action())
+                .map_or("d1", |e| e.director.as_str());
+            Some(SweepPoint {
+                run: r.scenario.clone(),
+                advert_ms: f.advert_interval.as_secs_f64() * 1000.0,
+                backup_priority: f.priorities[usize::from(hit == "d1")],
+                takeover_ms: metric(r, "takeover_ms"),
+                outage_ms: metric(r, "outage_ms"),
+                failed_requests: metric(r, "failed_requests"),
+            })
+        })
+        .collect();
+    let dir = parent.join(format!("sweep-{}", run_id()));
+    crate::results::write_sweep(&dir, &points)?;
+    println!("{}", crate::results::sweep_table(&points));
+    println!("sweep: {}", dir.display());
+    Ok(())
 }
 
 /// Writes and prints a comparison of several runs.

@@ -106,3 +106,25 @@ fn error_kinds_of_socket_errors() {
     assert_eq!(kind(K::UnexpectedEof), ErrorKind::Short);
     assert_eq!(kind(K::AddrNotAvailable), ErrorKind::Other);
 }
+
+#[test]
+fn completions_land_in_the_interval_they_finish_in() {
+    let mut r = Recorder::new(Duration::from_millis(1000), Duration::from_millis(250));
+    // Started at 0, answered 600 ms later (a SYN retransmit would look like this): it starts
+    // in interval 0 but completes in interval 2.
+    r.record(&ok(0, 600_000, "rs1", true));
+    r.record(&ok(100, 10, "rs1", true));
+    // Finishing after the end: counted in the last interval.
+    r.record(&ok(900, 5_000_000, "rs1", true));
+    let failed = Outcome {
+        error: Some(ErrorKind::Timeout),
+        ..ok(300, 0, "?", false)
+    };
+    r.record(&failed);
+    let report = r.finish("web", 0);
+    let completed: Vec<u64> = report.intervals.iter().map(|i| i.completed_ok).collect();
+    assert_eq!(completed, [1, 0, 1, 1]);
+    assert_eq!(report.total.completed_ok, 3);
+    let started: Vec<u64> = report.intervals.iter().map(|i| i.ok).collect();
+    assert_eq!(started, [2, 0, 0, 1]);
+}
