@@ -135,7 +135,7 @@ impl Scenario {
                 Duration::from_millis(10),
                 Duration::from_millis(40_950),
             )?;
-            if !d.as_millis().is_multiple_of(10) || d.subsec_nanos() % 1_000_000 != 0 {
+            if !d.as_millis().is_multiple_of(10) || !d.subsec_nanos().is_multiple_of(1_000_000) {
                 return bad(field, "VRRPv3 counts it in centiseconds: use a multiple of 10ms");
             }
             Ok(())
