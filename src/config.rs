@@ -31,6 +31,28 @@ pub struct DirectorConfig {
     /// Unix socket for `stats` and weight changes; none if absent.
     #[serde(default)]
     pub control_socket: Option<PathBuf>,
+    /// The director's own host stack (its address, not the VIPs).
+    #[serde(default)]
+    pub host: HostSection,
+}
+
+/// Services of the director's own host stack on its own address(es).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostSection {
+    /// TCP and UDP port that answers with a one-line status (0 = no status service).
+    pub status_port: u16,
+}
+
+/// The status port unless configured otherwise.
+pub const DEFAULT_STATUS_PORT: u16 = 7070;
+
+impl Default for HostSection {
+    fn default() -> Self {
+        HostSection {
+            status_port: DEFAULT_STATUS_PORT,
+        }
+    }
 }
 
 /// The TAP device and the director's own address on it.

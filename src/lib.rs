@@ -8,10 +8,11 @@
 //! - [`control`]: sans-IO control-plane state machines: VRRPv3 master election (keepalived).
 //! - [`config`]: the director's configuration file.
 //! - [`io`]: the only code that makes syscalls for frames: the TAP driver.
-//! - [`director`]: the `tapvs director` process: TAP + data plane + control socket.
+//! - [`director`]: the `tapvs director` process: TAP + data plane + host stack + control socket.
 //! - [`server`]: `tapvs server`, the built-in real server: HTTP/1.1, and UDP request/response.
 //! - [`client`]: `tapvs client`, the bounded load generator.
 //! - [`metrics`]: the records the client and director hand to the runner.
+//! - [`probe`]: `tapvs probe`, asks a director's status port for its status line.
 //! - [`scenario`]: scenario files: parsing and validation before anything is built.
 //! - [`lab`]: network namespaces, bridges, veth and TAPs; teardown and `lab clean`.
 //! - [`run`]: `tapvs run`: lab + processes + load + timeline + expectations.
@@ -25,6 +26,7 @@ pub mod director;
 pub mod io;
 pub mod lab;
 pub mod metrics;
+pub mod probe;
 pub mod results;
 pub mod run;
 pub mod scenario;

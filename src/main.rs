@@ -35,6 +35,8 @@ enum Command {
     Server(tapvs::server::Args),
     /// Run the bounded load generator.
     Client(tapvs::client::Args),
+    /// Ask a director's status port for its status line (exit 1 when none comes).
+    Probe(tapvs::probe::ProbeArgs),
     /// Redraw the CSV files and plots of a result folder.
     Plot { dir: PathBuf },
 }
@@ -116,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Director(args) => tapvs::director::run(args).map(|()| ExitCode::SUCCESS),
         Command::Server(args) => tapvs::server::run(args).map(|()| ExitCode::SUCCESS),
         Command::Client(args) => tapvs::client::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Probe(args) => Ok(tapvs::probe::run(&args)),
         Command::Plot { dir } => {
             tapvs::results::redraw(&dir)?;
             println!("redrew {}", dir.display());

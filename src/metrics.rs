@@ -52,6 +52,10 @@ pub struct Interval {
     /// started): a run of intervals with none is time in which clients got nothing.
     #[serde(default)]
     pub completed_ok: u64,
+    /// Keep-alive connections that had served requests and then failed one (reset, timeout,
+    /// bad answer): long-lived connections broken.
+    #[serde(default)]
+    pub broken_conns: u64,
 }
 
 /// Everything one `tapvs client` process observed.

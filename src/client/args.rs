@@ -97,6 +97,11 @@ pub struct Args {
     /// Closed loop: pause this long after a failed request.
     #[arg(long, value_parser = parse_duration, default_value = "10ms")]
     pub error_backoff: Duration,
+    /// Closed loop: pause this long after each successful request (think time). With
+    /// `--connection keepalive` and `--requests-per-conn 0`, the workers' connections are then
+    /// long-lived and mostly quiet, like users of an application.
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    pub think: Duration,
 }
 
 /// An option that cannot work.

@@ -22,6 +22,9 @@ const BUF_LEN: usize = 2 * http::MAX_HEAD;
 pub struct Exchange {
     pub error: Option<ErrorKind>,
     pub new_conn: bool,
+    /// The request failed on a connection that had already served one: a long-lived
+    /// connection broken (reset, timeout or bad answer).
+    pub broken: bool,
     pub request_bytes: u64,
     pub response_bytes: u64,
     /// When the response was complete (or the request failed).
@@ -76,6 +79,7 @@ impl Exchanger {
         deadline: Instant,
     ) -> Exchange {
         let mut ex = Exchange::default();
+        let reused = self.conn.as_ref().is_some_and(|(_, used)| *used > 0);
         let result = match timeout_at(deadline, self.try_exchange(target, source, &mut ex)).await {
             Ok(r) => r,
             Err(_) => Err(ErrorKind::Timeout),
@@ -92,6 +96,7 @@ impl Exchanger {
             }
             Err(kind) => {
                 ex.error = Some(kind);
+                ex.broken = reused;
                 self.conn = None;
             }
         }

@@ -126,6 +126,7 @@ pub(super) async fn worker(run: Arc<Run>) {
             response_bytes: result.response_bytes,
             request_bytes: result.request_bytes,
             new_conn: result.new_conn,
+            broken: result.broken,
             server: tcp.as_ref().map_or(&udp_server, |ex| &ex.server),
         };
         if let Some(r) = run
@@ -136,11 +137,12 @@ pub(super) async fn worker(run: Arc<Run>) {
         {
             r.record(&outcome);
         }
-        if result.error.is_some()
-            && run.args.mode == Mode::Closed
-            && !run.args.error_backoff.is_zero()
-        {
-            tokio::time::sleep_until((Instant::now() + run.args.error_backoff).min(run.end)).await;
+        let pause = match result.error {
+            Some(_) => run.args.error_backoff,
+            None => run.args.think,
+        };
+        if run.args.mode == Mode::Closed && !pause.is_zero() {
+            tokio::time::sleep_until((Instant::now() + pause).min(run.end)).await;
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct Outcome<'a> {
     pub request_bytes: u64,
     /// Whether the request opened a new connection (the connect succeeded).
     pub new_conn: bool,
+    /// It failed on a connection that had served requests before (a broken connection).
+    pub broken: bool,
     /// The `X-Server` of the response, `?` when absent.
     pub server: &'a str,
 }
@@ -96,6 +98,7 @@ impl Slot {
         c.new_conns += u64::from(o.new_conn);
         if let Some(kind) = o.error {
             c.failed += 1;
+            c.broken_conns += u64::from(o.broken);
             self.errors[kind as usize] += 1;
             return;
         }
@@ -175,7 +178,9 @@ impl Recorder {
         if o.error.is_none() {
             let done = (o.at + o.latency).as_nanos() / self.interval.as_nanos().max(1);
             // A response after the last interval still counts in the last one.
-            self.slots[done.min(last as u128) as usize].counts.completed_ok += 1;
+            self.slots[done.min(last as u128) as usize]
+                .counts
+                .completed_ok += 1;
             self.total.counts.completed_ok += 1;
         }
     }

@@ -1,6 +1,8 @@
-//! ARP in the data plane: answer requests for the director's address and (when active) the
-//! VIPs by turning the request into a reply in place; learn neighbours from what passes;
-//! emit the requests that resolve real servers and the router.
+//! ARP in the data plane: answer requests for the VIPs and floating addresses (only while
+//! active) by turning the request into a reply in place; learn neighbours from what passes;
+//! emit the requests that resolve real servers and the router. ARP about the director's own
+//! address goes up to the host stack when one is attached (it answers for its address and
+//! learns the neighbours it asked for); without one the data plane answers it too.
 
 use super::counters::DropReason;
 use super::{Dataplane, Event, Iface, Verdict};
@@ -40,6 +42,10 @@ impl Dataplane {
         // VIPs live on the outside; floating addresses on the interface that lists them.
         let floating =
             (iface == Iface::OUTSIDE && self.vips.contains(&tpa)) || port.floating.contains(&tpa);
+        let known = matches!(operation, ArpOperation::Request | ArpOperation::Reply);
+        if self.host_stack && known && tpa == own && !floating {
+            return Verdict::ToHost;
+        }
         if operation == ArpOperation::Request && (tpa == own || floating) {
             if floating && !self.active {
                 return Verdict::Dropped(DropReason::Inactive);

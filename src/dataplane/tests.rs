@@ -107,6 +107,65 @@ fn answers_arp_for_the_vip_and_its_own_address_only_while_active() {
 }
 
 #[test]
+fn without_a_host_stack_it_answers_for_its_own_address_and_consumes_replies_to_it() {
+    let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
+    let mut f = build::arp_request(ROUTER_MAC, ROUTER, DIRECTOR);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Send(OUT));
+    assert_eq!(
+        f,
+        build::arp_reply(DIRECTOR_MAC, DIRECTOR, ROUTER_MAC, ROUTER)
+    );
+    let mut f = build::arp_reply(ROUTER_MAC, ROUTER, DIRECTOR_MAC, DIRECTOR);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Consumed);
+    assert_eq!(dp.counters().to_host, 0);
+}
+
+#[test]
+fn with_a_host_stack_arp_about_its_own_address_goes_up_and_vips_stay_here() {
+    let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
+    dp.attach_host_stack();
+    // A request for its own address: untouched, for the host stack to answer.
+    let request = build::arp_request(ROUTER_MAC, ROUTER, DIRECTOR);
+    let mut f = request.clone();
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::ToHost);
+    assert_eq!(f, request, "the frame goes up as it came");
+    // A reply to the host stack's own request: the data plane learns it too.
+    let mut f = build::arp_reply(ROUTER_MAC, ROUTER, DIRECTOR_MAC, DIRECTOR);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::ToHost);
+    let router = dp.neighbours().index_of(ROUTER).unwrap();
+    assert_eq!(
+        dp.neighbours().mac(router),
+        Some(ROUTER_MAC),
+        "learnt first"
+    );
+    // The VIP is still answered by the data plane, only while active.
+    let mut f = build::arp_request(ROUTER_MAC, ROUTER, VIP);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Send(OUT));
+    assert_eq!(f, build::arp_reply(DIRECTOR_MAC, VIP, ROUTER_MAC, ROUTER));
+    dp.set_active(t(0), false);
+    let mut f = build::arp_request(ROUTER_MAC, ROUTER, VIP);
+    assert_eq!(
+        dp.handle_frame(t(0), OUT, &mut f),
+        Verdict::Dropped(DropReason::Inactive)
+    );
+    let mut f = build::arp_request(ROUTER_MAC, ROUTER, DIRECTOR);
+    assert_eq!(
+        dp.handle_frame(t(0), OUT, &mut f),
+        Verdict::ToHost,
+        "passive too"
+    );
+    // Anything else is still ignored.
+    let mut f = build::arp_request(ROUTER_MAC, ROUTER, Ipv4Addr::new(198, 18, 0, 50));
+    assert_eq!(
+        dp.handle_frame(t(0), OUT, &mut f),
+        Verdict::Dropped(DropReason::ArpIgnored)
+    );
+    assert_eq!(dp.counters().to_host, 3);
+    assert_eq!(dp.counters().arp_replies, 1);
+    assert_accounted(&dp);
+}
+
+#[test]
 fn arp_reply_bytes_match_a_fixed_capture() {
     // who-has 198.18.0.100 tell 198.18.0.1, from 02:00:00:00:00:01 (42 bytes, no padding).
     let mut request: Vec<u8> = vec![

@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Failover {
     router: VrrpRouter,
     log: Option<std::fs::File>,
-    /// Host-bound frames that were not VRRP adverts, or malformed ones (dropped, counted).
+    /// Protocol-112 frames for the director that did not parse as adverts (dropped, counted).
     not_adverts: u64,
 }
 
@@ -70,7 +70,7 @@ impl Failover {
         })
     }
 
-    /// Offers a frame the data plane passed to the host: an advert is consumed.
+    /// Takes a VRRP frame the data plane passed to the host: an advert is consumed.
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
         match parse_frame(frame) {
             // Drops by the state machine (wrong VRID, own advert, ...) are counted there.
@@ -127,7 +127,7 @@ impl Failover {
         self.router.shutdown(now);
         self.poll(now, dp, outside, buf);
         eprintln!(
-            "director: vrrp counters {:?}, {} host frames that were not adverts",
+            "director: vrrp counters {:?}, {} malformed VRRP frames",
             self.router.counters(),
             self.not_adverts
         );

@@ -1,9 +1,11 @@
 //! `tapvs director`: one director on a TAP device. Reads frames, hands them to the data plane
-//! with the time, writes out what it says, serves the control socket, and on SIGTERM/SIGINT
-//! prints its counters and exits.
+//! with the time, writes out what it says, passes frames for the director itself to VRRP or to
+//! its own host stack (ARP, ping, the status port), serves the control socket, and on
+//! SIGTERM/SIGINT prints its counters and exits.
 
 pub mod control;
 pub mod failover;
+pub mod host;
 
 use crate::config::DirectorConfig;
 use crate::dataplane::{Dataplane, Event, Iface, Verdict};
@@ -54,6 +56,8 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     let mut dp = Dataplane::new(&config, seed);
     let started = std::time::Instant::now();
     let clock = || smoltcp::time::Instant::from_micros(started.elapsed().as_micros() as i64);
+    dp.attach_host_stack();
+    let mut host = host::HostStack::new(&config, clock())?;
     let mut failover = match &config.vrrp {
         Some(section) => Some(failover::Failover::start(
             section,
@@ -79,6 +83,10 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         );
     }
     eprintln!("director: {} service(s)", config.services.len());
+    if config.host.status_port != 0 {
+        eprintln!("director: status port {}", config.host.status_port);
+    }
+    let mut status = StatusLine::new(taps[0].name());
     let mut fds: Vec<_> = taps.iter().map(|t| t.as_raw_fd()).collect();
     fds.extend(control.as_ref().map(|c| c.as_raw_fd()));
     let mut buf = vec![0u8; MAX_FRAME_LEN];
@@ -93,6 +101,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         let due = [
             dp.poll_timeout(),
             failover.as_ref().and_then(|f| f.poll_timeout()),
+            host.poll_at(now),
         ];
         let sleep = due
             .into_iter()
@@ -114,11 +123,14 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
                     Verdict::Send(out) if taps[out.0 as usize].send(&header, frame).is_err() => {
                         tx_errors += 1;
                     }
-                    Verdict::ToHost => {
-                        if let Some(f) = &mut failover {
-                            f.handle_frame(now, frame);
+                    Verdict::ToHost => match &mut failover {
+                        Some(f) if is_vrrp(frame) => f.handle_frame(now, frame),
+                        _ => {
+                            // smoltcp checks checksums: finish a partial one (offloads).
+                            header.complete_csum(frame);
+                            host.handle_frame(Iface(i as u8), frame);
                         }
-                    }
+                    },
                     _ => {}
                 }
             }
@@ -141,6 +153,16 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
                 f.note(event);
             }
         }
+        let state = failover.as_ref().map(|f| f.state());
+        status.refresh(now, state, dp.conns().len());
+        host.poll(now, status.line(), &mut |iface, frame| {
+            if taps[iface.0 as usize]
+                .send(&VnetHeader::NONE, frame)
+                .is_err()
+            {
+                tx_errors += 1;
+            }
+        });
         if let Some(control) = &control {
             control.serve(clock(), &mut dp);
         }
@@ -151,6 +173,10 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     if tx_errors > 0 {
         eprintln!("director: {tx_errors} frame(s) could not be written");
     }
+    eprintln!(
+        "director: host counters {}",
+        serde_json::to_string(host.counters())?
+    );
     let stats = serde_json::to_string(&dp.stats())?;
     println!("{stats}");
     if let Some(path) = &args.stats_out {
@@ -158,6 +184,89 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     }
     eprintln!("director: stopped");
     Ok(())
+}
+
+/// Whether a frame for the director is a VRRP packet (IPv4 protocol 112).
+fn is_vrrp(frame: &[u8]) -> bool {
+    use crate::wire::{EthernetFrame, EthernetProtocol, Ipv4Packet};
+    EthernetFrame::new_checked(frame)
+        .ok()
+        .filter(|eth| eth.ethertype() == EthernetProtocol::Ipv4)
+        .is_some_and(|eth| {
+            Ipv4Packet::new_checked(eth.payload())
+                .is_ok_and(|ip| u8::from(ip.next_header()) == crate::wire::vrrp::PROTOCOL)
+        })
+}
+
+/// How often the connection count in the status line may change.
+const CONNS_REFRESH: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(100);
+
+/// The status line the host stack serves: `{"name":..,"state":..,"conns":..}`, rebuilt only
+/// when the state changes or (at most every 100 ms) the connection count does.
+struct StatusLine {
+    name: String,
+    state: &'static str,
+    conns: usize,
+    next_conns: smoltcp::time::Instant,
+    line: String,
+}
+
+impl StatusLine {
+    fn new(name: &str) -> StatusLine {
+        let mut s = StatusLine {
+            name: name.to_string(),
+            state: "active",
+            conns: 0,
+            next_conns: smoltcp::time::Instant::ZERO,
+            line: String::new(),
+        };
+        s.rebuild();
+        s
+    }
+
+    fn refresh(
+        &mut self,
+        now: smoltcp::time::Instant,
+        vrrp: Option<crate::control::vrrp::State>,
+        conns: usize,
+    ) {
+        use crate::control::vrrp::State;
+        let state = match vrrp {
+            None => "active",
+            Some(State::Master) => "master",
+            Some(State::Backup) => "backup",
+            Some(State::Init) => "init",
+        };
+        let conns_due = now >= self.next_conns && conns != self.conns;
+        if state == self.state && !conns_due {
+            return;
+        }
+        if conns_due {
+            self.conns = conns;
+            self.next_conns = now + CONNS_REFRESH;
+        }
+        self.state = state;
+        self.rebuild();
+    }
+
+    fn rebuild(&mut self) {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            name: &'a str,
+            state: &'a str,
+            conns: usize,
+        }
+        let line = Line {
+            name: &self.name,
+            state: self.state,
+            conns: self.conns,
+        };
+        self.line = serde_json::to_string(&line).unwrap_or_default();
+    }
+
+    fn line(&self) -> &str {
+        &self.line
+    }
 }
 
 fn log_event(event: Event) {

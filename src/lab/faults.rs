@@ -33,7 +33,8 @@ impl Lab {
         }
         let state = if up { "up" } else { "down" };
         let mut ports = vec![director.to_owned()];
-        if topo.layout == Layout::NatTwoArmed && topo.lab_directors().iter().any(|d| d == director) {
+        if topo.layout == Layout::NatTwoArmed && topo.lab_directors().iter().any(|d| d == director)
+        {
             ports.push(format!("{director}i"));
         }
         let ns = self.netns("sw");

@@ -83,6 +83,7 @@ fn sample() -> RunRecord {
                     },
                     servers,
                     completed_ok: ok,
+                    broken_conns: 0,
                 },
                 director_packets: ok * 4,
                 director_bytes: ok * 320,

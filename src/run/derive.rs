@@ -18,6 +18,7 @@ pub fn merge_into(a: &mut Interval, b: &Interval) {
     a.request_bytes += b.request_bytes;
     a.new_conns += b.new_conns;
     a.completed_ok += b.completed_ok;
+    a.broken_conns += b.broken_conns;
     a.latency.p50_us = a.latency.p50_us.max(b.latency.p50_us);
     a.latency.p90_us = a.latency.p90_us.max(b.latency.p90_us);
     a.latency.p99_us = a.latency.p99_us.max(b.latency.p99_us);
@@ -213,6 +214,9 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
         );
         m.insert("failed_after_restore".into(), failed_after as f64);
     }
+    if scenario.lab.mode.has_director() {
+        m.insert("host_probe_failures".into(), c.host_probe_failures as f64);
+    }
     failover_metrics(&mut m, scenario, c, rows);
     m
 }
@@ -264,7 +268,11 @@ fn failover_metrics(
         let last = rows.iter().rposition(|r| sending(&r)).map_or(0, |i| i + 1);
         let (mut run, mut longest) = (0u64, 0u64);
         for r in rows.get(first..last).unwrap_or_default() {
-            run = if r.client.completed_ok == 0 { run + interval } else { 0 };
+            run = if r.client.completed_ok == 0 {
+                run + interval
+            } else {
+                0
+            };
             longest = longest.max(run);
         }
         m.insert("outage_ms".into(), longest as f64);

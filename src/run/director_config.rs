@@ -90,5 +90,7 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
                 preempt_delay_ms: 0,
             }),
         state_log: Some(control_socket.with_extension("states")),
+        // The status port (7070) on the director's own address, for `tapvs probe`.
+        host: Default::default(),
     }
 }

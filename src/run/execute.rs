@@ -28,6 +28,9 @@ pub struct Collected {
     pub events: Vec<(u64, EventSpec)>,
     /// Director forwarding counters, sampled: (ms from the load start, cumulative traffic).
     pub director_samples: Vec<(u64, Traffic)>,
+    /// Status-port probes (TCP and UDP, from the clients' namespace) of the directors' own host
+    /// stacks before the load that got no status line.
+    pub host_probe_failures: u64,
     /// The first director's counters at the end of the load.
     pub director_final: Stats,
     /// What all directors forwarded (last known counters of each).
@@ -295,6 +298,51 @@ impl Ctx<'_> {
     }
 }
 
+/// Asks each tapvs director's status port, over TCP and over UDP, from the clients' namespace
+/// (through the router, as any client would): checks the directors' own host stacks (ARP for
+/// the router, TCP, UDP) apart from the VIP. The answers go to `probe.log`; returns how many
+/// probes got no status line.
+fn probe_directors(ctx: &Ctx, directors: &[String]) -> u64 {
+    let mut failures = 0;
+    let mut log = String::new();
+    for name in directors {
+        let Some(n) = name.strip_prefix('d').and_then(|n| n.parse::<u8>().ok()) else {
+            continue;
+        };
+        let target = format!("198.18.0.{}:{}", 1 + n, crate::config::DEFAULT_STATUS_PORT);
+        for udp in [false, true] {
+            let mut cmd = ctx.lab.command("cl", &ctx.exe);
+            cmd.args(["probe", "--target", &target, "--timeout-ms", "2000"]);
+            if udp {
+                cmd.arg("--udp");
+            }
+            let out = cmd.output();
+            let proto = if udp { "udp" } else { "tcp" };
+            match out {
+                Ok(o) if o.status.success() => {
+                    log.push_str(&format!(
+                        "{name} {proto}: {}",
+                        String::from_utf8_lossy(&o.stdout)
+                    ));
+                }
+                Ok(o) => {
+                    failures += 1;
+                    log.push_str(&format!(
+                        "{name} {proto}: FAILED {}",
+                        String::from_utf8_lossy(&o.stderr)
+                    ));
+                }
+                Err(e) => {
+                    failures += 1;
+                    log.push_str(&format!("{name} {proto}: FAILED {e}\n"));
+                }
+            }
+        }
+    }
+    let _ = std::fs::write(ctx.state.join("probe.log"), log);
+    failures
+}
+
 fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     let start = Instant::now();
     while !ready() {
@@ -346,6 +394,7 @@ fn drive(
     }
     std::thread::sleep(scenario.lab.settle);
     interrupt.check()?;
+    let host_probe_failures = probe_directors(&ctx, &directors);
 
     let router_before = lab.link_stats("rt", "eth0")?;
     let start_unix_ms = unix_ms() + 300;
@@ -525,6 +574,7 @@ fn drive(
         procs.stop(name, Duration::from_secs(2));
     }
     Ok(Collected {
+        host_probe_failures,
         director_forwarded,
         masters,
         transitions,

@@ -37,7 +37,10 @@ impl KeepalivedFiles {
 
 /// keepalived's configuration for director `number` (1-based) of `scenario`.
 pub fn config_text(scenario: &Scenario, number: u8, notify: &Path) -> String {
-    let f = scenario.failover.as_ref().expect("a keepalived peer needs [failover]");
+    let f = scenario
+        .failover
+        .as_ref()
+        .expect("a keepalived peer needs [failover]");
     let priority = f.priorities[(number - 1) as usize];
     // keepalived writes the interval in seconds; VRRPv3 allows hundredths.
     let advert = f.advert_interval.as_millis() as f64 / 1000.0;

@@ -151,15 +151,6 @@ pub enum Peer {
     Keepalived,
 }
 
-impl FailoverSpec {
-    /// RFC 5798's Master_Down_Interval for the director with `priority`:
-    /// 3 × interval + (256 − priority) × interval / 256.
-    pub fn master_down(&self, priority: u8) -> Duration {
-        let i = self.advert_interval;
-        3 * i + i * (256 - priority as u32) / 256
-    }
-}
-
 fn default_advert() -> Duration {
     Duration::from_secs(1)
 }
@@ -506,7 +497,11 @@ impl Scenario {
 
     /// Whether director `name` is keepalived rather than tapvs (`peer = "keepalived"`: d2).
     pub fn is_keepalived(&self, name: &str) -> bool {
-        name == "d2" && self.failover.as_ref().is_some_and(|f| f.peer == Peer::Keepalived)
+        name == "d2"
+            && self
+                .failover
+                .as_ref()
+                .is_some_and(|f| f.peer == Peer::Keepalived)
     }
 
     /// The directors that are tapvs processes on TAPs.

@@ -30,6 +30,7 @@ pub const METRICS: &[&str] = &[
     "failed_during_fault",
     "failed_share_during_fault",
     "failed_after_restore",
+    "host_probe_failures",
     "takeover_ms",
     "failed_before_fault",
     "master_down_ms",
@@ -136,7 +137,10 @@ impl Scenario {
                 Duration::from_millis(40_950),
             )?;
             if !d.as_millis().is_multiple_of(10) || !d.subsec_nanos().is_multiple_of(1_000_000) {
-                return bad(field, "VRRPv3 counts it in centiseconds: use a multiple of 10ms");
+                return bad(
+                    field,
+                    "VRRPv3 counts it in centiseconds: use a multiple of 10ms",
+                );
             }
             Ok(())
         };
@@ -166,7 +170,10 @@ impl Scenario {
             );
         }
         if f.peer == super::Peer::Keepalived && !f.sweep_advert_intervals.is_empty() {
-            return bad("failover.peer", "a keepalived peer does not take part in sweeps");
+            return bad(
+                "failover.peer",
+                "a keepalived peer does not take part in sweeps",
+            );
         }
         if f.vrid == 0 {
             return bad("failover.vrid", "must be 1 – 255");
@@ -315,10 +322,7 @@ impl Scenario {
                 return bad(f("at"), "events must be in time order");
             }
             last = e.at;
-            if matches!(
-                e.action,
-                Action::PartitionHeartbeat | Action::HealHeartbeat
-            ) {
+            if matches!(e.action, Action::PartitionHeartbeat | Action::HealHeartbeat) {
                 if self.failover.is_none() {
                     return bad(
                         f("action"),

@@ -10,6 +10,7 @@ fn ok(at_ms: u64, latency_us: u64, server: &str, new_conn: bool) -> Outcome<'_> 
         response_bytes: 100,
         request_bytes: 40,
         new_conn,
+        broken: false,
         server,
     }
 }
