@@ -34,6 +34,29 @@ pub struct DirectorConfig {
     /// The director's own host stack (its address, not the VIPs).
     #[serde(default)]
     pub host: HostSection,
+    /// Connection sync with the other director (IPVS sync v1 + sequence numbers, bulk
+    /// transfer, refresh); needs `vrrp` (the role follows it).
+    #[serde(default)]
+    pub sync: Option<SyncSection>,
+}
+
+/// Connection-table sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSection {
+    /// Clusters on one LAN with different ids ignore each other (IPVS `syncid`).
+    #[serde(default = "default_syncid")]
+    pub syncid: u8,
+    /// Every synced entry is sent again at least this often (seconds; 0 = never, as IPVS).
+    #[serde(default = "default_refresh_s")]
+    pub refresh_s: u64,
+}
+
+fn default_syncid() -> u8 {
+    1
+}
+fn default_refresh_s() -> u64 {
+    30
 }
 
 /// Services of the director's own host stack on its own address(es).
@@ -262,6 +285,9 @@ impl DirectorConfig {
     fn check(&self) -> Result<(), (String, String)> {
         let bad = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
         check_interface("interface", &self.interface)?;
+        if self.sync.is_some() && self.vrrp.is_none() {
+            return bad("sync", "connection sync follows the VRRP role: add [vrrp]");
+        }
         if self.interface.gateway.is_none() {
             return bad(
                 "interface.gateway",

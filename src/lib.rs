@@ -10,6 +10,7 @@
 //! - [`io`]: the only code that makes syscalls for frames: the TAP driver.
 //! - [`director`]: the `tapvs director` process: TAP + data plane + host stack + control socket.
 //! - [`server`]: `tapvs server`, the built-in real server: HTTP/1.1, and UDP request/response.
+//! - [`sync`]: connection-table sync master → backup (IPVS sync v1 + sequence, ack, bulk, refresh).
 //! - [`client`]: `tapvs client`, the bounded load generator.
 //! - [`metrics`]: the records the client and director hand to the runner.
 //! - [`probe`]: `tapvs probe`, asks a director's status port for its status line.
@@ -32,4 +33,5 @@ pub mod run;
 pub mod scenario;
 pub mod sched;
 pub mod server;
+pub mod sync;
 pub mod wire;

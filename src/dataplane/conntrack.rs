@@ -183,6 +183,12 @@ impl ConnTable {
         None
     }
 
+    /// The entry in slot `i`, if the slot is live (any index: sync walks and stale indices).
+    #[inline]
+    pub fn slot(&self, i: usize) -> Option<&Conn> {
+        self.slots.get(i)?.as_ref()
+    }
+
     /// Slots ever used (the sweep's range).
     pub fn slots_used(&self) -> usize {
         self.slots.len()

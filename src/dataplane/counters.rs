@@ -178,6 +178,8 @@ pub struct Counters {
     pub conns_expired: u64,
     /// Events lost because the event queue was full.
     pub events_lost: u64,
+    /// Changed entries not queued for sync because the queue was full (refresh sends them).
+    pub sync_changes_dropped: u64,
     /// Drops, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::ALL.len()],
 }

@@ -165,6 +165,9 @@ impl Dataplane {
         conn.state = new;
         conn.expires_ms = now_ms + new.timeout_s() as u64 * 1000;
         let (server, service) = (conn.server as usize, conn.service as usize);
+        if new != old {
+            self.note_sync(idx);
+        }
         if old.is_active() != new.is_active() {
             let svc = &mut self.services[service];
             svc.count_conn(server, old.is_active(), -1);
@@ -293,6 +296,9 @@ impl Dataplane {
             let reply = self.reply_key(&conn);
             self.conns.insert_reply(reply, idx);
         }
+        if !tcp {
+            self.note_sync(idx);
+        }
         let svc = &mut self.services[service];
         svc.count_conn(server, conn.state.is_active(), 1);
         svc.traffic.conns += 1;
@@ -334,9 +340,12 @@ impl Dataplane {
             state: ConnState::None,
             flags: flags::TEMPLATE,
         };
-        self.conns
+        let idx = self
+            .conns
             .insert(template)
-            .map_err(|_| DropReason::TableFull)
+            .map_err(|_| DropReason::TableFull)?;
+        self.note_sync(idx);
+        Ok(idx)
     }
 
     /// Removes an expired (or replaced) entry, keeping counts and templates right. A template

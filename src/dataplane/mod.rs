@@ -16,6 +16,7 @@ pub mod neighbour;
 pub mod pending;
 pub mod service;
 pub mod stats;
+mod sync;
 pub mod tcp_state;
 
 use crate::config::DirectorConfig;
@@ -120,6 +121,9 @@ pub struct Dataplane {
     /// The frame being handled has a partial transport checksum (offloads).
     partial_csum: bool,
     garp: garp::Garp,
+    /// Connection sync: whether changes are queued, and the queue (see `sync.rs`).
+    sync_enabled: bool,
+    sync_changes: VecDeque<u32>,
 }
 
 /// Milliseconds on the caller's clock.
@@ -183,6 +187,8 @@ impl Dataplane {
             next_sweep_ms: 0,
             partial_csum: false,
             garp,
+            sync_enabled: false,
+            sync_changes: VecDeque::with_capacity(sync::SYNC_QUEUE),
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod control;
 pub mod failover;
 pub mod host;
+pub mod sync;
 
 use crate::config::DirectorConfig;
 use crate::dataplane::{Dataplane, Event, Iface, Verdict};
@@ -67,6 +68,16 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
+    let mut sync = config
+        .sync
+        .as_ref()
+        .map(|s| sync::Sync::new(s, &mut dp))
+        .transpose()?;
+    let sync_report = config
+        .control_socket
+        .as_ref()
+        .map(|c| c.with_extension("sync.json"));
+    let mut next_sync_report = clock();
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
@@ -102,6 +113,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             dp.poll_timeout(),
             failover.as_ref().and_then(|f| f.poll_timeout()),
             host.poll_at(now),
+            sync.as_ref().and_then(|s| s.poll_timeout()),
         ];
         let sleep = due
             .into_iter()
@@ -125,6 +137,9 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
                     }
                     Verdict::ToHost => match &mut failover {
                         Some(f) if is_vrrp(frame) => f.handle_frame(now, frame),
+                        _ if sync
+                            .as_mut()
+                            .is_some_and(|s| s.handle_frame(now, frame, &mut dp)) => {}
                         _ => {
                             // smoltcp checks checksums: finish a partial one (offloads).
                             header.complete_csum(frame);
@@ -154,6 +169,17 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             }
         }
         let state = failover.as_ref().map(|f| f.state());
+        if let Some(s) = &mut sync {
+            s.set_master(now, state == Some(crate::control::vrrp::State::Master));
+            s.poll(now, &mut dp, &taps[0]);
+            // For the runner: the counters, a few times a second (a killed director's last).
+            if now >= next_sync_report {
+                next_sync_report = now + smoltcp::time::Duration::from_millis(250);
+                if let Some(path) = &sync_report {
+                    let _ = std::fs::write(path, serde_json::to_string(&s.counters(now))?);
+                }
+            }
+        }
         status.refresh(now, state, dp.conns().len());
         host.poll(now, status.line(), &mut |iface, frame| {
             if taps[iface.0 as usize]
@@ -177,6 +203,16 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         "director: host counters {}",
         serde_json::to_string(host.counters())?
     );
+    if let Some(s) = &sync {
+        let counters = serde_json::to_string(&s.counters(clock()))?;
+        eprintln!(
+            "director: sync counters {counters} ({} not sent)",
+            s.tx_errors()
+        );
+        if let Some(path) = &sync_report {
+            let _ = std::fs::write(path, counters);
+        }
+    }
     let stats = serde_json::to_string(&dp.stats())?;
     println!("{stats}");
     if let Some(path) = &args.stats_out {

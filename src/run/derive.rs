@@ -99,6 +99,7 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     m.insert("requests".into(), requests);
     m.insert("requests_ok".into(), total.ok as f64);
     m.insert("failed_requests".into(), total.failed as f64);
+    m.insert("broken_connections".into(), total.broken_conns as f64);
     m.insert(
         "failed_share".into(),
         total.failed as f64 / requests.max(1.0),
@@ -218,7 +219,38 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
         m.insert("host_probe_failures".into(), c.host_probe_failures as f64);
     }
     failover_metrics(&mut m, scenario, c, rows);
+    sync_metrics(&mut m, c);
     m
+}
+
+/// Connection sync, summed over the directors (lag: the worst one at its last report).
+fn sync_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
+    if c.sync.is_empty() {
+        return;
+    }
+    let sum = |field: &str| -> f64 {
+        c.sync
+            .iter()
+            .filter_map(|(_, v)| v.get(field)?.as_f64())
+            .sum()
+    };
+    for (metric, field) in [
+        ("sync_msgs_sent", "msgs_sent"),
+        ("sync_entries_sent", "entries_sent"),
+        ("sync_entries_installed", "entries_installed"),
+        ("sync_install_errors", "install_errors"),
+        ("sync_msgs_lost", "msgs_lost"),
+        ("sync_bulk_entries_sent", "bulk_entries_sent"),
+        ("sync_refresh_entries_sent", "refresh_entries_sent"),
+    ] {
+        m.insert(metric.into(), sum(field));
+    }
+    let lag = c
+        .sync
+        .iter()
+        .filter_map(|(_, v)| v.get("lag_ms")?.as_f64())
+        .fold(0.0, f64::max);
+    m.insert("sync_lag_ms".into(), lag);
 }
 
 /// Failover loss: how long the takeover took, how long clients got nothing, split brain.

@@ -92,5 +92,13 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
         state_log: Some(control_socket.with_extension("states")),
         // The status port (7070) on the director's own address, for `tapvs probe`.
         host: Default::default(),
+        sync: scenario
+            .failover
+            .as_ref()
+            .filter(|f| f.sync)
+            .map(|f| crate::config::SyncSection {
+                syncid: 1,
+                refresh_s: f.sync_refresh.as_secs(),
+            }),
     }
 }

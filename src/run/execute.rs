@@ -31,6 +31,8 @@ pub struct Collected {
     /// Status-port probes (TCP and UDP, from the clients' namespace) of the directors' own host
     /// stacks before the load that got no status line.
     pub host_probe_failures: u64,
+    /// Each director's last connection-sync counters (`<director>.sync.json`), by name.
+    pub sync: Vec<(String, serde_json::Value)>,
     /// The first director's counters at the end of the load.
     pub director_final: Stats,
     /// What all directors forwarded (last known counters of each).
@@ -445,6 +447,8 @@ fn drive(
             format!("{}ms", scenario.interval.as_millis()),
             "--out".into(),
             out.display().to_string(),
+            "--think".into(),
+            format!("{}ms", load.think.as_millis()),
             "--start-at-unix-ms".into(),
             (start_unix_ms + load.start.as_millis() as u64).to_string(),
         ];
@@ -573,7 +577,16 @@ fn drive(
     for name in &directors {
         procs.stop(name, Duration::from_secs(2));
     }
+    let sync = directors
+        .iter()
+        .filter_map(|name| {
+            let path = ctx.control(name).with_extension("sync.json");
+            let text = std::fs::read_to_string(path).ok()?;
+            Some((name.clone(), serde_json::from_str(&text).ok()?))
+        })
+        .collect();
     Ok(Collected {
+        sync,
         host_probe_failures,
         director_forwarded,
         masters,

@@ -140,6 +140,17 @@ pub struct FailoverSpec {
     /// namespace on the LAN, to show the two interoperate.
     #[serde(default)]
     pub peer: Peer,
+    /// Connection-table sync from the master to the backup (IPVS sync v1 on 224.0.0.81:8848,
+    /// plus sequence numbers, bulk transfer and refresh).
+    #[serde(default)]
+    pub sync: bool,
+    /// With `sync`: every synced entry is sent again at least this often.
+    #[serde(default = "default_sync_refresh", with = "duration_field")]
+    pub sync_refresh: Duration,
+}
+
+fn default_sync_refresh() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// Director d2's implementation.
@@ -232,6 +243,10 @@ pub struct LoadSpec {
     pub response_bytes: u64,
     #[serde(default = "default_timeout", with = "duration_field")]
     pub timeout: Duration,
+    /// Closed loop: pause after each successful request. With `keepalive` and
+    /// `requests_per_conn = 0`, `concurrency` long-lived, mostly quiet connections.
+    #[serde(default, with = "duration_field")]
+    pub think: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

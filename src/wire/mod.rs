@@ -14,4 +14,5 @@ pub const MAX_FRAME_LEN: usize = 1514;
 pub mod build;
 pub mod checksum;
 pub mod icmp_error;
+pub mod sync_frame;
 pub mod vrrp;

@@ -1,0 +1,86 @@
+//! Connection sync wired to the director: a [`SyncNode`] that follows the VRRP role, fed with
+//! the data plane's changed entries, its datagrams framed by hand on the outside TAP
+//! (224.0.0.81:8848 from the director's own address) and the peer's datagrams taken from the
+//! frames the data plane passes up.
+
+use crate::config::SyncSection;
+use crate::dataplane::Dataplane;
+use crate::io::port::Port;
+use crate::io::vnet::VnetHeader;
+use crate::sync::node::{SyncConfig, SyncCounters, SyncNode};
+use crate::wire::sync_frame::{self, OVERHEAD};
+use smoltcp::time::{Duration, Instant};
+use std::net::Ipv4Addr;
+
+/// The director's sync node.
+pub struct Sync {
+    node: SyncNode,
+    own: Ipv4Addr,
+    frame: Vec<u8>,
+    tx_errors: u64,
+}
+
+impl Sync {
+    pub fn new(section: &SyncSection, dp: &mut Dataplane) -> anyhow::Result<Sync> {
+        let config = SyncConfig {
+            syncid: section.syncid,
+            refresh_period: (section.refresh_s > 0).then(|| Duration::from_secs(section.refresh_s)),
+            ..SyncConfig::default()
+        };
+        let node = SyncNode::new(config.clone())?;
+        dp.enable_sync();
+        Ok(Sync {
+            node,
+            own: dp.addr(),
+            frame: vec![0u8; OVERHEAD + config.max_payload],
+            tx_errors: 0,
+        })
+    }
+
+    /// Follows the VRRP role (master sends, backup receives and asks for the table).
+    pub fn set_master(&mut self, now: Instant, master: bool) {
+        self.node.set_master(now, master);
+    }
+
+    /// Takes a frame the data plane passed up if it is a peer's sync datagram.
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8], dp: &mut Dataplane) -> bool {
+        if !sync_frame::is_sync(frame) {
+            return false;
+        }
+        if let Some(payload) = sync_frame::parse_frame(frame, self.own) {
+            // Malformed messages are counted by the node.
+            let _ = self.node.handle_message(now, payload, dp);
+        }
+        true
+    }
+
+    /// Queues the data plane's changes and sends what is due.
+    pub fn poll(&mut self, now: Instant, dp: &mut Dataplane, outside: &Port) {
+        let now_ms = now.total_millis().max(0) as u64;
+        while let Some(entry) = dp.poll_sync_change(now_ms) {
+            self.node.note_change(now, entry);
+        }
+        let (mac, own) = (dp.mac(), self.own);
+        while let Some(len) = self
+            .node
+            .poll_transmit(now, dp, &mut self.frame[OVERHEAD..])
+        {
+            let n = sync_frame::emit_frame(&mut self.frame, mac, own, len);
+            if outside.send(&VnetHeader::NONE, &self.frame[..n]).is_err() {
+                self.tx_errors += 1;
+            }
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.node.poll_timeout()
+    }
+
+    pub fn counters(&self, now: Instant) -> SyncCounters {
+        self.node.counters(now)
+    }
+
+    pub fn tx_errors(&self) -> u64 {
+        self.tx_errors
+    }
+}

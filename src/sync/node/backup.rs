@@ -1,0 +1,133 @@
+//! The backup's side of a sync node: installing entries, the sequence check, bulk requests
+//! and acknowledgements.
+
+use super::{InstallError, SyncNode, SyncTable, now_ms};
+use crate::sync::wire::{ControlKind, Entries, write_control};
+use smoltcp::time::Instant;
+
+/// Control messages carry no sequence of their own.
+const CONTROL_SEQ: u16 = 0;
+
+#[derive(Debug, Default)]
+pub(super) struct Backup {
+    /// The sequence number the next entries message should carry; `None` before the first.
+    expected: Option<u16>,
+    /// The latest sequence number received.
+    latest: u16,
+    /// When to send the next ACK; `None` when nothing new arrived since the last.
+    ack_at: Option<Instant>,
+    last_ack: Option<Instant>,
+    /// When to send the next BULK_REQUEST.
+    request_at: Option<Instant>,
+    last_request: Option<Instant>,
+    /// Started, and no entries message yet: keep asking every `bulk_retry`.
+    awaiting_first: bool,
+}
+
+impl Backup {
+    /// Just became backup: ask for the whole table now.
+    pub(super) fn start(&mut self, now: Instant) {
+        self.awaiting_first = true;
+        self.request_at = Some(now);
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        [self.request_at, self.ack_at].into_iter().flatten().min()
+    }
+}
+
+impl SyncNode {
+    pub(super) fn backup_receive<T: SyncTable + ?Sized>(
+        &mut self,
+        now: Instant,
+        seq: u16,
+        entries: Entries<'_>,
+        table: &mut T,
+    ) {
+        self.counters.entries_received += entries.len() as u64;
+        if let Some(expected) = self.backup.expected
+            && seq != expected
+        {
+            let gap = seq.wrapping_sub(expected);
+            if gap < 0x8000 {
+                self.counters.msgs_lost += u64::from(gap);
+            } else {
+                self.counters.seq_resets += 1;
+            }
+            self.request_bulk(now);
+        }
+        let b = &mut self.backup;
+        b.expected = Some(seq.wrapping_add(1));
+        b.latest = seq;
+        if b.awaiting_first {
+            b.awaiting_first = false;
+            // Stop retrying, unless the first request has not even gone out yet.
+            if b.last_request.is_some() {
+                b.request_at = None;
+            }
+        }
+        if b.ack_at.is_none() {
+            let earliest = b.last_ack.map_or(now, |at| at + self.config.ack_interval);
+            b.ack_at = Some(earliest.max(now));
+        }
+        for entry in entries {
+            match table.install(now_ms(now), &entry) {
+                Ok(()) => self.counters.entries_installed += 1,
+                Err(e) => self.count_install_error(e),
+            }
+        }
+    }
+
+    fn count_install_error(&mut self, error: InstallError) {
+        let c = &mut self.counters;
+        c.install_errors += 1;
+        *match error {
+            InstallError::NoService => &mut c.install_no_service,
+            InstallError::NoServer => &mut c.install_no_server,
+            InstallError::TableFull => &mut c.install_table_full,
+            InstallError::Unsupported => &mut c.install_unsupported,
+        } += 1;
+    }
+
+    /// Asks for a bulk transfer, at most once per `bulk_retry`.
+    fn request_bulk(&mut self, now: Instant) {
+        let b = &mut self.backup;
+        if b.request_at.is_none() {
+            let earliest = b.last_request.map_or(now, |at| at + self.config.bulk_retry);
+            b.request_at = Some(earliest.max(now));
+        }
+    }
+
+    pub(super) fn backup_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let syncid = self.config.syncid;
+        let b = &mut self.backup;
+        if b.request_at.is_some_and(|at| at <= now) {
+            b.last_request = Some(now);
+            b.request_at = b.awaiting_first.then(|| now + self.config.bulk_retry);
+            self.counters.bulk_requests_sent += 1;
+            self.counters.msgs_sent += 1;
+            return Some(write_control(
+                buf,
+                syncid,
+                CONTROL_SEQ,
+                ControlKind::BulkRequest,
+                0,
+            ));
+        }
+        if b.ack_at.is_some_and(|at| at <= now) {
+            b.last_ack = Some(now);
+            b.ack_at = None;
+            self.counters.acks_sent += 1;
+            self.counters.msgs_sent += 1;
+            self.counters.acked_seq = b.latest;
+            return Some(write_control(
+                buf,
+                syncid,
+                CONTROL_SEQ,
+                ControlKind::Ack,
+                b.latest,
+            ));
+        }
+        None
+    }
+}
