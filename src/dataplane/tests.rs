@@ -558,3 +558,73 @@ mod fuzz {
         }
     }
 }
+
+/// Connection sync between two data planes, without the network: what the master exports
+/// (established only, never half-open), installed on a backup, forwards there at once to the
+/// same real server.
+#[test]
+fn synced_entries_forward_on_the_backup_to_the_same_server() {
+    use crate::sync::node::SyncTable;
+    let mut master = resolved("rr", &[1, 1, 1], "");
+    let mut backup = resolved("rr", &[1, 1, 1], "");
+    master.enable_sync();
+    let mut servers = Vec::new();
+    for n in 0..6 {
+        let c = client(n, 40000);
+        servers.push(send(&mut master, 0, c, Flags::SYN).unwrap());
+    }
+    // Half-open connections are not synced (IPVS never syncs them).
+    assert_eq!(master.poll_sync_change(0), None);
+    let mut cursor = 0;
+    assert_eq!(master.next_entry(&mut cursor, 0), None);
+    for n in 0..6 {
+        send(&mut master, 10, client(n, 40000), Flags::ACK).unwrap();
+    }
+    let mut changes = Vec::new();
+    while let Some(e) = master.poll_sync_change(10) {
+        changes.push(e);
+    }
+    assert_eq!(changes.len(), 6);
+    assert!(
+        changes
+            .iter()
+            .all(|e| e.state == 1 && !e.inactive && e.timeout_s == 900)
+    );
+    for e in &changes {
+        backup.install(10, e).unwrap();
+    }
+    // The table walk (bulk, refresh) sees the same six.
+    let mut cursor = 0;
+    let mut walked = 0;
+    while master.next_entry(&mut cursor, 10).is_some() {
+        walked += 1;
+    }
+    assert_eq!(walked, 6);
+    // Mid-flow segments on the backup go to the master's server for each connection.
+    for n in 0..6 {
+        let to = send(&mut backup, 20, client(n, 40000), Flags::ACK).unwrap();
+        assert_eq!(to, servers[n as usize], "connection {n}");
+    }
+    assert_eq!(
+        backup.services()[0]
+            .views
+            .iter()
+            .map(|v| v.active_conns)
+            .sum::<u32>(),
+        6
+    );
+    // A connection nobody synced is dropped there (not sloppy).
+    assert_eq!(
+        send(&mut backup, 20, client(99, 40000), Flags::ACK),
+        Err(Verdict::Dropped(DropReason::NoConnection))
+    );
+    // An entry for a server this director does not have is refused.
+    let stranger = crate::sync::entry::SyncEntry {
+        server: Ipv4Addr::new(198, 18, 0, 99),
+        ..changes[0]
+    };
+    assert_eq!(
+        backup.install(10, &stranger),
+        Err(crate::sync::node::InstallError::NoServer)
+    );
+}

@@ -176,7 +176,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             if now >= next_sync_report {
                 next_sync_report = now + smoltcp::time::Duration::from_millis(250);
                 if let Some(path) = &sync_report {
-                    let _ = std::fs::write(path, serde_json::to_string(&s.counters(now))?);
+                    let _ = std::fs::write(path, s.report(now));
                 }
             }
         }
@@ -204,11 +204,8 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         serde_json::to_string(host.counters())?
     );
     if let Some(s) = &sync {
-        let counters = serde_json::to_string(&s.counters(clock()))?;
-        eprintln!(
-            "director: sync counters {counters} ({} not sent)",
-            s.tx_errors()
-        );
+        let counters = s.report(clock());
+        eprintln!("director: sync counters {counters}");
         if let Some(path) = &sync_report {
             let _ = std::fs::write(path, counters);
         }

@@ -18,6 +18,11 @@ pub struct Sync {
     own: Ipv4Addr,
     frame: Vec<u8>,
     tx_errors: u64,
+    /// Acks seen so far and when the last new one came.
+    acks: u64,
+    last_ack: Option<Instant>,
+    /// Worst lag while a backup was acknowledging (a master alone has no one to ack).
+    max_lag_ms: u64,
 }
 
 impl Sync {
@@ -34,6 +39,9 @@ impl Sync {
             own: dp.addr(),
             frame: vec![0u8; OVERHEAD + config.max_payload],
             tx_errors: 0,
+            acks: 0,
+            last_ack: None,
+            max_lag_ms: 0,
         })
     }
 
@@ -70,6 +78,27 @@ impl Sync {
                 self.tx_errors += 1;
             }
         }
+        let c = self.node.counters(now);
+        if c.acks_received != self.acks {
+            self.acks = c.acks_received;
+            self.last_ack = Some(now);
+        }
+        if self
+            .last_ack
+            .is_some_and(|at| now - at < Duration::from_secs(1))
+        {
+            self.max_lag_ms = self.max_lag_ms.max(c.lag_ms);
+        }
+    }
+
+    /// The counters and the worst lag while acknowledged, as JSON for the runner.
+    pub fn report(&self, now: Instant) -> String {
+        let mut value = serde_json::to_value(self.counters(now)).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("max_lag_ms".into(), self.max_lag_ms.into());
+            map.insert("tx_errors".into(), self.tx_errors.into());
+        }
+        value.to_string()
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

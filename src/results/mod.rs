@@ -10,6 +10,9 @@ mod compare;
 mod compare_tests;
 mod csv_out;
 mod derive;
+mod failover_chart;
+#[cfg(test)]
+mod failover_chart_tests;
 mod font;
 mod marks;
 mod plot_common;
@@ -29,6 +32,7 @@ use std::path::{Path, PathBuf};
 pub use compare::{
     COMPARISON_CSV, COMPARISON_METRICS, COMPARISON_PNG, comparison_table, write_comparison,
 };
+pub use failover_chart::{FAILOVER_PNG, write_failover_chart};
 pub use sweep::{SWEEP_CSV, SWEEP_PNG, SweepPoint, master_down_ms, sweep_table, write_sweep};
 pub use table::summary_table;
 

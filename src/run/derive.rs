@@ -248,7 +248,7 @@ fn sync_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
     let lag = c
         .sync
         .iter()
-        .filter_map(|(_, v)| v.get("lag_ms")?.as_f64())
+        .filter_map(|(_, v)| v.get("max_lag_ms")?.as_f64())
         .fold(0.0, f64::max);
     m.insert("sync_lag_ms".into(), lag);
 }
@@ -273,6 +273,23 @@ fn failover_metrics(
         m.insert("failed_before_fault".into(), before.failed as f64);
     }
     if let Some((at, e)) = fault {
+        // Just before the fault: the other director's table against the failing master's.
+        let size_before = |who: &dyn Fn(&str) -> bool| {
+            c.director_tables
+                .iter()
+                .filter(|(t, d, _, _)| *t < *at && who(d))
+                .map(|(_, _, _, n)| *n)
+                .next_back()
+        };
+        if let (Some(master), Some(other)) = (
+            size_before(&|d| d == e.director),
+            size_before(&|d| d != e.director),
+        ) {
+            m.insert(
+                "backup_table_ratio".into(),
+                other as f64 / (master as f64).max(1.0),
+            );
+        }
         // Fault → the other director's first gratuitous ARP.
         let garp = c
             .transitions

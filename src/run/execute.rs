@@ -31,6 +31,8 @@ pub struct Collected {
     /// Status-port probes (TCP and UDP, from the clients' namespace) of the directors' own host
     /// stacks before the load that got no status line.
     pub host_probe_failures: u64,
+    /// Each director's state over time: (ms from the load start, director, active, table size).
+    pub director_tables: Vec<(u64, String, bool, usize)>,
     /// Each director's last connection-sync counters (`<director>.sync.json`), by name.
     pub sync: Vec<(String, serde_json::Value)>,
     /// The first director's counters at the end of the load.
@@ -470,6 +472,7 @@ fn drive(
         + 10_000;
     let mut samples = Vec::new();
     let mut masters = Vec::new();
+    let mut tables = Vec::new();
     let mut events = Vec::new();
     let mut next_event = 0;
     let mut next_sample = 0u64;
@@ -487,6 +490,7 @@ fn drive(
                     if stats.active {
                         active.push(name.as_str());
                     }
+                    tables.push((now, name.clone(), stats.active, stats.conns));
                     last[i] = stats;
                 }
             }
@@ -586,6 +590,7 @@ fn drive(
         })
         .collect();
     Ok(Collected {
+        director_tables: tables,
         sync,
         host_probe_failures,
         director_forwarded,

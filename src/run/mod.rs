@@ -109,6 +109,13 @@ fn sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow:
 fn compare(parent: &Path, records: &[RunRecord]) -> anyhow::Result<()> {
     let dir = parent.join(run_id());
     crate::results::write_comparison(&dir, records)?;
+    // Runs with failover loss also get it side by side (broken connections, outage).
+    if crate::results::write_failover_chart(&dir, records)? {
+        println!(
+            "failover loss: {}",
+            dir.join(crate::results::FAILOVER_PNG).display()
+        );
+    }
     println!("{}", crate::results::comparison_table(records));
     // Speed next to the first run (the reference), measured in this one `tapvs run`.
     let metric = |r: &RunRecord, name: &str| r.metrics.get(name).copied().unwrap_or(f64::NAN);
@@ -148,6 +155,7 @@ pub fn run_one(
         dir.join("director.json"),
         serde_json::to_string_pretty(&collected.director_final)?,
     )?;
+    write_director_tables(&dir.join("directors.csv"), &collected.director_tables)?;
     let timeline = derive::timeline(scenario, &collected);
     let metrics = derive::metrics(scenario, &collected, &timeline);
     let expectations: Vec<ExpectationOutcome> = scenario
@@ -205,6 +213,23 @@ pub fn run_one(
         passed,
         record,
     })
+}
+
+/// `directors.csv`: each director's state and connection-table size at every sample (with sync,
+/// the backup's table follows the master's).
+fn write_director_tables(path: &Path, rows: &[(u64, String, bool, usize)]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("{}", path.display()))?;
+    w.write_record(["t_ms", "director", "active", "conns"])?;
+    for (t, name, active, conns) in rows {
+        w.write_record([
+            t.to_string(),
+            name.clone(),
+            u8::from(*active).to_string(),
+            conns.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn run_id() -> String {

@@ -41,6 +41,7 @@ pub const METRICS: &[&str] = &[
     "sync_bulk_entries_sent",
     "sync_refresh_entries_sent",
     "sync_lag_ms",
+    "backup_table_ratio",
     "failed_before_fault",
     "master_down_ms",
     "takeover_excess_ms",
