@@ -92,7 +92,12 @@ fn ci_scenarios_meet_their_expectations() {
         .into_iter()
         .filter(|n| !before.contains(n))
         .collect();
-    let _ = std::fs::remove_dir_all(&results);
+    // Kept when something failed, for the timelines and logs of the failed runs.
+    if failures.is_empty() {
+        let _ = std::fs::remove_dir_all(&results);
+    } else {
+        eprintln!("results of the failed runs kept in {}", results.display());
+    }
     assert!(leaked.is_empty(), "runs left namespaces behind: {leaked:?}");
     assert!(
         failures.is_empty(),

@@ -268,8 +268,9 @@ fn failover_metrics(
         )
     });
     if let Some((at, _)) = fault {
-        // Before the fault everything must work: e.g. a peer that wrongly took the VIP.
-        let before = window(rows, 0, at / interval * interval);
+        // Before the fault everything must work: e.g. a peer that wrongly took the VIP. The
+        // interval just before the fault is left out: its requests may be in flight at the kill.
+        let before = window(rows, 0, (at / interval).saturating_sub(1) * interval);
         m.insert("failed_before_fault".into(), before.failed as f64);
     }
     if let Some((at, e)) = fault {
