@@ -27,35 +27,6 @@ fn syncable(conn: &Conn) -> bool {
         )
 }
 
-/// IPVS's state numbers are our `ConnState` discriminants (TCP); UDP sends 0.
-fn ipvs_state(state: ConnState) -> u16 {
-    match state {
-        ConnState::Udp => 0,
-        s => s as u16,
-    }
-}
-
-fn conn_state(protocol: u8, state: u16) -> Option<ConnState> {
-    use ConnState::*;
-    if protocol == UDP {
-        return Some(Udp);
-    }
-    const TCP_STATES: [ConnState; 11] = [
-        None,
-        Established,
-        SynSent,
-        SynRecv,
-        FinWait,
-        TimeWait,
-        Close,
-        CloseWait,
-        LastAck,
-        Listen,
-        SynAck,
-    ];
-    TCP_STATES.get(state as usize).copied()
-}
-
 impl Dataplane {
     /// Notes that entry `idx` was created or changed state; called on the packet path (no
     /// allocation: the queue is reserved up front).
@@ -100,7 +71,7 @@ impl Dataplane {
                 Forwarding::Nat => SyncForwarding::Nat,
             },
             inactive: !conn.state.is_active(),
-            state: ipvs_state(conn.state),
+            state: conn.state.ipvs_number(),
             client: conn.key.client,
             client_port: conn.key.client_port,
             vip: conn.key.vip,
@@ -148,7 +119,10 @@ impl SyncTable for Dataplane {
         if nat != (e.forwarding == SyncForwarding::Nat) {
             return Err(InstallError::Unsupported);
         }
-        let state = conn_state(e.protocol, e.state).ok_or(InstallError::Unsupported)?;
+        let state = match e.protocol {
+            UDP => ConnState::Udp,
+            _ => ConnState::from_ipvs_tcp(e.state).ok_or(InstallError::Unsupported)?,
+        };
         let expires_ms = now_ms + u64::from(e.timeout_s) * 1000;
         let key = ConnKey {
             protocol: e.protocol,

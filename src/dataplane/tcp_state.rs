@@ -93,6 +93,34 @@ const TABLES: [[[ConnState; 11]; 4]; 3] = [
 ];
 
 impl ConnState {
+    /// The TCP states in IPVS's numbering (`IP_VS_TCP_S_*`), which is our discriminants' order.
+    const TCP: [ConnState; 11] = [
+        ConnState::None,
+        ConnState::Established,
+        ConnState::SynSent,
+        ConnState::SynRecv,
+        ConnState::FinWait,
+        ConnState::TimeWait,
+        ConnState::Close,
+        ConnState::CloseWait,
+        ConnState::LastAck,
+        ConnState::Listen,
+        ConnState::SynAck,
+    ];
+
+    /// The state number IPVS puts in a sync entry: `IP_VS_TCP_S_*` for TCP, 0 for UDP.
+    pub fn ipvs_number(self) -> u16 {
+        match self {
+            ConnState::Udp => 0,
+            s => s as u16,
+        }
+    }
+
+    /// The TCP state of an IPVS state number, if there is one.
+    pub fn from_ipvs_tcp(n: u16) -> Option<ConnState> {
+        ConnState::TCP.get(n as usize).copied()
+    }
+
     /// The next state after a client → server segment seen alone (direct routing).
     pub fn next(self, event: TcpEvent) -> ConnState {
         self.next_in(Direction::InputOnly, event)
@@ -163,6 +191,18 @@ impl ConnState {
 mod tests {
     use super::ConnState::*;
     use super::*;
+
+    #[test]
+    fn ipvs_state_numbers_round_trip() {
+        for n in 0..11 {
+            let s = ConnState::from_ipvs_tcp(n).unwrap();
+            assert_eq!(s.ipvs_number(), n);
+        }
+        assert_eq!(Established.ipvs_number(), 1);
+        assert_eq!(SynAck.ipvs_number(), 10);
+        assert_eq!(ConnState::from_ipvs_tcp(11), Option::None);
+        assert_eq!(Udp.ipvs_number(), 0);
+    }
 
     #[test]
     fn handshake_data_and_close_from_the_client_side() {

@@ -108,8 +108,4 @@ impl Sync {
     pub fn counters(&self, now: Instant) -> SyncCounters {
         self.node.counters(now)
     }
-
-    pub fn tx_errors(&self) -> u64 {
-        self.tx_errors
-    }
 }

@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use super::command::stdout_of;
 use super::{LabError, Layout};
 use crate::lab::Lab;
 
@@ -39,7 +40,7 @@ impl Lab {
         }
         let ns = self.netns("sw");
         for port in ports {
-            run(Command::new("ip").args(["-n", &ns, "link", "set", "dev", &port, state]))?;
+            stdout_of(Command::new("ip").args(["-n", &ns, "link", "set", "dev", &port, state]))?;
         }
         Ok(())
     }
@@ -52,20 +53,20 @@ impl Lab {
         if cut {
             let path = self.state_dir().join("heartbeat.nft");
             std::fs::write(&path, heartbeat_ruleset()).map_err(|e| LabError::io(&path, e))?;
-            run(Command::new("ip")
-                .args(["netns", "exec", &ns, "nft", "-f"])
-                .arg(&path))
+            stdout_of(
+                Command::new("ip")
+                    .args(["netns", "exec", &ns, "nft", "-f"])
+                    .arg(&path),
+            )?;
+            Ok(())
         } else {
-            let listed = Command::new("ip")
-                .args(["netns", "exec", &ns, "nft", "list", "tables"])
-                .output();
-            let present = listed.is_ok_and(|o| {
-                String::from_utf8_lossy(&o.stdout).contains(&format!("bridge {HEARTBEAT_TABLE}"))
-            });
-            if !present {
+            let tables = stdout_of(
+                Command::new("ip").args(["netns", "exec", &ns, "nft", "list", "tables"]),
+            )?;
+            if !tables.contains(&format!("bridge {HEARTBEAT_TABLE}")) {
                 return Ok(());
             }
-            run(Command::new("ip").args([
+            stdout_of(Command::new("ip").args([
                 "netns",
                 "exec",
                 &ns,
@@ -74,25 +75,9 @@ impl Lab {
                 "table",
                 "bridge",
                 HEARTBEAT_TABLE,
-            ]))
+            ]))?;
+            Ok(())
         }
-    }
-}
-
-/// Runs a command to completion; a failure names the command and its stderr.
-fn run(command: &mut Command) -> Result<(), LabError> {
-    let text = format!("{command:?}").replace('"', "");
-    let output = command.output().map_err(|e| LabError::Command {
-        command: text.clone(),
-        detail: e.to_string(),
-    })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(LabError::Command {
-            command: text,
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        })
     }
 }
 

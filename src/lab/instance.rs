@@ -114,20 +114,11 @@ impl Lab {
     pub fn link_stats(&self, host: &str, ifname: &str) -> Result<LinkStats, LabError> {
         let ns = self.netns(host);
         let args = ["-n", &ns, "-s", "-j", "link", "show", "dev", ifname];
-        let failed = |detail: String| LabError::Command {
+        let json = super::command::stdout_of(Command::new("ip").args(args))?;
+        LinkStats::from_ip_json(&json).map_err(|detail| LabError::Command {
             command: format!("ip {}", args.join(" ")),
             detail,
-        };
-        let output = Command::new("ip")
-            .args(args)
-            .output()
-            .map_err(|e| failed(e.to_string()))?;
-        if !output.status.success() {
-            return Err(failed(
-                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-            ));
-        }
-        LinkStats::from_ip_json(&String::from_utf8_lossy(&output.stdout)).map_err(failed)
+        })
     }
 
     /// Removes the lab now, reporting failure (dropping does the same, printing failures).

@@ -29,6 +29,7 @@
 //! This module imports nothing from the data plane; it only runs `ip` and `bash`.
 
 mod clean;
+mod command;
 mod error;
 mod faults;
 mod instance;

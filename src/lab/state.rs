@@ -118,22 +118,8 @@ pub(crate) fn remove_dead_claims() {
 
 /// All namespace names, from `ip netns list`.
 pub(crate) fn namespaces() -> Result<Vec<String>, LabError> {
-    let output = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .map_err(|e| LabError::Command {
-            command: "ip netns list".into(),
-            detail: e.to_string(),
-        })?;
-    if !output.status.success() {
-        return Err(LabError::Command {
-            command: "ip netns list".into(),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        });
-    }
-    Ok(plan::parse_netns_list(&String::from_utf8_lossy(
-        &output.stdout,
-    )))
+    let listing = super::command::stdout_of(Command::new("ip").args(["netns", "list"]))?;
+    Ok(plan::parse_netns_list(&listing))
 }
 
 /// `rename(2)` that fails with EEXIST/ENOTEMPTY instead of replacing an existing `to`.

@@ -266,12 +266,7 @@ impl Ctx<'_> {
             "--max-seconds".into(),
             self.max_seconds.to_string(),
         ];
-        // A restarted director's log goes on in a second file (the first one is kept).
-        let log = if self.state.join(format!("{name}.log")).exists() {
-            format!("{name}-restarted")
-        } else {
-            name.to_owned()
-        };
+        let log = self.director_log(name);
         self.spawn_as(procs, "sw", name, &log, &self.exe, &args)
     }
 
@@ -280,15 +275,21 @@ impl Ctx<'_> {
         let files = KeepalivedFiles::new(&self.state, name);
         let state_log = self.control(name).with_extension("states");
         let args = keepalived::prepare(self.scenario, number, &files, &state_log)?;
-        let log = if self.state.join(format!("{name}.log")).exists() {
-            format!("{name}-restarted")
-        } else {
-            name.to_owned()
-        };
+        let log = self.director_log(name);
         self.spawn_as(procs, name, name, &log, &keepalived::find()?, &args)?;
         wait_for("keepalived's VRRP process", Duration::from_secs(5), || {
             files.vrrp_child().is_some()
         })
+    }
+
+    /// The log name of a director being started: a restarted one's log goes on in a second
+    /// file (the first one is kept).
+    fn director_log(&self, name: &str) -> String {
+        if self.state.join(format!("{name}.log")).exists() {
+            format!("{name}-restarted")
+        } else {
+            name.to_owned()
+        }
     }
 
     fn control(&self, director: &str) -> PathBuf {
