@@ -4,30 +4,9 @@
 //! Set `TAPVS_RESULTS_SAMPLE_DIR=/some/dir` to keep `comparison/` there and look at the plot.
 
 use super::plot_common::{OK, SIZE};
+use super::temp_dir::TempDir;
 use super::*;
 use plotters::prelude::*;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A temporary folder removed when dropped (also when a test panics).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        TempDir(std::env::temp_dir().join(format!(
-            "tapvs-compare-{name}-{}-{nanos}",
-            std::process::id()
-        )))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn record(mode: &str, run_id: &str, metrics: &[(&str, f64)]) -> RunRecord {
     RunRecord {

@@ -5,28 +5,9 @@
 //! look at the charts.
 
 use super::plot_common::{FAIL, SIZE};
+use super::temp_dir::TempDir;
 use super::*;
 use plotters::prelude::*;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A temporary folder removed when dropped (also when a test panics).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = format!("tapvs-failover-{name}-{}-{nanos}", std::process::id());
-        Scratch(std::env::temp_dir().join(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn run(scenario: &str, metrics: &[(&str, f64)]) -> RunRecord {
     RunRecord {
@@ -79,7 +60,7 @@ fn keep_sample(name: &str, runs: &[RunRecord]) {
 
 #[test]
 fn five_runs_draw_a_png_of_the_right_size() {
-    let tmp = Scratch::new("five");
+    let tmp = TempDir::new("five");
     let dir = tmp.0.join("a").join("b");
     assert!(write_failover_chart(&dir, &five()).unwrap());
     let bytes = check_png(&dir.join(FAILOVER_PNG));
@@ -89,7 +70,7 @@ fn five_runs_draw_a_png_of_the_right_size() {
 
 #[test]
 fn runs_without_the_metrics_write_nothing() {
-    let tmp = Scratch::new("none");
+    let tmp = TempDir::new("none");
     let runs = [
         run("web", &[("failed_requests", 3.0), ("takeover_ms", 300.0)]),
         run("drain", &[]),
@@ -103,7 +84,7 @@ fn runs_without_the_metrics_write_nothing() {
 
 #[test]
 fn nan_missing_and_odd_values_still_draw() {
-    let tmp = Scratch::new("nan");
+    let tmp = TempDir::new("nan");
     let runs = [
         run("failover-sync", &[("broken_connections", f64::NAN)]),
         run("failover-nosync", &[("outage_ms", f64::NAN)]),
@@ -180,7 +161,7 @@ fn broken_bars_are_as_tall_as_their_counts() {
 
 #[test]
 fn errors_name_the_path() {
-    let tmp = Scratch::new("errors");
+    let tmp = TempDir::new("errors");
     std::fs::create_dir_all(&tmp.0).unwrap();
     let file = tmp.0.join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();

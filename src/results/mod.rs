@@ -23,6 +23,8 @@ mod sweep;
 mod sweep_tests;
 mod table;
 #[cfg(test)]
+mod temp_dir;
+#[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Deserializer, Serialize};

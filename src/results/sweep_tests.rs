@@ -6,27 +6,8 @@
 
 use super::plot_common::SIZE;
 use super::sweep::{interval_label, value_label};
+use super::temp_dir::TempDir;
 use super::*;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A temporary folder removed when dropped (also when a test panics).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = format!("tapvs-sweep-{name}-{}-{nanos}", std::process::id());
-        Scratch(std::env::temp_dir().join(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn point(advert_ms: f64, takeover_ms: f64, outage_ms: f64, failed: f64) -> SweepPoint {
     SweepPoint {
@@ -91,7 +72,7 @@ fn master_down_interval_follows_rfc_5798() {
 
 #[test]
 fn csv_has_one_row_per_run_sorted_by_interval() {
-    let tmp = Scratch::new("csv");
+    let tmp = TempDir::new("csv");
     write_sweep(&tmp.0, &four()).unwrap();
     let rows = csv_rows(&tmp.0.join(SWEEP_CSV));
     assert_eq!(rows[0].join(","), HEADER);
@@ -107,7 +88,7 @@ fn csv_has_one_row_per_run_sorted_by_interval() {
 
 #[test]
 fn nan_is_an_empty_field() {
-    let tmp = Scratch::new("nan");
+    let tmp = TempDir::new("nan");
     let points = [
         point(100.0, f64::NAN, 410.0, f64::NAN),
         point(30.0, 117.0, f64::NAN, 0.0),
@@ -122,7 +103,7 @@ fn nan_is_an_empty_field() {
 
 #[test]
 fn png_is_a_real_chart_of_the_right_size() {
-    let tmp = Scratch::new("png");
+    let tmp = TempDir::new("png");
     write_sweep(&tmp.0, &four()).unwrap();
     let bytes = check_png(&tmp.0.join(SWEEP_PNG));
     assert!(bytes > 20_000, "only {bytes} bytes");
@@ -131,7 +112,7 @@ fn png_is_a_real_chart_of_the_right_size() {
 
 #[test]
 fn no_runs_one_run_and_odd_intervals_still_write() {
-    let tmp = Scratch::new("few");
+    let tmp = TempDir::new("few");
     write_sweep(&tmp.0.join("none"), &[]).unwrap();
     assert_eq!(
         csv_rows(&tmp.0.join("none").join(SWEEP_CSV)),
@@ -221,7 +202,7 @@ fn labels_read_like_an_engineer_writes_them() {
 
 #[test]
 fn errors_name_the_path() {
-    let tmp = Scratch::new("errors");
+    let tmp = TempDir::new("errors");
     std::fs::create_dir_all(&tmp.0).unwrap();
     let file = tmp.0.join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();

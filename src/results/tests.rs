@@ -2,31 +2,9 @@
 //!
 //! Set `TAPVS_RESULTS_SAMPLE_DIR=/some/dir` to keep a sample folder to look at the plots.
 
+use super::temp_dir::TempDir;
 use super::*;
 use crate::metrics::{Interval, Latency, ServerCounts};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A temporary folder removed when dropped (also when a test panics).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "tapvs-results-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 const SERVERS: [(&str, u32); 3] = [("rs1", 1), ("rs2", 1), ("rs3", 2)];
 
