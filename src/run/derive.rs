@@ -241,6 +241,7 @@ fn sync_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
         ("sync_install_errors", "install_errors"),
         ("sync_msgs_lost", "msgs_lost"),
         ("sync_bulk_entries_sent", "bulk_entries_sent"),
+        ("sync_bulks_completed", "bulks_completed"),
         ("sync_refresh_entries_sent", "refresh_entries_sent"),
     ] {
         m.insert(metric.into(), sum(field));

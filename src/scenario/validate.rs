@@ -39,6 +39,7 @@ pub const METRICS: &[&str] = &[
     "sync_install_errors",
     "sync_msgs_lost",
     "sync_bulk_entries_sent",
+    "sync_bulks_completed",
     "sync_refresh_entries_sent",
     "sync_lag_ms",
     "backup_table_ratio",

@@ -13,7 +13,8 @@
 //! 2. A bulk transfer (the whole table, slab order) when a backup asks, paced with (3) to
 //!    `burst` messages per millisecond so sync never starves traffic. A request during a bulk
 //!    walk restarts the walk once it ends (the requester missed its first part). An empty table
-//!    answers with one empty message, so the backup stops asking.
+//!    answers with one empty message. A BULK_DONE control message, carrying the walk's first
+//!    sequence number, follows the walk's last message.
 //! 3. The refresh walk: the table again and again at ⌈len / refresh_period⌉ entries per
 //!    second, so every entry that lives on the master is re-sent at least once per period and a
 //!    quiet connection does not expire on the backup.
@@ -23,10 +24,12 @@
 //! messages are tracked; with several backups, the fastest one's acknowledgements count).
 //!
 //! # What goes out, backup
-//! A BULK_REQUEST on becoming backup, retried every `bulk_retry` until the first entries
-//! message arrives; one after every sequence gap (at most one per `bulk_retry`); and an ACK of
-//! the latest sequence number at most every `ack_interval`, while messages keep arriving. A
-//! lost request is covered by the refresh walk within one period.
+//! A BULK_REQUEST on becoming backup, retried every `bulk_retry` until a whole walk has
+//! arrived: a BULK_DONE whose first sequence number lies in the backup's current gapless run
+//! (a lost request, a lost message of the walk, a walk joined midway or a lost BULK_DONE all
+//! mean asking again); one after every sequence gap (at most one per `bulk_retry`); and an ACK
+//! of the latest sequence number at most every `ack_interval`, while messages keep arriving.
+//! A lost request after a gap is covered by the refresh walk within one period.
 //!
 //! Must not import `dataplane`, `io` or anything that touches a clock or a socket.
 
@@ -156,6 +159,10 @@ pub struct SyncCounters {
     pub bulk_requests_sent: u64,
     pub bulk_requests_received: u64,
     pub bulk_entries_sent: u64,
+    /// Master: bulk walks ended (each announced by a BULK_DONE).
+    pub bulk_done_sent: u64,
+    /// Backup: start-up transfers received whole (every message of a walk, then its BULK_DONE).
+    pub bulks_completed: u64,
     pub refresh_entries_sent: u64,
     pub change_entries_sent: u64,
     /// Changes not queued because the queue was full (the refresh walk covers them).
@@ -266,7 +273,20 @@ impl SyncNode {
                     self.counters.acked_seq = value;
                     self.master.acknowledge(value);
                 }
+                ControlKind::BulkDone => self.counters.ignored_for_role += 1,
             },
+            (
+                Role::Backup,
+                Message::Control {
+                    kind: ControlKind::BulkDone,
+                    value,
+                    ..
+                },
+            ) => {
+                if self.backup.bulk_done(value) {
+                    self.counters.bulks_completed += 1;
+                }
+            }
             (Role::Backup, Message::Entries { seq, entries, .. }) => {
                 self.backup_receive(now, seq, entries, table);
             }

@@ -7,7 +7,7 @@
 //! | type = 0 | protocol | ver_size (version 0 << 12 | length) | flags (u32) |
 //! | state | cport | vport | dport | fwmark (u32) | timeout s (u32) | caddr | vaddr | daddr |
 //! control message (ours): nr_conns = 0 and a 4-byte body
-//! | kind (1 BULK_REQUEST, 2 ACK) | 0 | value (u16) |
+//! | kind (1 BULK_REQUEST, 2 ACK, 3 BULK_DONE) | 0 | value (u16) |
 //! ```
 //! All fields in network byte order. The director frames Ethernet/IPv4/UDP (224.0.0.81:8848,
 //! TTL 1) itself; this module sees the UDP payload only.
@@ -58,6 +58,9 @@ pub enum ControlKind {
     BulkRequest,
     /// A backup acknowledges every message up to sequence number `value`.
     Ack,
+    /// The master ended a bulk walk whose first message had sequence number `value`: a backup
+    /// that received every message since then has the whole table.
+    BulkDone,
 }
 
 impl ControlKind {
@@ -65,6 +68,7 @@ impl ControlKind {
         match self {
             ControlKind::BulkRequest => 1,
             ControlKind::Ack => 2,
+            ControlKind::BulkDone => 3,
         }
     }
 }
@@ -217,6 +221,7 @@ fn parse_control(syncid: u8, seq: u16, body: &[u8]) -> Result<Message<'_>, WireE
     let kind = match (body[0], body[1]) {
         (1, 0) => ControlKind::BulkRequest,
         (2, 0) => ControlKind::Ack,
+        (3, 0) => ControlKind::BulkDone,
         (kind, _) => return Err(WireError::ControlKind(kind)),
     };
     Ok(Message::Control {

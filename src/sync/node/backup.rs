@@ -1,5 +1,5 @@
 //! The backup's side of a sync node: installing entries, the sequence check, bulk requests
-//! and acknowledgements.
+//! (repeated until a whole walk has arrived) and acknowledgements.
 
 use super::{InstallError, SyncNode, SyncTable, now_ms};
 use crate::sync::wire::{ControlKind, Entries, write_control};
@@ -17,18 +17,35 @@ pub(super) struct Backup {
     /// When to send the next ACK; `None` when nothing new arrived since the last.
     ack_at: Option<Instant>,
     last_ack: Option<Instant>,
+    /// The first sequence number of the current gapless run of entries messages.
+    run_start: Option<u16>,
     /// When to send the next BULK_REQUEST.
     request_at: Option<Instant>,
     last_request: Option<Instant>,
-    /// Started, and no entries message yet: keep asking every `bulk_retry`.
-    awaiting_first: bool,
+    /// Started, and no whole bulk walk received yet: keep asking every `bulk_retry`.
+    awaiting_bulk: bool,
 }
 
 impl Backup {
     /// Just became backup: ask for the whole table now.
     pub(super) fn start(&mut self, now: Instant) {
-        self.awaiting_first = true;
+        self.awaiting_bulk = true;
         self.request_at = Some(now);
+    }
+
+    /// The master ended a walk that began at `first_seq`: it is whole here when every
+    /// message since then arrived (`first_seq` within the current run, serial order).
+    /// Returns whether it completed the start-up transfer.
+    pub(super) fn bulk_done(&mut self, first_seq: u16) -> bool {
+        let whole = self.run_start.is_some_and(|start| {
+            first_seq.wrapping_sub(start) < 0x8000 && self.latest.wrapping_sub(first_seq) < 0x8000
+        });
+        if !(whole && self.awaiting_bulk) {
+            return false;
+        }
+        self.awaiting_bulk = false;
+        self.request_at = None;
+        true
     }
 
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
@@ -57,15 +74,11 @@ impl SyncNode {
             self.request_bulk(now);
         }
         let b = &mut self.backup;
+        if b.expected != Some(seq) {
+            b.run_start = Some(seq);
+        }
         b.expected = Some(seq.wrapping_add(1));
         b.latest = seq;
-        if b.awaiting_first {
-            b.awaiting_first = false;
-            // Stop retrying, unless the first request has not even gone out yet.
-            if b.last_request.is_some() {
-                b.request_at = None;
-            }
-        }
         if b.ack_at.is_none() {
             let earliest = b.last_ack.map_or(now, |at| at + self.config.ack_interval);
             b.ack_at = Some(earliest.max(now));
@@ -103,7 +116,7 @@ impl SyncNode {
         let b = &mut self.backup;
         if b.request_at.is_some_and(|at| at <= now) {
             b.last_request = Some(now);
-            b.request_at = b.awaiting_first.then(|| now + self.config.bulk_retry);
+            b.request_at = b.awaiting_bulk.then(|| now + self.config.bulk_retry);
             self.counters.bulk_requests_sent += 1;
             self.counters.msgs_sent += 1;
             return Some(write_control(

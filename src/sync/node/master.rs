@@ -3,7 +3,7 @@
 
 use super::{SyncConfig, SyncNode, SyncTable, micros, now_ms};
 use crate::sync::entry::SyncEntry;
-use crate::sync::wire::MessageWriter;
+use crate::sync::wire::{ControlKind, MessageWriter, write_control};
 use smoltcp::time::{Duration, Instant};
 use std::collections::VecDeque;
 
@@ -34,6 +34,8 @@ pub(super) struct Master {
     unacked_limit: usize,
     /// The next sequence number; kept across role changes.
     seq: u16,
+    /// A walk ended: its BULK_DONE (carrying the walk's first sequence number) goes next.
+    bulk_done: Option<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -42,8 +44,8 @@ struct Bulk {
     /// Another request came during this walk: walk again once it ends.
     again: bool,
     cursor: usize,
-    /// Messages sent in this walk.
-    msgs: u32,
+    /// The sequence number of this walk's first message, once sent.
+    first_seq: Option<u16>,
 }
 
 /// The refresh walk: one pass over the table per period, in ⌈len / per_msg⌉ messages spaced
@@ -103,6 +105,7 @@ impl Master {
             unacked: VecDeque::with_capacity(config.max_unacked),
             unacked_limit: config.max_unacked,
             seq: 0,
+            bulk_done: None,
         }
     }
 
@@ -114,6 +117,7 @@ impl Master {
         self.window_start = now;
         self.window_sent = 0;
         self.unacked.clear();
+        self.bulk_done = None;
     }
 
     pub(super) fn start_bulk(&mut self) {
@@ -150,6 +154,9 @@ impl Master {
                 at + config.batch_delay
             }
         });
+        if self.bulk_done.is_some() {
+            return Some(Instant::ZERO);
+        }
         let bulk = self.bulk.active.then_some(paced);
         let refresh = config
             .refresh_period
@@ -204,6 +211,18 @@ impl SyncNode {
         if self.changes_due(now, room) {
             return Some(self.send_changes(now, buf));
         }
+        if let Some(first_seq) = self.master.bulk_done.take() {
+            self.counters.bulk_done_sent += 1;
+            self.counters.msgs_sent += 1;
+            let syncid = self.config.syncid;
+            return Some(write_control(
+                buf,
+                syncid,
+                0,
+                ControlKind::BulkDone,
+                first_seq,
+            ));
+        }
         if !self.master.may_pace(now) {
             return None;
         }
@@ -245,9 +264,12 @@ impl SyncNode {
         buf: &mut [u8],
     ) -> Option<usize> {
         while self.master.bulk.active {
-            let mut writer = MessageWriter::new(buf, self.config.syncid, self.master.seq);
+            let seq = self.master.seq;
+            let mut writer = MessageWriter::new(buf, self.config.syncid, seq);
             let bulk = &mut self.master.bulk;
-            let first = bulk.msgs == 0;
+            let first = bulk.first_seq.is_none();
+            // Set only when this message goes out: a first message always does.
+            let first_seq = *bulk.first_seq.get_or_insert(seq);
             let mut ended = false;
             while writer.room() > 0 {
                 match table.next_entry(&mut bulk.cursor, now_ms(now)) {
@@ -264,8 +286,7 @@ impl SyncNode {
                     active: again,
                     ..Bulk::default()
                 };
-            } else {
-                bulk.msgs += 1;
+                self.master.bulk_done = Some(first_seq);
             }
             // An empty table still answers, once per walk, so the backup stops asking.
             if writer.count() > 0 || first {

@@ -160,6 +160,17 @@ fn control_messages_fixed_bytes() {
             ..
         }
     ));
+    let done = [0, 9, 0, 12, 0, 1, 0, 0, 3, 0, 0x12, 0x34];
+    let len = write_control(&mut buf, 9, 0, ControlKind::BulkDone, 0x1234);
+    assert_eq!(&buf[..len], &done);
+    assert!(matches!(
+        parse(&done).unwrap(),
+        Message::Control {
+            kind: ControlKind::BulkDone,
+            value: 0x1234,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -324,8 +335,8 @@ fn malformed_control() {
     let ok = [0u8, 1, 0, 12, 0, 1, 0, 0, 2, 0, 0, 1];
     assert!(parse(&ok).is_ok());
     let mut b = ok;
-    b[8] = 3;
-    assert_eq!(parse(&b).unwrap_err(), WireError::ControlKind(3));
+    b[8] = 4;
+    assert_eq!(parse(&b).unwrap_err(), WireError::ControlKind(4));
     let mut b = ok;
     b[9] = 1;
     assert_eq!(parse(&b).unwrap_err(), WireError::ControlKind(2));

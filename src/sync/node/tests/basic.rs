@@ -39,7 +39,15 @@ fn start_up_exchange_with_an_empty_table() {
             ),
         ]
     );
-    assert_eq!(kinds(M), [(ms(0), Kind::Entries { seq: 0, count: 0 })]);
+    let done = Kind::Control {
+        kind: ControlKind::BulkDone,
+        value: 0,
+    };
+    assert_eq!(
+        kinds(M),
+        [(ms(0), Kind::Entries { seq: 0, count: 0 }), (ms(0), done)]
+    );
+    assert_eq!(net.counters(B).bulks_completed, 1);
     assert_eq!(net.nodes[M].poll_timeout(), None);
     assert_eq!(net.nodes[B].poll_timeout(), None);
 }
@@ -200,7 +208,8 @@ fn malformed_payloads_are_counted_not_fatal() {
     assert_eq!(net.counters(B).malformed, 4);
     assert_eq!(net.counters(M).malformed, 1);
     assert_eq!(net.tables[B].entries(), before);
-    assert_eq!(net.counters(B).msgs_received, 2);
+    // The empty bulk message, its BULK_DONE and the change.
+    assert_eq!(net.counters(B).msgs_received, 3);
 }
 
 #[test]

@@ -113,8 +113,15 @@ fn an_empty_table_answers_with_one_empty_message() {
     let mut net = Net::pair();
     net.run_until(secs(5));
     let sent = net.sent(M, ms(0), secs(5));
-    assert_eq!(sent.len(), 1);
+    assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].kind, Kind::Entries { seq: 0, count: 0 });
+    assert_eq!(
+        sent[1].kind,
+        Kind::Control {
+            kind: ControlKind::BulkDone,
+            value: 0
+        }
+    );
     assert_eq!(net.counters(B).bulk_requests_sent, 1);
 }
 
@@ -145,4 +152,61 @@ fn roles_swap_and_the_old_master_gets_the_table_back() {
     assert_eq!((old.bulk_requests_sent, new.bulk_requests_received), (1, 1));
     assert_eq!((old.msgs_lost, old.seq_resets), (0, 0));
     assert!(net.entries_msgs(M, secs(1), secs(2)).is_empty());
+}
+
+#[test]
+fn a_change_before_the_bulk_does_not_stop_the_retries() {
+    // A restarted backup's first request is lost (its switch port does not forward yet) and a
+    // change message reaches it first: it keeps asking until a whole walk has arrived.
+    let mut net = Net::new([SyncConfig::default(), SyncConfig::default()]);
+    for i in 0..100 {
+        net.tables[M].put(0, conn(i));
+    }
+    net.set_master(M, true);
+    net.set_master(B, false);
+    net.cut[B] = true;
+    net.run_until(ms(10));
+    net.cut[B] = false;
+    net.change(M, conn(500));
+    net.run_until(ms(20));
+    assert_eq!(
+        net.tables[B].entries(),
+        [conn(500)],
+        "only the change so far"
+    );
+    net.run_until(secs(1));
+    assert_eq!(net.tables[B].entries().len(), 101);
+    assert_eq!(net.tables[B].entries(), net.tables[M].entries());
+    net.run_until(secs(5));
+    let b = net.counters(B);
+    assert_eq!((b.bulk_requests_sent, b.bulks_completed), (2, 1));
+    assert_eq!(net.counters(M).bulk_done_sent, 1);
+}
+
+#[test]
+fn a_walk_joined_midway_does_not_count_as_whole() {
+    let mut net = Net::new([SyncConfig::default(), SyncConfig::default()]);
+    for i in 0..1000 {
+        net.tables[M].put(0, conn(i));
+    }
+    net.set_master(M, true);
+    // Another backup's request: a walk of 25 messages, 16 of them at 0 ms.
+    let mut buf = [0u8; 16];
+    let len = write_control(&mut buf, 1, 0, ControlKind::BulkRequest, 0);
+    net.inject(M, &buf[..len]).unwrap();
+    net.run_until(ms(0));
+    // This backup starts now; its own request is lost. It gets the walk's last 9 messages
+    // and the BULK_DONE of a walk that began before it listened.
+    net.set_master(B, false);
+    net.cut[B] = true;
+    net.run_until(ms(500));
+    assert_eq!(net.tables[B].entries().len(), 1000 - 16 * 40);
+    assert_eq!(net.counters(B).bulks_completed, 0);
+    net.cut[B] = false;
+    net.run_until(ms(1100));
+    assert_eq!(net.tables[B].entries(), net.tables[M].entries());
+    net.run_until(secs(5));
+    let b = net.counters(B);
+    assert_eq!((b.bulk_requests_sent, b.bulks_completed), (2, 1));
+    assert_eq!(net.counters(M).bulk_done_sent, 2);
 }
