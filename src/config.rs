@@ -184,6 +184,12 @@ pub struct ServiceConfig {
     pub persistence_netmask: Ipv4Addr,
     #[serde(rename = "real_server")]
     pub real_servers: Vec<RealServerConfig>,
+    /// Health checks of the real servers; without them every server counts as up.
+    #[serde(default)]
+    pub health: Option<crate::health::config::HealthConfig>,
+    /// Takes the new connections while no real server is up (needs `health`).
+    #[serde(default)]
+    pub sorry_server: Option<crate::health::config::SorryServer>,
 }
 
 /// One real server of a service, as `ipvsadm -a -g`.
@@ -195,6 +201,9 @@ pub struct RealServerConfig {
     pub port: u16,
     #[serde(default = "default_weight")]
     pub weight: u32,
+    /// This server's own check timing and hysteresis, over the service's.
+    #[serde(default)]
+    pub health: Option<crate::health::config::HealthOverride>,
 }
 
 /// Sizes and switches of the data plane.
@@ -328,10 +337,48 @@ impl DirectorConfig {
                     );
                 }
             }
+            self.check_health(&field, s)?;
             for (j, o) in self.services.iter().enumerate().take(i) {
                 if o.vip == s.vip && o.port == s.port && o.protocol == s.protocol {
                     return bad(&field, &format!("same VIP:port as service[{j}]"));
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DirectorConfig {
+    /// The health section, the per-server overrides and the sorry server of service `field`.
+    fn check_health(&self, field: &str, s: &ServiceConfig) -> Result<(), (String, String)> {
+        let Some(health) = &s.health else {
+            if s.sorry_server.is_some() {
+                let reason = "a sorry server needs health checks: add [service.health]";
+                return Err((format!("{field}.sorry_server"), reason.into()));
+            }
+            return Ok(());
+        };
+        health
+            .check()
+            .map_err(|(f, r)| (format!("{field}.health.{f}"), r))?;
+        for (j, rs) in s.real_servers.iter().enumerate() {
+            crate::health::config::check_params(&health.params(rs.health.as_ref()))
+                .map_err(|(f, r)| (format!("{field}.real_server[{j}].health.{f}"), r))?;
+        }
+        if let Some(sorry) = &s.sorry_server {
+            let outside = self.interface.on_link(sorry.address);
+            let inside = self
+                .inside
+                .as_ref()
+                .is_some_and(|i| i.on_link(sorry.address));
+            let reachable = if s.forwarding == Forwarding::Dr {
+                outside
+            } else {
+                outside || inside
+            };
+            if !reachable {
+                let reason = "not on a network the service's real servers can be on";
+                return Err((format!("{field}.sorry_server.address"), reason.into()));
             }
         }
         Ok(())

@@ -24,6 +24,7 @@ pub mod config;
 pub mod control;
 pub mod dataplane;
 pub mod director;
+pub mod health;
 pub mod io;
 pub mod lab;
 pub mod metrics;

@@ -393,6 +393,40 @@ impl Dataplane {
         true
     }
 
+    /// Sets the weight of server `server` (by index) of service `service`; false if none.
+    pub fn set_weight_of(&mut self, service: usize, server: usize, weight: u32) -> bool {
+        match self.services.get_mut(service) {
+            Some(svc) if server < svc.servers.len() => {
+                svc.set_weight(server, weight);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Expires every connection of a real server, then its persistence templates (IPVS's
+    /// `expire_nodest_conn` for a server taken out): the clients' next packets find no entry.
+    /// Walks the whole table; for health events, not the packet path. Returns how many went.
+    pub fn expire_server(&mut self, now: Instant, service: usize, server: usize) -> usize {
+        let now_ms = ms(now);
+        let mut expired = 0;
+        for templates in [false, true] {
+            for i in 0..self.conns.slots_used() {
+                let Some(c) = self.conns.slot(i) else {
+                    continue;
+                };
+                if usize::from(c.service) == service
+                    && usize::from(c.server) == server
+                    && c.is_template() == templates
+                {
+                    self.expire(i as u32, now_ms);
+                    expired += 1;
+                }
+            }
+        }
+        expired
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

@@ -7,6 +7,9 @@ use crate::config::{Forwarding, Protocol, ServiceConfig};
 use crate::sched::{self, Flow, Scheduler, ServerView};
 use std::net::Ipv4Addr;
 
+/// The name of a service's sorry server in the table and the statistics.
+pub const SORRY: &str = "sorry";
+
 /// One real server of a service.
 #[derive(Debug, Clone)]
 pub struct RealServer {
@@ -36,25 +39,32 @@ pub struct Service {
 
 impl Service {
     /// Builds a service; `neighbour_of` registers a real server's address in the neighbour table.
+    /// The sorry server, if any, comes last, named [`SORRY`], at weight 0 (health checks give
+    /// it weight while no real server is up).
     pub fn new(config: &ServiceConfig, mut neighbour_of: impl FnMut(Ipv4Addr) -> usize) -> Self {
-        let views: Vec<ServerView> = config
+        let sorry = config.sorry_server.map(|s| (SORRY, s.address, s.port, 0));
+        let all: Vec<(&str, Ipv4Addr, u16, u32)> = config
             .real_servers
             .iter()
-            .map(|rs| ServerView {
-                addr: rs.address,
-                port: rs.port,
-                weight: rs.weight,
+            .map(|rs| (rs.name.as_str(), rs.address, rs.port, rs.weight))
+            .chain(sorry)
+            .collect();
+        let views: Vec<ServerView> = all
+            .iter()
+            .map(|&(_, addr, port, weight)| ServerView {
+                addr,
+                port,
+                weight,
                 active_conns: 0,
                 inactive_conns: 0,
             })
             .collect();
-        let servers = config
-            .real_servers
+        let servers = all
             .iter()
-            .map(|rs| RealServer {
-                name: rs.name.clone(),
-                configured_weight: rs.weight,
-                neighbour: neighbour_of(rs.address),
+            .map(|&(name, addr, _, weight)| RealServer {
+                name: name.to_string(),
+                configured_weight: weight,
+                neighbour: neighbour_of(addr),
                 traffic: Traffic::default(),
             })
             .collect();

@@ -1,21 +1,28 @@
 //! The director's own host stack (smoltcp), apart from the VIP data plane: one interface per
 //! TAP with the director's own address, fed the frames the data plane passes up
 //! ([`crate::dataplane::Verdict::ToHost`]). It answers ARP and ICMP echo for its address, serves
-//! the status port (TCP and UDP), and leaves room for other sockets (health checks).
+//! the status port (TCP and UDP), runs the health checks of real servers ([`check`]), and
+//! leaves room for other sockets.
 
+pub mod check;
 mod phy;
 mod status;
 
 use crate::config::{DirectorConfig, InterfaceConfig};
 use crate::dataplane::Iface;
 use anyhow::{Context, bail};
+use check::{Check, CheckError, CheckSpec};
 use phy::{Phy, Refused, Ring, Tx};
 use serde::Serialize;
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, EthernetFrame, EthernetProtocol, HardwareAddress, IpCidr};
 use std::hash::BuildHasher;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::RangeInclusive;
+
+/// Local ports of health check attempts, used in turn.
+const CHECK_PORTS: RangeInclusive<u16> = 49152..=65535;
 
 /// What the host stack did, for the director's final report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -47,12 +54,23 @@ struct Port {
     status: Option<status::Status>,
 }
 
+/// A health check and the port its socket lives on.
+struct CheckSlot {
+    port: usize,
+    check: Check,
+}
+
 /// The host stack of a director: one smoltcp interface per TAP, outside first.
 pub struct HostStack {
     ports: Vec<Port>,
     /// Where a frame to send is built (one at a time).
     tx_buf: Box<[u8]>,
     counters: HostCounters,
+    checks: Vec<CheckSlot>,
+    /// The local port of the next check attempt (in [`CHECK_PORTS`]).
+    next_check_port: u16,
+    /// Not used by checks.
+    status_port: u16,
 }
 
 impl HostStack {
@@ -83,10 +101,15 @@ impl HostStack {
                 .add_default_ipv4_route(gateway)
                 .map_err(|_| anyhow::anyhow!("host stack: route table full"))?;
         }
+        let span = u64::from(CHECK_PORTS.end() - CHECK_PORTS.start()) + 1;
         Ok(HostStack {
             ports,
             tx_buf,
             counters: HostCounters::default(),
+            checks: Vec::new(),
+            // Not the same ports after a restart, while the servers may remember the last ones.
+            next_check_port: CHECK_PORTS.start() + (seed % span) as u16,
+            status_port: config.host.status_port,
         })
     }
 
@@ -113,7 +136,8 @@ impl HostStack {
     }
 
     /// Runs the interfaces on what was queued, serves the status port with `status` (one line,
-    /// without newline), and hands every frame to send to `send` with its interface.
+    /// without newline), moves the health checks on (their results wait for
+    /// [`HostStack::check_result`]), and hands every frame to send to `send` with its interface.
     pub fn poll(&mut self, now: Instant, status: &str, send: &mut impl FnMut(Iface, &[u8])) {
         for (i, port) in self.ports.iter_mut().enumerate() {
             let mut sent = 0;
@@ -127,9 +151,16 @@ impl HostStack {
                 },
             };
             port.iface.poll(now, &mut phy, &mut port.sockets);
+            let mut again = false;
             if let Some(service) = &mut port.status {
                 service.serve(now, status, &mut port.sockets, &mut self.counters);
-                // Out with what the service wrote.
+                again = true;
+            }
+            for slot in self.checks.iter_mut().filter(|c| c.port == i) {
+                again |= slot.check.advance(&mut port.sockets);
+            }
+            if again {
+                // Out with what the services wrote.
                 port.iface.poll(now, &mut phy, &mut port.sockets);
             }
             self.counters.frames_out += sent;
@@ -173,6 +204,58 @@ impl HostStack {
     ) -> Option<(&mut Interface, &mut SocketSet<'static>)> {
         let port = self.ports.get_mut(usize::from(iface.0))?;
         Some((&mut port.iface, &mut port.sockets))
+    }
+
+    /// Adds a health check of `target` on the interface it is reached through; returns its
+    /// index for the other `*_check` calls (which panic on an index not from here).
+    pub fn add_check(&mut self, spec: CheckSpec, target: SocketAddrV4) -> usize {
+        let port = usize::from(self.iface_for(*target.ip()).0);
+        let check = Check::new(spec, target, &mut self.ports[port].sockets);
+        self.checks.push(CheckSlot { port, check });
+        self.checks.len() - 1
+    }
+
+    /// Starts an attempt of check `i` (aborting one still running) from the next local port
+    /// in turn; it goes out at the next [`HostStack::poll`].
+    pub fn start_check(&mut self, i: usize) -> Result<(), CheckError> {
+        let local_port = self.next_check_port();
+        let slot = &mut self.checks[i];
+        let port = &mut self.ports[slot.port];
+        slot.check
+            .start(&mut port.iface, &mut port.sockets, local_port)
+    }
+
+    /// The result of the attempt of check `i`, once, when decided; `None` before, and when no
+    /// attempt runs. Call it after each [`HostStack::poll`].
+    pub fn check_result(&mut self, i: usize) -> Option<Result<(), CheckError>> {
+        let slot = &mut self.checks[i];
+        slot.check.poll(&mut self.ports[slot.port].sockets)
+    }
+
+    /// Abandons the attempt of check `i` (it timed out): the connection is aborted.
+    pub fn cancel_check(&mut self, i: usize) {
+        let slot = &mut self.checks[i];
+        slot.check.cancel(&mut self.ports[slot.port].sockets);
+    }
+
+    /// Whether check `i` has an attempt whose result was not yet handed out.
+    pub fn check_running(&self, i: usize) -> bool {
+        self.checks[i].check.is_running()
+    }
+
+    /// The next local port for a check attempt: in turn over [`CHECK_PORTS`], never the
+    /// status port, so a port comes back only after all the others.
+    fn next_check_port(&mut self) -> u16 {
+        loop {
+            let port = self.next_check_port;
+            self.next_check_port = match port {
+                p if p == *CHECK_PORTS.end() => *CHECK_PORTS.start(),
+                p => p + 1,
+            };
+            if port != self.status_port {
+                return port;
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod control;
 pub mod failover;
+pub mod health;
 pub mod host;
 pub mod sync;
 
@@ -78,6 +79,12 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|c| c.with_extension("sync.json"));
     let mut next_sync_report = clock();
+    let health_log = config
+        .control_socket
+        .as_ref()
+        .map(|c| c.with_extension("health"));
+    let mut health =
+        health::Health::start(&config, &mut host, &mut dp, clock(), health_log.as_deref())?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
@@ -114,6 +121,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             failover.as_ref().and_then(|f| f.poll_timeout()),
             host.poll_at(now),
             sync.as_ref().and_then(|s| s.poll_timeout()),
+            health.as_ref().and_then(|h| h.poll_timeout()),
         ];
         let sleep = due
             .into_iter()
@@ -181,6 +189,9 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             }
         }
         status.refresh(now, state, dp.conns().len());
+        if let Some(h) = &mut health {
+            h.poll(now, &mut host, &mut dp);
+        }
         host.poll(now, status.line(), &mut |iface, frame| {
             if taps[iface.0 as usize]
                 .send(&VnetHeader::NONE, frame)
@@ -203,6 +214,9 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         "director: host counters {}",
         serde_json::to_string(host.counters())?
     );
+    if let Some(h) = &health {
+        eprintln!("director: health counters {}", h.report());
+    }
     if let Some(s) = &sync {
         let counters = s.report(clock());
         eprintln!("director: sync counters {counters}");

@@ -72,7 +72,7 @@ pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
 }
 
 /// Sums the rows whose interval starts in `[from_ms, to_ms)`.
-fn window(rows: &[TimelineRow], from_ms: u64, to_ms: u64) -> Interval {
+pub(super) fn window(rows: &[TimelineRow], from_ms: u64, to_ms: u64) -> Interval {
     let mut sum = Interval::default();
     for r in rows.iter().filter(|r| r.t_ms >= from_ms && r.t_ms < to_ms) {
         merge_into(&mut sum, &r.client);
@@ -190,7 +190,7 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     let kills: Vec<&(u64, _)> = c
         .events
         .iter()
-        .filter(|(_, e)| e.action == Action::KillServer)
+        .filter(|(_, e)| matches!(e.action, Action::KillServer | Action::HangServer))
         .collect();
     if !kills.is_empty() {
         let (mut failed, mut all, mut failed_after) = (0, 0, 0);
@@ -198,7 +198,11 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
             let restore = c
                 .events
                 .iter()
-                .find(|(t, r)| t >= at && r.action == Action::RestoreServer && r.server == e.server)
+                .find(|(t, r)| {
+                    t >= at
+                        && matches!(r.action, Action::RestoreServer | Action::UnhangServer)
+                        && r.server == e.server
+                })
                 .map(|(t, _)| *t);
             let from = at / interval * interval;
             let during = window(rows, from, restore.unwrap_or(u64::MAX));
@@ -220,6 +224,7 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     }
     failover_metrics(&mut m, scenario, c, rows);
     sync_metrics(&mut m, c);
+    super::health_metrics::health_metrics(&mut m, scenario, c, rows);
     m
 }
 

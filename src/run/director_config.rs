@@ -64,13 +64,24 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
                 .real_servers
                 .iter()
                 .enumerate()
+                .filter(|(_, rs)| !rs.sorry)
                 .map(|(i, rs)| RealServerConfig {
                     name: rs.name.clone(),
                     address: scenario.server_address(i),
                     port: scenario.server_port(i),
                     weight: rs.weight,
+                    health: rs.health,
                 })
                 .collect(),
+            health: scenario.health.as_ref().map(|h| h.to_config()),
+            sorry_server: scenario
+                .real_servers
+                .iter()
+                .position(|rs| rs.sorry)
+                .map(|i| crate::health::config::SorryServer {
+                    address: scenario.server_address(i),
+                    port: scenario.server_port(i),
+                }),
         }],
         limits: Limits {
             max_connections: 1 << 20,

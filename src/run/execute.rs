@@ -45,8 +45,29 @@ pub struct Collected {
     pub transitions: Vec<(String, u64, String)>,
     /// One report per load, in scenario order.
     pub clients: Vec<ClientReport>,
+    /// Health-check state changes the directors logged, in time order: (ms from the load
+    /// start, director, server, up).
+    pub health: Vec<HealthChange>,
     /// Router's LAN interface counters over the load.
     pub router_lan: LinkStats,
+}
+
+/// A real server's health changed, as a director saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthChange {
+    /// Milliseconds from the load start (0 for changes before it).
+    pub at: u64,
+    pub director: String,
+    pub server: String,
+    pub up: bool,
+}
+
+/// One line of a director's health log.
+#[derive(serde::Deserialize)]
+struct HealthLine {
+    unix_ms: u64,
+    server: String,
+    state: String,
 }
 
 /// One line of a director's state log.
@@ -155,7 +176,7 @@ fn copy_logs(state: &Path, out_dir: &Path) {
         for e in entries.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            let kept = [".log", ".toml", ".json", ".states"];
+            let kept = [".log", ".toml", ".json", ".states", ".health"];
             if kept.iter().any(|ext| name.ends_with(ext)) {
                 let _ = std::fs::copy(e.path(), logs.join(&*name));
             }
@@ -222,7 +243,7 @@ impl Ctx<'_> {
                 Protocol::Tcp => "--listen".into(),
                 Protocol::Udp => "--udp-listen".into(),
             },
-            format!("{}:{}", self.listen_address(), self.scenario.server_port(i)),
+            self.listen_list(i),
             "--ready-file".into(),
             ready.display().to_string(),
             "--max-seconds".into(),
@@ -241,6 +262,17 @@ impl Ctx<'_> {
             s.vip
         } else {
             std::net::Ipv4Addr::UNSPECIFIED
+        }
+    }
+
+    /// The `--listen`/`--udp-listen` list of real server `i`: [`Self::listen_address`], and
+    /// its own address too when that is the VIP, for the directors' health checks.
+    fn listen_list(&self, i: usize) -> String {
+        let (addr, port) = (self.listen_address(), self.scenario.server_port(i));
+        if addr.is_unspecified() {
+            format!("{addr}:{port}")
+        } else {
+            format!("{addr}:{port},{}:{port}", self.scenario.server_address(i))
         }
     }
 
@@ -565,6 +597,21 @@ fn drive(
             }
         }
     }
+    let mut health = Vec::new();
+    for name in scenario.directors().iter().filter(|_| has_director) {
+        let path = ctx.control(name).with_extension("health");
+        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
+            if let Ok(h) = serde_json::from_str::<HealthLine>(line) {
+                health.push(HealthChange {
+                    at: h.unix_ms.saturating_sub(start_unix_ms),
+                    director: name.clone(),
+                    server: h.server,
+                    up: h.state == "up",
+                });
+            }
+        }
+    }
+    health.sort_by_key(|h| h.at);
     let router_after = lab.link_stats("rt", "eth0")?;
     let mut clients = Vec::new();
     for load in &scenario.loads {
@@ -591,6 +638,7 @@ fn drive(
         })
         .collect();
     Ok(Collected {
+        health,
         director_tables: tables,
         sync,
         host_probe_failures,
@@ -713,6 +761,21 @@ fn apply(
         Action::KillServer => {
             if !procs.kill(&event.server) {
                 bail!("real server `{}` is not running", event.server);
+            }
+            Ok(())
+        }
+        Action::HangServer | Action::UnhangServer => {
+            let pid = procs
+                .pid(&event.server)
+                .with_context(|| format!("real server `{}` is not running", event.server))?;
+            let sig = if event.action == Action::HangServer {
+                libc::SIGUSR1
+            } else {
+                libc::SIGUSR2
+            };
+            // SAFETY: kill(2) on a PID this run spawned and has not reaped.
+            unsafe {
+                libc::kill(pid as libc::pid_t, sig);
             }
             Ok(())
         }

@@ -4,6 +4,7 @@
 mod derive;
 pub mod director_config;
 mod execute;
+mod health_metrics;
 mod keepalived;
 mod procs;
 

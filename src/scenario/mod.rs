@@ -37,6 +37,9 @@ pub struct Scenario {
     pub service: ServiceSpec,
     #[serde(rename = "real_server")]
     pub real_servers: Vec<RealServerSpec>,
+    /// Health checks of the real servers by every director (ldirectord's job).
+    #[serde(default)]
+    pub health: Option<HealthSpec>,
     #[serde(rename = "load")]
     pub loads: Vec<LoadSpec>,
     #[serde(rename = "event", default)]
@@ -211,6 +214,80 @@ pub struct RealServerSpec {
     /// should name itself in an `X-Server` header).
     #[serde(default)]
     pub command: Vec<String>,
+    /// The sorry server: not in the service, it takes new connections while no real server
+    /// passes its checks. Must be named `sorry`; needs `[health]`.
+    #[serde(default)]
+    pub sorry: bool,
+    /// This server's own check timing and hysteresis (`interval_ms`, `timeout_ms`, `rise`,
+    /// `fall`, `initial`), over `[health]`'s.
+    #[serde(default)]
+    pub health: Option<crate::health::config::HealthOverride>,
+}
+
+/// How the directors check the real servers (`[health]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSpec {
+    /// `tcp` (connect), `http` (GET, status range, body text) or `udp` (request/answer).
+    pub check: crate::health::config::CheckKind,
+    #[serde(default = "default_check_interval", with = "duration_field")]
+    pub interval: Duration,
+    #[serde(default = "default_check_timeout", with = "duration_field")]
+    pub timeout: Duration,
+    #[serde(default = "default_rise")]
+    pub rise: u32,
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    #[serde(default)]
+    pub initial: crate::health::config::InitialState,
+    /// `quiescent` (weight 0) or `remove` (weight 0 and its connections expired).
+    #[serde(default)]
+    pub on_failure: crate::health::config::OnFailure,
+    #[serde(default = "default_check_path")]
+    pub path: String,
+    #[serde(default = "default_check_status")]
+    pub status: [u16; 2],
+    /// HTTP: text the body must contain; UDP: text the answer must contain.
+    #[serde(default)]
+    pub expect: Option<String>,
+}
+
+fn default_check_interval() -> Duration {
+    Duration::from_millis(1000)
+}
+fn default_check_timeout() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_rise() -> u32 {
+    2
+}
+fn default_fall() -> u32 {
+    3
+}
+fn default_check_path() -> String {
+    "/".into()
+}
+fn default_check_status() -> [u16; 2] {
+    [200, 399]
+}
+
+impl HealthSpec {
+    /// The directors' `[service.health]` section.
+    pub fn to_config(&self) -> crate::health::config::HealthConfig {
+        crate::health::config::HealthConfig {
+            check: self.check,
+            interval_ms: self.interval.as_millis() as u64,
+            timeout_ms: self.timeout.as_millis() as u64,
+            rise: self.rise,
+            fall: self.fall,
+            initial: self.initial,
+            on_failure: self.on_failure,
+            path: self.path.clone(),
+            status: self.status,
+            expect: self.expect.clone(),
+            request: "TAPVS-Q 0 16\n".into(),
+        }
+    }
 }
 
 /// One load generator process.
@@ -294,6 +371,10 @@ pub enum Action {
     KillServer,
     /// Start the real server's process again.
     RestoreServer,
+    /// Make the real server hang (SIGUSR1): TCP handshakes still complete, no answer comes.
+    HangServer,
+    /// Make a hung real server answer again (SIGUSR2).
+    UnhangServer,
     /// SIGKILL a director (a crash: no goodbye advert).
     KillDirector,
     /// SIGSTOP a director (frozen: it neither sends nor answers).
@@ -336,6 +417,8 @@ impl Action {
             Action::SetWeight => "set_weight",
             Action::KillServer => "kill_server",
             Action::RestoreServer => "restore_server",
+            Action::HangServer => "hang_server",
+            Action::UnhangServer => "unhang_server",
             Action::KillDirector => "kill_director",
             Action::FreezeDirector => "freeze_director",
             Action::ResumeDirector => "resume_director",
@@ -537,10 +620,11 @@ impl Scenario {
 
     /// Expected share of new connections per server, from the configured weights.
     pub fn weight_shares(&self) -> Vec<f64> {
-        let total: u32 = self.real_servers.iter().map(|r| r.weight).sum();
+        let weight = |r: &RealServerSpec| if r.sorry { 0 } else { r.weight };
+        let total: u32 = self.real_servers.iter().map(weight).sum();
         self.real_servers
             .iter()
-            .map(|r| r.weight as f64 / total.max(1) as f64)
+            .map(|r| weight(r) as f64 / total.max(1) as f64)
             .collect()
     }
 }

@@ -40,6 +40,15 @@ pub const METRICS: &[&str] = &[
     "sync_msgs_lost",
     "sync_bulk_entries_sent",
     "sync_bulks_completed",
+    "servers_down_at_end",
+    "undetected_faults",
+    "detection_ms",
+    "failed_before_detection",
+    "failed_after_detection",
+    "sorry_share_after_detection",
+    "sorry_requests_before_fault",
+    "recovery_ms",
+    "requests_after_recovery",
     "sync_refresh_entries_sent",
     "sync_lag_ms",
     "backup_table_ratio",
@@ -102,6 +111,7 @@ impl Scenario {
         self.check_service()?;
         self.check_failover()?;
         self.check_servers()?;
+        self.check_health()?;
         self.check_loads()?;
         self.check_events()?;
         self.check_expectations()
@@ -196,6 +206,67 @@ impl Scenario {
             );
         }
         Ok(())
+    }
+
+    /// `[health]`, the per-server overrides and the sorry server.
+    fn check_health(&self) -> Check {
+        let sorry: Vec<usize> = (0..self.real_servers.len())
+            .filter(|&i| self.real_servers[i].sorry)
+            .collect();
+        let Some(h) = &self.health else {
+            if let Some(&i) = sorry.first() {
+                return bad(
+                    format!("real_server[{i}].sorry"),
+                    "a sorry server needs health checks: add [health]",
+                );
+            }
+            if let Some(i) = self.real_servers.iter().position(|r| r.health.is_some()) {
+                return bad(format!("real_server[{i}].health"), "needs [health]");
+            }
+            return Ok(());
+        };
+        if !self.lab.mode.has_director() {
+            return bad(
+                "health",
+                format!(
+                    "mode `{}` has no director to run checks",
+                    self.lab.mode.name()
+                ),
+            );
+        }
+        let udp_check = h.check == crate::health::config::CheckKind::Udp;
+        if udp_check != (self.service.protocol == crate::config::Protocol::Udp) {
+            return bad(
+                "health.check",
+                "a UDP service needs the udp check; a TCP service tcp or http",
+            );
+        }
+        let config = h.to_config();
+        // The scenario writes durations where the director's file has milliseconds.
+        config.check().map_err(|(f, r)| {
+            let f = f.strip_suffix("_ms").unwrap_or(&f).to_string();
+            (format!("health.{f}"), r.replace("interval_ms", "interval"))
+        })?;
+        for (i, rs) in self.real_servers.iter().enumerate() {
+            crate::health::config::check_params(&config.params(rs.health.as_ref()))
+                .map_err(|(f, r)| (format!("real_server[{i}].health.{f}"), r))?;
+        }
+        match sorry.as_slice() {
+            [] => Ok(()),
+            [i] if self.real_servers[*i].name != "sorry" => bad(
+                format!("real_server[{i}].name"),
+                "the sorry server must be named `sorry`",
+            ),
+            [_] if sorry.len() == self.real_servers.len() => bad(
+                "real_server",
+                "a sorry server needs real servers to stand in for",
+            ),
+            [_] => Ok(()),
+            [_, i, ..] => bad(
+                format!("real_server[{i}].sorry"),
+                "one sorry server at most",
+            ),
+        }
     }
 
     fn check_servers(&self) -> Check {
@@ -319,6 +390,7 @@ impl Scenario {
 
     fn check_events(&self) -> Check {
         let mut killed: HashSet<&str> = HashSet::new();
+        let mut hung: HashSet<&str> = HashSet::new();
         // Directors ended (killed/stopped) and cut off, and whether the heartbeat is cut.
         let mut ended: HashSet<&str> = HashSet::new();
         let mut cut: HashSet<&str> = HashSet::new();
@@ -421,6 +493,12 @@ impl Scenario {
                 }
                 (Action::RestoreServer, _) if !killed.remove(e.server.as_str()) => {
                     return bad(f("action"), format!("`{}` was not killed before", e.server));
+                }
+                (Action::HangServer, _) if !hung.insert(&e.server) => {
+                    return bad(f("action"), format!("`{}` already hangs", e.server));
+                }
+                (Action::UnhangServer, _) if !hung.remove(e.server.as_str()) => {
+                    return bad(f("action"), format!("`{}` was not hung before", e.server));
                 }
                 _ => {}
             }

@@ -1,4 +1,8 @@
 //! One client connection of `tapvs server`: read request heads, answer them, keep alive or close.
+//!
+//! A request read while the server hangs is never answered, and neither is any later one on its
+//! connection (HTTP/1.1 answers in order): the connection reads and counts requests until the
+//! client closes it.
 
 use super::Shared;
 use super::http::{self, ConnHeader, Method, ParseError, Route};
@@ -31,11 +35,13 @@ pub(super) async fn serve(mut stream: TcpStream, shared: &Shared) {
     loop {
         out.clear();
         let (answer, consumed, body) = match http::parse_request(buf.filled()) {
-            Ok(Some((req, n))) => (answer(&req, &shared.name, &mut out), n, req.content_length),
             Ok(None) => match buf.fill(&mut stream).await {
                 Ok(0) | Err(_) => return,
                 Ok(_) => continue,
             },
+            // A whole request head (or garbage) is in: whether to answer is decided now.
+            _ if shared.hanging() => return hang(&mut stream, &mut buf, shared).await,
+            Ok(Some((req, n))) => (answer(&req, &shared.name, &mut out), n, req.content_length),
             Err(e) => (refuse(e, &shared.name, &mut out), buf.filled().len(), 0),
         };
         buf.consume(consumed);
@@ -48,6 +54,42 @@ pub(super) async fn serve(mut stream: TcpStream, shared: &Shared) {
         shared.requests.fetch_add(1, Ordering::Relaxed);
         if answer.close {
             let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Reads the requests in `buf` and behind it, answering none, until the client closes. Counts
+/// each as unanswered; garbage counts once, then the rest is read and dropped unparsed.
+async fn hang(stream: &mut TcpStream, buf: &mut RecvBuf, shared: &Shared) {
+    loop {
+        match http::parse_request(buf.filled()) {
+            Ok(Some((req, n))) => {
+                shared.tcp_unanswered.fetch_add(1, Ordering::Relaxed);
+                let body = req.content_length;
+                buf.consume(n);
+                if !matches!(buf.skip(stream, body).await, Ok(n) if n == body) {
+                    return;
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(_) => {
+                shared.tcp_unanswered.fetch_add(1, Ordering::Relaxed);
+                return drain(stream, buf).await;
+            }
+        }
+        if matches!(buf.fill(stream).await, Ok(0) | Err(_)) {
+            return;
+        }
+    }
+}
+
+/// Reads and drops everything until the client closes.
+async fn drain(stream: &mut TcpStream, buf: &mut RecvBuf) {
+    loop {
+        buf.clear();
+        if matches!(buf.fill(stream).await, Ok(0) | Err(_)) {
             return;
         }
     }

@@ -7,6 +7,14 @@
 //! current-thread runtime: several servers share a 2-core machine with the balancer, and the work
 //! is I/O-bound. Uses tokio, never the lab or the data plane.
 //!
+//! Hanging (an application deadlock: the kernel still completes handshakes, nothing answers):
+//! SIGUSR1 starts it, SIGUSR2 ends it, `--hang-after-accept` starts in it; one line on stdout per
+//! signal. While hanging, every request read (HTTP on new or kept-alive connections, UDP
+//! datagrams) is counted and never answered. A connection with an unanswered request stays hung
+//! after SIGUSR2 until the client closes it: HTTP/1.1 answers in order, so none of its later
+//! requests can be answered either. Requests arriving after SIGUSR2 on other connections, and
+//! UDP requests, are answered again.
+//!
 //! Layout: [`http`] parses and answers heads (pure), [`recv`] is the receive buffer (also used by
 //! the load generator), `conn` serves one connection; [`datagram`] is the UDP wire format (pure,
 //! shared with the load generator), `udp` serves one UDP socket.
@@ -22,7 +30,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio::sync::watch;
@@ -47,8 +55,9 @@ pub struct Args {
     /// Exit by itself after this many seconds (a safety net for orphans).
     #[arg(long, default_value_t = 3600)]
     pub max_seconds: u64,
-    /// Accept TCP connections and read UDP requests but never answer (to emulate a hung
-    /// application).
+    /// Start hanging: accept TCP connections and read HTTP and UDP requests but never answer
+    /// (to emulate a hung application). SIGUSR2 ends the hang (new requests are answered
+    /// again), SIGUSR1 starts it again; without this option the server starts answering.
     #[arg(long, hide = true)]
     pub hang_after_accept: bool,
 }
@@ -82,6 +91,9 @@ pub struct Served {
     pub udp_malformed: u64,
     /// Well-formed UDP requests left unanswered: hung on purpose, or the answer could not be sent.
     pub udp_unanswered: u64,
+    /// HTTP requests read but left unanswered: received while hanging, or behind such a request
+    /// on the same connection.
+    pub tcp_unanswered: u64,
 }
 
 /// What the connection and datagram tasks share.
@@ -93,6 +105,29 @@ struct Shared {
     udp_requests: AtomicU64,
     udp_malformed: AtomicU64,
     udp_unanswered: AtomicU64,
+    tcp_unanswered: AtomicU64,
+    /// Whether requests go unanswered (SIGUSR1/SIGUSR2, `--hang-after-accept`).
+    hang: AtomicBool,
+}
+
+impl Shared {
+    /// Whether a request read now must go unanswered.
+    fn hanging(&self) -> bool {
+        // A lone flag guarding no other data: no ordering needed.
+        self.hang.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts (`on`) or stops hanging; returns what happened, for the log line. The SIGUSR1/SIGUSR2
+/// handler calls this.
+fn switch_hang(shared: &Shared, on: bool) -> &'static str {
+    let was = shared.hang.swap(on, Ordering::Relaxed);
+    match (was, on) {
+        (false, true) => "hanging",
+        (true, true) => "already hanging",
+        (true, false) => "answering again",
+        (false, false) => "already answering",
+    }
 }
 
 /// A bound server, ready to [`serve`](Server::serve).
@@ -101,7 +136,6 @@ pub struct Server {
     listeners: Vec<TcpListener>,
     udp: Vec<UdpSocket>,
     shared: Arc<Shared>,
-    hang: bool,
 }
 
 impl Server {
@@ -128,13 +162,13 @@ impl Server {
             .collect::<anyhow::Result<_>>()?;
         let shared = Arc::new(Shared {
             name: args.name.clone(),
+            hang: AtomicBool::new(args.hang_after_accept),
             ..Shared::default()
         });
         Ok(Self {
             listeners,
             udp,
             shared,
-            hang: args.hang_after_accept,
         })
     }
 
@@ -158,20 +192,14 @@ impl Server {
     pub async fn serve<T>(self, stop: impl Future<Output = T>) -> (T, Served) {
         let (tx, rx) = watch::channel(false);
         for listener in self.listeners {
-            tokio::spawn(accept_loop(
-                listener,
-                self.shared.clone(),
-                self.hang,
-                rx.clone(),
-            ));
+            tokio::spawn(accept_loop(listener, self.shared.clone(), rx.clone()));
         }
         for socket in self.udp {
             let (shared, mut stop) = (self.shared.clone(), rx.clone());
-            let hang = self.hang;
             tokio::spawn(async move {
                 tokio::select! {
                     () = until_stopped(&mut stop) => {}
-                    () = udp::serve(socket, &shared, hang) => {}
+                    () = udp::serve(socket, &shared) => {}
                 }
             });
         }
@@ -185,12 +213,14 @@ impl Server {
             udp_requests: count(&s.udp_requests),
             udp_malformed: count(&s.udp_malformed),
             udp_unanswered: count(&s.udp_unanswered),
+            tcp_unanswered: count(&s.tcp_unanswered),
         };
         (why, served)
     }
 }
 
-/// Runs `tapvs server` until SIGTERM, SIGINT or `--max-seconds`.
+/// Runs `tapvs server` until SIGTERM, SIGINT or `--max-seconds`; SIGUSR1 and SIGUSR2 start and
+/// end hanging.
 pub fn run(args: Args) -> anyhow::Result<()> {
     raise_fd_limit();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -199,6 +229,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     rt.block_on(async {
         let server = Server::bind(&args)?;
         let (addrs, udp_addrs) = (server.local_addrs(), server.udp_local_addrs());
+        // Handlers first: once the ready file exists, a signal must not kill the server.
+        let stop = stop_signal(Duration::from_secs(args.max_seconds))?;
+        tokio::spawn(hang_signals(server.shared.clone())?);
         if let Some(path) = &args.ready_file {
             write_ready(path, &addrs, &udp_addrs)
                 .with_context(|| format!("--ready-file {}", path.display()))?;
@@ -214,7 +247,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             list.join(","),
             std::process::id()
         );
-        let stop = stop_signal(Duration::from_secs(args.max_seconds))?;
         let (why, served) = server.serve(stop).await;
         println!("tapvs server {}: exiting on {why}: {}", args.name, served);
         Ok(())
@@ -238,7 +270,8 @@ pub fn raise_fd_limit() {
 }
 
 impl std::fmt::Display for Served {
-    /// `N requests on C connections`, then the UDP counts when there are any.
+    /// `N requests on C connections`, then the UDP counts and the unanswered HTTP requests when
+    /// there are any.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -251,6 +284,9 @@ impl std::fmt::Display for Served {
                 " ({} of them UDP datagrams; {} malformed and {} unanswered UDP requests dropped)",
                 self.udp_requests, self.udp_malformed, self.udp_unanswered
             )?;
+        }
+        if self.tcp_unanswered > 0 {
+            write!(f, "; {} HTTP requests left unanswered", self.tcp_unanswered)?;
         }
         Ok(())
     }
@@ -297,12 +333,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(4096)
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    hang: bool,
-    stop: watch::Receiver<bool>,
-) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let mut stopped = stop.clone();
     loop {
         let stream = tokio::select! {
@@ -322,7 +353,7 @@ async fn accept_loop(
         tokio::spawn(async move {
             tokio::select! {
                 () = until_stopped(&mut stop) => {}
-                () = conn::serve(stream, &shared), if !hang => {}
+                () = conn::serve(stream, &shared) => {}
             }
         });
     }
@@ -343,6 +374,29 @@ fn stop_signal(max: Duration) -> std::io::Result<impl Future<Output = &'static s
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
             () = tokio::time::sleep(max) => "--max-seconds",
+        }
+    })
+}
+
+/// Starts hanging at SIGUSR1 and stops at SIGUSR2, printing one line per signal. The handlers
+/// are installed when this is called (an unhandled SIGUSR1 would kill the process). The order of
+/// two signals sent within the same instant is lost (the kernel keeps one pending flag per
+/// signal): both pending are handled SIGUSR1 first, so the server then answers. A scenario waits
+/// for the printed line before sending the next signal.
+fn hang_signals(shared: Arc<Shared>) -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    Ok(async move {
+        loop {
+            let (on, why) = tokio::select! {
+                biased;
+                Some(()) = usr1.recv() => (true, "SIGUSR1"),
+                Some(()) = usr2.recv() => (false, "SIGUSR2"),
+                else => return,
+            };
+            let what = switch_hang(&shared, on);
+            println!("tapvs server {}: {what} ({why})", shared.name);
         }
     })
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 
 fn args(name: &str) -> Args {
     Args {
@@ -22,6 +22,47 @@ fn start(args: &Args) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.serve(rx));
     (addr, tx)
+}
+
+/// Starts a server on a random port; returns its TCP address (its UDP one if it has no TCP
+/// listener), its shared state (to switch the hang) and a stop switch.
+fn start_shared(args: &Args) -> (SocketAddr, Arc<Shared>, tokio::sync::oneshot::Sender<()>) {
+    let server = Server::bind(args).unwrap();
+    let addr = [server.local_addrs(), server.udp_local_addrs()].concat()[0];
+    let shared = server.shared.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.serve(rx));
+    (addr, shared, tx)
+}
+
+/// What a hung server is given to answer before the test calls it unanswered.
+const HUNG: Duration = Duration::from_millis(200);
+
+/// What an answering server is given (only reached when the test fails).
+const ANSWERED: Duration = Duration::from_secs(5);
+
+/// Sends `GET /health` on `s` and returns what came back within `wait`: the whole answer, or
+/// whatever part came before the time was up.
+async fn health(s: &mut TcpStream, wait: Duration) -> String {
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let read = async {
+        let mut chunk = [0; 1024];
+        while !out.ends_with(b"\r\n\r\nok") {
+            match s.read(&mut chunk).await {
+                Ok(n @ 1..) => out.extend_from_slice(&chunk[..n]),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(wait, read).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn connect(addr: SocketAddr) -> TcpStream {
+    TcpStream::connect(addr).await.unwrap()
 }
 
 /// Sends `req` and reads until the server closes the connection (fails after 5 s).
@@ -192,32 +233,121 @@ async fn udp_answers_requests_and_ignores_malformed_ones() {
             udp_requests: 3,
             udp_malformed: 3,
             udp_unanswered: 0,
+            tcp_unanswered: 0,
         }
     );
     assert!(served.to_string().contains("3 of them UDP"), "{served}");
 }
 
 #[tokio::test]
-async fn tcp_and_udp_together_and_hung_udp_answers_nothing() {
+async fn tcp_and_udp_together_and_a_hung_server_answers_nothing() {
     let mut a = args("rs-both");
     a.udp_listen = vec!["127.0.0.1:0".parse().unwrap()];
     a.hang_after_accept = true;
     let server = Server::bind(&a).unwrap();
     assert_eq!(server.local_addrs().len(), 1);
-    let addr = server.udp_local_addrs()[0];
+    let (tcp, addr) = (server.local_addrs()[0], server.udp_local_addrs()[0]);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(rx));
     let got = tokio::task::spawn_blocking(move || {
         let peer = udp_peer();
-        peer.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
+        peer.set_read_timeout(Some(HUNG)).unwrap();
         peer.send_to(b"TAPVS-Q 1 10\n", addr).unwrap();
         peer.recv_from(&mut [0; 64]).is_ok()
     });
-    assert!(!got.await.unwrap(), "a hung server answers nothing");
+    let mut s = connect(tcp).await;
+    assert_eq!(
+        health(&mut s, HUNG).await,
+        "",
+        "a hung server answers no HTTP"
+    );
+    assert!(!got.await.unwrap(), "a hung server answers no UDP");
     tx.send(()).unwrap();
     let (_, served) = task.await.unwrap();
-    assert_eq!((served.requests, served.udp_unanswered), (0, 1));
+    assert_eq!(
+        (
+            served.requests,
+            served.connections,
+            served.udp_unanswered,
+            served.tcp_unanswered
+        ),
+        (0, 1, 1, 1)
+    );
+    assert!(
+        served
+            .to_string()
+            .ends_with("; 1 HTTP requests left unanswered"),
+        "{served}"
+    );
+}
+
+#[tokio::test]
+async fn hang_switch_leaves_kept_alive_and_new_connections_unanswered_until_switched_back() {
+    let (addr, shared, stop) = start_shared(&args("rs-sw"));
+    let mut kept = connect(addr).await;
+    let before = health(&mut kept, ANSWERED).await;
+    assert!(before.starts_with("HTTP/1.1 200 "), "{before}");
+
+    assert_eq!(switch_hang(&shared, true), "hanging");
+    assert_eq!(switch_hang(&shared, true), "already hanging");
+    // The kept-alive connection's next request, and a new connection's, both go unanswered.
+    let mut new = connect(addr).await;
+    let (kept_got, new_got) = tokio::join!(health(&mut kept, HUNG), health(&mut new, HUNG));
+    assert_eq!((kept_got.as_str(), new_got.as_str()), ("", ""));
+
+    assert_eq!(switch_hang(&shared, false), "answering again");
+    // A new connection is answered; the hung one stays hung (its request is still pending).
+    let mut after = connect(addr).await;
+    let (after_got, kept_got) = tokio::join!(health(&mut after, ANSWERED), health(&mut kept, HUNG));
+    assert!(after_got.starts_with("HTTP/1.1 200 "), "{after_got}");
+    assert_eq!(kept_got, "");
+    assert_eq!(switch_hang(&shared, false), "already answering");
+
+    drop((kept, new, after));
+    stop.send(()).unwrap();
+    let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    assert_eq!(
+        (count(&shared.requests), count(&shared.tcp_unanswered)),
+        (2, 3),
+        "answered: before and after; unanswered: kept-alive twice, new once"
+    );
+}
+
+#[tokio::test]
+async fn hang_switch_leaves_udp_requests_unanswered_until_switched_back() {
+    let mut a = args("rs-sw-udp");
+    a.listen.clear();
+    a.udp_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    let (addr, shared, stop) = start_shared(&a);
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    peer.connect(addr).await.unwrap();
+    // Sends request `seq` and returns the answer's first line, if one came within `wait`.
+    let ask = async |seq, wait| {
+        let mut q = Vec::new();
+        datagram::Query { seq, bytes: 0 }.emit(&mut q);
+        peer.send(&q).await.unwrap();
+        let mut buf = [0; 2048];
+        let n = tokio::time::timeout(wait, peer.recv(&mut buf)).await.ok()?;
+        Some(String::from_utf8_lossy(&buf[..n.unwrap()]).into_owned())
+    };
+    assert_eq!(
+        ask(1, ANSWERED).await.as_deref(),
+        Some("TAPVS-R 1 rs-sw-udp\n")
+    );
+    switch_hang(&shared, true);
+    assert_eq!(ask(2, HUNG).await, None);
+    switch_hang(&shared, false);
+    // The next datagram answers request 3: request 2 stays unanswered.
+    assert_eq!(
+        ask(3, ANSWERED).await.as_deref(),
+        Some("TAPVS-R 3 rs-sw-udp\n")
+    );
+    stop.send(()).unwrap();
+    let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    assert_eq!(
+        (count(&shared.udp_requests), count(&shared.udp_unanswered)),
+        (2, 1)
+    );
 }
 
 #[test]

@@ -17,8 +17,9 @@ const RECV_LEN: usize = 2048;
 
 const _: () = assert!(RECV_LEN > datagram::MAX_QUERY);
 
-/// Serves `socket` until the task is dropped. With `hang`, reads requests and never answers.
-pub(super) async fn serve(socket: UdpSocket, shared: &Shared, hang: bool) {
+/// Serves `socket` until the task is dropped. While the server hangs, reads requests and never
+/// answers.
+pub(super) async fn serve(socket: UdpSocket, shared: &Shared) {
     let mut buf = [0; RECV_LEN];
     let mut out = Vec::with_capacity(MAX_DATAGRAM);
     loop {
@@ -33,7 +34,7 @@ pub(super) async fn serve(socket: UdpSocket, shared: &Shared, hang: bool) {
         };
         let counter = match Query::parse(&buf[..n]) {
             Err(_) => &shared.udp_malformed,
-            Ok(_) if hang => &shared.udp_unanswered,
+            Ok(_) if shared.hanging() => &shared.udp_unanswered,
             Ok(query) => {
                 out.clear();
                 datagram::emit_answer(&query, &shared.name, &mut out);

@@ -1,6 +1,7 @@
 //! The host stack with hand-made frames and a hand-moved clock: ARP and ping for its own
 //! address, the status port over UDP and TCP (whole connections, one after another, a few at
 //! once, stalled ones reclaimed), RST for closed ports, garbage, oversize frames, a full ring.
+//! The health checks against a fake server are in [`check`].
 
 use super::*;
 use crate::wire::build::{self, Endpoints};
@@ -11,6 +12,8 @@ use smoltcp::wire::{
 };
 use std::path::Path;
 
+mod check;
+
 const DIRECTOR_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 0, 2]);
 const INSIDE_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 1, 2]);
 const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -19,6 +22,10 @@ const ROUTER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
 const ROUTER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const PEER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x50]);
 const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 50);
+const PEER_NODE: Node = Node {
+    ip: PEER,
+    mac: PEER_MAC,
+};
 const STATUS: &str = r#"{"name":"d1","state":"active","conns":0}"#;
 const PORT: u16 = 7070;
 const OUT: Iface = Iface::OUTSIDE;
@@ -127,12 +134,32 @@ fn echo_request(src: Ipv4Addr, src_mac: EthernetAddress, ident: u16, seq_no: u16
     ipv4_frame(src, src_mac, IpProtocol::Icmp, &payload)
 }
 
+/// A machine on the director's outside link.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    ip: Ipv4Addr,
+    mac: EthernetAddress,
+}
+
 /// A TCP segment from PEER:`port` to the director.
 fn segment(port: u16, dst_port: u16, control: TcpControl, seq: u32, ack: Option<u32>) -> Vec<u8> {
     segment_with(port, dst_port, control, seq, ack, b"")
 }
 
 fn segment_with(
+    port: u16,
+    dst_port: u16,
+    control: TcpControl,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
+    segment_from(PEER_NODE, port, dst_port, control, seq, ack, payload)
+}
+
+/// A TCP segment from `from`:`port` to the director.
+fn segment_from(
+    from: Node,
     port: u16,
     dst_port: u16,
     control: TcpControl,
@@ -157,11 +184,11 @@ fn segment_with(
     let mut payload = vec![0u8; tcp.buffer_len()];
     tcp.emit(
         &mut TcpPacket::new_unchecked(&mut payload[..]),
-        &IpAddress::Ipv4(PEER),
+        &IpAddress::Ipv4(from.ip),
         &IpAddress::Ipv4(DIRECTOR),
         &ChecksumCapabilities::default(),
     );
-    ipv4_frame(PEER, PEER_MAC, IpProtocol::Tcp, &payload)
+    ipv4_frame(from.ip, from.mac, IpProtocol::Tcp, &payload)
 }
 
 /// A segment the director sent to the peer, checksums verified.
@@ -176,11 +203,16 @@ struct Seg {
 }
 
 fn tcp_of(frame: &[u8]) -> Seg {
-    let (ip, payload) = ipv4_of(frame, PEER_MAC);
-    assert_eq!((ip.src_addr, ip.dst_addr), (DIRECTOR, PEER));
+    tcp_to(frame, PEER_NODE)
+}
+
+/// A segment the director sent to `to`, checksums verified.
+fn tcp_to(frame: &[u8], to: Node) -> Seg {
+    let (ip, payload) = ipv4_of(frame, to.mac);
+    assert_eq!((ip.src_addr, ip.dst_addr), (DIRECTOR, to.ip));
     assert_eq!(ip.next_header, IpProtocol::Tcp);
     let pkt = TcpPacket::new_checked(payload).unwrap();
-    let (src, dst) = (IpAddress::Ipv4(DIRECTOR), IpAddress::Ipv4(PEER));
+    let (src, dst) = (IpAddress::Ipv4(DIRECTOR), IpAddress::Ipv4(to.ip));
     assert!(pkt.verify_checksum(&src, &dst), "TCP checksum");
     let repr = TcpRepr::parse(&pkt, &src, &dst, &ChecksumCapabilities::default()).unwrap();
     Seg {

@@ -1,0 +1,76 @@
+//! What health checks do to the table: a server taken out loses its connections at once
+//! (`expire_server`), and the sorry server sits last at weight 0 until it is given some.
+
+use super::*;
+
+#[test]
+fn a_server_taken_out_loses_its_connections_and_its_clients_find_no_entry() {
+    let mut dp = resolved("rr", &[1, 1, 1], "");
+    let clients: Vec<Endpoints> = (0..6).map(|n| client(n, 2000)).collect();
+    for (n, c) in clients.iter().enumerate() {
+        assert_eq!(send(&mut dp, 0, *c, Flags::SYN), Ok(n as u8 % 3));
+    }
+    assert!(dp.set_weight_of(0, 1, 0));
+    assert_eq!(dp.expire_server(t(10), 0, 1), 2);
+    assert_eq!(dp.conns().len(), 4);
+    assert_eq!(dp.services()[0].views[1].active_conns, 0);
+    for (n, c) in clients.iter().enumerate() {
+        let verdict = send(&mut dp, 20, *c, Flags::ACK);
+        if n % 3 == 1 {
+            assert_eq!(verdict, Err(Verdict::Dropped(DropReason::NoConnection)));
+        } else {
+            assert_eq!(verdict, Ok(n as u8 % 3), "the other servers keep theirs");
+        }
+    }
+    // The client reconnects: a new connection, to a server still in.
+    assert_eq!(send(&mut dp, 30, client(1, 2001), Flags::SYN), Ok(0));
+    assert!(!dp.set_weight_of(0, 3, 1), "no fourth server");
+    assert!(!dp.set_weight_of(1, 0, 1), "no second service");
+}
+
+#[test]
+fn the_sorry_server_comes_last_at_weight_zero_until_given_weight() {
+    let mut text = String::new();
+    for (i, w) in [1, 1].iter().enumerate() {
+        text += &format!(
+            "[[service.real_server]]\nname = \"rs{}\"\naddress = \"198.18.0.{}\"\nport = 80\nweight = {w}\n",
+            i + 1,
+            11 + i
+        );
+    }
+    let config = DirectorConfig::parse(
+        Path::new("test.toml"),
+        &format!(
+            "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
+             prefix_len = 24\ngateway = \"198.18.0.1\"\n\
+             [[service]]\nvip = \"198.18.0.100\"\nport = 80\nscheduler = \"wlc\"\n\
+             sorry_server = {{ address = \"198.18.0.20\", port = 80 }}\n\
+             [service.health]\ncheck = \"tcp\"\n{text}"
+        ),
+    )
+    .unwrap();
+    let mut dp = Dataplane::new(&config, 1);
+    for (mac, ip) in [
+        (ROUTER_MAC, ROUTER),
+        (rs_mac(0), rs_ip(0)),
+        (rs_mac(1), rs_ip(1)),
+    ]
+    .into_iter()
+    .chain([(rs_mac(9), rs_ip(9))])
+    {
+        let mut f = build::arp_reply(mac, ip, DIRECTOR_MAC, DIRECTOR);
+        assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Consumed);
+    }
+    let svc = &dp.services()[0];
+    assert_eq!(svc.servers.len(), 3);
+    assert_eq!(svc.servers[2].name, service::SORRY);
+    assert_eq!(svc.views[2].addr, rs_ip(9));
+    assert_eq!(svc.views[2].weight, 0);
+    for n in 0..20 {
+        assert!(send(&mut dp, 1, client(n, 3000), Flags::SYN).unwrap() < 2);
+    }
+    dp.set_weight_of(0, 0, 0);
+    dp.set_weight_of(0, 1, 0);
+    dp.set_weight_of(0, 2, 1);
+    assert_eq!(send(&mut dp, 2, client(50, 3000), Flags::SYN), Ok(9));
+}
