@@ -180,6 +180,10 @@ pub struct Counters {
     pub events_lost: u64,
     /// Changed entries not queued for sync because the queue was full (refresh sends them).
     pub sync_changes_dropped: u64,
+    /// TCP resets sent for segments that found no connection.
+    pub resets: u64,
+    /// Resets not sent because the queue was full.
+    pub resets_dropped: u64,
     /// Drops, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::ALL.len()],
 }

@@ -113,6 +113,11 @@ impl Dataplane {
             None => {
                 let tcp = transport.protocol == Protocol::Tcp;
                 if tcp && !transport.opens && !self.sloppy {
+                    // As the director's kernel would: the VIP is ours, no socket listens.
+                    match super::reset::Reset::answering(frame) {
+                        Some(r) if !self.resets.push(r) => self.counters.resets_dropped += 1,
+                        _ => {}
+                    }
                     return Verdict::Dropped(DropReason::NoConnection);
                 }
                 match self.open(now_ms, service, key, tcp) {

@@ -14,6 +14,7 @@ pub mod garp;
 mod icmp;
 pub mod neighbour;
 pub mod pending;
+pub mod reset;
 pub mod service;
 pub mod stats;
 mod sync;
@@ -124,6 +125,8 @@ pub struct Dataplane {
     /// Connection sync: whether changes are queued, and the queue (see `sync.rs`).
     sync_enabled: bool,
     sync_changes: VecDeque<u32>,
+    /// TCP resets for segments that found no connection.
+    resets: reset::Resets,
 }
 
 /// Milliseconds on the caller's clock.
@@ -189,6 +192,7 @@ impl Dataplane {
             garp,
             sync_enabled: false,
             sync_changes: VecDeque::with_capacity(sync::SYNC_QUEUE),
+            resets: reset::Resets::default(),
         }
     }
 
@@ -286,6 +290,11 @@ impl Dataplane {
             self.counters.dequeued += 1;
             self.counters.emitted += 1;
             return Some((self.neighbours.get(nb).iface, len));
+        }
+        if let Some(r) = self.resets.pop() {
+            self.counters.resets += 1;
+            self.counters.emitted += 1;
+            return Some((Iface::OUTSIDE, r.emit(self.iface(Iface::OUTSIDE).mac, buf)));
         }
         if let Some(sent) = self.poll_garp(now_ms, buf) {
             return Some(sent);

@@ -23,6 +23,11 @@ pub struct Stats {
     pub arp_requests: u64,
     pub conns_created: u64,
     pub conns_expired: u64,
+    /// TCP resets sent to segments that found no connection (and not sent: queue full).
+    #[serde(default)]
+    pub resets: u64,
+    #[serde(default)]
+    pub resets_dropped: u64,
     /// Entries in the connection table now (connections and templates).
     pub conns: usize,
     /// Drops by reason (only reasons seen).
@@ -104,6 +109,8 @@ impl Dataplane {
             emitted: c.emitted,
             arp_replies: c.arp_replies,
             arp_requests: c.arp_requests,
+            resets: c.resets,
+            resets_dropped: c.resets_dropped,
             conns_created: c.conns_created,
             conns_expired: c.conns_expired,
             conns: self.conns().len(),

@@ -74,3 +74,83 @@ fn the_sorry_server_comes_last_at_weight_zero_until_given_weight() {
     dp.set_weight_of(0, 2, 1);
     assert_eq!(send(&mut dp, 2, client(50, 3000), Flags::SYN), Ok(9));
 }
+
+/// A TCP segment the data plane emitted by itself.
+#[derive(Debug, PartialEq, Eq)]
+struct Emitted {
+    to_mac: EthernetAddress,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ports: (u16, u16),
+    seq: u32,
+    ack: Option<u32>,
+    rst: bool,
+}
+
+/// The next frame the data plane emits by itself, parsed as TCP (checksums verified).
+fn emitted_tcp(dp: &mut Dataplane) -> Option<Emitted> {
+    let mut buf = [0u8; pending::SLOT_LEN];
+    let (iface, len) = dp.poll_transmit(t(100), &mut buf)?;
+    assert_eq!(iface, OUT);
+    let eth = EthernetFrame::new_checked(&buf[..len]).unwrap();
+    let ip = smoltcp::wire::Ipv4Packet::new_checked(eth.payload()).unwrap();
+    assert!(ip.verify_checksum());
+    let tcp = smoltcp::wire::TcpPacket::new_checked(ip.payload()).unwrap();
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    assert!(tcp.verify_checksum(&src.into(), &dst.into()));
+    Some(Emitted {
+        to_mac: eth.dst_addr(),
+        src,
+        dst,
+        ports: (tcp.src_port(), tcp.dst_port()),
+        seq: tcp.seq_number().0 as u32,
+        ack: tcp.ack().then(|| tcp.ack_number().0 as u32),
+        rst: tcp.rst(),
+    })
+}
+
+#[test]
+fn a_segment_without_connection_gets_a_reset_from_the_vip_as_a_directors_kernel_would() {
+    let mut dp = resolved("rr", &[1, 1], "");
+    let c = client(7, 4000);
+    assert_eq!(send(&mut dp, 0, c, Flags::SYN), Ok(0));
+    assert_eq!(dp.expire_server(t(1), 0, 0), 1);
+    let mut ack = build::tcp_frame(c, Flags::ACK, b"GET / HTTP/1.1\r\n\r\n");
+    let their_ack = smoltcp::wire::TcpPacket::new_checked(&ack[34..])
+        .unwrap()
+        .ack_number()
+        .0 as u32;
+    assert_eq!(
+        dp.handle_frame(t(2), OUT, &mut ack),
+        Verdict::Dropped(DropReason::NoConnection)
+    );
+    assert_eq!(
+        emitted_tcp(&mut dp),
+        Some(Emitted {
+            to_mac: ROUTER_MAC,
+            src: VIP,
+            dst: c.src,
+            ports: (80, 4000),
+            seq: their_ack,
+            ack: None,
+            rst: true,
+        }),
+        "RST from the VIP with SEQ = their ACK"
+    );
+    assert_eq!(dp.counters().resets, 1);
+    // A reset is never answered with a reset; a SYN opens a connection instead.
+    let rst = Flags {
+        rst: true,
+        ..Flags::ACK
+    };
+    assert_eq!(
+        send(&mut dp, 3, c, rst),
+        Err(Verdict::Dropped(DropReason::NoConnection))
+    );
+    assert_eq!(emitted_tcp(&mut dp), None);
+    // The reset queue is bounded: a flood past it is counted, not queued.
+    for n in 0..(reset::RESET_QUEUE as u32 + 5) {
+        let _ = send(&mut dp, 4, client(100 + n, 4000), Flags::ACK);
+    }
+    assert_eq!(dp.counters().resets_dropped, 5);
+}
