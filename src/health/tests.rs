@@ -2,11 +2,13 @@
 //! answers, the spread of first checks; the policy's weight changes; and the scheduler seeing
 //! only weights.
 
-use super::config::{OnFailure, Params};
+use super::config::{CheckKind, OnFailure, Params};
 use super::monitor::{Monitor, Target, Transition};
 use super::policy::{Action, ServicePolicy};
+use crate::config::DirectorConfig;
 use crate::sched::{self, Flow, SchedulerKind, ServerView};
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 const P: Params = Params {
     interval_ms: 1000,
@@ -210,5 +212,94 @@ fn schedulers_see_health_only_as_weights() {
         s.update(&views);
         let back = (0..300).filter(|&i| s.schedule(&views, &flow(i)) == Some(1));
         assert!(back.count() > 0, "{kind:?}: the server is back");
+    }
+}
+
+/// A director configuration with one checked service (`health` is the section's body) and
+/// two real servers, the second with `over` as its own `health`.
+fn director_config(health: &str, over: &str, extra: &str) -> Result<DirectorConfig, String> {
+    let text = format!(
+        "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
+         prefix_len = 24\ngateway = \"198.18.0.1\"\n\
+         [[service]]\nvip = \"198.18.0.100\"\nport = 80\nscheduler = \"rr\"\n{extra}\n\
+         {health}\n\
+         [[service.real_server]]\nname = \"rs1\"\naddress = \"198.18.0.11\"\nport = 80\n\
+         [[service.real_server]]\nname = \"rs2\"\naddress = \"198.18.0.12\"\nport = 80\n{over}\n"
+    );
+    DirectorConfig::parse(Path::new("d1.toml"), &text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_director_config_takes_checks_per_service_and_per_server() {
+    let section =
+        "[service.health]\ncheck = \"http\"\ninterval_ms = 500\ntimeout_ms = 200\nfall = 2";
+    let c = director_config(section, "health = { fall = 5, initial = \"down\" }", "").unwrap();
+    let s = &c.services[0];
+    let h = s.health.as_ref().unwrap();
+    assert_eq!(h.check, CheckKind::Http);
+    assert_eq!((h.path.as_str(), h.status), ("/", [200, 399]));
+    let base = Params {
+        interval_ms: 500,
+        timeout_ms: 200,
+        rise: 2,
+        fall: 2,
+        initially_up: true,
+    };
+    assert_eq!(h.params(s.real_servers[0].health.as_ref()), base);
+    assert_eq!(
+        h.params(s.real_servers[1].health.as_ref()),
+        Params {
+            fall: 5,
+            initially_up: false,
+            ..base
+        }
+    );
+}
+
+#[test]
+fn bad_checks_are_refused_naming_the_file_and_field() {
+    let tcp = "[service.health]\ncheck = \"tcp\"";
+    let cases = [
+        (
+            "[service.health]\ncheck = \"tcp\"\ninterval_ms = 100\ntimeout_ms = 200",
+            "",
+            "",
+            "`service[0].health.timeout_ms`",
+        ),
+        (
+            tcp,
+            "health = { rise = 0 }",
+            "",
+            "`service[0].real_server[1].health.rise`",
+        ),
+        (
+            "[service.health]\ncheck = \"http\"\npath = \"/a b\"",
+            "",
+            "",
+            "`service[0].health.path`",
+        ),
+        (
+            "[service.health]\ncheck = \"http\"\nstatus = [500, 200]",
+            "",
+            "",
+            "`service[0].health.status`",
+        ),
+        (
+            "",
+            "",
+            "sorry_server = { address = \"198.18.0.20\", port = 80 }",
+            "`service[0].sorry_server`",
+        ),
+        (
+            tcp,
+            "",
+            "sorry_server = { address = \"198.18.5.20\", port = 80 }",
+            "`service[0].sorry_server.address`",
+        ),
+    ];
+    for (section, over, extra, field) in cases {
+        let err = director_config(section, over, extra).unwrap_err();
+        assert!(err.starts_with("d1.toml: field "), "{err}");
+        assert!(err.contains(field), "{field} in: {err}");
     }
 }
