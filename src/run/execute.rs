@@ -23,6 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What a run brings back from the lab.
+#[derive(Default)]
 pub struct Collected {
     /// Events as they happened: time from the load start, and the event.
     pub events: Vec<(u64, EventSpec)>,
@@ -48,6 +49,9 @@ pub struct Collected {
     /// Health-check state changes the directors logged, in time order: (ms from the load
     /// start, director, server, up).
     pub health: Vec<HealthChange>,
+    /// Each director's last health-check counters (`<director>.health.json`: one object per
+    /// server with `checks`, `ok`, `failed`, `timeouts`, `max_latency_ms`...), by name.
+    pub health_counters: Vec<(String, serde_json::Value)>,
     /// Router's LAN interface counters over the load.
     pub router_lan: LinkStats,
 }
@@ -637,8 +641,17 @@ fn drive(
             Some((name.clone(), serde_json::from_str(&text).ok()?))
         })
         .collect();
+    let health_counters = directors
+        .iter()
+        .filter_map(|name| {
+            let path = ctx.control(name).with_extension("health.json");
+            let text = std::fs::read_to_string(path).ok()?;
+            Some((name.clone(), serde_json::from_str(&text).ok()?))
+        })
+        .collect();
     Ok(Collected {
         health,
+        health_counters,
         director_tables: tables,
         sync,
         host_probe_failures,

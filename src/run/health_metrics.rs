@@ -21,6 +21,27 @@ fn first_change<'a>(
         .find(|h| h.server == server && h.up == up && h.at >= from)
 }
 
+/// The checks' own counters, over every director and server: how many ran, timed out, and
+/// the slowest successful one.
+fn counter_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
+    let servers = c
+        .health_counters
+        .iter()
+        .filter_map(|(_, v)| v.as_array())
+        .flatten()
+        .filter_map(|s| s.get("counters"));
+    let (mut checks, mut timeouts, mut slowest) = (0.0, 0.0, 0.0f64);
+    for s in servers {
+        let get = |k: &str| s.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+        checks += get("checks");
+        timeouts += get("timeouts");
+        slowest = slowest.max(get("max_latency_ms"));
+    }
+    m.insert("checks_run".into(), checks);
+    m.insert("check_timeouts".into(), timeouts);
+    m.insert("check_latency_max_ms".into(), slowest);
+}
+
 pub(super) fn health_metrics(
     m: &mut BTreeMap<String, f64>,
     scenario: &Scenario,
@@ -51,6 +72,7 @@ pub(super) fn health_metrics(
         "servers_down_at_end".into(),
         last.values().filter(|up| !**up).count() as f64,
     );
+    counter_metrics(m, c);
     if faults.is_empty() {
         return;
     }
@@ -124,3 +146,6 @@ pub(super) fn health_metrics(
         m.insert("requests_after_recovery".into(), served_after as f64);
     }
 }
+
+#[cfg(test)]
+mod tests;
