@@ -209,6 +209,12 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
                 tx_errors += 1;
             }
         });
+        // Verdicts the host stack just reached, now rather than at the next wake-up (which
+        // may be up to MAX_SLEEP_MS away on a quiet LAN); checks started here go out at once,
+        // as the host stack then asks to be polled.
+        if let Some(h) = &mut health {
+            h.poll(now, &mut host, &mut dp);
+        }
         if let Some(control) = &control {
             control.serve(clock(), &mut dp);
         }
