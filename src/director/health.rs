@@ -4,7 +4,7 @@
 //! expiry) in the data plane. Each change is logged (stderr, and JSON lines for the runner).
 
 use super::host::HostStack;
-use super::host::check::CheckSpec;
+use super::host::check::{CheckError, CheckSpec};
 use crate::config::DirectorConfig;
 use crate::dataplane::Dataplane;
 use crate::health::config::{CheckKind, HealthConfig};
@@ -25,7 +25,32 @@ pub struct Health {
     names: Vec<String>,
     /// By service index (`None`: not checked).
     policies: Vec<Option<ServicePolicy>>,
+    /// By target index: why its latest check failed, for the log of a change to down.
+    last_failure: Vec<Failure>,
     log: Option<File>,
+}
+
+/// Why a check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    None,
+    Timeout,
+    Error(CheckError),
+}
+
+impl Failure {
+    fn name(self) -> &'static str {
+        match self {
+            Failure::None => "none",
+            Failure::Timeout => "timeout",
+            Failure::Error(CheckError::Refused) => "refused",
+            Failure::Error(CheckError::Closed) => "closed",
+            Failure::Error(CheckError::Status(_)) => "status",
+            Failure::Error(CheckError::Content) => "content",
+            Failure::Error(CheckError::Malformed) => "malformed",
+            Failure::Error(CheckError::Socket) => "socket",
+        }
+    }
 }
 
 /// The check a service's configuration asks for.
@@ -97,6 +122,7 @@ impl Health {
             .transpose()?;
         let monitor = Monitor::new(ms(now), &targets);
         let health = Health {
+            last_failure: vec![Failure::None; checks.len()],
             monitor,
             checks,
             names,
@@ -126,23 +152,29 @@ impl Health {
     pub fn poll(&mut self, now: Instant, host: &mut HostStack, dp: &mut Dataplane) {
         let now_ms = ms(now);
         for i in 0..self.checks.len() {
-            if let Some(result) = host.check_result(self.checks[i])
-                && let Some(t) = self.monitor.report(now_ms, i, result.is_ok())
-            {
+            let Some(result) = host.check_result(self.checks[i]) else {
+                continue;
+            };
+            if let Err(e) = result {
+                self.last_failure[i] = Failure::Error(e);
+            }
+            if let Some(t) = self.monitor.report(now_ms, i, result.is_ok()) {
                 self.changed(now, t, dp);
             }
         }
         while let Some((i, t)) = self.monitor.poll_expired(now_ms) {
             host.cancel_check(self.checks[i]);
+            self.last_failure[i] = Failure::Timeout;
             if let Some(t) = t {
                 self.changed(now, t, dp);
             }
         }
         while let Some(i) = self.monitor.poll_start(now_ms) {
-            if host.start_check(self.checks[i]).is_err()
-                && let Some(t) = self.monitor.report(now_ms, i, false)
-            {
-                self.changed(now, t, dp);
+            if let Err(e) = host.start_check(self.checks[i]) {
+                self.last_failure[i] = Failure::Error(e);
+                if let Some(t) = self.monitor.report(now_ms, i, false) {
+                    self.changed(now, t, dp);
+                }
             }
         }
     }
@@ -172,15 +204,20 @@ impl Health {
         let target = self.monitor.target(t.index);
         let name = &self.names[t.index];
         let state = if t.up { "up" } else { "down" };
+        let reason = if t.up {
+            "passed"
+        } else {
+            self.last_failure[t.index].name()
+        };
         let c = self.monitor.counters(t.index);
         eprintln!(
-            "director: health: {name} {state} after {} checks ({} ok, {} failed, {} timed out)",
+            "director: health: {name} {state} ({reason}) after {} checks ({} ok, {} failed, {} timed out)",
             c.checks, c.ok, c.failed, c.timeouts
         );
         if let Some(log) = &mut self.log {
             let _ = writeln!(
                 log,
-                "{{\"unix_ms\":{},\"server\":\"{name}\",\"state\":\"{state}\"}}",
+                "{{\"unix_ms\":{},\"server\":\"{name}\",\"state\":\"{state}\",\"reason\":\"{reason}\"}}",
                 unix_ms()
             );
         }
