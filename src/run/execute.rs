@@ -433,6 +433,16 @@ fn drive(
             ctx.director_stats(name).is_ok()
         })?;
     }
+    // VRRP routers start as backups and elect a master after Master_Down_Interval (3.4 s at
+    // 1 s adverts): the load starts on a converged pair, not during the election.
+    if let Some(f) = scenario.failover.as_ref().filter(|_| directors.len() > 1) {
+        let limit = f.advert_interval * 4 + Duration::from_secs(2);
+        wait_for("a VRRP master", limit, || {
+            directors
+                .iter()
+                .any(|d| ctx.director_stats(d).is_ok_and(|s| s.active))
+        })?;
+    }
     std::thread::sleep(scenario.lab.settle);
     interrupt.check()?;
     let host_probe_failures = probe_directors(&ctx, &directors);
