@@ -64,9 +64,14 @@ fn run(scenario: &Path, results: &Path) -> Result<(), String> {
         .lines()
         .find_map(|l| l.strip_prefix("results: "))
         .map(PathBuf::from);
+    let failed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAIL"))
+        .collect();
     Err(format!(
-        "exit {:?}\n{}\n{}",
+        "exit {:?}\n{}\n{}\n{}",
         out.status.code(),
+        failed.join("\n"),
         String::from_utf8_lossy(&out.stderr),
         run_dir.map(|d| evidence(&d)).unwrap_or_default()
     ))
