@@ -196,6 +196,17 @@ pub fn run_one(
                 at_ms: *at,
                 label: format!("{} {}{}", e.action.name(), e.server, e.director),
             })
+            // What the first director's health checks concluded, on the same axis.
+            .chain(
+                collected
+                    .health
+                    .iter()
+                    .filter(|h| Some(&h.director) == scenario.directors().first())
+                    .map(|h| EventMark {
+                        at_ms: h.at,
+                        label: format!("{} {}", h.server, if h.up { "up" } else { "down" }),
+                    }),
+            )
             .collect(),
         masters: Vec::new(),
         metrics,
