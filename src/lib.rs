@@ -11,6 +11,7 @@
 //! - [`director`]: the `tapvs director` process: TAP + data plane + host stack + control socket.
 //! - [`server`]: `tapvs server`, the built-in real server: HTTP/1.1, and UDP request/response.
 //! - [`sync`]: connection-table sync master → backup (IPVS sync v1 + sequence, ack, bulk, refresh).
+//! - [`health`]: sans-IO health checks of real servers: when to check, hysteresis, weights.
 //! - [`client`]: `tapvs client`, the bounded load generator.
 //! - [`metrics`]: the records the client and director hand to the runner.
 //! - [`probe`]: `tapvs probe`, asks a director's status port for its status line.
@@ -36,3 +37,11 @@ pub mod sched;
 pub mod server;
 pub mod sync;
 pub mod wire;
+
+/// Wall-clock milliseconds since the Unix epoch: the time base the processes of a run (client,
+/// directors, runner) share in their logs and reports.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -32,7 +32,7 @@ use conn::Target;
 use load::Run;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Runs `tapvs client`: the load, then the report to `--out` and a summary line to stdout.
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 pub async fn generate(args: Args) -> Result<ClientReport, ArgError> {
     args.check()?;
     if let Some(at) = args.start_at_unix_ms {
-        let wait = Duration::from_millis(at.saturating_sub(unix_ms_now()));
+        let wait = Duration::from_millis(at.saturating_sub(crate::unix_ms()));
         if wait > Duration::from_secs(24 * 3600) {
             return Err(ArgError {
                 option: "start-at-unix-ms",
@@ -111,7 +111,7 @@ pub async fn generate(args: Args) -> Result<ClientReport, ArgError> {
             receivers.spawn(udp::receive(s.clone(), i));
         }
     }
-    let started_unix_ms = unix_ms_now();
+    let started_unix_ms = crate::unix_ms();
     let run = Arc::new(Run::new(args, target, sockets, Instant::now()));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..run.args.concurrency {
@@ -143,13 +143,6 @@ fn bind_udp(args: &Args) -> Result<udp::Udp, ArgError> {
         option: "client-base",
         reason: format!("cannot bind UDP sockets from {}: {e}", args.client_base),
     })
-}
-
-fn unix_ms_now() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Writes the report as JSON, atomically (a temporary file renamed into place).

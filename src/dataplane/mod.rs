@@ -392,14 +392,14 @@ impl Dataplane {
     /// Sets the weight of a real server, by service index and server name (0 = quiescent).
     /// Returns false when there is no such server.
     pub fn set_weight(&mut self, service: usize, server: &str, weight: u32) -> bool {
-        let Some(svc) = self.services.get_mut(service) else {
+        let Some(i) = self
+            .services
+            .get(service)
+            .and_then(|svc| svc.servers.iter().position(|s| s.name == server))
+        else {
             return false;
         };
-        let Some(i) = svc.servers.iter().position(|s| s.name == server) else {
-            return false;
-        };
-        svc.set_weight(i, weight);
-        true
+        self.set_weight_of(service, i, weight)
     }
 
     /// Sets the weight of server `server` (by index) of service `service`; false if none.

@@ -129,8 +129,4 @@ impl Resets {
     pub fn pop(&mut self) -> Option<Reset> {
         self.queue.pop_front()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
 }

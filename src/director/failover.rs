@@ -9,11 +9,11 @@ use crate::control::vrrp::{State, VrrpConfig, VrrpEvent, VrrpRouter};
 use crate::dataplane::{Dataplane, Event};
 use crate::io::port::Port;
 use crate::io::vnet::VnetHeader;
+use crate::unix_ms;
 use crate::wire::vrrp::{emit_frame, parse_frame};
 use smoltcp::time::{Duration, Instant};
 use std::io::Write;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The VRRP router of a director and its log.
 pub struct Failover {
@@ -21,12 +21,6 @@ pub struct Failover {
     log: Option<std::fs::File>,
     /// Protocol-112 frames for the director that did not parse as adverts (dropped, counted).
     not_adverts: u64,
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Failover {

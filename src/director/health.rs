@@ -10,6 +10,7 @@ use crate::dataplane::Dataplane;
 use crate::health::config::{CheckKind, HealthConfig};
 use crate::health::monitor::{Monitor, Target, Transition};
 use crate::health::policy::{Action, ServicePolicy};
+use crate::unix_ms;
 use smoltcp::time::Instant;
 use std::fs::File;
 use std::io::Write;
@@ -246,10 +247,4 @@ fn apply(dp: &mut Dataplane, now: Instant, action: Action) {
 
 fn ms(now: Instant) -> u64 {
     now.total_millis().max(0) as u64
-}
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -102,25 +102,25 @@ pub struct Params {
     pub initially_up: bool,
 }
 
-fn default_interval_ms() -> u64 {
+pub(crate) fn default_interval_ms() -> u64 {
     1000
 }
-fn default_timeout_ms() -> u64 {
+pub(crate) fn default_timeout_ms() -> u64 {
     500
 }
-fn default_rise() -> u32 {
+pub(crate) fn default_rise() -> u32 {
     2
 }
-fn default_fall() -> u32 {
+pub(crate) fn default_fall() -> u32 {
     3
 }
-fn default_path() -> String {
+pub(crate) fn default_path() -> String {
     "/".into()
 }
-fn default_status() -> [u16; 2] {
+pub(crate) fn default_status() -> [u16; 2] {
     [200, 399]
 }
-fn default_request() -> String {
+pub(crate) fn default_request() -> String {
     "TAPVS-Q 0 16\n".into()
 }
 

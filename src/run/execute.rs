@@ -14,13 +14,14 @@ use crate::lab::{
 };
 use crate::metrics::ClientReport;
 use crate::scenario::{Action, ConnectionMode, EventSpec, LoadMode, Mode, Scenario, client_base};
+use crate::unix_ms;
 use anyhow::{Context, bail};
 use std::fs::File;
 use std::net::SocketAddrV4;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// What a run brings back from the lab.
 #[derive(Default)]
@@ -88,12 +89,6 @@ fn sum_forwarded(stats: &[Stats]) -> Traffic {
         t.add(&s.forwarded());
     }
     t
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
@@ -395,6 +390,23 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> any
     Ok(())
 }
 
+/// Each director's last JSON report next to its control socket (`<director>.<extension>`), by
+/// name; directors without one (or with an unreadable one) are left out.
+fn last_reports(
+    ctx: &Ctx,
+    directors: &[String],
+    extension: &str,
+) -> Vec<(String, serde_json::Value)> {
+    directors
+        .iter()
+        .filter_map(|name| {
+            let path = ctx.control(name).with_extension(extension);
+            let text = std::fs::read_to_string(path).ok()?;
+            Some((name.clone(), serde_json::from_str(&text).ok()?))
+        })
+        .collect()
+}
+
 fn drive(
     scenario: &Scenario,
     interrupt: &Interrupt,
@@ -643,22 +655,8 @@ fn drive(
     for name in &directors {
         procs.stop(name, Duration::from_secs(2));
     }
-    let sync = directors
-        .iter()
-        .filter_map(|name| {
-            let path = ctx.control(name).with_extension("sync.json");
-            let text = std::fs::read_to_string(path).ok()?;
-            Some((name.clone(), serde_json::from_str(&text).ok()?))
-        })
-        .collect();
-    let health_counters = directors
-        .iter()
-        .filter_map(|name| {
-            let path = ctx.control(name).with_extension("health.json");
-            let text = std::fs::read_to_string(path).ok()?;
-            Some((name.clone(), serde_json::from_str(&text).ok()?))
-        })
-        .collect();
+    let sync = last_reports(&ctx, &directors, "sync.json");
+    let health_counters = last_reports(&ctx, &directors, "health.json");
     Ok(Collected {
         health,
         health_counters,

@@ -234,41 +234,30 @@ pub struct HealthSpec {
     pub interval: Duration,
     #[serde(default = "default_check_timeout", with = "duration_field")]
     pub timeout: Duration,
-    #[serde(default = "default_rise")]
+    #[serde(default = "crate::health::config::default_rise")]
     pub rise: u32,
-    #[serde(default = "default_fall")]
+    #[serde(default = "crate::health::config::default_fall")]
     pub fall: u32,
     #[serde(default)]
     pub initial: crate::health::config::InitialState,
     /// `quiescent` (weight 0) or `remove` (weight 0 and its connections expired).
     #[serde(default)]
     pub on_failure: crate::health::config::OnFailure,
-    #[serde(default = "default_check_path")]
+    #[serde(default = "crate::health::config::default_path")]
     pub path: String,
-    #[serde(default = "default_check_status")]
+    #[serde(default = "crate::health::config::default_status")]
     pub status: [u16; 2],
     /// HTTP: text the body must contain; UDP: text the answer must contain.
     #[serde(default)]
     pub expect: Option<String>,
 }
 
+/// The director's defaults, as durations.
 fn default_check_interval() -> Duration {
-    Duration::from_millis(1000)
+    Duration::from_millis(crate::health::config::default_interval_ms())
 }
 fn default_check_timeout() -> Duration {
-    Duration::from_millis(500)
-}
-fn default_rise() -> u32 {
-    2
-}
-fn default_fall() -> u32 {
-    3
-}
-fn default_check_path() -> String {
-    "/".into()
-}
-fn default_check_status() -> [u16; 2] {
-    [200, 399]
+    Duration::from_millis(crate::health::config::default_timeout_ms())
 }
 
 impl HealthSpec {
@@ -285,7 +274,7 @@ impl HealthSpec {
             path: self.path.clone(),
             status: self.status,
             expect: self.expect.clone(),
-            request: "TAPVS-Q 0 16\n".into(),
+            request: crate::health::config::default_request(),
         }
     }
 }
