@@ -193,6 +193,10 @@ impl Dataplane {
             }
             None => {
                 self.neighbours.solicit(neighbour, now_ms);
+                // A parked frame leaves later, without its virtio header: finish its checksum.
+                if self.partial_csum && !complete_transport_csum(frame) {
+                    return Verdict::Dropped(DropReason::Malformed);
+                }
                 match self.pending.park(neighbour, frame, now_ms) {
                     Ok(()) => Verdict::Parked,
                     Err(reason) => Verdict::Dropped(reason),
@@ -426,4 +430,23 @@ fn parse_transport(protocol: IpProtocol, payload: &[u8]) -> Result<Transport, Dr
         return Err(DropReason::Malformed);
     }
     Ok(transport)
+}
+
+/// Finishes the partial TCP/UDP checksum of an Ethernet/IPv4 frame from a TAP with offloads
+/// (the sum starts at the end of the IPv4 header: see `wire::checksum`). False when the frame is
+/// not IPv4 TCP/UDP or too short.
+fn complete_transport_csum(frame: &mut [u8]) -> bool {
+    let Some(Ok(ip)) = frame
+        .get(ETHERNET_HEADER_LEN..)
+        .map(crate::wire::Ipv4Packet::new_checked)
+    else {
+        return false;
+    };
+    let start = ETHERNET_HEADER_LEN + usize::from(ip.header_len());
+    let offset = match ip.next_header() {
+        crate::wire::IpProtocol::Tcp => 16,
+        crate::wire::IpProtocol::Udp => 6,
+        _ => return false,
+    };
+    checksum::complete_partial(frame, start, start + offset)
 }

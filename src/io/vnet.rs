@@ -199,36 +199,8 @@ impl VnetHeader {
         }
         let start = usize::from(self.csum_start);
         let field = start + usize::from(self.csum_offset);
-        if self.is_gso() || field + 2 > frame.len() {
-            return false;
-        }
-        let sum = !fold(ones_sum(&frame[start..]));
-        let sum = if sum == 0 { 0xffff } else { sum };
-        frame[field..field + 2].copy_from_slice(&sum.to_be_bytes());
-        true
+        !self.is_gso() && crate::wire::checksum::complete_partial(frame, start, field)
     }
-}
-
-/// The one's-complement sum of `data` as big-endian 16-bit words (an odd last byte is padded with
-/// zero), not folded.
-fn ones_sum(data: &[u8]) -> u64 {
-    let mut chunks = data.chunks_exact(2);
-    let mut sum: u64 = chunks
-        .by_ref()
-        .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    if let [last] = chunks.remainder() {
-        sum += u64::from(*last) << 8;
-    }
-    sum
-}
-
-/// Folds a one's-complement sum to 16 bits (not complemented).
-fn fold(mut sum: u64) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }
 
 /// A TAP device opened with virtio-net headers, non-blocking.

@@ -110,6 +110,33 @@ impl Delta {
     }
 }
 
+/// Finishes a partial transport checksum (see the module docs) in software, for a packet that
+/// leaves without checksum offload: sums `data[start..]` with the field at `field` as it is (the
+/// pseudo-header sum), folds, complements and stores the result in the field (0 is stored as
+/// 0xffff, as the kernel does). False, leaving `data` untouched, when the field does not fit.
+pub fn complete_partial(data: &mut [u8], start: usize, field: usize) -> bool {
+    if start > field || field + 2 > data.len() {
+        return false;
+    }
+    let mut words = data[start..].chunks_exact(2);
+    let mut sum: u64 = words
+        .by_ref()
+        .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    if let [last] = words.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let check = match !(sum as u16) {
+        0 => 0xffff,
+        c => c,
+    };
+    data[field..field + 2].copy_from_slice(&check.to_be_bytes());
+    true
+}
+
 /// Folds carries back into the low 16 bits (end-around carry). Zero only for a zero input.
 fn fold(mut sum: u32) -> u16 {
     while sum > 0xffff {

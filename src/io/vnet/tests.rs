@@ -644,3 +644,19 @@ mod root {
         drop(ns);
     }
 }
+
+/// The one's-complement sum of `data` as big-endian 16-bit words (an odd last byte padded with
+/// zero), not folded: the tests' own reference, apart from the code under test.
+fn ones_sum(data: &[u8]) -> u64 {
+    data.chunks(2)
+        .map(|w| u64::from(u16::from_be_bytes([w[0], w.get(1).copied().unwrap_or(0)])))
+        .sum()
+}
+
+/// Folds a one's-complement sum to 16 bits (not complemented).
+fn fold(mut sum: u64) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
