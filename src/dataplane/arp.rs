@@ -1,10 +1,12 @@
 //! ARP in the data plane: answer requests for the VIPs and floating addresses (only while
-//! active) by turning the request into a reply in place; learn neighbours from what passes;
+//! active) by turning the request into a reply in place; learn neighbours from well-formed
+//! requests and replies only, by Linux's rules (see [`screen`] and `Neighbours::learn`);
 //! emit the requests that resolve real servers and the router. ARP about the director's own
 //! address goes up to the host stack when one is attached (it answers for its address and
 //! learns the neighbours it asked for); without one the data plane answers it too.
 
 use super::counters::DropReason;
+use super::neighbour::{Evidence, Learnt};
 use super::{Dataplane, Event, Iface, Verdict};
 use crate::wire::{
     ArpOperation, ArpPacket, ArpRepr, ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame,
@@ -17,41 +19,57 @@ const MIN_FRAME_LEN: usize = 60;
 
 impl Dataplane {
     pub(super) fn handle_arp(&mut self, now_ms: u64, iface: Iface, frame: &mut [u8]) -> Verdict {
+        let eth_dst = EthernetFrame::new_unchecked(&*frame).dst_addr();
         let payload = &mut frame[ETHERNET_HEADER_LEN..];
         let Ok(packet) = ArpPacket::new_checked(&*payload) else {
             return Verdict::Dropped(DropReason::Malformed);
         };
+        // smoltcp's parse refuses anything but Ethernet/IPv4 with lengths 6 and 4.
         let Ok(ArpRepr::EthernetIpv4 {
             operation,
             source_hardware_addr: sha,
             source_protocol_addr: spa,
+            target_hardware_addr: tha,
             target_protocol_addr: tpa,
-            ..
         }) = ArpRepr::parse(&packet)
         else {
             return Verdict::Dropped(DropReason::Malformed);
         };
-        if sha.is_unicast()
-            && let Some(nb) = self.neighbours.learn(spa, sha, now_ms)
-        {
-            let ip = self.neighbours.get(nb).ip;
-            self.push_event(Event::NeighbourResolved { ip, mac: sha });
+        if let Err(reason) = screen(operation, sha, spa, tpa) {
+            return Verdict::Dropped(reason);
         }
         let port = self.iface(iface);
         let (own, mac) = (port.addr, port.mac);
+        if !spa.is_unspecified() {
+            let evidence = if operation == ArpOperation::Reply && eth_dst == mac {
+                Evidence::Confirmed
+            } else {
+                Evidence::Stale
+            };
+            // Linux's arp_is_garp: sender = target, and a reply also names itself as target.
+            let gratuitous = spa == tpa && (operation == ArpOperation::Request || tha == sha);
+            match self
+                .neighbours
+                .learn(spa, sha, now_ms, evidence, gratuitous)
+            {
+                Learnt::Resolved(nb) => {
+                    let ip = self.neighbours.get(nb).ip;
+                    self.push_event(Event::NeighbourResolved { ip, mac: sha });
+                }
+                Learnt::Refused => self.counters.neighbour_updates_refused += 1,
+                Learnt::Untracked | Learnt::Unchanged | Learnt::Updated(_) => {}
+            }
+        }
+        let port = self.iface(iface);
         // VIPs live on the outside; floating addresses on the interface that lists them.
         let floating =
             (iface == Iface::OUTSIDE && self.vips.contains(&tpa)) || port.floating.contains(&tpa);
-        let known = matches!(operation, ArpOperation::Request | ArpOperation::Reply);
-        if self.host_stack && known && tpa == own && !floating {
+        if self.host_stack && tpa == own && !floating {
             return Verdict::ToHost;
         }
         if operation == ArpOperation::Request && (tpa == own || floating) {
             if floating && !self.active {
                 return Verdict::Dropped(DropReason::Inactive);
-            }
-            if !sha.is_unicast() {
-                return Verdict::Dropped(DropReason::Malformed);
             }
             let reply = ArpRepr::EthernetIpv4 {
                 operation: ArpOperation::Reply,
@@ -72,6 +90,35 @@ impl Dataplane {
         }
         Verdict::Dropped(DropReason::ArpIgnored)
     }
+}
+
+/// Linux's arp_rcv/arp_process checks before an ARP packet may be answered or teach anything:
+/// opcode request or reply only; a unicast sender MAC; a sender address that is unicast or
+/// 0.0.0.0 (a duplicate-address probe, answered but never learnt); a target that is neither
+/// multicast, broadcast nor loopback.
+fn screen(
+    operation: ArpOperation,
+    sha: EthernetAddress,
+    spa: Ipv4Addr,
+    tpa: Ipv4Addr,
+) -> Result<(), DropReason> {
+    if !matches!(operation, ArpOperation::Request | ArpOperation::Reply) {
+        return Err(DropReason::ArpBadOpcode);
+    }
+    let zero_net = spa.octets()[0] == 0 && !spa.is_unspecified();
+    if !sha.is_unicast()
+        || sha == EthernetAddress([0; 6])
+        || spa.is_multicast()
+        || spa.is_broadcast()
+        || spa.is_loopback()
+        || zero_net
+    {
+        return Err(DropReason::ArpBadSender);
+    }
+    if tpa.is_multicast() || tpa.is_broadcast() || tpa.is_loopback() {
+        return Err(DropReason::ArpBadTarget);
+    }
+    Ok(())
 }
 
 /// Writes a gratuitous ARP (a broadcast request for `addr` from `addr` itself, as keepalived

@@ -45,11 +45,18 @@ pub enum DropReason {
     TtlExceeded,
     /// A NAT reply towards an on-link destination when the neighbour table has no room left.
     NoRoute,
+    /// An ARP opcode other than request (1) or reply (2): never answered, never learnt.
+    ArpBadOpcode,
+    /// An ARP sender that no host can be: a multicast, broadcast or zero MAC, or a multicast,
+    /// broadcast, loopback or 0.x.x.x address (0.0.0.0 itself is a probe, answered).
+    ArpBadSender,
+    /// An ARP packet about a multicast, broadcast or loopback target address.
+    ArpBadTarget,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 19] = [
+    pub const ALL: [DropReason; 22] = [
         DropReason::Malformed,
         DropReason::BadChecksum,
         DropReason::UnsupportedEthertype,
@@ -69,6 +76,9 @@ impl DropReason {
         DropReason::NoInterface,
         DropReason::TtlExceeded,
         DropReason::NoRoute,
+        DropReason::ArpBadOpcode,
+        DropReason::ArpBadSender,
+        DropReason::ArpBadTarget,
     ];
 
     /// The name used in stats output.
@@ -93,6 +103,9 @@ impl DropReason {
             DropReason::NoInterface => "no_interface",
             DropReason::TtlExceeded => "ttl_exceeded",
             DropReason::NoRoute => "no_route",
+            DropReason::ArpBadOpcode => "arp_bad_opcode",
+            DropReason::ArpBadSender => "arp_bad_sender",
+            DropReason::ArpBadTarget => "arp_bad_target",
         }
     }
 }
@@ -172,6 +185,9 @@ pub struct Counters {
     pub arp_requests: u64,
     /// Gratuitous ARPs sent for the VIPs and floating addresses.
     pub garps: u64,
+    /// ARP packets whose new MAC for a known neighbour was refused (Linux's locktime: the
+    /// first answer wins for one second, unless the update is a gratuitous ARP).
+    pub neighbour_updates_refused: u64,
     /// Connection entries created.
     pub conns_created: u64,
     /// Connection entries expired or replaced.

@@ -12,6 +12,34 @@ pub const PROBE_INTERVAL_MS: u64 = 1000;
 pub const MAX_PROBES: u8 = 3;
 /// How long an answer is trusted before the entry is re-probed (kept usable meanwhile).
 pub const REACHABLE_MS: u64 = 60_000;
+/// Linux's neighbour `locktime` (1 s): after a MAC is learnt, a different one for the same
+/// address is refused for this long (the first answer wins), unless it comes by gratuitous ARP.
+pub const LOCKTIME_MS: u64 = 1000;
+
+/// How much an ARP packet proves about its sender (Linux's NUD_REACHABLE vs NUD_STALE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// A reply sent to our own MAC: the sender answered us, so it is reachable.
+    Confirmed,
+    /// A request, or a reply to someone else: the sender exists, but its reachability is not
+    /// confirmed; a new MAC learnt this way is probed at once.
+    Stale,
+}
+
+/// What an ARP packet did to the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learnt {
+    /// The sender is not a neighbour we forward to (ARP never creates entries: `arp_accept=0`).
+    Untracked,
+    /// The same MAC as before (confirmed again when the evidence is a reply to us).
+    Unchanged,
+    /// The neighbour was unresolved and now has a MAC: its waiting frames can go.
+    Resolved(usize),
+    /// The neighbour moved to another MAC.
+    Updated(usize),
+    /// Another MAC within the lock time of the last update: ignored.
+    Refused,
+}
 
 /// One neighbour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +50,8 @@ pub struct Neighbour {
     /// Known MAC, if any (still used while a refresh is under way).
     pub mac: Option<EthernetAddress>,
     confirmed_ms: u64,
+    /// When `mac` last changed (for the lock time).
+    updated_ms: u64,
     /// When the next probe is due; `None` when not probing.
     next_probe_ms: Option<u64>,
     probes_sent: u8,
@@ -51,6 +81,7 @@ impl Neighbours {
             iface,
             mac: None,
             confirmed_ms: 0,
+            updated_ms: 0,
             next_probe_ms: Some(0),
             probes_sent: 0,
         });
@@ -95,17 +126,47 @@ impl Neighbours {
         self.entries[idx].mac
     }
 
-    /// Records an ARP packet from `ip` claiming `mac`. Returns the index when `ip` is tracked and
-    /// was unresolved until now (so its waiting frames can go).
-    pub fn learn(&mut self, ip: Ipv4Addr, mac: EthernetAddress, now_ms: u64) -> Option<usize> {
-        let idx = self.index_of(ip)?;
+    /// Records a well-formed ARP packet from `ip` claiming `mac`, by Linux's rules: only
+    /// tracked neighbours are updated; a different MAC within [`LOCKTIME_MS`] of the last change
+    /// is refused unless `gratuitous`; only [`Evidence::Confirmed`] stops probing, and a MAC
+    /// learnt from weaker evidence is probed at once.
+    pub fn learn(
+        &mut self,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+        now_ms: u64,
+        evidence: Evidence,
+        gratuitous: bool,
+    ) -> Learnt {
+        let Some(idx) = self.index_of(ip) else {
+            return Learnt::Untracked;
+        };
         let n = &mut self.entries[idx];
-        let was_unresolved = n.mac.is_none();
-        n.mac = Some(mac);
-        n.confirmed_ms = now_ms;
-        n.next_probe_ms = None;
-        n.probes_sent = 0;
-        was_unresolved.then_some(idx)
+        let outcome = match n.mac {
+            Some(old) if old == mac => Learnt::Unchanged,
+            Some(_) if now_ms < n.updated_ms + LOCKTIME_MS && !gratuitous => {
+                return Learnt::Refused;
+            }
+            Some(_) => Learnt::Updated(idx),
+            None => Learnt::Resolved(idx),
+        };
+        if outcome != Learnt::Unchanged {
+            n.mac = Some(mac);
+            n.updated_ms = now_ms;
+        }
+        match evidence {
+            Evidence::Confirmed => {
+                n.confirmed_ms = now_ms;
+                n.next_probe_ms = None;
+                n.probes_sent = 0;
+            }
+            Evidence::Stale if outcome != Learnt::Unchanged => {
+                n.next_probe_ms = Some(now_ms);
+                n.probes_sent = 0;
+            }
+            Evidence::Stale => {}
+        }
+        outcome
     }
 
     /// A frame needs this neighbour and its MAC is unknown: start probing if not already.
@@ -197,16 +258,51 @@ mod tests {
     fn an_answer_resolves_and_a_stale_entry_is_refreshed_but_kept() {
         let mut t = Neighbours::default();
         let i = t.track(IP, Iface::OUTSIDE);
-        assert_eq!(t.learn(IP, MAC, 10), Some(i));
-        assert_eq!(t.learn(IP, MAC, 20), None, "already resolved");
+        let ok = Evidence::Confirmed;
+        assert_eq!(t.learn(IP, MAC, 10, ok, false), Learnt::Resolved(i));
+        assert_eq!(t.learn(IP, MAC, 20, ok, false), Learnt::Unchanged);
         assert_eq!(t.take_due_probe(30), None);
         assert_eq!(t.handle_timeout(20 + REACHABLE_MS), None);
         assert_eq!(t.take_due_probe(20 + REACHABLE_MS), Some(i));
         assert_eq!(t.mac(i), Some(MAC), "still usable while refreshing");
+        let stranger = Ipv4Addr::new(198, 18, 0, 99);
+        assert_eq!(t.learn(stranger, MAC, 0, ok, false), Learnt::Untracked);
+    }
+
+    #[test]
+    fn the_lock_time_keeps_the_first_answer_unless_gratuitous() {
+        let mut t = Neighbours::default();
+        let i = t.track(IP, Iface::OUTSIDE);
+        let other = EthernetAddress([2, 0, 0, 0, 0, 99]);
+        let ok = Evidence::Confirmed;
+        assert_eq!(t.learn(IP, MAC, 100, ok, false), Learnt::Resolved(i));
+        let locked = 100 + LOCKTIME_MS - 1;
+        assert_eq!(t.learn(IP, other, locked, ok, false), Learnt::Refused);
+        assert_eq!(t.mac(i), Some(MAC));
+        assert_eq!(t.learn(IP, other, locked, ok, true), Learnt::Updated(i));
+        assert_eq!(t.mac(i), Some(other));
+        let later = locked + LOCKTIME_MS;
+        assert_eq!(t.learn(IP, MAC, later, ok, false), Learnt::Updated(i));
+    }
+
+    #[test]
+    fn weak_evidence_of_a_new_mac_starts_a_probe_and_never_confirms() {
+        let mut t = Neighbours::default();
+        let i = t.track(IP, Iface::OUTSIDE);
+        assert_eq!(t.take_due_probe(0), Some(i));
         assert_eq!(
-            t.learn(Ipv4Addr::new(198, 18, 0, 99), MAC, 0),
-            None,
-            "untracked"
+            t.learn(IP, MAC, 10, Evidence::Stale, false),
+            Learnt::Resolved(i)
         );
+        assert_eq!(t.take_due_probe(10), Some(i), "probed at once");
+        assert_eq!(
+            t.learn(IP, MAC, 20, Evidence::Stale, false),
+            Learnt::Unchanged
+        );
+        assert_eq!(
+            t.learn(IP, MAC, 30, Evidence::Confirmed, false),
+            Learnt::Unchanged
+        );
+        assert_eq!(t.take_due_probe(5000), None, "confirmed: no more probes");
     }
 }

@@ -21,6 +21,9 @@ pub struct Stats {
     pub emitted: u64,
     pub arp_replies: u64,
     pub arp_requests: u64,
+    /// New MACs for known neighbours refused by the one-second lock (see `Neighbours::learn`).
+    #[serde(default)]
+    pub neighbour_updates_refused: u64,
     pub conns_created: u64,
     pub conns_expired: u64,
     /// TCP resets sent to segments that found no connection (and not sent: queue full).
@@ -109,6 +112,7 @@ impl Dataplane {
             emitted: c.emitted,
             arp_replies: c.arp_replies,
             arp_requests: c.arp_requests,
+            neighbour_updates_refused: c.neighbour_updates_refused,
             resets: c.resets,
             resets_dropped: c.resets_dropped,
             conns_created: c.conns_created,

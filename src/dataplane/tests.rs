@@ -530,6 +530,7 @@ fn truncations_of_valid_frames_never_panic_and_are_counted() {
     assert!(dp.counters().drops_for(DropReason::Malformed) > 0);
 }
 
+mod arp;
 mod health;
 
 mod fuzz {
