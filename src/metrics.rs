@@ -24,6 +24,9 @@ pub struct ServerCounts {
     /// Of those, requests that were the first on a new TCP connection (UDP: the first request
     /// of a client socket that got an answer, see `client::udp`).
     pub new_conns: u64,
+    /// Keep-alive connections to this server (the last one that answered on them) that broke.
+    #[serde(default)]
+    pub broken_conns: u64,
 }
 
 /// The outcomes of all requests that *started* in one interval.

@@ -10,7 +10,7 @@
 
 mod fuzz_support;
 
-use fuzz_support::{FrameGen, Mutator, count_from_env, seed_from_env};
+use fuzz_support::{FrameGen, count_from_env, seed_from_env};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smoltcp::time::Instant;
@@ -111,7 +111,6 @@ fn drive(two_armed: bool, count: u64, seed: u64) -> (Dataplane, Tally) {
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut frames = FrameGen::new(two_armed);
-    let mut mutator = Mutator::default();
     let mut tally = Tally::default();
     let mut buf = vec![0u8; 70_000];
     let mut out = [0u8; 2048];
@@ -119,7 +118,7 @@ fn drive(two_armed: bool, count: u64, seed: u64) -> (Dataplane, Tally) {
     for n in 0..count {
         let (iface, mut len) = frames.next(&mut rng, &mut buf);
         if rng.random_ratio(1, 3) {
-            len = mutator.mutate(&mut rng, &mut buf, len);
+            len = fuzz_support::mutate(&mut rng, &mut buf, len);
         }
         let offload = rng.random_ratio(1, 8);
         let iface = if two_armed && rng.random_ratio(1, 50) {
@@ -166,7 +165,12 @@ fn random_entry(rng: &mut ChaCha8Rng, two_armed: bool) -> SyncEntry {
         state: rng.random_range(0..12),
         client: Ipv4Addr::new(198, 19, rng.random(), rng.random()),
         client_port: rng.random(),
-        vip: Ipv4Addr::new(198, 18, 0, *[100u8, 101].get(rng.random_range(0..2usize)).unwrap()),
+        vip: Ipv4Addr::new(
+            198,
+            18,
+            0,
+            *[100u8, 101].get(rng.random_range(0..2usize)).unwrap(),
+        ),
         vport: *[80u16, 53, 81].get(rng.random_range(0..3usize)).unwrap(),
         server: Ipv4Addr::new(198, 18, net, rng.random_range(10..15)),
         server_port: *[80u16, 53, 8080].get(rng.random_range(0..3usize)).unwrap(),
@@ -191,7 +195,10 @@ fn ten_million_frames_through_every_interface_are_each_accounted_for() {
         outcomes[1] += tally.to_host;
         outcomes[2] += tally.consumed;
         outcomes[3] += tally.parked;
-        assert!(dp.conns().len() <= 50_000, "the table stays within its capacity");
+        assert!(
+            dp.conns().len() <= 50_000,
+            "the table stays within its capacity"
+        );
     }
     eprintln!(
         "fuzz: {total} frames (seed {seed}): sent {}, to host {}, consumed {}, parked {}; drops {reasons:?}",
@@ -199,8 +206,18 @@ fn ten_million_frames_through_every_interface_are_each_accounted_for() {
     );
     // The generator reaches deep: forwarding and the main refusals all happen.
     if total >= 1_000_000 {
-        assert!(outcomes[0] > total / 20, "frames forwarded: {}", outcomes[0]);
-        for reason in ["malformed", "bad_checksum", "no_connection", "arp_bad_opcode", "fragment"] {
+        assert!(
+            outcomes[0] > total / 20,
+            "frames forwarded: {}",
+            outcomes[0]
+        );
+        for reason in [
+            "malformed",
+            "bad_checksum",
+            "no_connection",
+            "arp_bad_opcode",
+            "fragment",
+        ] {
             assert!(reasons[reason] > 0, "no frame dropped as {reason}");
         }
     }
@@ -211,7 +228,6 @@ fn vrrp_adverts_random_and_mutated_parse_or_say_why() {
     let seed = seed_from_env();
     let total = count_from_env("TAPVS_FUZZ_VRRP", 1_000_000);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut mutator = Mutator::default();
     let mut buf = vec![0u8; 2048];
     let mut why: BTreeMap<String, u64> = BTreeMap::new();
     let mut ok = 0u64;
@@ -229,7 +245,7 @@ fn vrrp_adverts_random_and_mutated_parse_or_say_why() {
         let mut len = vrrp::emit_frame(&mut buf, EthernetAddress([2, 0, 0, 0, 0, 3]), src, &repr)
             .expect("room for an advert");
         if rng.random_ratio(3, 4) {
-            len = mutator.mutate(&mut rng, &mut buf, len);
+            len = fuzz_support::mutate(&mut rng, &mut buf, len);
         }
         match vrrp::parse_frame(&buf[..len]) {
             Ok(_) => ok += 1,
@@ -239,7 +255,10 @@ fn vrrp_adverts_random_and_mutated_parse_or_say_why() {
     eprintln!("fuzz: {total} VRRP frames (seed {seed}): {ok} parsed; refused {why:?}");
     assert_eq!(ok + why.values().sum::<u64>(), total);
     assert!(ok > total / 5, "unmutated adverts parse");
-    assert!(why.len() >= 5, "the mutations reach several checks: {why:?}");
+    assert!(
+        why.len() >= 5,
+        "the mutations reach several checks: {why:?}"
+    );
 }
 
 #[test]
@@ -247,20 +266,20 @@ fn sync_messages_random_and_mutated_parse_or_say_why() {
     let seed = seed_from_env();
     let total = count_from_env("TAPVS_FUZZ_SYNC", 1_000_000);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut mutator = Mutator::default();
     let mut buf = vec![0u8; 1500];
     let mut why: BTreeMap<String, u64> = BTreeMap::new();
     let (mut ok, mut entries) = (0u64, 0u64);
     for _ in 0..total {
         let cap = rng.random_range(8..1500);
-        let mut w = tapvs::sync::wire::MessageWriter::new(&mut buf[..cap], rng.random(), rng.random());
+        let mut w =
+            tapvs::sync::wire::MessageWriter::new(&mut buf[..cap], rng.random(), rng.random());
         for _ in 0..rng.random_range(0..6) {
             let two_armed = rng.random_bool(0.5);
             w.push(&random_entry(&mut rng, two_armed));
         }
         let mut len = w.finish();
         if rng.random_ratio(3, 4) {
-            len = mutator.mutate(&mut rng, &mut buf, len).min(1500);
+            len = fuzz_support::mutate(&mut rng, &mut buf, len).min(1500);
         }
         match tapvs::sync::wire::parse(&buf[..len]) {
             Ok(tapvs::sync::wire::Message::Entries { entries: e, .. }) => {
@@ -276,7 +295,10 @@ fn sync_messages_random_and_mutated_parse_or_say_why() {
     );
     assert_eq!(ok + why.values().sum::<u64>(), total);
     assert!(ok > total / 5 && entries > 0, "unmutated messages parse");
-    assert!(why.len() >= 4, "the mutations reach several checks: {why:?}");
+    assert!(
+        why.len() >= 4,
+        "the mutations reach several checks: {why:?}"
+    );
 }
 
 #[test]

@@ -100,6 +100,14 @@ impl Slot {
             c.failed += 1;
             c.broken_conns += u64::from(o.broken);
             self.errors[kind as usize] += 1;
+            if o.broken {
+                // The server that answered on the connection before it broke.
+                let server = match c.servers.get_mut(o.server) {
+                    Some(s) => s,
+                    None => c.servers.entry(o.server.to_owned()).or_default(),
+                };
+                server.broken_conns += 1;
+            }
             return;
         }
         c.ok += 1;

@@ -38,6 +38,7 @@ fn sample() -> RunRecord {
                         ServerCounts {
                             requests: n,
                             new_conns: n / 10,
+                            broken_conns: 0,
                         },
                     );
                 }

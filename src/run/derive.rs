@@ -27,6 +27,7 @@ pub fn merge_into(a: &mut Interval, b: &Interval) {
         let s = a.servers.entry(name.clone()).or_default();
         s.requests += c.requests;
         s.new_conns += c.new_conns;
+        s.broken_conns += c.broken_conns;
     }
 }
 
@@ -222,10 +223,91 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     if scenario.lab.mode.has_director() {
         m.insert("host_probe_failures".into(), c.host_probe_failures as f64);
     }
+    m.insert(
+        "broken_on_live_servers".into(),
+        broken_on_live_servers(c, rows, interval) as f64,
+    );
+    memory_metrics(&mut m, &c.memory);
     failover_metrics(&mut m, scenario, c, rows);
     sync_metrics(&mut m, c);
     super::health_metrics::health_metrics(&mut m, scenario, c, rows);
     m
+}
+
+/// Director memory: the largest RSS seen, and how much the longest-lived director process grew
+/// from a quarter of its life (past the warm-up: buffers, tables, huge pages) to its end
+/// (medians of a tenth of its samples each, so one sample does not decide).
+fn memory_metrics(m: &mut BTreeMap<String, f64>, samples: &[super::execute::MemorySample]) {
+    let Some(max) = samples.iter().map(|s| s.rss_kib).max() else {
+        return;
+    };
+    m.insert("director_rss_max_mb".into(), max as f64 / 1024.0);
+    let mut lives: BTreeMap<(&str, u32), Vec<u64>> = BTreeMap::new();
+    for s in samples {
+        lives
+            .entry((&s.director, s.pid))
+            .or_default()
+            .push(s.rss_kib);
+    }
+    let Some(longest) = lives
+        .values()
+        .max_by_key(|v| v.len())
+        .filter(|v| v.len() >= 8)
+    else {
+        return;
+    };
+    let n = longest.len();
+    let tenth = (n / 10).max(1);
+    let median = |part: &[u64]| {
+        let mut v = part.to_vec();
+        v.sort_unstable();
+        v[v.len() / 2] as f64
+    };
+    let early = median(&longest[n / 4..n / 4 + tenth]);
+    let late = median(&longest[n - tenth..]);
+    m.insert("director_rss_growth_mb".into(), (late - early) / 1024.0);
+}
+
+/// Broken keep-alive connections whose server was not down (killed or hung) when they broke:
+/// what the balancer itself broke (a takeover without the connection, an entry expired).
+/// A server's fault covers its interval before the kill (requests then in flight) until one
+/// second after its restore, or the end.
+fn broken_on_live_servers(c: &Collected, rows: &[TimelineRow], interval: u64) -> u64 {
+    let faults: Vec<(&str, u64, u64)> = c
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e.action, Action::KillServer | Action::HangServer))
+        .map(|(at, e)| {
+            let back = c
+                .events
+                .iter()
+                .find(|(t, r)| {
+                    t >= at
+                        && matches!(r.action, Action::RestoreServer | Action::UnhangServer)
+                        && r.server == e.server
+                })
+                .map_or(u64::MAX, |(t, _)| t + 1000);
+            (
+                e.server.as_str(),
+                (at / interval).saturating_sub(1) * interval,
+                back,
+            )
+        })
+        .collect();
+    let down = |server: &str, t: u64| {
+        faults
+            .iter()
+            .any(|(s, from, to)| *s == server && (*from..*to).contains(&t))
+    };
+    rows.iter()
+        .flat_map(|r| {
+            r.client
+                .servers
+                .iter()
+                .filter(|(name, _)| !down(name, r.t_ms))
+                .map(|(_, s)| s.broken_conns)
+        })
+        .sum()
 }
 
 /// Connection sync, summed over the directors (lag: the worst one at its last report).
@@ -370,3 +452,6 @@ fn failover_metrics(
         m.insert("masters_at_end".into(), at_end as f64);
     }
 }
+
+#[cfg(test)]
+mod soak_tests;

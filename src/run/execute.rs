@@ -55,6 +55,27 @@ pub struct Collected {
     pub health_counters: Vec<(String, serde_json::Value)>,
     /// Router's LAN interface counters over the load.
     pub router_lan: LinkStats,
+    /// Each director process's resident memory, sampled once a second: (ms from the load
+    /// start, director, PID, RSS in KiB).
+    pub memory: Vec<MemorySample>,
+}
+
+/// One director process's resident set size at one time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemorySample {
+    pub t_ms: u64,
+    pub director: String,
+    pub pid: u32,
+    pub rss_kib: u64,
+}
+
+/// VmRSS of a process, in KiB, from /proc.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// A real server's health changed, as a director saw it.
@@ -532,6 +553,8 @@ fn drive(
     let mut samples = Vec::new();
     let mut masters = Vec::new();
     let mut tables = Vec::new();
+    let mut memory = Vec::new();
+    let mut next_memory_sample = 0u64;
     let mut events = Vec::new();
     let mut next_event = 0;
     let mut next_sample = 0u64;
@@ -556,6 +579,22 @@ fn drive(
             samples.push((now, sum_forwarded(&last)));
             masters.push((now, active.join("+")));
             next_sample += interval_ms;
+        }
+        if unix_ms() >= start_unix_ms && now >= next_memory_sample {
+            for name in &directors {
+                if let Some(pid) = procs.pid(name)
+                    && let Some(rss_kib) = rss_kib(pid)
+                {
+                    let director = name.clone();
+                    memory.push(MemorySample {
+                        t_ms: now,
+                        director,
+                        pid,
+                        rss_kib,
+                    });
+                }
+            }
+            next_memory_sample += 1000;
         }
         while next_event < scenario.events.len()
             && unix_ms() >= start_unix_ms + scenario.events[next_event].at.as_millis() as u64
@@ -658,6 +697,7 @@ fn drive(
     let sync = last_reports(&ctx, &directors, "sync.json");
     let health_counters = last_reports(&ctx, &directors, "health.json");
     Ok(Collected {
+        memory,
         health,
         health_counters,
         director_tables: tables,

@@ -157,6 +157,7 @@ pub fn run_one(
         serde_json::to_string_pretty(&collected.director_final)?,
     )?;
     write_director_tables(&dir.join("directors.csv"), &collected.director_tables)?;
+    write_memory(&dir.join("memory.csv"), &collected.memory)?;
     let timeline = derive::timeline(scenario, &collected);
     let metrics = derive::metrics(scenario, &collected, &timeline);
     let expectations: Vec<ExpectationOutcome> = scenario
@@ -239,6 +240,18 @@ fn write_director_tables(path: &Path, rows: &[(u64, String, bool, usize)]) -> an
             u8::from(*active).to_string(),
             conns.to_string(),
         ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// `memory.csv`: each director process's resident memory, once a second.
+fn write_memory(path: &Path, rows: &[execute::MemorySample]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("{}", path.display()))?;
+    w.write_record(["t_ms", "director", "pid", "rss_kib"])?;
+    for r in rows {
+        let (t, pid, rss) = (r.t_ms.to_string(), r.pid.to_string(), r.rss_kib.to_string());
+        w.write_record([t.as_str(), r.director.as_str(), pid.as_str(), rss.as_str()])?;
     }
     w.flush()?;
     Ok(())

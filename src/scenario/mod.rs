@@ -346,6 +346,21 @@ pub struct EventSpec {
     /// New weight for `set_weight`.
     #[serde(default)]
     pub weight: Option<u32>,
+    /// Repeat the event this often (with `until`), e.g. a soak's periodic faults; the file's
+    /// events are expanded into single ones, in time order, when the scenario is read.
+    #[serde(
+        default,
+        with = "duration_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub every: Option<Duration>,
+    /// The last time a repeated event may happen (at most the end of the load).
+    #[serde(
+        default,
+        with = "duration_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub until: Option<Duration>,
 }
 
 /// Faults and operations on the timeline.
@@ -505,6 +520,7 @@ impl Scenario {
             field,
             reason,
         };
+        scenario.expand_repeats().map_err(invalid)?;
         scenario.check().map_err(invalid)?;
         for variant in scenario
             .variants()
@@ -666,6 +682,25 @@ mod duration_list {
     }
 }
 
+/// Serde glue for optional `Duration` fields written as strings.
+mod duration_option {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| super::duration::parse(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&super::duration::format(*d)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 /// Serde glue for `Duration` fields written as strings.
 mod duration_field {
     use serde::{Deserializer, Serializer};
@@ -679,3 +714,6 @@ mod duration_field {
         s.serialize_str(&super::duration::format(*d))
     }
 }
+
+#[cfg(test)]
+mod repeat_tests;

@@ -1,7 +1,7 @@
 //! The checks a scenario must pass before any namespace exists: every value in range, every
 //! name unique and referenced names present, addresses inside the lab's plan, metrics known.
 
-use super::{Action, LoadMode, Scenario};
+use super::{Action, EventSpec, LoadMode, Scenario};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -33,6 +33,9 @@ pub const METRICS: &[&str] = &[
     "host_probe_failures",
     "takeover_ms",
     "broken_connections",
+    "broken_on_live_servers",
+    "director_rss_max_mb",
+    "director_rss_growth_mb",
     "sync_msgs_sent",
     "sync_entries_sent",
     "sync_entries_installed",
@@ -64,6 +67,9 @@ pub const METRICS: &[&str] = &[
     "split_brain_after_heal_ms",
     "masters_at_end",
 ];
+
+/// Most events a timeline may hold once repeated events are expanded.
+pub const MAX_EVENTS: usize = 10_000;
 
 /// Largest number of real servers (their addresses are 198.18.0.11 ..= .60).
 pub const MAX_REAL_SERVERS: usize = 50;
@@ -359,7 +365,7 @@ impl Scenario {
                 &f("duration"),
                 l.duration,
                 Duration::from_secs(1),
-                Duration::from_secs(600),
+                Duration::from_secs(3600),
             )?;
             in_range(
                 &f("start"),
@@ -388,6 +394,52 @@ impl Scenario {
                 return bad(f("response_bytes"), "must be at most 64 MiB");
             }
         }
+        Ok(())
+    }
+
+    /// Expands events with `every` (and `until`) into single events, in time order. The file's
+    /// own order is checked first, so a misplaced event is still named by its index there.
+    pub(super) fn expand_repeats(&mut self) -> Check {
+        let mut last = Duration::ZERO;
+        let mut expanded = Vec::new();
+        for (i, e) in self.events.iter().enumerate() {
+            let f = |name: &str| format!("event[{i}].{name}");
+            if e.at < last {
+                return bad(f("at"), "events must be in time order");
+            }
+            last = e.at;
+            let (every, until) = match (e.every, e.until) {
+                (None, None) => {
+                    expanded.push(e.clone());
+                    continue;
+                }
+                (Some(every), Some(until)) => (every, until),
+                (Some(_), None) => return bad(f("until"), "a repeated event needs `until`"),
+                (None, Some(_)) => return bad(f("every"), "`until` needs `every`"),
+            };
+            if every < Duration::from_millis(100) {
+                return bad(f("every"), "must be at least 100ms");
+            }
+            if until < e.at || until > self.load_end() {
+                return bad(f("until"), "must be between `at` and the end of the load");
+            }
+            let mut at = e.at;
+            while at <= until {
+                if expanded.len() >= MAX_EVENTS {
+                    return bad(f("every"), format!("more than {MAX_EVENTS} events in all"));
+                }
+                let single = EventSpec {
+                    at,
+                    every: None,
+                    until: None,
+                    ..e.clone()
+                };
+                expanded.push(single);
+                at += every;
+            }
+        }
+        expanded.sort_by_key(|e| e.at);
+        self.events = expanded;
         Ok(())
     }
 

@@ -64,7 +64,11 @@ impl FrameGen {
     pub fn new(two_armed: bool) -> FrameGen {
         let net = if two_armed { 1 } else { 0 };
         let rs = |i: u8| Ipv4Addr::new(198, 18, net, 11 + i);
-        let inside = if two_armed { Iface::INSIDE } else { Iface::OUTSIDE };
+        let inside = if two_armed {
+            Iface::INSIDE
+        } else {
+            Iface::OUTSIDE
+        };
         let to_director = if two_armed { INSIDE_MAC } else { DIRECTOR_MAC };
         let client = Endpoints {
             src_mac: ROUTER_MAC,
@@ -75,15 +79,43 @@ impl FrameGen {
             dst_port: 80,
         };
         let mut t = Vec::new();
-        let mut add = |iface, bytes, patch| t.push(Template { iface, bytes, patch });
+        let mut add = |iface, bytes, patch| {
+            t.push(Template {
+                iface,
+                bytes,
+                patch,
+            })
+        };
         let out = Iface::OUTSIDE;
         for _ in 0..6 {
-            add(out, build::tcp_frame(client, Flags::SYN, b""), Patch::ClientTcp);
+            add(
+                out,
+                build::tcp_frame(client, Flags::SYN, b""),
+                Patch::ClientTcp,
+            );
         }
-        add(out, build::tcp_frame(client, Flags::ACK, b"GET / HTTP/1.1\r\n\r\n"), Patch::ClientTcp);
-        let udp = Endpoints { dst_port: 53, ..client };
+        add(
+            out,
+            build::tcp_frame(client, Flags::ACK, b"GET / HTTP/1.1\r\n\r\n"),
+            Patch::ClientTcp,
+        );
+        let udp = Endpoints {
+            dst_port: 53,
+            ..client
+        };
         add(out, build::udp_frame(udp, b"query"), Patch::ClientUdp);
-        add(out, build::tcp_frame(Endpoints { dst_port: 81, ..client }, Flags::SYN, b""), Patch::ClientTcp);
+        add(
+            out,
+            build::tcp_frame(
+                Endpoints {
+                    dst_port: 81,
+                    ..client
+                },
+                Flags::SYN,
+                b"",
+            ),
+            Patch::ClientTcp,
+        );
         for i in 0..3 {
             let reply = Endpoints {
                 src_mac: mac_of(rs(i)),
@@ -93,17 +125,62 @@ impl FrameGen {
                 dst: client.src,
                 dst_port: 1000,
             };
-            add(inside, build::tcp_frame(reply, Flags::ACK, b"HTTP/1.1 200 OK\r\n"), Patch::ServerReply);
-            add(inside, build::udp_frame(Endpoints { src_port: 53, ..reply }, b"answer"), Patch::ServerReply);
-            add(inside, build::arp_reply(mac_of(rs(i)), rs(i), to_director, Ipv4Addr::new(198, 18, net, 2)), Patch::None);
+            add(
+                inside,
+                build::tcp_frame(reply, Flags::ACK, b"HTTP/1.1 200 OK\r\n"),
+                Patch::ServerReply,
+            );
+            add(
+                inside,
+                build::udp_frame(
+                    Endpoints {
+                        src_port: 53,
+                        ..reply
+                    },
+                    b"answer",
+                ),
+                Patch::ServerReply,
+            );
+            add(
+                inside,
+                build::arp_reply(
+                    mac_of(rs(i)),
+                    rs(i),
+                    to_director,
+                    Ipv4Addr::new(198, 18, net, 2),
+                ),
+                Patch::None,
+            );
             add(out, icmp_error(rs(i), client.src), Patch::None);
         }
-        add(out, build::arp_reply(ROUTER_MAC, ROUTER, DIRECTOR_MAC, DIRECTOR), Patch::None);
-        for target in [VIP, DIRECTOR, Ipv4Addr::new(198, 18, 0, 50), Ipv4Addr::new(198, 18, 1, 1)] {
-            add(out, build::arp_request(ROUTER_MAC, ROUTER, target), Patch::None);
-            add(inside, build::arp_request(mac_of(rs(0)), rs(0), target), Patch::None);
+        add(
+            out,
+            build::arp_reply(ROUTER_MAC, ROUTER, DIRECTOR_MAC, DIRECTOR),
+            Patch::None,
+        );
+        for target in [
+            VIP,
+            DIRECTOR,
+            Ipv4Addr::new(198, 18, 0, 50),
+            Ipv4Addr::new(198, 18, 1, 1),
+        ] {
+            add(
+                out,
+                build::arp_request(ROUTER_MAC, ROUTER, target),
+                Patch::None,
+            );
+            add(
+                inside,
+                build::arp_request(mac_of(rs(0)), rs(0), target),
+                Patch::None,
+            );
         }
-        let mut rarp = build::arp_reply(EthernetAddress([2, 0xee, 0, 0, 0, 1]), rs(0), DIRECTOR_MAC, DIRECTOR);
+        let mut rarp = build::arp_reply(
+            EthernetAddress([2, 0xee, 0, 0, 0, 1]),
+            rs(0),
+            DIRECTOR_MAC,
+            DIRECTOR,
+        );
         rarp[ETHERNET_HEADER_LEN + 7] = 3;
         add(inside, rarp, Patch::None);
         let mut vrrp = vec![0u8; 128];
@@ -113,14 +190,29 @@ impl FrameGen {
             max_advert_int_cs: 10,
             addresses: tapvs::wire::vrrp::AddressList::from_slice(&[VIP]).unwrap(),
         };
-        let n = tapvs::wire::vrrp::emit_frame(&mut vrrp, ROUTER_MAC, Ipv4Addr::new(198, 18, 0, 3), &repr).unwrap();
+        let n = tapvs::wire::vrrp::emit_frame(
+            &mut vrrp,
+            ROUTER_MAC,
+            Ipv4Addr::new(198, 18, 0, 3),
+            &repr,
+        )
+        .unwrap();
         vrrp.truncate(n);
         add(out, vrrp, Patch::None);
         let mut sync = vec![0u8; 200];
-        let n = tapvs::wire::sync_frame::emit_frame(&mut sync, ROUTER_MAC, Ipv4Addr::new(198, 18, 0, 3), 8);
+        let n = tapvs::wire::sync_frame::emit_frame(
+            &mut sync,
+            ROUTER_MAC,
+            Ipv4Addr::new(198, 18, 0, 3),
+            8,
+        );
         sync.truncate(n);
         add(out, sync, Patch::None);
-        let to_host = Endpoints { dst: DIRECTOR, dst_port: 7070, ..client };
+        let to_host = Endpoints {
+            dst: DIRECTOR,
+            dst_port: 7070,
+            ..client
+        };
         add(out, build::tcp_frame(to_host, Flags::SYN, b""), Patch::None);
         let mut fragment = build::tcp_frame(client, Flags::SYN, b"x");
         fragment[ETHERNET_HEADER_LEN + 6] = 0x20; // more fragments
@@ -205,7 +297,12 @@ fn icmp_error(server: Ipv4Addr, client: Ipv4Addr) -> Vec<u8> {
     let icmp = &mut f[ip + 20..];
     icmp[..8].copy_from_slice(&[3, 3, 0, 0, 0, 0, 0, 0]);
     icmp[8..36].copy_from_slice(quote);
-    let sum = !fold(icmp[..36].chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as u32).sum());
+    let sum = !fold(
+        icmp[..36]
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+            .sum(),
+    );
     icmp[2..4].copy_from_slice(&sum.to_be_bytes());
     f.truncate(ip + 20 + 36);
     let total = (20 + 36) as u16;
@@ -227,55 +324,49 @@ fn fix_ip_checksum(frame: &mut [u8]) {
     }
 }
 
-/// Byte-level mutations of a frame in a buffer.
-#[derive(Default)]
-pub struct Mutator;
-
-impl Mutator {
-    /// Mutates `buf[..len]` in place (the buffer may grow the frame); returns the new length.
-    pub fn mutate(&mut self, rng: &mut ChaCha8Rng, buf: &mut [u8], len: usize) -> usize {
-        match rng.random_range(0..7u8) {
-            // A few bytes of the headers flipped.
-            0 | 1 => {
-                for _ in 0..rng.random_range(1..5) {
-                    let at = rng.random_range(0..len.clamp(1, 80));
-                    buf[at] = rng.random();
-                }
-                len.max(1)
+/// Mutates the frame `buf[..len]` in place (the buffer may grow it); returns the new length.
+pub fn mutate(rng: &mut ChaCha8Rng, buf: &mut [u8], len: usize) -> usize {
+    match rng.random_range(0..7u8) {
+        // A few bytes of the headers flipped.
+        0 | 1 => {
+            for _ in 0..rng.random_range(1..5) {
+                let at = rng.random_range(0..len.clamp(1, 80));
+                buf[at] = rng.random();
             }
-            // Cut anywhere.
-            2 => rng.random_range(0..=len),
-            // Random bytes appended (up to a 64 KiB super-frame).
-            3 => {
-                let extra = if rng.random_ratio(1, 20) {
-                    rng.random_range(0..(buf.len() - len).min(65_000))
-                } else {
-                    rng.random_range(0..64)
-                };
-                rng.fill(&mut buf[len..len + extra]);
-                len + extra
+            len.max(1)
+        }
+        // Cut anywhere.
+        2 => rng.random_range(0..=len),
+        // Random bytes appended (up to a 64 KiB super-frame).
+        3 => {
+            let extra = if rng.random_ratio(1, 20) {
+                rng.random_range(0..(buf.len() - len).min(65_000))
+            } else {
+                rng.random_range(0..64)
+            };
+            rng.fill(&mut buf[len..len + extra]);
+            len + extra
+        }
+        // The IPv4 length fields lie.
+        4 if len > ETHERNET_HEADER_LEN + 4 => {
+            buf[ETHERNET_HEADER_LEN] = rng.random();
+            buf[ETHERNET_HEADER_LEN + 2] = rng.random();
+            buf[ETHERNET_HEADER_LEN + 3] = rng.random();
+            len
+        }
+        // Noise.
+        5 => {
+            let n = rng.random_range(0..200);
+            rng.fill(&mut buf[..n]);
+            n
+        }
+        _ => {
+            // One bit of anything.
+            if len > 0 {
+                let at = rng.random_range(0..len);
+                buf[at] ^= 1 << rng.random_range(0..8);
             }
-            // The IPv4 length fields lie.
-            4 if len > ETHERNET_HEADER_LEN + 4 => {
-                buf[ETHERNET_HEADER_LEN] = rng.random();
-                buf[ETHERNET_HEADER_LEN + 2] = rng.random();
-                buf[ETHERNET_HEADER_LEN + 3] = rng.random();
-                len
-            }
-            // Noise.
-            5 => {
-                let n = rng.random_range(0..200);
-                rng.fill(&mut buf[..n]);
-                n
-            }
-            _ => {
-                // One bit of anything.
-                if len > 0 {
-                    let at = rng.random_range(0..len);
-                    buf[at] ^= 1 << rng.random_range(0..8);
-                }
-                len
-            }
+            len
         }
     }
 }
@@ -332,7 +423,10 @@ pub fn mutate_toml(rng: &mut ChaCha8Rng, text: &str) -> String {
             }
             _ => {
                 let cut = rng.random_range(0..=lines[i].len());
-                let cut = (0..=cut).rev().find(|c| lines[i].is_char_boundary(*c)).unwrap_or(0);
+                let cut = (0..=cut)
+                    .rev()
+                    .find(|c| lines[i].is_char_boundary(*c))
+                    .unwrap_or(0);
                 lines[i].truncate(cut);
             }
         }

@@ -61,7 +61,8 @@ fn outcomes_land_in_their_intervals() {
         iv[0].servers["rs1"],
         crate::metrics::ServerCounts {
             requests: 2,
-            new_conns: 1
+            new_conns: 1,
+            broken_conns: 0,
         }
     );
     assert_eq!(iv[0].latency.max_us, 300);

@@ -12,6 +12,7 @@ fn report(load: &str, started: u64, oks: &[u64], p99: u64) -> ClientReport {
             ServerCounts {
                 requests: ok,
                 new_conns: ok,
+                broken_conns: 0,
             },
         )]
         .into(),

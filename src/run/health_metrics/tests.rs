@@ -53,6 +53,7 @@ fn rows(failed: impl Fn(u64) -> u64) -> Vec<TimelineRow> {
                     ServerCounts {
                         requests,
                         new_conns: requests,
+                        broken_conns: 0,
                     },
                 );
             }
