@@ -45,11 +45,15 @@ pub enum DropReason {
     TtlExceeded,
     /// A NAT reply towards an on-link destination when the neighbour table has no room left.
     NoRoute,
+    /// A new connection refused by the flood defence's `drop_packet`.
+    DefenseDropPacket,
+    /// A new connection from a source already at its half-open limit.
+    HalfOpenLimit,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 19] = [
+    pub const ALL: [DropReason; 21] = [
         DropReason::Malformed,
         DropReason::BadChecksum,
         DropReason::UnsupportedEthertype,
@@ -69,6 +73,8 @@ impl DropReason {
         DropReason::NoInterface,
         DropReason::TtlExceeded,
         DropReason::NoRoute,
+        DropReason::DefenseDropPacket,
+        DropReason::HalfOpenLimit,
     ];
 
     /// The name used in stats output.
@@ -93,6 +99,8 @@ impl DropReason {
             DropReason::NoInterface => "no_interface",
             DropReason::TtlExceeded => "ttl_exceeded",
             DropReason::NoRoute => "no_route",
+            DropReason::DefenseDropPacket => "defense_drop_packet",
+            DropReason::HalfOpenLimit => "half_open_limit",
         }
     }
 }
