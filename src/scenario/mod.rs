@@ -329,6 +329,7 @@ pub enum LoadMode {
     Open,
     Closed,
     /// Spoofed TCP SYNs at `rate` per second from 198.19.128.0/17 (`tapvs client --syn-flood`).
+    #[serde(rename = "syn_flood")]
     SynFlood,
 }
 
