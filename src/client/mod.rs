@@ -74,7 +74,10 @@ fn run_flood(args: &Args) -> anyhow::Result<()> {
     };
     if let Some(at) = args.start_at_unix_ms {
         let wait = at.saturating_sub(crate::unix_ms());
-        anyhow::ensure!(wait < 24 * 3600 * 1000, "--start-at-unix-ms: more than a day away");
+        anyhow::ensure!(
+            wait < 24 * 3600 * 1000,
+            "--start-at-unix-ms: more than a day away"
+        );
         std::thread::sleep(Duration::from_millis(wait));
     }
     let flood = flood::Flood {

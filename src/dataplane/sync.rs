@@ -143,7 +143,8 @@ impl SyncTable for Dataplane {
             } else {
                 let c = self.conns.get_mut(idx);
                 c.state = state;
-                self.defense.track(key.client, Some(conn.state), Some(state));
+                self.defense
+                    .track(key.client, Some(conn.state), Some(state));
                 c.expires_ms = c.expires_ms.max(expires_ms);
                 if !conn.is_template() && conn.state.is_active() != state.is_active() {
                     let svc = &mut self.services[service];

@@ -17,7 +17,8 @@ pub(super) fn draw(path: &Path, run: &RunRecord, flood: &FloodRecord) -> Result<
 const PANEL_TOP: u32 = 30;
 const TABLE: RGBColor = RGBColor(255, 127, 14);
 
-type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 fn panel<'a, 'b>(area: &'a Area<'b>, end_s: f64, y_max: f64) -> PlotResult<Chart<'a, 'b>> {
     Ok(ChartBuilder::on(area)
@@ -60,7 +61,10 @@ fn shade(chart: &mut Chart, flood: &FloodRecord, y_max: f64) -> PlotResult {
 }
 
 fn draw_on(root: &Area, run: &RunRecord, flood: &FloodRecord) -> PlotResult {
-    let title = format!("{}: new connections and table size under a SYN flood", run.scenario);
+    let title = format!(
+        "{}: new connections and table size under a SYN flood",
+        run.scenario
+    );
     let body = plot_common::header(root, run, &title)?;
     let (_, h) = body.dim_in_pixel();
     let (top, bottom) = body.split_vertically(h / 2);
@@ -92,7 +96,12 @@ fn draw_on(root: &Area, run: &RunRecord, flood: &FloodRecord) -> PlotResult {
         ok.draw_series(LineSeries::new(seg, OK.stroke_width(2)))?;
     }
     let top_px = plot_px(&ok);
-    panel_title(root, &top_px, "Real clients' new connections that succeeded", 6)?;
+    panel_title(
+        root,
+        &top_px,
+        "Real clients' new connections that succeeded",
+        6,
+    )?;
     let sent: u64 = flood.samples.iter().map(|s| s.flood_sent).sum();
     let window_s = (flood.to_ms - flood.from_ms) as f64 / 1000.0;
     legend_row(

@@ -50,7 +50,9 @@ pub fn flood_args(
         format!("{}ms", load.duration.as_millis()),
         // Bounded in count too: the rate for the duration.
         "--max-requests".into(),
-        (rate * load.duration.as_millis() as u64).div_ceil(1000).to_string(),
+        (rate * load.duration.as_millis() as u64)
+            .div_ceil(1000)
+            .to_string(),
         "--interval".into(),
         format!("{}ms", scenario.interval.as_millis()),
         "--out".into(),
@@ -62,7 +64,10 @@ pub fn flood_args(
 
 /// The first flood's window, ms from the load start.
 fn window(scenario: &Scenario) -> Option<(u64, u64)> {
-    let f = scenario.loads.iter().find(|l| l.mode == LoadMode::SynFlood)?;
+    let f = scenario
+        .loads
+        .iter()
+        .find(|l| l.mode == LoadMode::SynFlood)?;
     let from = f.start.as_millis() as u64;
     Some((from, from + f.duration.as_millis() as u64))
 }
@@ -164,8 +169,14 @@ pub fn metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Collected
         peak as f64 / scenario.lab.max_connections as f64,
     );
     m.insert("defense_level_changes".into(), d.level_changes as f64);
-    m.insert("defense_half_open_evicted".into(), d.half_open_evicted as f64);
-    m.insert("defense_half_open_dropped".into(), d.half_open_dropped as f64);
+    m.insert(
+        "defense_half_open_evicted".into(),
+        d.half_open_evicted as f64,
+    );
+    m.insert(
+        "defense_half_open_dropped".into(),
+        d.half_open_dropped as f64,
+    );
     m.insert(
         "defense_half_open_expired_early".into(),
         d.half_open_expired_early as f64,

@@ -423,7 +423,10 @@ impl Scenario {
             return bad(f("mode"), "a SYN flood needs a TCP service");
         }
         if !self.lab.mode.has_director() || !self.lab.compare_modes.is_empty() {
-            return bad(f("mode"), "a SYN flood is for a tapvs director (lab.mode dr or nat)");
+            return bad(
+                f("mode"),
+                "a SYN flood is for a tapvs director (lab.mode dr or nat)",
+            );
         }
         Ok(())
     }

@@ -23,7 +23,11 @@ fn a_real_syn_finds_room_in_a_table_full_of_half_open_entries() {
     for n in 0..100 {
         let real = client(n, 2000);
         assert_eq!(send(&mut dp, 1, real, Flags::SYN), Ok(0), "real SYN {n}");
-        assert_eq!(send(&mut dp, 1, real, Flags::ACK), Ok(0), "its handshake ends");
+        assert_eq!(
+            send(&mut dp, 1, real, Flags::ACK),
+            Ok(0),
+            "its handshake ends"
+        );
     }
     assert_eq!(dp.conns().len(), 1000);
     let d = dp.defense();
@@ -45,7 +49,13 @@ fn established_entries_are_never_dropped_by_the_defence() {
     // Spoofed SYNs well past the capacity, with the random scan running all along.
     for round in 0..20 {
         for n in 0..200 {
-            send(&mut dp, round * 100, spoofed(round as u32 * 200 + n), Flags::SYN).unwrap();
+            send(
+                &mut dp,
+                round * 100,
+                spoofed(round as u32 * 200 + n),
+                Flags::SYN,
+            )
+            .unwrap();
         }
         sweep(&mut dp, round * 100);
     }
@@ -106,7 +116,11 @@ fn the_per_source_limit_counts_half_open_entries_only() {
         send(&mut dp, 0, from(1003), Flags::SYN),
         Err(Verdict::Dropped(DropReason::HalfOpenLimit))
     );
-    assert_eq!(send(&mut dp, 0, client(8, 1003), Flags::SYN), Ok(0), "another source");
+    assert_eq!(
+        send(&mut dp, 0, client(8, 1003), Flags::SYN),
+        Ok(0),
+        "another source"
+    );
     // One handshake completes: room for one more half-open entry.
     send(&mut dp, 1, from(1000), Flags::ACK).unwrap();
     assert_eq!(send(&mut dp, 1, from(1003), Flags::SYN), Ok(0));
