@@ -258,7 +258,7 @@ impl Defense {
         self.rng ^= self.rng << 25;
         self.rng ^= self.rng >> 27;
         let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        ((r >> 32) * n as u64 >> 32) as usize
+        (((r >> 32) * n as u64) >> 32) as usize
     }
 
     fn bucket(&self, client: Ipv4Addr) -> Option<usize> {
