@@ -19,6 +19,9 @@ pub struct DirectorConfig {
     pub services: Vec<ServiceConfig>,
     #[serde(default)]
     pub limits: Limits,
+    /// SYN-flood defence (IPVS's `drop_entry`, `drop_packet`, `secure_tcp`).
+    #[serde(default)]
+    pub defense: crate::dataplane::defense::DefenseConfig,
     /// Gratuitous ARP on becoming active.
     #[serde(default)]
     pub garp: crate::dataplane::garp::GarpConfig,
@@ -314,6 +317,9 @@ impl DirectorConfig {
         }
         if self.limits.max_connections == 0 {
             return bad("limits.max_connections", "must be at least 1");
+        }
+        if let Err((field, reason)) = self.defense.check() {
+            return bad(field, &reason);
         }
         for (i, s) in self.services.iter().enumerate() {
             let field = format!("service[{i}]");

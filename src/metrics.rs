@@ -78,6 +78,26 @@ pub struct ClientReport {
     /// sequence number, or from another address than the target); dropped. Absent when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stray_responses: u64,
+    /// A spoofed-SYN flood (`tapvs client --syn-flood`): what it sent. Its intervals hold no
+    /// requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood: Option<FloodReport>,
+}
+
+/// What a spoofed-SYN flood actually sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FloodReport {
+    /// SYNs the kernel took.
+    pub sent: u64,
+    /// SYNs the kernel refused (a full queue: `ENOBUFS`).
+    pub send_errors: u64,
+    /// From the first send to the end, in milliseconds.
+    pub elapsed_ms: u64,
+    /// `sent` per second of `elapsed_ms`, and the rate asked for.
+    pub rate_achieved: f64,
+    pub rate_wanted: f64,
+    /// SYNs sent per interval (the report's `interval_ms`).
+    pub per_interval: Vec<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {

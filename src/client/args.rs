@@ -24,6 +24,9 @@ pub enum Protocol {
     Udp,
 }
 
+/// Most SYNs per second a flood may ask for.
+pub const MAX_FLOOD_RATE: f64 = 2_000_000.0;
+
 /// Response size of a UDP request when `--response-bytes` is not given.
 pub const UDP_RESPONSE_BYTES: u64 = 100;
 
@@ -102,6 +105,10 @@ pub struct Args {
     /// long-lived and mostly quiet, like users of an application.
     #[arg(long, value_parser = parse_duration, default_value = "0ms")]
     pub think: Duration,
+    /// Send spoofed TCP SYNs instead of requests: `--rate` per second for `--duration`, at most
+    /// `--max-requests`, from random sources of 198.19.128.0/17 (IPv4 only; needs root).
+    #[arg(long)]
+    pub syn_flood: bool,
 }
 
 /// An option that cannot work.
@@ -136,6 +143,17 @@ impl Args {
 
     /// Checks the options together.
     pub fn check(&self) -> Result<(), ArgError> {
+        if self.syn_flood {
+            if !self.target.is_ipv4() || self.protocol != Protocol::Tcp {
+                return bad("syn-flood", "floods IPv4 TCP targets only");
+            }
+            if !(self.rate.is_finite() && (1.0..=MAX_FLOOD_RATE).contains(&self.rate)) {
+                return bad(
+                    "rate",
+                    format!("a SYN flood needs a rate of 1 – {MAX_FLOOD_RATE} SYNs/s"),
+                );
+            }
+        }
         if self.protocol == Protocol::Udp {
             self.check_udp()?;
         }

@@ -17,13 +17,14 @@
 
 mod args;
 mod conn;
+pub mod flood;
 pub mod http;
 mod load;
 pub mod record;
 pub mod report;
 mod udp;
 
-pub use args::{ArgError, Args, ConnMode, Mode, Protocol};
+pub use args::{ArgError, Args, ConnMode, MAX_FLOOD_RATE, Mode, Protocol};
 pub use report::summary;
 
 use crate::metrics::ClientReport;
@@ -50,6 +51,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    if args.syn_flood {
+        return run_flood(&args);
+    }
     crate::server::raise_fd_limit();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -60,6 +64,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_report(&path, &report).with_context(|| format!("--out {}", path.display()))?;
     }
     println!("{}", summary(&report));
+    Ok(())
+}
+
+/// `--syn-flood`: waits for the start time, floods, writes the report.
+fn run_flood(args: &Args) -> anyhow::Result<()> {
+    let std::net::SocketAddr::V4(target) = args.target else {
+        anyhow::bail!("--syn-flood: IPv4 targets only");
+    };
+    if let Some(at) = args.start_at_unix_ms {
+        let wait = at.saturating_sub(crate::unix_ms());
+        anyhow::ensure!(
+            wait < 24 * 3600 * 1000,
+            "--start-at-unix-ms: more than a day away"
+        );
+        std::thread::sleep(Duration::from_millis(wait));
+    }
+    let flood = flood::Flood {
+        target,
+        rate: args.rate,
+        duration: args.duration,
+        max_packets: args.max_requests,
+        interval: args.interval,
+        seed: crate::unix_ms() ^ u64::from(std::process::id()),
+    };
+    let report = flood::run(&flood, &args.load).context("--syn-flood: raw socket")?;
+    if let Some(path) = &args.out {
+        write_report(path, &report).with_context(|| format!("--out {}", path.display()))?;
+    }
+    let f = report.flood.as_ref().expect("a flood report");
+    println!(
+        "{}: {} SYNs in {} ms ({:.0}/s of {:.0}/s asked), {} refused by the kernel",
+        args.load, f.sent, f.elapsed_ms, f.rate_achieved, f.rate_wanted, f.send_errors
+    );
     Ok(())
 }
 

@@ -209,6 +209,7 @@ impl Recorder {
             intervals,
             total: self.total.finish(Duration::ZERO),
             stray_responses: 0,
+            flood: None,
         }
     }
 }

@@ -164,8 +164,14 @@ impl ConnTable {
 
     /// Advances the sweep cursor slot by slot, spending `budget`, and returns the index of the
     /// first expired entry found, leaving the cursor just after it. `None` when the budget ran
-    /// out without finding one.
-    pub fn next_expired(&mut self, now_ms: u64, budget: &mut usize) -> Option<u32> {
+    /// out without finding one. Half-open entries are compared with `half_open_now_ms`
+    /// (later than `now_ms` while the flood defence shortens their timeout).
+    pub fn next_expired(
+        &mut self,
+        now_ms: u64,
+        half_open_now_ms: u64,
+        budget: &mut usize,
+    ) -> Option<u32> {
         let n = self.slots.len();
         while *budget > 0 && n > 0 {
             *budget -= 1;
@@ -175,7 +181,12 @@ impl ConnTable {
             let idx = self.cursor;
             self.cursor += 1;
             if let Some(conn) = &self.slots[idx]
-                && conn.expires_ms <= now_ms
+                && conn.expires_ms
+                    <= if conn.state.is_half_open() {
+                        half_open_now_ms
+                    } else {
+                        now_ms
+                    }
             {
                 return Some(idx as u32);
             }
@@ -293,7 +304,7 @@ mod tests {
         }
         let mut expired = Vec::new();
         let mut budget = 3;
-        while let Some(idx) = t.next_expired(10, &mut budget) {
+        while let Some(idx) = t.next_expired(10, 10, &mut budget) {
             expired.push(t.remove(idx).key.client_port);
         }
         assert_eq!(budget, 0);
@@ -303,7 +314,7 @@ mod tests {
             "three slots visited, two expired among them"
         );
         let mut budget = 100;
-        while let Some(idx) = t.next_expired(10, &mut budget) {
+        while let Some(idx) = t.next_expired(10, 10, &mut budget) {
             expired.push(t.remove(idx).key.client_port);
         }
         expired.sort();

@@ -52,11 +52,15 @@ pub enum DropReason {
     ArpBadSender,
     /// An ARP packet about a multicast, broadcast or loopback target address.
     ArpBadTarget,
+    /// A new connection refused by the flood defence's `drop_packet`.
+    DefenseDropPacket,
+    /// A new connection from a source already at its half-open limit.
+    HalfOpenLimit,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 22] = [
+    pub const ALL: [DropReason; 24] = [
         DropReason::Malformed,
         DropReason::BadChecksum,
         DropReason::UnsupportedEthertype,
@@ -79,6 +83,8 @@ impl DropReason {
         DropReason::ArpBadOpcode,
         DropReason::ArpBadSender,
         DropReason::ArpBadTarget,
+        DropReason::DefenseDropPacket,
+        DropReason::HalfOpenLimit,
     ];
 
     /// The name used in stats output.
@@ -106,6 +112,8 @@ impl DropReason {
             DropReason::ArpBadOpcode => "arp_bad_opcode",
             DropReason::ArpBadSender => "arp_bad_sender",
             DropReason::ArpBadTarget => "arp_bad_target",
+            DropReason::DefenseDropPacket => "defense_drop_packet",
+            DropReason::HalfOpenLimit => "half_open_limit",
         }
     }
 }

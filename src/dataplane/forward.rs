@@ -3,10 +3,10 @@
 //! by NAT (destination rewritten to the real server; the replies, matched by their tuple,
 //! rewritten back to the VIP and routed to the client).
 
-use super::conntrack::{Conn, ConnKey, NO_LINK, flags};
+use super::conntrack::{Conn, ConnKey, NO_LINK, TableFull, flags};
 use super::counters::DropReason;
 use super::tcp_state::{ConnState, Direction, TcpEvent};
-use super::{Dataplane, Iface, Verdict};
+use super::{Dataplane, Iface, Verdict, defense};
 use crate::config::{Forwarding, Protocol};
 use crate::sched::Flow;
 use crate::wire::checksum;
@@ -171,6 +171,8 @@ impl Dataplane {
         conn.expires_ms = now_ms + new.timeout_s() as u64 * 1000;
         let (server, service) = (conn.server as usize, conn.service as usize);
         if new != old {
+            let client = conn.key.client;
+            self.defense.track(client, Some(old), Some(new));
             self.note_sync(idx);
         }
         if old.is_active() != new.is_active() {
@@ -260,6 +262,12 @@ impl Dataplane {
         key: ConnKey,
         tcp: bool,
     ) -> Result<u32, DropReason> {
+        if self.defense.refuse_new() {
+            return Err(DropReason::DefenseDropPacket);
+        }
+        if tcp && !self.defense.source_allows(key.client) {
+            return Err(DropReason::HalfOpenLimit);
+        }
         let svc = &mut self.services[service];
         let flow = Flow {
             protocol: key.protocol,
@@ -292,7 +300,7 @@ impl Dataplane {
             flags: if nat { flags::NAT } else { 0 },
             ..conn
         };
-        let idx = match self.conns.insert(conn) {
+        let idx = match self.insert(now_ms, conn) {
             Ok(idx) => idx,
             Err(_) => {
                 if link != NO_LINK {
@@ -350,8 +358,7 @@ impl Dataplane {
             flags: flags::TEMPLATE,
         };
         let idx = self
-            .conns
-            .insert(template)
+            .insert(now_ms, template)
             .map_err(|_| DropReason::TableFull)?;
         self.note_sync(idx);
         Ok(idx)
@@ -373,6 +380,7 @@ impl Dataplane {
         }
         self.conns.remove(idx);
         self.counters.conns_expired += 1;
+        self.defense.track(conn.key.client, Some(conn.state), None);
         if conn.flags & flags::NAT != 0 {
             let reply = self.reply_key(&conn);
             self.conns.remove_reply(&reply);
@@ -387,6 +395,52 @@ impl Dataplane {
 }
 
 impl Dataplane {
+    /// Inserts an entry; a full table makes room by evicting a half-open entry found at a
+    /// random slot, when the flood defence allows it (see `defense.rs`).
+    pub(super) fn insert(&mut self, now_ms: u64, conn: Conn) -> Result<u32, TableFull> {
+        let idx = match self.conns.insert(conn) {
+            Ok(idx) => idx,
+            Err(TableFull) => {
+                if !self.defense.evicts_when_full() || !self.evict_half_open(now_ms) {
+                    return Err(TableFull);
+                }
+                self.defense.counters.half_open_evicted += 1;
+                self.conns.insert(conn)?
+            }
+        };
+        self.defense.note_len(self.conns.len());
+        Ok(idx)
+    }
+
+    /// Removes a half-open entry found at one of a few random slots; false when none was.
+    fn evict_half_open(&mut self, now_ms: u64) -> bool {
+        let n = self.conns.slots_used();
+        for _ in 0..defense::EVICT_PROBES.min(n) {
+            let i = self.defense.random_slot(n);
+            if self.conns.slot(i).is_some_and(half_open) {
+                self.expire(i as u32, now_ms);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// `drop_entry`'s scan (IPVS `ip_vs_random_dropentry`): random slots, half-open entries
+    /// removed, 1/32 of the table per second.
+    pub(super) fn random_drop(&mut self, now_ms: u64) {
+        let n = self.conns.slots_used();
+        if n == 0 {
+            return;
+        }
+        for _ in 0..self.defense.scan_size(n) {
+            let i = self.defense.random_slot(n);
+            if self.conns.slot(i).is_some_and(half_open) {
+                self.expire(i as u32, now_ms);
+                self.defense.counters.half_open_dropped += 1;
+            }
+        }
+    }
+
     /// The tuple a NAT connection's replies carry: from the real server to the client.
     pub(super) fn reply_key(&self, conn: &Conn) -> ConnKey {
         let view = &self.services[conn.service as usize].views[conn.server as usize];
@@ -398,6 +452,11 @@ impl Dataplane {
             vport: conn.key.client_port,
         }
     }
+}
+
+/// A connection (never a template) whose handshake is under way: what the defence may drop.
+fn half_open(c: &Conn) -> bool {
+    !c.is_template() && c.state.is_half_open()
 }
 
 /// Reads ports and flags. Port 0 is refused: no real client uses it, and persistence templates

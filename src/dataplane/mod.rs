@@ -9,6 +9,7 @@
 mod arp;
 pub mod conntrack;
 pub mod counters;
+pub mod defense;
 mod forward;
 pub mod garp;
 mod icmp;
@@ -127,6 +128,8 @@ pub struct Dataplane {
     sync_changes: VecDeque<u32>,
     /// TCP resets for segments that found no connection.
     resets: reset::Resets,
+    /// SYN-flood defence (see `defense.rs`).
+    defense: defense::Defense,
 }
 
 /// Milliseconds on the caller's clock.
@@ -193,6 +196,11 @@ impl Dataplane {
             sync_enabled: false,
             sync_changes: VecDeque::with_capacity(sync::SYNC_QUEUE),
             resets: reset::Resets::default(),
+            defense: defense::Defense::new(
+                config.defense,
+                config.limits.max_connections,
+                seed ^ 0x5eed_def0,
+            ),
         }
     }
 
@@ -268,9 +276,17 @@ impl Dataplane {
         self.counters.drops[DropReason::NeighbourUnreachable as usize] += stale;
         if now_ms >= self.next_sweep_ms {
             self.next_sweep_ms = now_ms + SWEEP_EVERY_MS;
+            self.defense.update_level(self.conns.len());
+            let half_open_now = now_ms + self.defense.half_open_advance_ms();
             let mut budget = SWEEP_MIN_BUDGET.max(self.conns.slots_used() / 20);
-            while let Some(idx) = self.conns.next_expired(now_ms, &mut budget) {
+            while let Some(idx) = self.conns.next_expired(now_ms, half_open_now, &mut budget) {
+                if self.conns.get(idx).expires_ms > now_ms {
+                    self.defense.counters.half_open_expired_early += 1;
+                }
                 self.expire(idx, now_ms);
+            }
+            if self.defense.drops_entries() {
+                self.random_drop(now_ms);
             }
         }
     }
@@ -434,6 +450,11 @@ impl Dataplane {
             }
         }
         expired
+    }
+
+    /// The flood defence's counters.
+    pub fn defense(&self) -> &defense::DefenseCounters {
+        &self.defense.counters
     }
 
     pub fn counters(&self) -> &Counters {

@@ -33,6 +33,9 @@ pub struct Stats {
     pub resets_dropped: u64,
     /// Entries in the connection table now (connections and templates).
     pub conns: usize,
+    /// The SYN-flood defence: its level and every action it took.
+    #[serde(default)]
+    pub defense: super::defense::DefenseCounters,
     /// Drops by reason (only reasons seen).
     pub drops: BTreeMap<String, u64>,
     pub services: Vec<ServiceStats>,
@@ -118,6 +121,7 @@ impl Dataplane {
             conns_created: c.conns_created,
             conns_expired: c.conns_expired,
             conns: self.conns().len(),
+            defense: *self.defense(),
             drops,
             services,
         }

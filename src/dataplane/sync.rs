@@ -143,6 +143,8 @@ impl SyncTable for Dataplane {
             } else {
                 let c = self.conns.get_mut(idx);
                 c.state = state;
+                self.defense
+                    .track(key.client, Some(conn.state), Some(state));
                 c.expires_ms = c.expires_ms.max(expires_ms);
                 if !conn.is_template() && conn.state.is_active() != state.is_active() {
                     let svc = &mut self.services[service];
@@ -168,9 +170,9 @@ impl SyncTable for Dataplane {
             flags: entry_flags,
         };
         let idx = self
-            .conns
-            .insert(conn)
+            .insert(now_ms, conn)
             .map_err(|_| InstallError::TableFull)?;
+        self.defense.track(key.client, None, Some(state));
         if e.template {
             return Ok(());
         }

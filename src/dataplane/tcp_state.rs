@@ -154,6 +154,12 @@ impl ConnState {
         matches!(self, ConnState::Established | ConnState::Udp)
     }
 
+    /// Whether the handshake is under way (what a SYN flood leaves behind): the entries the
+    /// flood defence may drop early.
+    pub fn is_half_open(self) -> bool {
+        matches!(self, ConnState::SynRecv | ConnState::SynAck)
+    }
+
     /// Whether a new SYN on this entry starts a new connection (IPVS `conn_reuse_mode`):
     /// the old one is over, so the new one is scheduled afresh.
     pub fn reusable_by_syn(self) -> bool {

@@ -489,7 +489,7 @@ fn backup_drops_vip_traffic() {
 
 #[test]
 fn table_full_is_a_counted_drop() {
-    let mut dp = resolved("rr", &[1], "");
+    let mut dp = resolved("rr", &[1], "[defense]\ndrop_entry = \"off\"");
     let cap = 1000;
     for n in 0..cap {
         send(&mut dp, 0, client(n, 1000), Flags::SYN).unwrap();
@@ -531,6 +531,7 @@ fn truncations_of_valid_frames_never_panic_and_are_counted() {
 }
 
 mod arp;
+mod defense;
 mod health;
 
 mod fuzz {

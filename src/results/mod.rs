@@ -16,6 +16,7 @@ mod failover_chart_tests;
 mod font;
 mod marks;
 mod plot_common;
+mod plot_flood;
 mod plot_servers;
 mod plot_timeline;
 mod sweep;
@@ -44,6 +45,7 @@ pub const TIMELINE_CSV: &str = "timeline.csv";
 pub const SUMMARY_CSV: &str = "summary.csv";
 pub const TIMELINE_PNG: &str = "timeline.png";
 pub const SERVERS_PNG: &str = "servers.png";
+pub const FLOOD_PNG: &str = "flood.png";
 
 /// Everything one `tapvs run SCENARIO` measured; `run.json` holds it whole so plots can be redrawn.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -77,6 +79,34 @@ pub struct RunRecord {
     /// The scenario's expectations, evaluated.
     #[serde(default)]
     pub expectations: Vec<ExpectationOutcome>,
+    /// A spoofed-SYN flood's window and what happened around it (`flood.png`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood: Option<FloodRecord>,
+}
+
+/// A run with a SYN flood: its window and, per interval, the real clients' new connections,
+/// the first director's table size and the SYNs sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloodRecord {
+    /// The flood's window, milliseconds since the load start.
+    pub from_ms: u64,
+    pub to_ms: u64,
+    /// The table's capacity.
+    pub capacity: u64,
+    pub samples: Vec<FloodSample>,
+}
+
+/// One interval of a [`FloodRecord`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloodSample {
+    pub t_ms: u64,
+    /// Real clients' new-connection requests started in the interval that succeeded, failed.
+    pub new_ok: u64,
+    pub new_failed: u64,
+    /// Connection-table entries at the interval's last sample (0 when none was taken).
+    pub table: u64,
+    /// Spoofed SYNs sent in the interval.
+    pub flood_sent: u64,
 }
 
 /// A real server as configured at the start of the run.
@@ -196,6 +226,9 @@ fn write_derived(dir: &Path, run: &RunRecord) -> Result<(), ResultsError> {
     csv_out::write_timeline(&dir.join(TIMELINE_CSV), run)?;
     csv_out::write_summary(&dir.join(SUMMARY_CSV), run)?;
     plot_timeline::draw(&dir.join(TIMELINE_PNG), run)?;
+    if let Some(flood) = &run.flood {
+        plot_flood::draw(&dir.join(FLOOD_PNG), run, flood)?;
+    }
     plot_servers::draw(&dir.join(SERVERS_PNG), run)
 }
 

@@ -105,6 +105,7 @@ fn sample() -> RunRecord {
             },
         ],
         masters: vec![],
+        flood: None,
         metrics,
         expectations: vec![
             ExpectationOutcome {
@@ -365,5 +366,36 @@ fn empty_and_crowded_runs_still_draw() {
     write_run(&tmp.0.join("crowded"), &run).unwrap();
     if let Some(dir) = std::env::var_os("TAPVS_RESULTS_SAMPLE_DIR") {
         write_run(&Path::new(&dir).join("crowded"), &run).unwrap();
+    }
+}
+
+#[test]
+fn a_flood_run_gets_flood_png_and_redraw_keeps_it() {
+    let tmp = TempDir::new("flood");
+    let mut run = sample();
+    write_run(&tmp.0, &run).unwrap();
+    assert!(!tmp.0.join(FLOOD_PNG).exists(), "no flood, no flood chart");
+    run.flood = Some(FloodRecord {
+        from_ms: 4000,
+        to_ms: 9000,
+        capacity: 65536,
+        samples: (0..40u64)
+            .map(|i| FloodSample {
+                t_ms: i * 250,
+                new_ok: 50 - (i % 3),
+                new_failed: i % 3,
+                table: (i * 3000).min(65536),
+                flood_sent: if (16..36).contains(&i) { 25_000 } else { 0 },
+            })
+            .collect(),
+    });
+    write_run(&tmp.0, &run).unwrap();
+    std::fs::remove_file(tmp.0.join(FLOOD_PNG)).unwrap();
+    redraw(&tmp.0).unwrap();
+    let png = read(&tmp.0.join(FLOOD_PNG));
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(png.len() > 20_000, "flood.png is only {} bytes", png.len());
+    if let Some(dir) = std::env::var_os("TAPVS_RESULTS_SAMPLE_DIR") {
+        write_run(Path::new(&dir), &run).unwrap();
     }
 }

@@ -84,6 +84,7 @@ pub(super) fn window(rows: &[TimelineRow], from_ms: u64, to_ms: u64) -> Interval
 /// Every metric of the run, by name.
 pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTreeMap<String, f64> {
     let mut m = BTreeMap::new();
+    super::flood::metrics(&mut m, scenario, c);
     let interval = scenario.interval.as_millis() as u64;
     let mut total = Interval::default();
     for report in &c.clients {

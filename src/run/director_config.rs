@@ -84,10 +84,11 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
                 }),
         }],
         limits: Limits {
-            max_connections: 1 << 20,
+            max_connections: scenario.lab.max_connections,
             sloppy: s.sloppy,
             offload: scenario.lab.offload,
         },
+        defense: scenario.defense.unwrap_or_default(),
         control_socket: Some(control_socket.to_path_buf()),
         garp: Default::default(),
         vrrp: scenario

@@ -55,6 +55,8 @@ pub struct Collected {
     pub health_counters: Vec<(String, serde_json::Value)>,
     /// Router's LAN interface counters over the load.
     pub router_lan: LinkStats,
+    /// The first director's TAP counters over the load (switch side).
+    pub director_tap: LinkStats,
     /// Each director process's resident memory, sampled once a second: (ms from the load
     /// start, director, PID, RSS in KiB).
     pub memory: Vec<MemorySample>,
@@ -481,9 +483,18 @@ fn drive(
     let host_probe_failures = probe_directors(&ctx, &directors);
 
     let router_before = lab.link_stats("rt", "eth0")?;
+    let tap_before = super::flood::tap_stats(lab, scenario);
+    if scenario.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
+        super::flood::drop_replies_to_flood(lab)?;
+    }
     let start_unix_ms = unix_ms() + 300;
     for (i, load) in scenario.loads.iter().enumerate() {
         let out = ctx.state.join(format!("load-{}.json", load.name));
+        if load.mode == LoadMode::SynFlood {
+            let args = super::flood::flood_args(scenario, load, &out, start_unix_ms);
+            ctx.spawn(procs, "cl", &format!("load-{}", load.name), &ctx.exe, &args)?;
+            continue;
+        }
         let mut args = vec![
             "client".to_string(),
             "--protocol".into(),
@@ -504,7 +515,7 @@ fn drive(
             "--mode".into(),
             match load.mode {
                 LoadMode::Open => "open".into(),
-                LoadMode::Closed => "closed".into(),
+                LoadMode::Closed | LoadMode::SynFlood => "closed".into(),
             },
             "--concurrency".into(),
             load.concurrency.to_string(),
@@ -678,6 +689,7 @@ fn drive(
     }
     health.sort_by_key(|h| h.at);
     let router_after = lab.link_stats("rt", "eth0")?;
+    let tap_after = super::flood::tap_stats(lab, scenario);
     let mut clients = Vec::new();
     for load in &scenario.loads {
         let path = ctx.state.join(format!("load-{}.json", load.name));
@@ -698,6 +710,14 @@ fn drive(
     let health_counters = last_reports(&ctx, &directors, "health.json");
     Ok(Collected {
         memory,
+        director_tap: LinkStats {
+            rx_bytes: tap_after.rx_bytes.saturating_sub(tap_before.rx_bytes),
+            rx_packets: tap_after.rx_packets.saturating_sub(tap_before.rx_packets),
+            rx_dropped: tap_after.rx_dropped.saturating_sub(tap_before.rx_dropped),
+            tx_bytes: tap_after.tx_bytes.saturating_sub(tap_before.tx_bytes),
+            tx_packets: tap_after.tx_packets.saturating_sub(tap_before.tx_packets),
+            tx_dropped: tap_after.tx_dropped.saturating_sub(tap_before.tx_dropped),
+        },
         health,
         health_counters,
         director_tables: tables,

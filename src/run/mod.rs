@@ -4,6 +4,7 @@
 mod derive;
 pub mod director_config;
 mod execute;
+mod flood;
 mod health_metrics;
 mod keepalived;
 mod procs;
@@ -210,6 +211,7 @@ pub fn run_one(
             )
             .collect(),
         masters: Vec::new(),
+        flood: flood::record(scenario, &collected),
         metrics,
         expectations,
     };

@@ -40,6 +40,10 @@ pub struct Scenario {
     /// Health checks of the real servers by every director (ldirectord's job).
     #[serde(default)]
     pub health: Option<HealthSpec>,
+    /// The directors' SYN-flood defence (`[defense]` of their configuration; its defaults when
+    /// absent).
+    #[serde(default)]
+    pub defense: Option<crate::dataplane::defense::DefenseConfig>,
     #[serde(rename = "load")]
     pub loads: Vec<LoadSpec>,
     #[serde(rename = "event", default)]
@@ -64,6 +68,8 @@ pub struct LabSpec {
     pub settle: Duration,
     /// Open the director's TAPs with virtio-net headers and offloads (large segments).
     pub offload: bool,
+    /// The directors' connection-table capacity.
+    pub max_connections: usize,
     /// Run the scenario once per mode listed here (same load, same everything else) and
     /// write a comparison of them; `mode` is then ignored.
     pub compare_modes: Vec<Mode>,
@@ -78,6 +84,7 @@ impl Default for LabSpec {
             settle: Duration::from_millis(500),
             compare_modes: Vec::new(),
             offload: true,
+            max_connections: 1 << 20,
         }
     }
 }
@@ -293,6 +300,7 @@ pub struct LoadSpec {
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
     /// `new` connection per request or `keepalive`.
+    #[serde(default = "default_connection")]
     pub connection: ConnectionMode,
     /// Keep-alive: requests per connection before reopening (0 = never).
     #[serde(default)]
@@ -320,6 +328,13 @@ pub struct LoadSpec {
 pub enum LoadMode {
     Open,
     Closed,
+    /// Spoofed TCP SYNs at `rate` per second from 198.19.128.0/17 (`tapvs client --syn-flood`).
+    #[serde(rename = "syn_flood")]
+    SynFlood,
+}
+
+fn default_connection() -> ConnectionMode {
+    ConnectionMode::New
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

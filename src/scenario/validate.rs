@@ -66,6 +66,21 @@ pub const METRICS: &[&str] = &[
     "split_brain_ms",
     "split_brain_after_heal_ms",
     "masters_at_end",
+    "new_conn_success_during_flood",
+    "new_conn_success_after_flood",
+    "flood_sent",
+    "flood_send_errors",
+    "flood_rate_achieved",
+    "table_peak",
+    "table_peak_share",
+    "defense_level_changes",
+    "defense_half_open_evicted",
+    "defense_half_open_dropped",
+    "defense_half_open_expired_early",
+    "defense_syns_refused",
+    "defense_syns_refused_per_source",
+    "director_table_full_drops",
+    "tap_tx_dropped",
 ];
 
 /// Most events a timeline may hold once repeated events are expanded.
@@ -118,6 +133,12 @@ impl Scenario {
             Duration::from_secs(30),
         )?;
         self.check_service()?;
+        if !(1..=1 << 24).contains(&self.lab.max_connections) {
+            return bad("lab.max_connections", "must be 1 – 16777216");
+        }
+        if let Some(Err((field, reason))) = self.defense.as_ref().map(|d| d.check()) {
+            return bad(field, reason);
+        }
         self.check_failover()?;
         self.check_servers()?;
         self.check_health()?;
@@ -343,7 +364,9 @@ impl Scenario {
             if !names.insert(l.name.as_str()) {
                 return bad(f("name"), format!("`{}` is used twice", l.name));
             }
-            if l.mode == LoadMode::Open && !(1..=50_000).contains(&l.rate) {
+            if l.mode == LoadMode::SynFlood {
+                self.check_flood(&f, l.rate)?;
+            } else if l.mode == LoadMode::Open && !(1..=50_000).contains(&l.rate) {
                 return bad(
                     f("rate"),
                     "an open loop needs a rate of 1 – 50000 requests/s",
@@ -440,6 +463,23 @@ impl Scenario {
         }
         expanded.sort_by_key(|e| e.at);
         self.events = expanded;
+        Ok(())
+    }
+
+    /// A spoofed-SYN flood: a bounded rate at a TCP service behind a tapvs director.
+    fn check_flood(&self, f: &dyn Fn(&str) -> String, rate: u32) -> Check {
+        if !(1..=crate::client::MAX_FLOOD_RATE as u32).contains(&rate) {
+            return bad(f("rate"), "a SYN flood needs a rate of 1 – 2000000 SYNs/s");
+        }
+        if self.service.protocol != crate::config::Protocol::Tcp {
+            return bad(f("mode"), "a SYN flood needs a TCP service");
+        }
+        if !self.lab.mode.has_director() || !self.lab.compare_modes.is_empty() {
+            return bad(
+                f("mode"),
+                "a SYN flood is for a tapvs director (lab.mode dr or nat)",
+            );
+        }
         Ok(())
     }
 

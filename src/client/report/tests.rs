@@ -35,6 +35,7 @@ fn report(load: &str, started: u64, oks: &[u64], p99: u64) -> ClientReport {
         intervals,
         total,
         stray_responses: 0,
+        flood: None,
     }
 }
 

@@ -1,0 +1,202 @@
+//! Spoofed-SYN floods in a run: the flood generator's command line, the lab rule that makes its
+//! sources absent hosts, and what the run reports of it (metrics and the `flood.png` record).
+
+use super::execute::Collected;
+use crate::lab::{Lab, LinkStats};
+use crate::results::{FloodRecord, FloodSample};
+use crate::scenario::{ConnectionMode, LoadMode, LoadSpec, Scenario};
+use anyhow::Context;
+use std::collections::BTreeMap;
+
+/// The spoofed sub-range as a prefix (no real client of a scenario uses it: see `client_base`).
+pub fn flood_net() -> String {
+    use crate::client::flood::{FLOOD_NET, FLOOD_PREFIX};
+    format!("{FLOOD_NET}/{FLOOD_PREFIX}")
+}
+
+/// Makes the spoofed sources behave like absent hosts: the router drops what the real servers
+/// send them (their SYN-ACKs), so the clients' kernel never answers them with a reset (which
+/// would end each half-open entry at once). A blackhole route sends nothing back, as a host
+/// that does not exist answers nothing. (nftables is not installed on these machines.)
+pub fn drop_replies_to_flood(lab: &Lab) -> anyhow::Result<()> {
+    let net = flood_net();
+    let status = lab
+        .command("rt", "ip")
+        .args(["route", "add", "blackhole", &net])
+        .status()
+        .context("adding the flood's blackhole route in the router")?;
+    anyhow::ensure!(status.success(), "ip route add blackhole {net}: {status}");
+    Ok(())
+}
+
+/// `tapvs client --syn-flood` arguments for a `syn_flood` load.
+pub fn flood_args(
+    scenario: &Scenario,
+    load: &LoadSpec,
+    out: &std::path::Path,
+    start_unix_ms: u64,
+) -> Vec<String> {
+    let rate = u64::from(load.rate);
+    vec![
+        "client".into(),
+        "--syn-flood".into(),
+        "--target".into(),
+        format!("{}:{}", scenario.service.vip, scenario.service.port),
+        "--load".into(),
+        load.name.clone(),
+        "--rate".into(),
+        rate.to_string(),
+        "--duration".into(),
+        format!("{}ms", load.duration.as_millis()),
+        // Bounded in count too: the rate for the duration.
+        "--max-requests".into(),
+        (rate * load.duration.as_millis() as u64)
+            .div_ceil(1000)
+            .to_string(),
+        "--interval".into(),
+        format!("{}ms", scenario.interval.as_millis()),
+        "--out".into(),
+        out.display().to_string(),
+        "--start-at-unix-ms".into(),
+        (start_unix_ms + load.start.as_millis() as u64).to_string(),
+    ]
+}
+
+/// The first flood's window, ms from the load start.
+fn window(scenario: &Scenario) -> Option<(u64, u64)> {
+    let f = scenario
+        .loads
+        .iter()
+        .find(|l| l.mode == LoadMode::SynFlood)?;
+    let from = f.start.as_millis() as u64;
+    Some((from, from + f.duration.as_millis() as u64))
+}
+
+/// Whether a load is real clients opening a new connection per request.
+fn real_new_conns(l: &LoadSpec) -> bool {
+    l.mode != LoadMode::SynFlood && l.connection == ConnectionMode::New
+}
+
+/// The flood chart's data: real clients' new-connection outcomes per interval and the first
+/// director's table size (its last sample in the interval), with the flood's window.
+pub fn record(scenario: &Scenario, c: &Collected) -> Option<FloodRecord> {
+    let (from_ms, to_ms) = window(scenario)?;
+    let interval = scenario.interval.as_millis() as u64;
+    let n = scenario.load_end().as_millis().div_ceil(interval as u128) as usize;
+    let mut samples: Vec<FloodSample> = (0..n)
+        .map(|k| FloodSample {
+            t_ms: k as u64 * interval,
+            ..FloodSample::default()
+        })
+        .collect();
+    for (load, report) in scenario.loads.iter().zip(&c.clients) {
+        let offset = (load.start.as_millis() as u64 / interval) as usize;
+        for (k, iv) in report.intervals.iter().enumerate() {
+            let Some(s) = samples.get_mut(offset + k) else {
+                continue;
+            };
+            if real_new_conns(load) {
+                s.new_ok += iv.ok;
+                s.new_failed += iv.failed;
+            }
+            if let Some(f) = &report.flood {
+                s.flood_sent += f.per_interval.get(k).copied().unwrap_or(0);
+            }
+        }
+    }
+    let first = scenario.directors().first().cloned().unwrap_or_default();
+    for (t, name, _, size) in &c.director_tables {
+        if *name == first
+            && let Some(s) = samples.get_mut((*t / interval) as usize)
+        {
+            s.table = *size as u64;
+        }
+    }
+    Some(FloodRecord {
+        from_ms,
+        to_ms,
+        capacity: scenario.lab.max_connections as u64,
+        samples,
+    })
+}
+
+/// The flood's metrics (README, "Metrics").
+pub fn metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Collected) {
+    let Some(rec) = record(scenario, c) else {
+        return;
+    };
+    let share = |during: bool| {
+        let (ok, failed) = rec
+            .samples
+            .iter()
+            .filter(|s| {
+                if during {
+                    s.t_ms >= rec.from_ms && s.t_ms < rec.to_ms
+                } else {
+                    s.t_ms >= rec.to_ms
+                }
+            })
+            .fold((0, 0), |(o, f), s| (o + s.new_ok, f + s.new_failed));
+        if ok + failed == 0 {
+            f64::NAN
+        } else {
+            ok as f64 / (ok + failed) as f64
+        }
+    };
+    m.insert("new_conn_success_during_flood".into(), share(true));
+    m.insert("new_conn_success_after_flood".into(), share(false));
+    let flood = c.clients.iter().filter_map(|r| r.flood.as_ref());
+    let (mut sent, mut errors, mut rate) = (0, 0, 0.0);
+    for f in flood {
+        sent += f.sent;
+        errors += f.send_errors;
+        rate += f.rate_achieved;
+    }
+    m.insert("flood_sent".into(), sent as f64);
+    m.insert("flood_send_errors".into(), errors as f64);
+    m.insert("flood_rate_achieved".into(), rate);
+    let d = &c.director_final.defense;
+    let peak = c
+        .director_tables
+        .iter()
+        .map(|t| t.3 as u64)
+        .max()
+        .unwrap_or(0)
+        .max(d.table_peak);
+    m.insert("table_peak".into(), peak as f64);
+    m.insert(
+        "table_peak_share".into(),
+        peak as f64 / scenario.lab.max_connections as f64,
+    );
+    m.insert("defense_level_changes".into(), d.level_changes as f64);
+    m.insert(
+        "defense_half_open_evicted".into(),
+        d.half_open_evicted as f64,
+    );
+    m.insert(
+        "defense_half_open_dropped".into(),
+        d.half_open_dropped as f64,
+    );
+    m.insert(
+        "defense_half_open_expired_early".into(),
+        d.half_open_expired_early as f64,
+    );
+    m.insert("defense_syns_refused".into(), d.syns_refused as f64);
+    m.insert(
+        "defense_syns_refused_per_source".into(),
+        d.syns_refused_per_source as f64,
+    );
+    let drops = |name: &str| c.director_final.drops.get(name).copied().unwrap_or(0) as f64;
+    m.insert("director_table_full_drops".into(), drops("table_full"));
+    m.insert("tap_tx_dropped".into(), c.director_tap.tx_dropped as f64);
+}
+
+/// The first director's TAP counters (in the switch's namespace: its `tx` is towards the
+/// director), or zeros when it has none.
+pub fn tap_stats(lab: &Lab, scenario: &Scenario) -> LinkStats {
+    scenario
+        .tapvs_directors()
+        .first()
+        .and_then(|d| lab.link_stats("sw", d).ok())
+        .unwrap_or_default()
+}
