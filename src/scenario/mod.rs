@@ -150,6 +150,13 @@ pub struct FailoverSpec {
     /// With `sync`: every synced entry is sent again at least this often.
     #[serde(default = "default_sync_refresh", with = "duration_field")]
     pub sync_refresh: Duration,
+    /// Each director accepts adverts only from the other one (keepalived's `unicast_peer`);
+    /// `false`: from any host on the LAN (RFC 5798 alone).
+    #[serde(default = "default_true")]
+    pub peer_filter: bool,
+    /// Adverts go by unicast to the other director instead of to 224.0.0.18.
+    #[serde(default)]
+    pub unicast: bool,
 }
 
 fn default_sync_refresh() -> Duration {
