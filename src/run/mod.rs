@@ -7,6 +7,7 @@ mod execute;
 mod health_metrics;
 mod keepalived;
 mod procs;
+mod vrrp_metrics;
 
 pub use execute::{knat_services, topology};
 
