@@ -140,6 +140,20 @@ pub struct VrrpSection {
     /// Wait this long before preempting.
     #[serde(default)]
     pub preempt_delay_ms: u64,
+    /// The other directors' addresses (keepalived's `unicast_peer` with `check_unicast_src`):
+    /// adverts for the VRID from any other source are dropped and counted. Empty = any source.
+    #[serde(default)]
+    pub peers: Vec<Ipv4Addr>,
+    /// Send adverts by unicast to each peer instead of to 224.0.0.18 (needs `peers`).
+    #[serde(default)]
+    pub unicast: bool,
+    /// Least time between two gratuitous-ARP re-announcements asked by lower-priority adverts.
+    #[serde(default = "default_lower_prio_announce_ms")]
+    pub lower_prio_announce_ms: u64,
+}
+
+fn default_lower_prio_announce_ms() -> u64 {
+    1000
 }
 
 fn default_advert_ms() -> u64 {
@@ -300,6 +314,9 @@ impl DirectorConfig {
         if self.sync.is_some() && self.vrrp.is_none() {
             return bad("sync", "connection sync follows the VRRP role: add [vrrp]");
         }
+        if let Some(vrrp) = &self.vrrp {
+            self.check_peers(vrrp)?;
+        }
         if self.interface.gateway.is_none() {
             return bad(
                 "interface.gateway",
@@ -355,6 +372,30 @@ impl DirectorConfig {
 }
 
 impl DirectorConfig {
+    /// VRRP peers: on the outside network, not ourselves, listed once; unicast needs them.
+    fn check_peers(&self, vrrp: &VrrpSection) -> Result<(), (String, String)> {
+        let bad = |i: usize, reason: &str| Err((format!("vrrp.peers[{i}]"), reason.into()));
+        for (i, peer) in vrrp.peers.iter().enumerate() {
+            if *peer == self.interface.address {
+                return bad(i, "is the director's own address");
+            }
+            if !self.interface.on_link(*peer) || peer.is_multicast() || peer.is_broadcast() {
+                return bad(
+                    i,
+                    "not a host on the outside network (VRRP peers share the link)",
+                );
+            }
+            if vrrp.peers[..i].contains(peer) {
+                return bad(i, "listed twice");
+            }
+        }
+        if vrrp.unicast && vrrp.peers.is_empty() {
+            let reason = "unicast adverts need peers to send to: add vrrp.peers";
+            return Err(("vrrp.unicast".into(), reason.into()));
+        }
+        Ok(())
+    }
+
     /// The health section, the per-server overrides and the sorry server of service `field`.
     fn check_health(&self, field: &str, s: &ServiceConfig) -> Result<(), (String, String)> {
         let Some(health) = &s.health else {

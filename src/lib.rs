@@ -15,6 +15,7 @@
 //! - [`client`]: `tapvs client`, the bounded load generator.
 //! - [`metrics`]: the records the client and director hand to the runner.
 //! - [`probe`]: `tapvs probe`, asks a director's status port for its status line.
+//! - [`spoof`]: `tapvs spoof vrrp`, a bounded sender of forged VRRP adverts (lab only).
 //! - [`scenario`]: scenario files: parsing and validation before anything is built.
 //! - [`lab`]: network namespaces, bridges, veth and TAPs; teardown and `lab clean`.
 //! - [`run`]: `tapvs run`: lab + processes + load + timeline + expectations.
@@ -35,6 +36,7 @@ pub mod run;
 pub mod scenario;
 pub mod sched;
 pub mod server;
+pub mod spoof;
 pub mod sync;
 pub mod wire;
 

@@ -37,6 +37,9 @@ enum Command {
     Client(tapvs::client::Args),
     /// Ask a director's status port for its status line (exit 1 when none comes).
     Probe(tapvs::probe::ProbeArgs),
+    /// Send a bounded number of forged packets in a lab (hostile-host scenarios).
+    #[command(subcommand)]
+    Spoof(tapvs::spoof::SpoofCommand),
     /// Redraw the CSV files and plots of a result folder.
     Plot { dir: PathBuf },
 }
@@ -119,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server(args) => tapvs::server::run(args).map(|()| ExitCode::SUCCESS),
         Command::Client(args) => tapvs::client::run(args).map(|()| ExitCode::SUCCESS),
         Command::Probe(args) => Ok(tapvs::probe::run(&args)),
+        Command::Spoof(command) => tapvs::spoof::run(command).map(|()| ExitCode::SUCCESS),
         Command::Plot { dir } => {
             tapvs::results::redraw(&dir)?;
             println!("redrew {}", dir.display());

@@ -27,6 +27,21 @@
 //!   them); an address list that differs from ours is dropped unless the sender is the owner.
 //! - A received Max Adver Int of 0 is dropped: it would make the down timer expire at once.
 //!
+//! # Peers (keepalived's `unicast_peer` with `check_unicast_src`)
+//! VRRPv3 has no authentication: any host on the LAN can send an advert for our VRID. With a
+//! peer list ([`VrrpConfig::peers`]), an advert for our VRID from any other source is dropped
+//! and counted ([`DropReason::NotPeer`]) before it can touch the state, the timers or the
+//! transmit queue. An empty list keeps RFC 5798's behaviour: every on-link source counts.
+//!
+//! # Lower-priority adverts and gratuitous ARP
+//! RFC 5798 §6.4.3 has a master discard a lower-priority advert; keepalived answers it with its
+//! own advert at once (so a peer that wrongly believes it is master steps down) and, with
+//! `garp_lower_prio_repeat`, a gratuitous-ARP burst; its `vrrp_garp_interval` merges bursts
+//! asked for while one is pending. Here the advert answers every such advert (one for one,
+//! nothing amplified) but [`VrrpEvent::SplitBrainHealed`], which asks for the re-announcement,
+//! comes at most once per [`VrrpConfig::lower_prio_announce_interval`]: a stream of
+//! lower-priority adverts cannot cause a gratuitous-ARP burst per advert.
+//!
 //! Must not import `dataplane`, `io` or anything that touches a clock or a socket.
 
 use crate::wire::vrrp::{AddressList, MAX_ADDRESSES, MAX_ADVERT_INT_CS, VrrpRepr};
@@ -58,6 +73,10 @@ pub struct VrrpConfig {
     pub vips: Vec<Ipv4Addr>,
     /// This router's primary address on the link: the advert source and the tie-breaker.
     pub own_addr: Ipv4Addr,
+    /// The only sources whose adverts count (keepalived's `unicast_peer`); empty = any.
+    pub peers: Vec<Ipv4Addr>,
+    /// Least time between two re-announcements asked by lower-priority adverts.
+    pub lower_prio_announce_interval: Duration,
 }
 
 /// Why a [`VrrpConfig`] was refused.
@@ -104,6 +123,7 @@ pub enum VrrpEvent {
     /// As master, heard `peer` advertise as master with lower precedence (a split brain ends)
     /// and advertised at once so it steps down. Sending gratuitous ARP again is advisable
     /// (keepalived's `garp_lower_prio_repeat`): switches may have learnt the VIP on `peer`.
+    /// At most one per `lower_prio_announce_interval` (the adverts still answer each one).
     SplitBrainHealed { at: Instant, peer: Ipv4Addr },
     /// Shut down: back in INIT, no longer answering for the VIPs.
     Stopped,
@@ -118,6 +138,8 @@ pub enum DropReason {
     WrongVrid,
     /// Our own advert, looped back.
     OwnAdvert,
+    /// The source is not one of the configured peers.
+    NotPeer,
     /// Its addresses differ from ours and the sender is not the owner (RFC 5798 §7.1).
     AddressMismatch,
     /// Max Adver Int 0.
@@ -134,7 +156,7 @@ pub enum Verdict {
 }
 
 /// Counters of one virtual router.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VrrpCounters {
     pub adverts_sent: u64,
     /// Of which priority 0 (shutdown).
@@ -147,8 +169,14 @@ pub struct VrrpCounters {
     pub dropped_not_running: u64,
     pub dropped_wrong_vrid: u64,
     pub dropped_own_advert: u64,
+    /// Adverts for our VRID from a source that is not a configured peer.
+    pub dropped_not_peer: u64,
     pub dropped_address_mismatch: u64,
     pub dropped_zero_interval: u64,
+    /// Lower-priority adverts answered (with an advert) as master.
+    pub lower_prio_answered: u64,
+    /// Re-announcements asked for ([`VrrpEvent::SplitBrainHealed`]); the rest were held back.
+    pub lower_prio_announced: u64,
 }
 
 /// One virtual router.
@@ -164,6 +192,8 @@ pub struct VrrpRouter {
     deadline: Option<Instant>,
     /// When deferring to a lower-priority master ends (`preempt_delay`).
     preempt_at: Option<Instant>,
+    /// When the last re-announcement for a lower-priority advert was asked for.
+    last_announce: Option<Instant>,
     transmits: VecDeque<VrrpRepr>,
     events: VecDeque<VrrpEvent>,
     counters: VrrpCounters,
@@ -202,6 +232,7 @@ impl VrrpRouter {
             master_adver_interval: config.advert_interval,
             deadline: None,
             preempt_at: None,
+            last_announce: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counters: VrrpCounters::default(),
@@ -229,6 +260,7 @@ impl VrrpRouter {
                 DropReason::NotRunning => &mut self.counters.dropped_not_running,
                 DropReason::WrongVrid => &mut self.counters.dropped_wrong_vrid,
                 DropReason::OwnAdvert => &mut self.counters.dropped_own_advert,
+                DropReason::NotPeer => &mut self.counters.dropped_not_peer,
                 DropReason::AddressMismatch => &mut self.counters.dropped_address_mismatch,
                 DropReason::ZeroInterval => &mut self.counters.dropped_zero_interval,
             };
@@ -265,9 +297,15 @@ impl VrrpRouter {
                 if theirs > (ours, u32::from(self.config.own_addr)) {
                     self.become_backup(now, their_interval);
                 } else {
+                    self.counters.lower_prio_answered += 1;
                     self.send(self.config.priority);
-                    self.events
-                        .push_back(VrrpEvent::SplitBrainHealed { at: now, peer: src });
+                    let gap = self.config.lower_prio_announce_interval;
+                    if self.last_announce.is_none_or(|t| now >= t + gap) {
+                        self.last_announce = Some(now);
+                        self.counters.lower_prio_announced += 1;
+                        self.events
+                            .push_back(VrrpEvent::SplitBrainHealed { at: now, peer: src });
+                    }
                 }
             }
         }
@@ -352,6 +390,8 @@ impl VrrpRouter {
             Err(DropReason::WrongVrid)
         } else if src == self.config.own_addr {
             Err(DropReason::OwnAdvert)
+        } else if !self.config.peers.is_empty() && !self.config.peers.contains(&src) {
+            Err(DropReason::NotPeer)
         } else if advert.priority != PRIORITY_OWNER && !advert.addresses.same_set(&self.vips) {
             Err(DropReason::AddressMismatch)
         } else if advert.max_advert_int_cs == 0 {

@@ -161,6 +161,15 @@ impl Dataplane {
                 })
             })
             .collect();
+        // Unicast VRRP peers: resolved like the real servers, for the director's adverts.
+        for peer in config
+            .vrrp
+            .iter()
+            .filter(|v| v.unicast)
+            .flat_map(|v| &v.peers)
+        {
+            neighbours.track(*peer, Iface::OUTSIDE);
+        }
         // Room for on-link NAT clients learnt from traffic (see `next_hop`).
         neighbours.reserve(DYNAMIC_NEIGHBOURS);
         let nat = config
@@ -476,6 +485,17 @@ impl Dataplane {
 
     pub fn neighbours(&self) -> &Neighbours {
         &self.neighbours
+    }
+
+    /// The MAC of a neighbour tracked from the start (the router, a real server, a unicast VRRP
+    /// peer); when it is unknown, probing starts again and the answer is `None` for now.
+    pub fn resolve(&mut self, now: Instant, ip: Ipv4Addr) -> Option<EthernetAddress> {
+        let idx = self.neighbours.index_of(ip)?;
+        let mac = self.neighbours.mac(idx);
+        if mac.is_none() {
+            self.neighbours.solicit(idx, ms(now));
+        }
+        mac
     }
 
     /// The outside interface's MAC.

@@ -79,6 +79,11 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|c| c.with_extension("sync.json"));
     let mut next_sync_report = clock();
+    let vrrp_report = config
+        .control_socket
+        .as_ref()
+        .map(|c| c.with_extension("vrrp.json"));
+    let mut next_vrrp_report = clock();
     let health_log = config
         .control_socket
         .as_ref()
@@ -162,6 +167,13 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         }
         if let Some(f) = &mut failover {
             f.poll(now, &mut dp, &taps[0], &mut out);
+            // For the runner: the VRRP counters, a few times a second.
+            if now >= next_vrrp_report
+                && let Some(path) = &vrrp_report
+            {
+                next_vrrp_report = now + smoltcp::time::Duration::from_millis(250);
+                let _ = std::fs::write(path, f.report(&dp));
+            }
         }
         dp.handle_timeout(now);
         while let Some((iface, n)) = dp.poll_transmit(now, &mut out) {
@@ -221,6 +233,9 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     }
     if let Some(f) = &mut failover {
         f.shutdown(clock(), &mut dp, &taps[0], &mut out);
+        if let Some(path) = &vrrp_report {
+            let _ = std::fs::write(path, f.report(&dp));
+        }
     }
     if tx_errors > 0 {
         eprintln!("director: {tx_errors} frame(s) could not be written");

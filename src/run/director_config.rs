@@ -27,6 +27,11 @@ pub fn nat_gateway(scenario: &Scenario) -> Ipv4Addr {
     }
 }
 
+/// The LAN address of director `n` (1-based): d1 is 198.18.0.2, d2 198.18.0.3.
+pub fn director_address(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, 1 + n)
+}
+
 /// Configuration of director `n` (1-based: d1 is 198.18.0.2) on TAP `d<n>` (and `d<n>i` for
 /// the inside arm of a two-armed NAT director, at 198.18.1.(1 + n)).
 pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> DirectorConfig {
@@ -36,7 +41,7 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
         interface: InterfaceConfig {
             name: format!("d{n}"),
             mac: director_mac(n),
-            address: Ipv4Addr::new(198, 18, 0, 1 + n),
+            address: director_address(n),
             prefix_len: 24,
             gateway: Some(Ipv4Addr::new(198, 18, 0, 1)),
             floating: Vec::new(),
@@ -100,6 +105,14 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
                 advert_interval_ms: f.advert_interval.as_millis() as u64,
                 preempt: f.preempt,
                 preempt_delay_ms: 0,
+                // The other director (d1 ↔ d2) is the only peer.
+                peers: if f.peer_filter || f.unicast {
+                    vec![director_address(3 - n)]
+                } else {
+                    Vec::new()
+                },
+                unicast: f.unicast,
+                lower_prio_announce_ms: 1000,
             }),
         state_log: Some(control_socket.with_extension("states")),
         // The status port (7070) on the director's own address, for `tapvs probe`.

@@ -55,6 +55,8 @@ pub struct Collected {
     pub health_counters: Vec<(String, serde_json::Value)>,
     /// Router's LAN interface counters over the load.
     pub router_lan: LinkStats,
+    /// Each director's last VRRP counters (`<director>.vrrp.json`), by name.
+    pub vrrp: Vec<(String, serde_json::Value)>,
     /// The first director's TAP counters over the load (switch side).
     pub director_tap: LinkStats,
     /// Each director process's resident memory, sampled once a second: (ms from the load
@@ -152,6 +154,11 @@ pub fn topology(scenario: &Scenario) -> Topology {
                 name: d.clone(),
                 address: std::net::Ipv4Addr::new(198, 18, 0, 2 + i as u8),
             })
+            // The foreign host of `spoof_vrrp` events.
+            .chain(scenario.spoofer().map(|(name, address)| RealServerHost {
+                name: name.into(),
+                address,
+            }))
             .collect(),
     }
 }
@@ -344,6 +351,49 @@ impl Ctx<'_> {
         } else {
             name.to_owned()
         }
+    }
+
+    /// Starts `tapvs spoof vrrp` in the foreign host's namespace for a `spoof_vrrp` event: to
+    /// the group and to each director's own address (what a unicast director listens on). It
+    /// ends by itself after `event.duration`; its log is `spoof-<ms>.log`.
+    fn spawn_spoofer(
+        &self,
+        procs: &mut Procs,
+        event: &EventSpec,
+        directors: &[String],
+    ) -> anyhow::Result<()> {
+        let (host, src) = crate::scenario::SPOOFER;
+        let f = self
+            .scenario
+            .failover
+            .as_ref()
+            .context("spoof_vrrp needs [failover]")?;
+        let to: Vec<String> = std::iter::once(crate::wire::vrrp::GROUP.to_string())
+            .chain(directors.iter().filter_map(|d| {
+                let n: u8 = d.strip_prefix('d')?.parse().ok()?;
+                Some(super::director_config::director_address(n).to_string())
+            }))
+            .collect();
+        let args = [
+            "spoof".to_string(),
+            "vrrp".into(),
+            "--vrid".into(),
+            f.vrid.to_string(),
+            "--priority".into(),
+            event.priority.unwrap_or(255).to_string(),
+            "--vip".into(),
+            self.scenario.service.vip.to_string(),
+            "--src".into(),
+            src.to_string(),
+            "--to".into(),
+            to.join(","),
+            "--interval".into(),
+            format!("{}ms", event.interval.as_millis()),
+            "--count".into(),
+            event.spoof_count().to_string(),
+        ];
+        let name = format!("spoof-{}", event.at.as_millis());
+        self.spawn(procs, host, &name, &self.exe, &args)
     }
 
     fn control(&self, director: &str) -> PathBuf {
@@ -708,6 +758,7 @@ fn drive(
     }
     let sync = last_reports(&ctx, &directors, "sync.json");
     let health_counters = last_reports(&ctx, &directors, "health.json");
+    let vrrp = last_reports(&ctx, &directors, "vrrp.json");
     Ok(Collected {
         memory,
         director_tap: LinkStats {
@@ -718,6 +769,7 @@ fn drive(
             tx_packets: tap_after.tx_packets.saturating_sub(tap_before.tx_packets),
             tx_dropped: tap_after.tx_dropped.saturating_sub(tap_before.tx_dropped),
         },
+        vrrp,
         health,
         health_counters,
         director_tables: tables,
@@ -888,5 +940,6 @@ fn apply(
         Action::PartitionHeartbeat | Action::HealHeartbeat => Ok(ctx
             .lab
             .partition_heartbeat(event.action == Action::PartitionHeartbeat)?),
+        Action::SpoofVrrp => ctx.spawn_spoofer(procs, event, directors),
     }
 }

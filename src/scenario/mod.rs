@@ -157,6 +157,13 @@ pub struct FailoverSpec {
     /// With `sync`: every synced entry is sent again at least this often.
     #[serde(default = "default_sync_refresh", with = "duration_field")]
     pub sync_refresh: Duration,
+    /// Each director accepts adverts only from the other one (keepalived's `unicast_peer`);
+    /// `false`: from any host on the LAN (RFC 5798 alone).
+    #[serde(default = "default_true")]
+    pub peer_filter: bool,
+    /// Adverts go by unicast to the other director instead of to 224.0.0.18.
+    #[serde(default)]
+    pub unicast: bool,
 }
 
 fn default_sync_refresh() -> Duration {
@@ -376,6 +383,34 @@ pub struct EventSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub until: Option<Duration>,
+    /// `spoof_vrrp`: the priority the forged adverts claim.
+    #[serde(default)]
+    pub priority: Option<u8>,
+    /// `spoof_vrrp`: time between two forged adverts.
+    #[serde(
+        default,
+        with = "duration_field",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub interval: Duration,
+    /// `spoof_vrrp`: how long the forged adverts go on.
+    #[serde(
+        default,
+        with = "duration_field",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub duration: Duration,
+}
+
+/// The foreign host of `spoof_vrrp` events: a lab namespace on the LAN that is no director.
+pub const SPOOFER: (&str, Ipv4Addr) = ("spoof", Ipv4Addr::new(198, 18, 0, 9));
+
+impl EventSpec {
+    /// `spoof_vrrp`: how many adverts (to each destination) fit in `duration`.
+    pub fn spoof_count(&self) -> u32 {
+        let interval = self.interval.as_micros().max(1);
+        (self.duration.as_micros() / interval).min(u128::from(u32::MAX)) as u32
+    }
 }
 
 /// Faults and operations on the timeline.
@@ -413,6 +448,9 @@ pub enum Action {
     PartitionHeartbeat,
     /// Let VRRP through again.
     HealHeartbeat,
+    /// A foreign host on the LAN ([`SPOOFER`]) sends forged VRRP adverts for the directors'
+    /// VRID (`priority`, every `interval` for `duration`), to 224.0.0.18 and to each director.
+    SpoofVrrp,
 }
 
 impl Action {
@@ -447,6 +485,7 @@ impl Action {
             Action::RestoreLink => "restore_link",
             Action::PartitionHeartbeat => "partition_heartbeat",
             Action::HealHeartbeat => "heal_heartbeat",
+            Action::SpoofVrrp => "spoof_vrrp",
         }
     }
 }
@@ -627,6 +666,14 @@ impl Scenario {
         let mut all = self.directors();
         all.retain(|d| !self.is_keepalived(d));
         all
+    }
+
+    /// The foreign host of `spoof_vrrp` events, if the timeline has any.
+    pub fn spoofer(&self) -> Option<(&'static str, Ipv4Addr)> {
+        self.events
+            .iter()
+            .any(|e| e.action == Action::SpoofVrrp)
+            .then_some(SPOOFER)
     }
 
     /// When the last load ends, from the load start.

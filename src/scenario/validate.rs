@@ -81,6 +81,10 @@ pub const METRICS: &[&str] = &[
     "defense_syns_refused_per_source",
     "director_table_full_drops",
     "tap_tx_dropped",
+    "no_master_ms",
+    "garp_bursts_during_spoof",
+    "vrrp_not_peer_dropped",
+    "vrrp_spoofed_counted_share",
 ];
 
 /// Most events a timeline may hold once repeated events are expanded.
@@ -218,6 +222,18 @@ impl Scenario {
             return bad(
                 "failover.peer",
                 "keepalived as a peer is set up for direct routing only (mode = \"dr\")",
+            );
+        }
+        if f.unicast && !f.peer_filter {
+            return bad(
+                "failover.unicast",
+                "unicast adverts go to the peer list, which also filters: keep peer_filter",
+            );
+        }
+        if f.unicast && f.peer == super::Peer::Keepalived {
+            return bad(
+                "failover.unicast",
+                "the keepalived peer is set up for multicast adverts",
             );
         }
         if f.peer == super::Peer::Keepalived && !f.sweep_advert_intervals.is_empty() {
@@ -500,6 +516,16 @@ impl Scenario {
                 return bad(f("at"), "events must be in time order");
             }
             last = e.at;
+            if e.action == Action::SpoofVrrp {
+                self.check_spoof(i, e)?;
+                continue;
+            }
+            if e.priority.is_some() || !e.interval.is_zero() || !e.duration.is_zero() {
+                return bad(
+                    f("priority"),
+                    "only spoof_vrrp takes priority, interval and duration",
+                );
+            }
             if matches!(e.action, Action::PartitionHeartbeat | Action::HealHeartbeat) {
                 if self.failover.is_none() {
                     return bad(
@@ -597,6 +623,42 @@ impl Scenario {
                 }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    /// A `spoof_vrrp` event: two directors to attack, a priority, a bounded stream.
+    fn check_spoof(&self, i: usize, e: &super::EventSpec) -> Check {
+        let f = |name: &str| format!("event[{i}].{name}");
+        if self.failover.is_none() || !self.lab.mode.has_director() {
+            return bad(
+                f("action"),
+                "spoof_vrrp needs [failover] and tapvs directors",
+            );
+        }
+        if !e.director.is_empty() || !e.server.is_empty() || e.weight.is_some() {
+            return bad(
+                f("action"),
+                "spoof_vrrp takes neither director, server nor weight",
+            );
+        }
+        if e.priority.is_none() {
+            return bad(
+                f("priority"),
+                "spoof_vrrp needs the priority to claim (0 – 255)",
+            );
+        }
+        let min = crate::spoof::MIN_INTERVAL;
+        in_range(&f("interval"), e.interval, min, Duration::from_secs(10))?;
+        // At most 60 s / 10 ms = 6000 adverts: within `tapvs spoof`'s own bound.
+        in_range(
+            &f("duration"),
+            e.duration,
+            e.interval,
+            Duration::from_secs(60),
+        )?;
+        if e.at + e.duration > self.load_end() {
+            return bad(f("duration"), "the spoofing must end with the load");
         }
         Ok(())
     }

@@ -432,18 +432,30 @@ pub fn emit_frame(
     src: Ipv4Addr,
     repr: &VrrpRepr,
 ) -> Result<usize, VrrpError> {
+    emit_frame_to(buf, (src_mac, src), (GROUP_MAC, GROUP), repr)
+}
+
+/// [`emit_frame`] to any destination: a unicast peer (keepalived's `unicast_peer`: its MAC and
+/// address) or the group. TTL 255 either way, as keepalived sends unicast adverts by default,
+/// so a receiver can keep requiring 255 (the peer is on the link).
+pub fn emit_frame_to(
+    buf: &mut [u8],
+    (src_mac, src): (EthernetAddress, Ipv4Addr),
+    (dst_mac, dst): (EthernetAddress, Ipv4Addr),
+    repr: &VrrpRepr,
+) -> Result<usize, VrrpError> {
     let needed = frame_len(repr);
     let got = buf.len();
     let frame = buf
         .get_mut(..needed)
         .ok_or(VrrpError::BufferTooSmall { needed, got })?;
     let mut eth = EthernetFrame::new_unchecked(&mut *frame);
-    eth.set_dst_addr(GROUP_MAC);
+    eth.set_dst_addr(dst_mac);
     eth.set_src_addr(src_mac);
     eth.set_ethertype(EthernetProtocol::Ipv4);
     let ip_repr = Ipv4Repr {
         src_addr: src,
-        dst_addr: GROUP,
+        dst_addr: dst,
         next_header: IpProtocol::from(PROTOCOL),
         payload_len: repr.buffer_len(),
         hop_limit: TTL,
@@ -452,7 +464,7 @@ pub fn emit_frame(
     ip_repr.emit(&mut ip, &ChecksumCapabilities::ignored());
     ip.set_dscp(DSCP_CS6);
     ip.fill_checksum();
-    repr.emit(&mut VrrpPacket::new_unchecked(ip.payload_mut()), src, GROUP);
+    repr.emit(&mut VrrpPacket::new_unchecked(ip.payload_mut()), src, dst);
     Ok(needed)
 }
 

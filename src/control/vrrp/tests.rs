@@ -18,6 +18,7 @@ use super::*;
 
 mod failover;
 mod net;
+mod peers;
 mod single;
 
 const VRID: u8 = 51;
@@ -36,7 +37,8 @@ fn ms(millis: i64) -> Instant {
     Instant::from_millis(millis)
 }
 
-/// keepalived-like defaults: VRID 51, one VIP, `advert_int 0.1`, preempt on, no delay.
+/// keepalived-like defaults: VRID 51, one VIP, `advert_int 0.1`, preempt on, no delay, no
+/// peer list (any source), at most one re-announcement a second.
 fn config(own_addr: Ipv4Addr, priority: u8) -> VrrpConfig {
     VrrpConfig {
         vrid: VRID,
@@ -46,6 +48,8 @@ fn config(own_addr: Ipv4Addr, priority: u8) -> VrrpConfig {
         preempt_delay: Duration::ZERO,
         vips: vec![VIP],
         own_addr,
+        peers: Vec::new(),
+        lower_prio_announce_interval: Duration::from_secs(1),
     }
 }
 

@@ -7,12 +7,16 @@
 //! `partition`/`repair` (adverts between two routers are lost, both ways), and `shutdown`
 //! (the clean stop: a master sends priority 0).
 //!
+//! In `unicast` mode each router sends one copy of each advert to each of its configured
+//! peers (their MAC and address), as keepalived's `unicast_peer` does, and only that peer
+//! gets it. `inject` plays a foreign host on the link sending an advert to the group.
+//!
 //! When several timers are due at the same instant they fire in router order, and each
 //! router's adverts are delivered before the next router's timer runs.
 
 use super::*;
 use crate::wire::EthernetAddress;
-use crate::wire::vrrp::{emit_frame, parse_frame};
+use crate::wire::vrrp::{GROUP, GROUP_MAC, emit_frame_to, parse_frame};
 
 /// Rounds of adverts caused by adverts within one instant before the link calls it a storm.
 const STORM: usize = 1_000;
@@ -41,6 +45,8 @@ pub struct Net {
     cut: Vec<(usize, usize)>,
     events: Vec<(usize, Instant, VrrpEvent)>,
     sent: Vec<Sent>,
+    /// Adverts go to each configured peer by unicast instead of to the group.
+    unicast: bool,
 }
 
 impl Net {
@@ -63,7 +69,33 @@ impl Net {
             cut: Vec::new(),
             events: Vec::new(),
             sent: Vec::new(),
+            unicast: false,
         }
+    }
+
+    /// Routers in unicast mode (each must have its peers configured).
+    pub fn new_unicast(configs: impl IntoIterator<Item = VrrpConfig>) -> Net {
+        Net {
+            unicast: true,
+            ..Net::new(configs)
+        }
+    }
+
+    /// A foreign host at `src` sends `advert` to the group now: every live router gets it.
+    /// Returns the routers' verdicts.
+    pub fn inject(&mut self, src: Ipv4Addr, advert: &VrrpRepr) -> Vec<Verdict> {
+        let mut frame = [0u8; 128];
+        let mac = EthernetAddress([0x02, 0xee, 0, 0, 0, 1]);
+        let len = emit_frame_to(&mut frame, (mac, src), (GROUP_MAC, GROUP), advert).unwrap();
+        let got = parse_frame(&frame[..len]).unwrap();
+        let now = self.now;
+        let live: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.live(i)).collect();
+        let verdicts = live
+            .into_iter()
+            .map(|i| self.nodes[i].router.handle_advert(now, got.src, &got.repr))
+            .collect();
+        self.flush();
+        verdicts
     }
 
     pub fn start(&mut self, i: usize) {
@@ -186,8 +218,6 @@ impl Net {
                     if !self.live(from) {
                         continue;
                     }
-                    let node = &self.nodes[from];
-                    let len = emit_frame(&mut frame, node.mac, node.addr, &repr).unwrap();
                     self.sent.push(Sent {
                         at: self.now,
                         from,
@@ -195,10 +225,21 @@ impl Net {
                         interval_cs: repr.max_advert_int_cs,
                     });
                     for to in 0..self.nodes.len() {
+                        let (node, peer) = (&self.nodes[from], &self.nodes[to]);
+                        let dst = if !self.unicast {
+                            (GROUP_MAC, GROUP)
+                        } else if node.router.config().peers.contains(&peer.addr) {
+                            (peer.mac, peer.addr)
+                        } else {
+                            continue;
+                        };
                         if to == from || !self.live(to) || self.cut.contains(&(from, to)) {
                             continue;
                         }
+                        let src = (node.mac, node.addr);
+                        let len = emit_frame_to(&mut frame, src, dst, &repr).unwrap();
                         let got = parse_frame(&frame[..len]).unwrap();
+                        assert_eq!(got.dst, dst.1);
                         let now = self.now;
                         self.nodes[to].router.handle_advert(now, got.src, &got.repr);
                     }
