@@ -156,8 +156,11 @@ pub fn execute(
     out_dir: &Path,
 ) -> anyhow::Result<Collected> {
     let topology = topology(scenario);
-    let lab =
+    let mut lab =
         Lab::up_kernel_nat(&topology, &knat_services(scenario)).context("building the lab")?;
+    // Should this process die with the lab up (kill -9), the guardian removes it.
+    let exe = std::env::current_exe().context("finding the tapvs executable")?;
+    lab.guard(&exe).context("starting the lab's guardian")?;
     eprintln!("run: lab {} is up", lab.prefix());
     // Declared after `lab`, so dropped (processes ended) before the lab is removed.
     let mut procs = Procs::default();
@@ -220,8 +223,9 @@ impl Ctx<'_> {
             .stdout(log_file(&self.state, &format!("{log}.out.log"))?)
             .stderr(log_file(&self.state, &format!("{log}.log"))?)
             .process_group(0);
-        let child = cmd
-            .spawn()
+        let child = self
+            .lab
+            .spawn(name, &mut cmd)
             .with_context(|| format!("starting {name} in {host}"))?;
         procs.add(name, child);
         Ok(())
