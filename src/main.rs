@@ -126,7 +126,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Lab(LabCommand::Guard { prefix, owner }) => {
             if let tapvs::lab::Guarded::Removed { processes } = tapvs::lab::guard(&prefix, owner)? {
-                eprintln!("lab {prefix}: run {owner} died; ended {processes} processes, removed the lab");
+                eprintln!(
+                    "lab {prefix}: run {owner} died; ended {processes} processes, removed the lab"
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

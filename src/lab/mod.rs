@@ -48,9 +48,9 @@ mod record;
 mod script;
 mod state;
 mod stats;
-mod tether;
 #[cfg(test)]
 mod tests;
+mod tether;
 
 use std::net::Ipv4Addr;
 
