@@ -4,6 +4,8 @@
 //! is dead too. One real server is a shell whose background child is not tethered: only the
 //! namespace sweep can find it. Root only; skipped with a message otherwise (a failure under CI).
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
@@ -32,28 +34,6 @@ clients = 10
 connection = "new"
 duration = "60s"
 "#;
-
-fn lab_possible() -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err("not root".into());
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => Ok(()),
-        _ => Err("iproute2's `ip` is missing".into()),
-    }
-}
-
-fn skip_unless_root() -> bool {
-    if let Err(why) = lab_possible() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but the lab tests cannot run: {why}");
-        }
-        eprintln!("SKIPPED runner_killed: {why} (run as root to include it)");
-        return false;
-    }
-    true
-}
 
 fn tapvs() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tapvs"))
@@ -275,7 +255,7 @@ impl Drop for Running {
 
 #[test]
 fn kill_9_of_the_runner_leaves_nothing_within_seconds() {
-    if !skip_unless_root() {
+    if !common::lab_can_run("kill_9_of_the_runner_leaves_nothing_within_seconds") {
         return;
     }
     let mut run = start_run("guarded");
@@ -298,7 +278,7 @@ fn kill_9_of_the_runner_leaves_nothing_within_seconds() {
 
 #[test]
 fn lab_clean_ends_what_a_killed_runner_left() {
-    if !skip_unless_root() {
+    if !common::lab_can_run("lab_clean_ends_what_a_killed_runner_left") {
         return;
     }
     let mut run = start_run("clean");
