@@ -152,9 +152,15 @@ fn start_run(tag: &str) -> Running {
                 .filter(|(_, n)| *n == ns)
                 .map(|(i, _)| i)
                 .collect();
-            processes_in(&inodes).len()
+            processes_in(&inodes)
         };
-        if by_name("sw") >= 1 && by_name("rs1") >= 1 && by_name("rs2") >= 2 && by_name("cl") >= 1 {
+        // The load generator (not the status probe that runs in `cl` before it).
+        let loading = by_name("cl").iter().any(|&(pid, _)| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|w| w == b"client"))
+        });
+        let started = !by_name("sw").is_empty() && !by_name("rs1").is_empty();
+        if started && by_name("rs2").len() >= 2 && loading {
             break;
         }
         assert!(
@@ -294,6 +300,21 @@ fn lab_clean_ends_what_a_killed_runner_left() {
     assert!(
         before.iter().any(|l| l.starts_with("namespace")),
         "without a guardian the lab stays until `lab clean`: {before:#?}"
+    );
+    // Tethered, every process the runner started died with it; only what they forked is left
+    // (the shell's untethered `sleep`s).
+    assert!(!run.recorded.is_empty(), "the lab records what it starts");
+    let untethered: Vec<&String> = before
+        .iter()
+        .filter(|l| l.contains("process") && !l.ends_with("(sleep) in the lab"))
+        .collect();
+    assert!(
+        untethered.is_empty(),
+        "2 s after kill -9 of the runner: {untethered:#?}"
+    );
+    assert!(
+        before.iter().any(|l| l.ends_with("(sleep) in the lab")),
+        "the shell's background child is not tethered: {before:#?}"
     );
     let said = run.clean();
     assert!(
