@@ -79,7 +79,7 @@ mod tests {
         assert!(shown.len() < 1000, "{shown}");
         assert!(shown.contains("… (5000 bytes)\""), "{shown}");
         assert!(shown.contains("… (5000 bytes)`, expected `a`"), "{shown}");
-        assert!(shown.contains("… (5004 bytes)"), "the marker line: {shown}");
+        assert!(shown.contains("… (5006 bytes)"), "the marker line: {shown}");
         assert!(shown.starts_with("TOML parse error at line 1\n"), "{shown}");
     }
 }
