@@ -1,8 +1,9 @@
 //! Nothing survives the runner: `kill -9` of `tapvs run` in the middle of a run leaves no process,
 //! no namespace and no link behind — within a few seconds by itself (the processes are tethered
 //! to the runner and a guardian removes the lab), and after `tapvs lab clean` when the guardian
-//! is dead too. One real server is a shell whose background child is not tethered: only the
-//! namespace sweep can find it. Root only; skipped with a message otherwise (a failure under CI).
+//! is dead too; a SIGTERM leaves nothing either. One real server is a shell whose background
+//! child is not tethered: only the namespace sweep can find it. Root only; skipped with a message
+//! otherwise (a failure under CI).
 
 mod common;
 
@@ -233,6 +234,14 @@ impl Running {
         }
     }
 
+    /// SIGTERM to the runner (by the PID we spawned); waits for it to exit.
+    fn terminate_runner(&mut self) -> std::process::ExitStatus {
+        let pid = i32::try_from(self.runner.id()).unwrap();
+        // SAFETY: kill(2) on our unreaped child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.runner.wait().unwrap()
+    }
+
     fn kill_runner(&mut self) {
         self.runner.kill().unwrap(); // SIGKILL, by the PID we spawned
         self.runner.wait().unwrap();
@@ -322,4 +331,16 @@ fn lab_clean_ends_what_a_killed_runner_left() {
         "lab clean names the lab: {said}"
     );
     assert_eq!(run.leftovers(), Vec::<String>::new(), "after lab clean");
+}
+
+#[test]
+fn sigterm_of_the_runner_leaves_nothing_either() {
+    if !common::lab_can_run("sigterm_of_the_runner_leaves_nothing_either") {
+        return;
+    }
+    let mut run = start_run("sigterm");
+    let status = run.terminate_runner();
+    assert_eq!(status.code(), Some(2), "an interrupted run is an error");
+    // The runner tore its lab down itself, the background `sleep`s included.
+    assert_eq!(run.leftovers(), Vec::<String>::new(), "after SIGTERM");
 }

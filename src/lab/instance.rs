@@ -7,8 +7,8 @@ use std::process::{Child, Command};
 
 use super::guardian::Guardian;
 use super::{
-    KnatService, LabError, LinkStats, Topology, check_privileges, plan, record, script, state,
-    tether,
+    KnatService, LabError, LinkStats, Topology, check_privileges, plan, reap, record, script,
+    state, tether,
 };
 
 /// A lab this process built: namespaces `<prefix>-<host>` and `/run/tapvs/<prefix>/`.
@@ -173,13 +173,17 @@ impl Lab {
         Ok(std::mem::take(&mut self.prefix))
     }
 
-    /// Runs `lab-down.sh` once; later calls (and drop) do nothing. The guardian is ended once the
-    /// lab is down; should that fail, it is left to try again when this process is gone.
+    /// Ends what still runs in the lab (the owner has ended what it started; this is what those
+    /// forked: a shell's background jobs), then runs `lab-down.sh`, once; later calls (and drop) do
+    /// nothing. The guardian is ended once the lab is down; should that fail, it is left to try
+    /// again when this process is gone.
     fn teardown(&mut self) -> Result<(), LabError> {
         if !std::mem::replace(&mut self.live, false) {
             return Ok(());
         }
+        let ended = reap::end_processes(&self.prefix);
         script::down(&self.prefix)?;
+        ended?;
         if let Some(guardian) = self.guardian.take() {
             guardian.stop();
         }
