@@ -52,21 +52,24 @@ pub(crate) fn processes_in(inodes: &HashSet<u64>) -> Vec<u32> {
 
 /// Ends every process of the dead lab `prefix` with SIGKILL: the recorded PIDs first (each
 /// checked), then whatever else runs in the lab's namespaces, until none is left. Returns how
-/// many were signalled.
+/// many processes were signalled.
 pub(crate) fn end_processes(prefix: &str) -> Result<usize, LabError> {
     let inodes = lab_inodes(prefix)?;
     if inodes.is_empty() {
         return Ok(0);
     }
-    let mut ended = 0;
+    // SIGKILL takes a moment: a process signalled once may still be seen in the next scan.
+    let mut ended = HashSet::new();
     for pid in record::recorded_pids(prefix) {
-        ended += usize::from(kill_if_inside(pid, &inodes));
+        if kill_if_inside(pid, &inodes) {
+            ended.insert(pid);
+        }
     }
     let start = Instant::now();
     loop {
         let left = processes_in(&inodes);
         if left.is_empty() {
-            return Ok(ended);
+            return Ok(ended.len());
         }
         if start.elapsed() > EMPTY_WITHIN {
             return Err(LabError::Command {
@@ -75,7 +78,9 @@ pub(crate) fn end_processes(prefix: &str) -> Result<usize, LabError> {
             });
         }
         for pid in left {
-            ended += usize::from(kill_if_inside(pid, &inodes));
+            if !ended.contains(&pid) && kill_if_inside(pid, &inodes) {
+                ended.insert(pid);
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -33,7 +33,18 @@ fn a_dead_labs_processes_end_and_nothing_outside_it() {
     // Outside the lab, under a recorded PID (as if the PID had been reused).
     let mut outside = sleep_in(None);
     record::record_pid(&prefix, outside.id(), "reused").expect("record");
-    std::thread::sleep(Duration::from_millis(200)); // `ip netns exec` has entered rs1
+    // Wait until both `ip netns exec` have entered their namespace (slow on a busy machine).
+    let entered = |pid: u32, host: &str| {
+        record::process_netns(pid) == record::namespace_inode(&lab.netns(host))
+    };
+    let start = std::time::Instant::now();
+    while !(entered(recorded.id(), "cl") && entered(forked.id(), "rs1")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "sleep never entered the lab"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let ended = reap::end_processes(&prefix).expect("end the lab's processes");
 
