@@ -50,8 +50,17 @@ enum LabCommand {
     Up { scenario: PathBuf },
     /// Remove the lab with this prefix (e.g. tv1a2b).
     Down { prefix: String },
-    /// Remove every lab whose owner process is gone (crashed runs, manual labs).
+    /// Remove every lab whose owner process is gone (crashed runs, manual labs), ending the
+    /// processes left inside it first.
     Clean,
+    /// Internal: started by `tapvs run` beside its lab; removes the lab if the run dies.
+    #[command(hide = true)]
+    Guard {
+        prefix: String,
+        /// The run that owns the lab (this guardian's parent).
+        #[arg(long)]
+        owner: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -115,6 +124,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             for r in removed {
                 println!("removed {r}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lab(LabCommand::Guard { prefix, owner }) => {
+            if let tapvs::lab::Guarded::Removed { processes } = tapvs::lab::guard(&prefix, owner)? {
+                eprintln!(
+                    "lab {prefix}: run {owner} died; ended {processes} processes, removed the lab"
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -25,10 +25,10 @@ fn every_broken_scenario_is_refused_with_file_field_and_reason() {
     files.sort();
     assert!(files.len() >= 8, "the broken files are there");
     for file in files {
-        let text = std::fs::read_to_string(&file).unwrap();
-        let expected = text
-            .lines()
-            .next()
+        // The first line says what to expect (the rest may be anything, even not UTF-8).
+        let bytes = std::fs::read(&file).unwrap();
+        let first = bytes.split(|&b| b == b'\n').next().unwrap();
+        let expected = std::str::from_utf8(first)
             .unwrap()
             .strip_prefix("# expect: ")
             .expect("first line says what to expect");
@@ -76,4 +76,52 @@ fn shipped_scenarios_all_pass_the_checks() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A 1 MB name is echoed cut, not whole: the error stays a readable line.
+#[test]
+fn a_huge_value_is_echoed_cut_to_a_readable_length() {
+    let dir = std::env::temp_dir().join(format!("tapvs-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = "a".repeat(1 << 20);
+    let cases = [
+        (
+            "name.toml",
+            format!("name = \"{huge}\"\n"),
+            "… (1048576 bytes)`: use 1 to 40",
+        ),
+        (
+            "scheduler.toml",
+            format!("[service]\nscheduler = \"{huge}\"\n"),
+            "… (1048576 bytes)`, expected one of",
+        ),
+    ];
+    for (file, head, expected) in cases {
+        let path = dir.join(file);
+        let tail = "[[real_server]]\nname = \"rs1\"\n[[load]]\nname = \"web\"\nmode = \"open\"\n\
+                    rate = 1\nconnection = \"new\"\nduration = \"2s\"\n";
+        let service = if head.contains("[service]") {
+            ""
+        } else {
+            "[service]\nscheduler = \"rr\"\n"
+        };
+        std::fs::write(&path, format!("{head}{service}{tail}")).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_tapvs"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        assert!(
+            stderr.contains(expected),
+            "{file}: expected `{expected}` in: {stderr}"
+        );
+        assert!(
+            stderr.len() < 1500,
+            "{file}: {} bytes of error: {stderr}",
+            stderr.len()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,15 +2,19 @@
 
 use std::collections::BTreeSet;
 
-use super::{LabError, check_privileges, plan, script, state};
+use super::{LabError, check_privileges, plan, reap, script, state};
 
 /// Removes the lab `prefix` (`tapvs lab down PREFIX`): its namespaces `<prefix>-*` and its state
-/// dir, whoever owns it. Removing a lab that does not exist is not an error.
+/// dir, whoever owns it; when its owner is gone, the processes left in it are ended first (as
+/// [`clean`] does). Removing a lab that does not exist is not an error.
 pub fn down_prefix(prefix: &str) -> Result<(), LabError> {
     if !plan::is_prefix(prefix) {
         return Err(LabError::BadPrefix(prefix.to_owned()));
     }
     check_privileges()?;
+    if !state::read_owner(prefix).is_some_and(state::pid_alive) {
+        reap::end_processes(prefix)?;
+    }
     script::down(prefix)
 }
 
@@ -21,6 +25,10 @@ pub fn down_prefix(prefix: &str) -> Result<(), LabError> {
 /// the owner died, the state dir or `owner.pid` is missing, or the owner is 0 (a lab left up by
 /// hand or by `tapvs lab up`, which `lab clean` therefore removes too). Labs with a live owner,
 /// e.g. runs in progress in other processes, are kept.
+///
+/// Before a lab's namespaces go, its processes are ended (SIGKILL): the PIDs it recorded, each
+/// only if it still runs in one of the lab's namespaces, and any other process inside them
+/// (see `reap`). Nothing is ever ended by name.
 pub fn clean() -> Result<Vec<String>, LabError> {
     check_privileges()?;
     let mut prefixes: BTreeSet<String> = state::namespaces()?
@@ -36,7 +44,7 @@ pub fn clean() -> Result<Vec<String>, LabError> {
         if state::read_owner(&prefix).is_some_and(state::pid_alive) {
             continue;
         }
-        match script::down(&prefix) {
+        match reap::end_processes(&prefix).and_then(|_| script::down(&prefix)) {
             Ok(()) => removed.push(prefix),
             Err(e) => failures.push(format!("{prefix}: {e}")),
         }

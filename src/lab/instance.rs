@@ -2,10 +2,14 @@
 
 use std::ffi::OsStr;
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 
-use super::{KnatService, LabError, LinkStats, Topology, check_privileges, plan, script, state};
+use super::guardian::Guardian;
+use super::{
+    KnatService, LabError, LinkStats, Topology, check_privileges, plan, reap, record, script,
+    state, tether,
+};
 
 /// A lab this process built: namespaces `<prefix>-<host>` and `/run/tapvs/<prefix>/`.
 ///
@@ -20,6 +24,8 @@ pub struct Lab {
     knat_services: Vec<KnatService>,
     /// Still up and ours to remove.
     live: bool,
+    /// Removes the lab should this process die without doing it ([`Lab::guard`]).
+    guardian: Option<Guardian>,
 }
 
 impl Lab {
@@ -55,10 +61,13 @@ impl Lab {
             topology: topo.clone(),
             knat_services: services.to_vec(),
             live: true,
+            guardian: None,
         };
         let env = plan::script_env(&lab.prefix, topo, services);
-        match script::run("lab-up.sh", lab_up, &env) {
-            Ok(_) => Ok(lab),
+        let built = script::run("lab-up.sh", lab_up, &env)
+            .and_then(|_| record::record_namespaces(&lab.prefix));
+        match built {
+            Ok(()) => Ok(lab),
             Err(error) => {
                 if let Err(down) = lab.teardown() {
                     lab.report(&format!("could not remove the half-built lab: {down}"));
@@ -101,13 +110,39 @@ impl Lab {
     /// A command running `program` inside `host`'s namespace (`ip netns exec <ns> program`; add
     /// arguments to it). `ip netns exec` execs, so the child's PID is the program's own. The caller
     /// owns the child and must end it before the lab is dropped.
+    ///
+    /// The process is tethered to the calling thread: it gets SIGKILL when that thread exits (even
+    /// by `kill -9` of the process), so spawn it from a thread that lives as long as it should.
     pub fn command(&self, host: &str, program: impl AsRef<OsStr>) -> Command {
         let mut command = Command::new("ip");
         command
             .args(["netns", "exec"])
             .arg(self.netns(host))
             .arg(program);
+        tether::tie_to_caller(&mut command);
         command
+    }
+
+    /// Spawns `command` (made by [`Lab::command`]) and records its PID as `name` in the state dir,
+    /// where the guardian and `tapvs lab clean` find it should this process die.
+    pub fn spawn(&self, name: &str, command: &mut Command) -> std::io::Result<Child> {
+        let mut child = command.spawn()?;
+        if let Err(e) = record::record_pid(&self.prefix, child.id(), name) {
+            // Unrecorded, it could outlive us unseen: end it (our unreaped child) at once.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other(e));
+        }
+        Ok(child)
+    }
+
+    /// Starts the guardian (`exe lab guard`, `exe` being this program): should this process die
+    /// with the lab up, even by `kill -9`, the guardian ends the lab's processes and removes it.
+    pub fn guard(&mut self, exe: &Path) -> Result<(), LabError> {
+        if self.guardian.is_none() {
+            self.guardian = Some(Guardian::spawn(exe, &self.prefix)?);
+        }
+        Ok(())
     }
 
     /// Counters of interface `ifname` in `host`'s namespace (e.g. "sw", "br0" or "rs1", "eth0").
@@ -132,15 +167,27 @@ impl Lab {
     pub fn keep(mut self) -> Result<String, LabError> {
         state::write_owner(&self.prefix, 0)?;
         self.live = false;
+        if let Some(guardian) = self.guardian.take() {
+            guardian.stop();
+        }
         Ok(std::mem::take(&mut self.prefix))
     }
 
-    /// Runs `lab-down.sh` once; later calls (and drop) do nothing.
+    /// Ends what still runs in the lab (the owner has ended what it started; this is what those
+    /// forked: a shell's background jobs), then runs `lab-down.sh`, once; later calls (and drop) do
+    /// nothing. The guardian is ended once the lab is down; should that fail, it is left to try
+    /// again when this process is gone.
     fn teardown(&mut self) -> Result<(), LabError> {
         if !std::mem::replace(&mut self.live, false) {
             return Ok(());
         }
-        script::down(&self.prefix)
+        let ended = reap::end_processes(&self.prefix);
+        script::down(&self.prefix)?;
+        ended?;
+        if let Some(guardian) = self.guardian.take() {
+            guardian.stop();
+        }
+        Ok(())
     }
 
     /// A message on stderr that cannot panic (not even with stderr closed).

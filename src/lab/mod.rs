@@ -17,6 +17,11 @@
 //!   removes the leftovers.
 //! - Processes the runner starts with [`Lab::command`] are the runner's: it must end them (by PID)
 //!   before the lab is dropped; a process left inside keeps its namespace alive, unnamed.
+//! - Nothing survives the runner, even `kill -9`: [`Lab::command`] tethers each process to the
+//!   calling thread (`PR_SET_PDEATHSIG`), [`Lab::spawn`] records its PID and `up` the inodes of
+//!   the lab's namespaces in the state dir, and a guardian ([`Lab::guard`]) or `tapvs lab clean`
+//!   ends a dead lab's processes (the recorded ones, checked, and whatever else runs in those
+//!   namespaces) before removing it.
 //!
 //! # Layouts
 //! [`Topology::layout`] picks direct routing (the default: real servers hold the VIPs on `lo`) or
@@ -32,21 +37,26 @@ mod clean;
 mod command;
 mod error;
 mod faults;
+mod guardian;
 mod instance;
 mod interrupt;
 mod knat;
 mod plan;
 mod privileges;
+mod reap;
+mod record;
 mod script;
 mod state;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod tether;
 
 use std::net::Ipv4Addr;
 
 pub use clean::{clean, down_prefix};
 pub use error::LabError;
+pub use guardian::{Guarded, guard};
 pub use instance::Lab;
 pub use interrupt::Interrupt;
 pub use knat::{KnatProtocol, KnatService};

@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// How long a real server's command must keep running before the load starts.
+const SERVER_GRACE: Duration = Duration::from_millis(300);
+
 /// What a run brings back from the lab.
 #[derive(Default)]
 pub struct Collected {
@@ -186,8 +189,11 @@ pub fn execute(
     out_dir: &Path,
 ) -> anyhow::Result<Collected> {
     let topology = topology(scenario);
-    let lab =
+    let mut lab =
         Lab::up_kernel_nat(&topology, &knat_services(scenario)).context("building the lab")?;
+    // Should this process die with the lab up (kill -9), the guardian removes it.
+    let exe = std::env::current_exe().context("finding the tapvs executable")?;
+    lab.guard(&exe).context("starting the lab's guardian")?;
     eprintln!("run: lab {} is up", lab.prefix());
     // Declared after `lab`, so dropped (processes ended) before the lab is removed.
     let mut procs = Procs::default();
@@ -250,8 +256,9 @@ impl Ctx<'_> {
             .stdout(log_file(&self.state, &format!("{log}.out.log"))?)
             .stderr(log_file(&self.state, &format!("{log}.log"))?)
             .process_group(0);
-        let child = cmd
-            .spawn()
+        let child = self
+            .lab
+            .spawn(name, &mut cmd)
             .with_context(|| format!("starting {name} in {host}"))?;
         procs.add(name, child);
         Ok(())
@@ -279,7 +286,34 @@ impl Ctx<'_> {
             self.max_seconds.to_string(),
         ];
         self.spawn(procs, &rs.name, &rs.name, &self.exe, &args)?;
-        wait_for("real server", Duration::from_secs(5), || ready.exists())
+        wait_for("real server", Duration::from_secs(5), || {
+            ready.exists() || procs.exited(&rs.name).is_some()
+        })?;
+        self.check_server_running(procs, i)
+    }
+
+    /// Fails the run, naming the server, its command and what it said on stderr, if real server
+    /// `i` has exited already (a command that cannot start, or exits at once).
+    fn check_server_running(&self, procs: &mut Procs, i: usize) -> anyhow::Result<()> {
+        let rs = &self.scenario.real_servers[i];
+        let Some(status) = procs.exited(&rs.name) else {
+            return Ok(());
+        };
+        let command = if rs.command.is_empty() {
+            "tapvs server".to_owned()
+        } else {
+            rs.command.join(" ")
+        };
+        let log = std::fs::read_to_string(self.state.join(format!("{}.log", rs.name)));
+        let said = log.unwrap_or_default();
+        let said = said.lines().rev().find(|l| !l.trim().is_empty());
+        bail!(
+            "real server `{}` ({}) exited at once ({status}): {} (see logs/{}.log)",
+            rs.name,
+            crate::scenario::echo::shown(&command),
+            said.map_or("nothing on stderr".into(), crate::scenario::echo::shown),
+            rs.name
+        )
     }
 
     /// Where a built-in real server binds. A UDP server under direct routing binds the VIP:
@@ -513,6 +547,7 @@ fn drive(
     for i in 0..scenario.real_servers.len() {
         ctx.spawn_server(procs, i)?;
     }
+    let servers_started = Instant::now();
     for name in &directors {
         wait_for("director", Duration::from_secs(5), || {
             ctx.director_stats(name).is_ok()
@@ -530,6 +565,11 @@ fn drive(
     }
     std::thread::sleep(scenario.lab.settle);
     interrupt.check()?;
+    // A server command that cannot start (or exits at once) is gone by now.
+    std::thread::sleep(SERVER_GRACE.saturating_sub(servers_started.elapsed()));
+    for i in 0..scenario.real_servers.len() {
+        ctx.check_server_running(procs, i)?;
+    }
     let host_probe_failures = probe_directors(&ctx, &directors);
 
     let router_before = lab.link_stats("rt", "eth0")?;

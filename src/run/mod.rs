@@ -44,6 +44,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         .iter()
         .map(|p| Scenario::load(p))
         .collect::<Result<Vec<_>, _>>()?;
+    // keepalived as a peer must be installed: said before any lab exists.
+    for (scenario, path) in scenarios.iter().zip(&args.scenarios) {
+        if scenario.tapvs_directors().len() < scenario.directors().len() {
+            keepalived::find()
+                .with_context(|| format!("{}: field `failover.peer`", path.display()))?;
+        }
+    }
     check_privileges()?;
     let interrupt = Interrupt::register()?;
     let mut all_passed = true;

@@ -2,7 +2,9 @@
 //! expectations a run must meet. Parsed and checked completely before anything is built, with
 //! errors that name the file, the field and the reason.
 
+pub mod command;
 pub mod duration;
+pub mod echo;
 mod validate;
 
 pub use validate::{METRICS, client_base};
@@ -528,11 +530,18 @@ impl Expectation {
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
+    /// The file could not be read (said once: the I/O error is not also a `source`).
+    #[error("{path}: cannot read: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// The file is not UTF-8 text: where the first bad byte is.
+    #[error("{path}: not UTF-8 text: the byte at offset {offset} (line {line}) is not valid UTF-8")]
+    NotUtf8 {
+        path: PathBuf,
+        offset: usize,
+        line: usize,
     },
     /// Not valid TOML, or a field unknown, missing or of the wrong type.
     #[error("{path}: {message}")]
@@ -549,18 +558,26 @@ pub enum ScenarioError {
 impl Scenario {
     /// Reads, parses and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let bytes = std::fs::read(path).map_err(|error| ScenarioError::Read {
             path: path.into(),
-            source,
+            error,
         })?;
-        Scenario::parse(path, &text)
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let offset = e.valid_up_to();
+            ScenarioError::NotUtf8 {
+                path: path.into(),
+                offset,
+                line: 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count(),
+            }
+        })?;
+        Scenario::parse(path, text)
     }
 
     /// Parses and checks scenario text; `path` names it in errors and gives the default name.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             path: path.into(),
-            message: e.to_string(),
+            message: echo::shown_message(&e.to_string()),
         })?;
         if scenario.name.is_empty() {
             scenario.name = path

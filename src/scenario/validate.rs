@@ -1,6 +1,7 @@
 //! The checks a scenario must pass before any namespace exists: every value in range, every
 //! name unique and referenced names present, addresses inside the lab's plan, metrics known.
 
+use super::echo::shown;
 use super::{Action, EventSpec, LoadMode, Scenario};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -93,6 +94,42 @@ pub const MAX_EVENTS: usize = 10_000;
 /// Largest number of real servers (their addresses are 198.18.0.11 ..= .60).
 pub const MAX_REAL_SERVERS: usize = 50;
 
+/// Names a real server cannot take: the lab's hosts (`kn`: the kernel NAT box), the directors
+/// and their inside TAPs (two-armed NAT), the kernel NAT box's inside port, and the interfaces
+/// of the switch namespace, where each server's port is named after it (see `lab::plan`).
+const RESERVED_HOSTS: [&str; 13] = [
+    "sw", "rt", "cl", "kn", "kni", "d1", "d2", "d1i", "d2i", "br0", "br1", "lo", "eth0",
+];
+
+/// A real server's name: it names a namespace and an interface, so `[a-z][a-z0-9]*`, 1 to 8
+/// characters (the lab's own rule is the same with 10).
+fn server_name(field: &str, name: &str) -> Check {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 8
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !ok {
+        return bad(
+            field,
+            format!(
+                "`{}`: use 1 to 8 characters from a-z and 0-9, starting with a letter \
+                 (it names the server's namespace and interface)",
+                shown(name)
+            ),
+        );
+    }
+    if RESERVED_HOSTS.contains(&name) {
+        return bad(
+            field,
+            format!(
+                "`{name}` is a lab host or interface name (reserved: {})",
+                RESERVED_HOSTS.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
 type Check = Result<(), (String, String)>;
 
 fn bad(field: impl Into<String>, reason: impl Into<String>) -> Check {
@@ -115,7 +152,10 @@ fn plain_name(field: &str, name: &str, max: usize) -> Check {
     if !ok {
         return bad(
             field,
-            format!("`{name}`: use 1 to {max} characters from a-z, 0-9, - and _"),
+            format!(
+                "`{}`: use 1 to {max} characters from a-z, 0-9, - and _",
+                shown(name)
+            ),
         );
     }
     Ok(())
@@ -130,6 +170,16 @@ impl Scenario {
             Duration::from_millis(50),
             Duration::from_secs(10),
         )?;
+        if !(1..=2).contains(&self.lab.nat_arms) {
+            return bad(
+                "lab.nat_arms",
+                format!(
+                    "{}: must be 1 (real servers on the LAN, the director their gateway) or 2 \
+                     (real servers behind the director's inside arm)",
+                    self.lab.nat_arms
+                ),
+            );
+        }
         in_range(
             "lab.settle",
             self.lab.settle,
@@ -242,6 +292,13 @@ impl Scenario {
                 "a keepalived peer does not take part in sweeps",
             );
         }
+        let refresh = f.sync_refresh;
+        if refresh.subsec_nanos() != 0 || refresh > Duration::from_secs(86_400) {
+            return bad(
+                "failover.sync_refresh",
+                "the director counts it in whole seconds: 0s (off) to 86400s",
+            );
+        }
         if f.vrid == 0 {
             return bad("failover.vrid", "must be 1 – 255");
         }
@@ -325,13 +382,7 @@ impl Scenario {
         let mut names = HashSet::new();
         for (i, rs) in self.real_servers.iter().enumerate() {
             let field = format!("real_server[{i}]");
-            plain_name(&format!("{field}.name"), &rs.name, 8)?;
-            if ["sw", "rt", "cl", "d1", "d2"].contains(&rs.name.as_str()) {
-                return bad(
-                    format!("{field}.name"),
-                    format!("`{}` is a lab host name", rs.name),
-                );
-            }
+            server_name(&format!("{field}.name"), &rs.name)?;
             if !names.insert(rs.name.as_str()) {
                 return bad(
                     format!("{field}.name"),
@@ -352,6 +403,14 @@ impl Scenario {
             }
             if rs.command.iter().any(|w| w.is_empty()) {
                 return bad(format!("{field}.command"), "empty word in the command");
+            }
+            if let Some(program) = rs.command.first()
+                && let Err(why) = super::command::find(program)
+            {
+                return bad(
+                    format!("{field}.command"),
+                    format!("`{}` cannot be started: {why}", shown(program)),
+                );
             }
         }
         if self.lab.mode == super::Mode::Direct && self.real_servers.len() != 1 {
@@ -378,7 +437,7 @@ impl Scenario {
             let f = |name: &str| format!("load[{i}].{name}");
             plain_name(&f("name"), &l.name, 20)?;
             if !names.insert(l.name.as_str()) {
-                return bad(f("name"), format!("`{}` is used twice", l.name));
+                return bad(f("name"), format!("`{}` is used twice", shown(&l.name)));
             }
             if l.mode == LoadMode::SynFlood {
                 self.check_flood(&f, l.rate)?;
@@ -554,7 +613,7 @@ impl Scenario {
                         f("director"),
                         format!(
                             "no director named `{}` (the lab has {})",
-                            e.director,
+                            shown(&e.director),
                             self.directors().join(", ")
                         ),
                     );
@@ -589,7 +648,10 @@ impl Scenario {
                 return bad(f("director"), "only director actions take a director");
             }
             if !self.real_servers.iter().any(|r| r.name == e.server) {
-                return bad(f("server"), format!("no real server named `{}`", e.server));
+                return bad(
+                    f("server"),
+                    format!("no real server named `{}`", shown(&e.server)),
+                );
             }
             if matches!(e.action, Action::Drain | Action::SetWeight)
                 && !self.lab.mode.has_director()
@@ -675,7 +737,7 @@ impl Scenario {
                     f("metric"),
                     format!(
                         "unknown metric `{}`; known: {}, share:<server>",
-                        x.metric,
+                        shown(&x.metric),
                         METRICS.join(", ")
                     ),
                 );
