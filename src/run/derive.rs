@@ -197,15 +197,7 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     if !kills.is_empty() {
         let (mut failed, mut all, mut failed_after) = (0, 0, 0);
         for (at, e) in kills {
-            let restore = c
-                .events
-                .iter()
-                .find(|(t, r)| {
-                    t >= at
-                        && matches!(r.action, Action::RestoreServer | Action::UnhangServer)
-                        && r.server == e.server
-                })
-                .map(|(t, _)| *t);
+            let restore = server_repair(c, *at, &e.server);
             let from = at / interval * interval;
             let during = window(rows, from, restore.unwrap_or(u64::MAX));
             failed += during.failed;
@@ -270,6 +262,18 @@ fn memory_metrics(m: &mut BTreeMap<String, f64>, samples: &[super::execute::Memo
     m.insert("director_rss_growth_mb".into(), (late - early) / 1024.0);
 }
 
+/// When the server faulted (killed or hung) at `at` was restored (or answered again).
+fn server_repair(c: &Collected, at: u64, server: &str) -> Option<u64> {
+    c.events
+        .iter()
+        .find(|(t, r)| {
+            *t >= at
+                && matches!(r.action, Action::RestoreServer | Action::UnhangServer)
+                && r.server == server
+        })
+        .map(|(t, _)| *t)
+}
+
 /// Broken keep-alive connections whose server was not down (killed or hung) when they broke:
 /// what the balancer itself broke (a takeover without the connection, an entry expired).
 /// A server's fault covers its interval before the kill (requests then in flight) until one
@@ -280,15 +284,7 @@ fn broken_on_live_servers(c: &Collected, rows: &[TimelineRow], interval: u64) ->
         .iter()
         .filter(|(_, e)| matches!(e.action, Action::KillServer | Action::HangServer))
         .map(|(at, e)| {
-            let back = c
-                .events
-                .iter()
-                .find(|(t, r)| {
-                    t >= at
-                        && matches!(r.action, Action::RestoreServer | Action::UnhangServer)
-                        && r.server == e.server
-                })
-                .map_or(u64::MAX, |(t, _)| t + 1000);
+            let back = server_repair(c, *at, &e.server).map_or(u64::MAX, |t| t + 1000);
             (
                 e.server.as_str(),
                 (at / interval).saturating_sub(1) * interval,
