@@ -1,19 +1,44 @@
-//! The director's control socket: one line in, one line out, per connection.
+//! The director's control socket: one line in, one line out, per connection, never blocking
+//! the director's loop.
 //! `stats` → the data plane's counters as JSON; `weight SERVICE SERVER WEIGHT` → `ok`;
 //! `active 0|1` → `ok`. Used by the runner (drains) and by people poking at a lab.
 
 use crate::dataplane::Dataplane;
 use smoltcp::time::Instant;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A listening control socket; removed from the filesystem on drop.
+/// Clients served at once; the oldest is let go when one more comes.
+const MAX_CLIENTS: usize = 16;
+/// Longest command line.
+const MAX_LINE: usize = 512;
+/// A client that has not sent its line (or taken its answer) by then is let go.
+const CLIENT_DEADLINE_MS: i64 = 2000;
+
+/// A listening control socket; removed from the filesystem on drop. Nothing it does blocks:
+/// a client that connects and never writes, or writes a byte a second, delays no frame.
 pub struct Control {
     listener: UnixListener,
     path: PathBuf,
+    clients: Vec<Client>,
+}
+
+/// One connection: the line it is sending, then the answer it is taking.
+struct Client {
+    stream: UnixStream,
+    since_ms: i64,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    written: usize,
+}
+
+/// What became of a client after one turn.
+enum Turn {
+    Waiting,
+    Done,
 }
 
 impl Control {
@@ -29,14 +54,90 @@ impl Control {
         Ok(Control {
             listener,
             path: path.to_path_buf(),
+            clients: Vec::with_capacity(MAX_CLIENTS),
         })
     }
 
-    /// Answers every waiting client; `now` is the director's clock.
-    pub fn serve(&self, now: Instant, dp: &mut Dataplane) {
+    /// Takes new clients and moves every client on as far as it can go without waiting;
+    /// `now` is the director's clock.
+    pub fn serve(&mut self, now: Instant, dp: &mut Dataplane) {
         while let Ok((stream, _)) = self.listener.accept() {
-            if let Err(e) = answer(stream, now, dp) {
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            if self.clients.len() == MAX_CLIENTS {
+                self.clients.remove(0);
+            }
+            self.clients.push(Client {
+                stream,
+                since_ms: now.total_millis(),
+                input: Vec::new(),
+                output: Vec::new(),
+                written: 0,
+            });
+        }
+        self.clients.retain_mut(|c| match c.turn(now, dp) {
+            Ok(Turn::Waiting) => now.total_millis() - c.since_ms < CLIENT_DEADLINE_MS,
+            Ok(Turn::Done) => false,
+            Err(e) => {
                 eprintln!("director: control client: {e}");
+                false
+            }
+        });
+    }
+
+    /// Clients connected and not yet answered.
+    pub fn pending(&self) -> usize {
+        self.clients.len()
+    }
+}
+
+impl Client {
+    fn turn(&mut self, now: Instant, dp: &mut Dataplane) -> io::Result<Turn> {
+        if self.output.is_empty() {
+            let Some(line) = self.read_line()? else {
+                return Ok(Turn::Waiting);
+            };
+            let command = String::from_utf8_lossy(&line);
+            self.output = execute(command.trim(), now, dp).into_bytes();
+            self.output.push(b'\n');
+        }
+        while self.written < self.output.len() {
+            match (&self.stream).write(&self.output[self.written..]) {
+                Ok(0) => return Ok(Turn::Done),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Turn::Waiting),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Turn::Done)
+    }
+
+    /// Reads what has come; the whole line once it is there (or the client closed after it).
+    fn read_line(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut chunk = [0u8; 256];
+        loop {
+            if let Some(end) = self.input.iter().position(|&b| b == b'\n') {
+                self.input.truncate(end);
+                return Ok(Some(std::mem::take(&mut self.input)));
+            }
+            if self.input.len() > MAX_LINE {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("command longer than {MAX_LINE} bytes"),
+                ));
+            }
+            match (&self.stream).read(&mut chunk) {
+                Ok(0) if self.input.is_empty() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "closed without a command",
+                    ));
+                }
+                Ok(0) => return Ok(Some(std::mem::take(&mut self.input))),
+                Ok(n) => self.input.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -52,16 +153,6 @@ impl Drop for Control {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-fn answer(stream: UnixStream, now: Instant, dp: &mut Dataplane) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
-    let reply = execute(line.trim(), now, dp);
-    (&stream).write_all(reply.as_bytes())?;
-    (&stream).write_all(b"\n")
 }
 
 /// Runs one command and returns the reply line.
@@ -96,3 +187,6 @@ pub fn request(path: &Path, command: &str) -> io::Result<String> {
     BufReader::new(&stream).read_line(&mut line)?;
     Ok(line.trim_end().to_string())
 }
+
+#[cfg(test)]
+mod tests;

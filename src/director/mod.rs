@@ -49,7 +49,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     if let Some(inside) = &config.inside {
         taps.push(Port::open(&inside.name, offload)?);
     }
-    let control = config
+    let mut control = config
         .control_socket
         .as_deref()
         .map(control::Control::bind)
@@ -227,7 +227,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         if let Some(h) = &mut health {
             h.poll(now, &mut host, &mut dp);
         }
-        if let Some(control) = &control {
+        if let Some(control) = &mut control {
             control.serve(clock(), &mut dp);
         }
     }

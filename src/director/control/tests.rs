@@ -1,0 +1,88 @@
+//! The control socket never waits for a client: a silent client, a slow one and a flood of
+//! them leave the others answered in the same turn of the director's loop.
+
+use super::*;
+use crate::config::DirectorConfig;
+use std::io::{BufRead, BufReader};
+
+fn dataplane() -> Dataplane {
+    let text = "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
+                prefix_len = 24\ngateway = \"198.18.0.1\"\n[[service]]\nvip = \"198.18.0.100\"\nport = 80\n\
+                scheduler = \"rr\"\n[[service.real_server]]\nname = \"rs1\"\n\
+                address = \"198.18.0.11\"\nport = 80\n";
+    Dataplane::new(
+        &DirectorConfig::parse(Path::new("c.toml"), text).unwrap(),
+        1,
+    )
+}
+
+fn socket(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("tapvs-control-{name}-{}.sock", std::process::id()))
+}
+
+fn answer_of(stream: &UnixStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn a_command_sent_in_pieces_across_turns_is_answered() {
+    let path = socket("pieces");
+    let mut control = Control::bind(&path).unwrap();
+    let mut dp = dataplane();
+    let mut client = UnixStream::connect(&path).unwrap();
+    client.write_all(b"act").unwrap();
+    control.serve(Instant::from_millis(0), &mut dp);
+    assert_eq!(control.pending(), 1, "waiting for the rest of the line");
+    client.write_all(b"ive 1\n").unwrap();
+    control.serve(Instant::from_millis(10), &mut dp);
+    assert_eq!(answer_of(&client), "ok\n");
+    assert!(dp.is_active());
+    assert_eq!(control.pending(), 0);
+}
+
+#[test]
+fn silent_clients_neither_delay_others_nor_stay_forever() {
+    let path = socket("silent");
+    let mut control = Control::bind(&path).unwrap();
+    let mut dp = dataplane();
+    let silent: Vec<UnixStream> = (0..3)
+        .map(|_| UnixStream::connect(&path).unwrap())
+        .collect();
+    let mut talker = UnixStream::connect(&path).unwrap();
+    talker.write_all(b"stats\n").unwrap();
+    control.serve(Instant::from_millis(0), &mut dp);
+    let stats = answer_of(&talker);
+    assert!(stats.contains("\"frames_in\":0"), "{stats}");
+    assert_eq!(control.pending(), 3);
+    control.serve(Instant::from_millis(CLIENT_DEADLINE_MS), &mut dp);
+    assert_eq!(control.pending(), 0, "let go at the deadline");
+    drop(silent);
+}
+
+#[test]
+fn a_flood_of_clients_keeps_the_newest_and_long_lines_are_refused() {
+    let path = socket("flood");
+    let mut control = Control::bind(&path).unwrap();
+    let mut dp = dataplane();
+    let flood: Vec<UnixStream> = (0..40)
+        .map(|_| UnixStream::connect(&path).unwrap())
+        .collect();
+    control.serve(Instant::from_millis(0), &mut dp);
+    assert_eq!(control.pending(), MAX_CLIENTS);
+    let mut long = UnixStream::connect(&path).unwrap();
+    long.write_all(&[b'x'; 2 * MAX_LINE]).unwrap();
+    let mut talker = UnixStream::connect(&path).unwrap();
+    talker.write_all(b"active 1\n").unwrap();
+    control.serve(Instant::from_millis(1), &mut dp);
+    assert_eq!(answer_of(&talker), "ok\n");
+    assert!(
+        control.pending() < MAX_CLIENTS,
+        "the long line's client is gone"
+    );
+    drop(flood);
+}
