@@ -15,6 +15,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// The tests here run one at a time: one's `lab clean` would remove the other's dead lab.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes the turn of one test (a failed test's poisoned lock is still a turn).
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const SCENARIO: &str = r#"
 name = "runner-killed"
 [lab]
@@ -273,6 +281,7 @@ fn kill_9_of_the_runner_leaves_nothing_within_seconds() {
     if !common::lab_can_run("kill_9_of_the_runner_leaves_nothing_within_seconds") {
         return;
     }
+    let _turn = one_at_a_time();
     let mut run = start_run("guarded");
     assert!(
         run.inodes.len() >= 5,
@@ -296,6 +305,7 @@ fn lab_clean_ends_what_a_killed_runner_left() {
     if !common::lab_can_run("lab_clean_ends_what_a_killed_runner_left") {
         return;
     }
+    let _turn = one_at_a_time();
     let mut run = start_run("clean");
     // No guardian: only `lab clean` can remove the lab.
     let guardian = std::fs::read_to_string(format!("/run/tapvs/{}/guardian.pid", run.prefix));
@@ -338,6 +348,7 @@ fn sigterm_of_the_runner_leaves_nothing_either() {
     if !common::lab_can_run("sigterm_of_the_runner_leaves_nothing_either") {
         return;
     }
+    let _turn = one_at_a_time();
     let mut run = start_run("sigterm");
     let status = run.terminate_runner();
     assert_eq!(status.code(), Some(2), "an interrupted run is an error");
