@@ -72,7 +72,10 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     let mut sync = config
         .sync
         .as_ref()
-        .map(|s| sync::Sync::new(s, &mut dp))
+        .map(|s| {
+            let peers = config.vrrp.as_ref().map_or(&[][..], |v| &v.peers[..]);
+            sync::Sync::new(s, peers, &mut dp)
+        })
         .transpose()?;
     let sync_report = config
         .control_socket

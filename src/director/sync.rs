@@ -1,7 +1,7 @@
 //! Connection sync wired to the director: a [`SyncNode`] that follows the VRRP role, fed with
 //! the data plane's changed entries, its datagrams framed by hand on the outside TAP
 //! (224.0.0.81:8848 from the director's own address) and the peer's datagrams taken from the
-//! frames the data plane passes up.
+//! frames the data plane passes up (only from the VRRP peers when the director lists them).
 
 use crate::config::SyncSection;
 use crate::dataplane::Dataplane;
@@ -23,10 +23,19 @@ pub struct Sync {
     last_ack: Option<Instant>,
     /// Worst lag while a backup was acknowledging (a master alone has no one to ack).
     max_lag_ms: u64,
+    /// The directors whose datagrams are taken (the VRRP peers); empty: anyone's.
+    peers: Vec<Ipv4Addr>,
+    /// Datagrams from anyone else, dropped: a spoofed table cannot be installed.
+    not_peer: u64,
 }
 
 impl Sync {
-    pub fn new(section: &SyncSection, dp: &mut Dataplane) -> anyhow::Result<Sync> {
+    /// A sync node taking datagrams only from `peers` (the VRRP peers; empty: from anyone).
+    pub fn new(
+        section: &SyncSection,
+        peers: &[Ipv4Addr],
+        dp: &mut Dataplane,
+    ) -> anyhow::Result<Sync> {
         let config = SyncConfig {
             syncid: section.syncid,
             refresh_period: (section.refresh_s > 0).then(|| Duration::from_secs(section.refresh_s)),
@@ -42,6 +51,8 @@ impl Sync {
             acks: 0,
             last_ack: None,
             max_lag_ms: 0,
+            peers: peers.to_vec(),
+            not_peer: 0,
         })
     }
 
@@ -55,7 +66,11 @@ impl Sync {
         if !sync_frame::is_sync(frame) {
             return false;
         }
-        if let Some(payload) = sync_frame::parse_frame(frame, self.own) {
+        if let Some((src, payload)) = sync_frame::parse_frame(frame, self.own) {
+            if !self.peers.is_empty() && !self.peers.contains(&src) {
+                self.not_peer += 1;
+                return true;
+            }
             // Malformed messages are counted by the node.
             let _ = self.node.handle_message(now, payload, dp);
         }
@@ -97,6 +112,7 @@ impl Sync {
         if let Some(map) = value.as_object_mut() {
             map.insert("max_lag_ms".into(), self.max_lag_ms.into());
             map.insert("tx_errors".into(), self.tx_errors.into());
+            map.insert("not_peer".into(), self.not_peer.into());
         }
         value.to_string()
     }
@@ -108,4 +124,12 @@ impl Sync {
     pub fn counters(&self, now: Instant) -> SyncCounters {
         self.node.counters(now)
     }
+
+    /// Datagrams dropped because their sender is not a peer.
+    pub fn not_peer(&self) -> u64 {
+        self.not_peer
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -42,9 +42,9 @@ pub fn emit_frame(buf: &mut [u8], src_mac: EthernetAddress, src: Ipv4Addr, len: 
     total
 }
 
-/// The payload of a sync datagram from someone else than `own`, or `None` for any other frame
-/// (or a malformed one: bad IPv4 or UDP checksum, fragment, truncated).
-pub fn parse_frame(frame: &[u8], own: Ipv4Addr) -> Option<&[u8]> {
+/// The sender and payload of a sync datagram from someone else than `own`, or `None` for any
+/// other frame (or a malformed one: bad IPv4 or UDP checksum, fragment, truncated).
+pub fn parse_frame(frame: &[u8], own: Ipv4Addr) -> Option<(Ipv4Addr, &[u8])> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.ethertype() != EthernetProtocol::Ipv4 {
         return None;
@@ -64,7 +64,7 @@ pub fn parse_frame(frame: &[u8], own: Ipv4Addr) -> Option<&[u8]> {
     if udp.dst_port() != PORT || !udp.verify_checksum(&src.into(), &dst.into()) {
         return None;
     }
-    Some(udp.payload())
+    Some((src, udp.payload()))
 }
 
 /// Whether a frame is an IPv4 UDP datagram to the sync group (cheap test, no checksums).
@@ -91,7 +91,10 @@ mod tests {
         // Our own datagram (the bridge floods it back) is ignored; a peer's is taken.
         assert_eq!(parse_frame(&buf[..n], own), None);
         let peer = Ipv4Addr::new(198, 18, 0, 3);
-        assert_eq!(parse_frame(&buf[..n], peer), Some(&b"syncpayload!"[..]));
+        assert_eq!(
+            parse_frame(&buf[..n], peer),
+            Some((own, &b"syncpayload!"[..]))
+        );
         // TTL 1, UDP 8848 -> 8848, the group MAC.
         assert_eq!(buf[ETHERNET_HEADER_LEN + 8], 1);
         assert_eq!(&buf[..6], &GROUP_MAC.0);
