@@ -7,6 +7,9 @@
 //! the sub-range before they reach the clients' kernel (which would reset them).
 
 use crate::metrics::{ClientReport, FloodReport, Interval};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use smoltcp::wire::{IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -31,54 +34,33 @@ pub struct Flood {
     pub seed: u64,
 }
 
-/// A seeded xorshift64* (not for secrets).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 /// Writes a SYN from `src:sport` to `dst:dport` with sequence number `seq` into `buf`
 /// (IPv4 header checksum left 0: the kernel fills it in for raw sockets with IP_HDRINCL).
 pub fn write_syn(buf: &mut [u8; PACKET], src: Ipv4Addr, sport: u16, dst: SocketAddrV4, seq: u32) {
     buf.fill(0);
-    buf[0] = 0x45;
-    buf[2..4].copy_from_slice(&(PACKET as u16).to_be_bytes());
-    buf[6] = 0x40; // don't fragment
-    buf[8] = 64;
-    buf[9] = 6;
-    buf[12..16].copy_from_slice(&src.octets());
-    buf[16..20].copy_from_slice(&dst.ip().octets());
-    let tcp = &mut buf[20..];
-    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
-    tcp[2..4].copy_from_slice(&dst.port().to_be_bytes());
-    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
-    tcp[12] = 5 << 4;
-    tcp[13] = 0x02; // SYN
-    tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());
-    let mut sum: u32 = 0;
-    for pair in buf[12..20].chunks(2) {
-        sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-    }
-    sum += 6 + (PACKET as u32 - 20);
-    for pair in buf[20..].chunks(2) {
-        sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    buf[36..38].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let mut ip = Ipv4Packet::new_unchecked(&mut buf[..]);
+    ip.set_version(4);
+    ip.set_header_len(20);
+    ip.set_total_len(PACKET as u16);
+    ip.set_dont_frag(true);
+    ip.set_hop_limit(64);
+    ip.set_next_header(IpProtocol::Tcp);
+    ip.set_src_addr(src);
+    ip.set_dst_addr(*dst.ip());
+    let mut tcp = TcpPacket::new_unchecked(ip.payload_mut());
+    tcp.set_src_port(sport);
+    tcp.set_dst_port(dst.port());
+    tcp.set_seq_number(TcpSeqNumber(seq as i32));
+    tcp.set_header_len(20);
+    tcp.set_syn(true);
+    tcp.set_window_len(64240);
+    tcp.fill_checksum(&src.into(), &(*dst.ip()).into());
 }
 
 /// A random source of the flood's sub-range (never its network or broadcast address) and a
 /// random port above 1023.
-fn source(rng: &mut Rng) -> (Ipv4Addr, u16) {
-    let r = rng.next();
+fn source(rng: &mut ChaCha8Rng) -> (Ipv4Addr, u16) {
+    let r: u64 = rng.random();
     let hosts = (1u32 << (32 - FLOOD_PREFIX)) - 2;
     let host = 1 + (r as u32 % hosts);
     let port = 1024 + ((r >> 32) as u16 % (65535 - 1024));
@@ -103,7 +85,7 @@ pub fn run(flood: &Flood, load: &str) -> std::io::Result<ClientReport> {
         sin_zero: [0; 8],
     };
     let mut packets = [[0u8; PACKET]; BATCH];
-    let mut rng = Rng(flood.seed | 1);
+    let mut rng = ChaCha8Rng::seed_from_u64(flood.seed);
     let intervals = flood.duration.div_duration_f64(flood.interval).ceil() as usize;
     let mut per_interval = vec![0u64; intervals.max(1)];
     let (mut sent, mut errors) = (0u64, 0u64);
@@ -125,7 +107,7 @@ pub fn run(flood: &Flood, load: &str) -> std::io::Result<ClientReport> {
         let n = (due - sent).min(BATCH as u64) as usize;
         for p in packets.iter_mut().take(n) {
             let (src, port) = source(&mut rng);
-            write_syn(p, src, port, flood.target, rng.next() as u32);
+            write_syn(p, src, port, flood.target, rng.random());
         }
         let mut iov: [libc::iovec; BATCH] = [libc::iovec {
             iov_base: std::ptr::null_mut(),
@@ -191,7 +173,7 @@ mod tests {
 
     #[test]
     fn a_syn_has_a_valid_tcp_checksum_and_a_source_in_the_sub_range() {
-        let mut rng = Rng(42);
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
         let mut buf = [0u8; PACKET];
         let dst = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 100), 80);
         for _ in 0..1000 {

@@ -30,6 +30,8 @@
 //!   limit). Off by default.
 
 use super::tcp_state::ConnState;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 
@@ -136,11 +138,10 @@ const SWEEPS_PER_S: usize = 10;
 pub struct Defense {
     config: DefenseConfig,
     capacity: usize,
-    on: bool,
     /// drop_packet's countdown (`ip_vs_todrop`) and rate.
     drop_counter: u64,
     drop_rate: u64,
-    rng: u64,
+    rng: ChaCha8Rng,
     /// Half-open entries per source-address hash; empty when there is no limit.
     per_source: Vec<u16>,
     pub counters: DefenseCounters,
@@ -156,10 +157,9 @@ impl Defense {
         Defense {
             config,
             capacity: capacity.max(1),
-            on: false,
             drop_counter: 0,
             drop_rate: 0,
-            rng: seed | 1,
+            rng: ChaCha8Rng::seed_from_u64(seed),
             per_source: vec![0; buckets],
             counters: DefenseCounters::default(),
         }
@@ -168,7 +168,7 @@ impl Defense {
     fn applies(&self, mode: DefenseMode) -> bool {
         match mode {
             DefenseMode::Off => false,
-            DefenseMode::Auto => self.on,
+            DefenseMode::Auto => self.counters.on,
             DefenseMode::Always => true,
         }
     }
@@ -176,13 +176,12 @@ impl Defense {
     /// Re-evaluates the level for a table of `len` entries (IPVS `update_defense_level`).
     pub fn update_level(&mut self, len: usize) {
         let fill = len as f64 / self.capacity as f64;
-        let on = if self.on {
+        let on = if self.counters.on {
             fill >= self.config.threshold * 0.9
         } else {
             fill >= self.config.threshold
         };
-        if on != self.on {
-            self.on = on;
+        if on != self.counters.on {
             self.counters.on = on;
             self.counters.level_changes += 1;
         }
@@ -201,7 +200,7 @@ impl Defense {
 
     /// Whether the level is on.
     pub fn is_on(&self) -> bool {
-        self.on
+        self.counters.on
     }
 
     /// Notes the table's size after an insert.
@@ -251,14 +250,10 @@ impl Defense {
         (slots / 32).div_ceil(SWEEPS_PER_S)
     }
 
-    /// A random slot index below `n` (> 0). xorshift64*: seeded, not for secrets.
+    /// A random slot index below `n` (> 0), from the seeded generator.
     #[inline]
     pub fn random_slot(&mut self, n: usize) -> usize {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        (((r >> 32) * n as u64) >> 32) as usize
+        self.rng.random_range(0..n)
     }
 
     fn bucket(&self, client: Ipv4Addr) -> Option<usize> {

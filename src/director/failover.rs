@@ -2,9 +2,10 @@
 //! plane. Adverts go out of the outside TAP from the director's own address, to 224.0.0.18
 //! or (`unicast`) to each peer's MAC and address, resolved by the data plane's neighbour
 //! table (an advert for a peer not resolved yet is not sent, and counted); adverts heard
-//! there feed the state machine (which drops those from non-peers); becoming master activates the data plane (which then
-//! answers ARP for the VIPs and sends gratuitous ARP), becoming backup deactivates it. Each
-//! transition is appended, with its wall-clock time, to a state log the runner reads.
+//! there feed the state machine (which drops those from non-peers); becoming master
+//! activates the data plane (which then answers ARP for the VIPs and sends gratuitous ARP),
+//! becoming backup deactivates it. Each transition is appended, with its wall-clock time, to
+//! a state log the runner reads.
 
 use crate::config::VrrpSection;
 use crate::control::vrrp::{State, VrrpConfig, VrrpEvent, VrrpRouter};

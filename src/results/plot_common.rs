@@ -2,6 +2,8 @@
 
 use super::{ResultsError, RunRecord, font};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::AsRangedCoord;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
@@ -187,4 +189,25 @@ pub(super) fn trim(v: f64, decimals: usize) -> String {
     } else {
         s
     }
+}
+
+/// Room above a time panel for its title and legend.
+const TIME_PANEL_TOP: u32 = 30;
+
+/// A panel on a time axis in seconds (`0..end_s`) above another: every such panel uses the same
+/// margins and label widths, so x pixels agree between the panels of one chart.
+pub(super) fn time_panel<'a, 'b, Y: AsRangedCoord<Value = f64>>(
+    area: &'a Area<'b>,
+    end_s: f64,
+    y: Y,
+) -> PlotResult<ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, Y::CoordDescType>>>
+{
+    Ok(ChartBuilder::on(area)
+        .margin_top(TIME_PANEL_TOP)
+        .margin_left(8)
+        .margin_right(28)
+        .margin_bottom(4)
+        .x_label_area_size(44)
+        .y_label_area_size(Y_LABEL_W)
+        .build_cartesian_2d(0f64..end_s, y)?)
 }

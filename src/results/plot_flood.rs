@@ -2,8 +2,8 @@
 //! on one time axis in seconds, with the flood's window shaded across both panels.
 
 use super::plot_common::{
-    Area, FAIL, GRID, INK, MUTED, OK, PlotResult, Swatch, Y_LABEL_W, legend_row, nice_ceil,
-    panel_title, plot_px, render, trim,
+    Area, FAIL, GRID, INK, MUTED, OK, PlotResult, Swatch, legend_row, nice_ceil, panel_title,
+    plot_px, render, time_panel, trim,
 };
 use super::{FloodRecord, ResultsError, RunRecord, plot_common};
 use plotters::coord::types::RangedCoordf64;
@@ -14,22 +14,10 @@ pub(super) fn draw(path: &Path, run: &RunRecord, flood: &FloodRecord) -> Result<
     render(path, |root| draw_on(root, run, flood))
 }
 
-const PANEL_TOP: u32 = 30;
 const TABLE: RGBColor = RGBColor(255, 127, 14);
 
 type Chart<'a, 'b> =
     ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-fn panel<'a, 'b>(area: &'a Area<'b>, end_s: f64, y_max: f64) -> PlotResult<Chart<'a, 'b>> {
-    Ok(ChartBuilder::on(area)
-        .margin_top(PANEL_TOP)
-        .margin_left(8)
-        .margin_right(28)
-        .margin_bottom(4)
-        .x_label_area_size(44)
-        .y_label_area_size(Y_LABEL_W)
-        .build_cartesian_2d(0f64..end_s, 0f64..y_max)?)
-}
 
 fn mesh(chart: &mut Chart, y_desc: &str) -> PlotResult {
     let fmt_s = |v: &f64| trim(*v, 1);
@@ -74,7 +62,7 @@ fn draw_on(root: &Area, run: &RunRecord, flood: &FloodRecord) -> PlotResult {
         .last()
         .map_or(1.0, |s| s.t_ms as f64 / 1000.0 + step);
 
-    let mut ok = panel(&top, end_s, 105.0)?;
+    let mut ok = time_panel(&top, end_s, 0f64..105.0)?;
     mesh(&mut ok, "success (%)")?;
     shade(&mut ok, flood, 105.0)?;
     // One point per interval with requests, joined; gaps where none started.
@@ -122,7 +110,7 @@ fn draw_on(root: &Area, run: &RunRecord, flood: &FloodRecord) -> PlotResult {
 
     let peak = flood.samples.iter().map(|s| s.table).max().unwrap_or(0);
     let y_max = nice_ceil((peak.max(flood.capacity) as f64 * 1.1).max(1.0));
-    let mut table = panel(&bottom, end_s, y_max)?;
+    let mut table = time_panel(&bottom, end_s, 0f64..y_max)?;
     mesh(&mut table, "entries")?;
     shade(&mut table, flood, y_max)?;
     let points: Vec<(f64, f64)> = flood

@@ -3,11 +3,11 @@
 
 use super::marks::{BAND_H, EVENT_ROW_H, draw_events, draw_masters, event_rows};
 use super::plot_common::{
-    Area, FAIL, GRID, INK, OK, P50, P99, PlotResult, Swatch, Y_LABEL_W, anchored, legend_row,
-    nice_ceil, panel_title, plot_px, render, text, trim,
+    Area, FAIL, GRID, INK, OK, P50, P99, PlotResult, Swatch, anchored, legend_row, nice_ceil,
+    panel_title, plot_px, render, text, time_panel, trim,
 };
 use super::{ResultsError, RunRecord, derive, plot_common};
-use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -18,7 +18,6 @@ pub(super) fn draw(path: &Path, run: &RunRecord) -> Result<(), ResultsError> {
 }
 
 /// Space above each panel's plot area for its title and legend.
-const PANEL_TOP: u32 = 30;
 
 fn draw_on(root: &Area, run: &RunRecord) -> PlotResult {
     let title = format!("{}: requests and latency", run.scenario);
@@ -29,7 +28,7 @@ fn draw_on(root: &Area, run: &RunRecord) -> PlotResult {
     let masters = derive::master_spans(run);
 
     // Top panel: room above the data for the master band and the event labels.
-    let probe = panel(&top, end_s, 0f64..1f64)?;
+    let probe = time_panel(&top, end_s, 0f64..1f64)?;
     let (px, py) = plot_px(&probe);
     let to_px = |ms: u64| probe.backend_coord(&(ms as f64 / 1000.0, 0.0)).0;
     let rows = event_rows(root, &run.events, to_px, &px)?;
@@ -38,7 +37,7 @@ fn draw_on(root: &Area, run: &RunRecord) -> PlotResult {
     let free = (1.0 - f64::from(reserved) / f64::from(py.end - py.start)).max(0.4);
     let y_max = nice_ceil(max_rate(run)) / free;
 
-    let mut chart = panel(&top, end_s, 0f64..y_max)?;
+    let mut chart = time_panel(&top, end_s, 0f64..y_max)?;
     mesh(&mut chart, "requests / s", 8, false)?;
     let top_px = plot_px(&chart);
     draw_requests(&mut chart, run, y_max)?;
@@ -55,7 +54,7 @@ fn draw_on(root: &Area, run: &RunRecord) -> PlotResult {
 
     // Bottom panel: latency on a log scale, blank where no request succeeded.
     let (lo, hi) = latency_range(run);
-    let mut lat = panel(&bottom, end_s, (lo..hi).log_scale())?;
+    let mut lat = time_panel(&bottom, end_s, (lo..hi).log_scale())?;
     // Own ticks: plotters' log axis labels decades only, and may skip the lowest one.
     mesh(&mut lat, "latency (ms, log scale)", 0, true)?;
     let bottom_px = plot_px(&lat);
@@ -78,23 +77,6 @@ fn draw_on(root: &Area, run: &RunRecord) -> PlotResult {
     draw_events(root, &run.events, to_px, &top_px.0, &spans, band + 4)?;
     draw_masters(root, &masters, to_px, &top_px.0, top_px.1.start + 1)?;
     Ok(())
-}
-
-/// A panel with the shared time axis; both panels use the same label widths so x pixels agree.
-fn panel<'a, 'b, Y: AsRangedCoord<Value = f64>>(
-    area: &'a Area<'b>,
-    end_s: f64,
-    y: Y,
-) -> PlotResult<ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, Y::CoordDescType>>>
-{
-    Ok(ChartBuilder::on(area)
-        .margin_top(PANEL_TOP)
-        .margin_left(8)
-        .margin_right(28)
-        .margin_bottom(4)
-        .x_label_area_size(44)
-        .y_label_area_size(Y_LABEL_W)
-        .build_cartesian_2d(0f64..end_s, y)?)
 }
 
 fn mesh<Y>(

@@ -3,6 +3,7 @@
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
+use smoltcp::wire::Icmpv4Packet;
 use std::net::Ipv4Addr;
 use tapvs::dataplane::Iface;
 use tapvs::wire::build::{self, Endpoints, Flags};
@@ -297,25 +298,12 @@ fn icmp_error(server: Ipv4Addr, client: Ipv4Addr) -> Vec<u8> {
     let icmp = &mut f[ip + 20..];
     icmp[..8].copy_from_slice(&[3, 3, 0, 0, 0, 0, 0, 0]);
     icmp[8..36].copy_from_slice(quote);
-    let sum = !fold(
-        icmp[..36]
-            .chunks(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
-            .sum(),
-    );
-    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    Icmpv4Packet::new_unchecked(&mut icmp[..36]).fill_checksum();
     f.truncate(ip + 20 + 36);
     let total = (20 + 36) as u16;
     f[ip + 2..ip + 4].copy_from_slice(&total.to_be_bytes());
     fix_ip_checksum(&mut f);
     f
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
 }
 
 fn fix_ip_checksum(frame: &mut [u8]) {
