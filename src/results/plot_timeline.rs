@@ -17,8 +17,6 @@ pub(super) fn draw(path: &Path, run: &RunRecord) -> Result<(), ResultsError> {
     render(path, |root| draw_on(root, run))
 }
 
-/// Space above each panel's plot area for its title and legend.
-
 fn draw_on(root: &Area, run: &RunRecord) -> PlotResult {
     let title = format!("{}: requests and latency", run.scenario);
     let body = plot_common::header(root, run, &title)?;
