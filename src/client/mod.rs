@@ -72,14 +72,7 @@ fn run_flood(args: &Args) -> anyhow::Result<()> {
     let std::net::SocketAddr::V4(target) = args.target else {
         anyhow::bail!("--syn-flood: IPv4 targets only");
     };
-    if let Some(at) = args.start_at_unix_ms {
-        let wait = at.saturating_sub(crate::unix_ms());
-        anyhow::ensure!(
-            wait < 24 * 3600 * 1000,
-            "--start-at-unix-ms: more than a day away"
-        );
-        std::thread::sleep(Duration::from_millis(wait));
-    }
+    std::thread::sleep(start_wait(args)?);
     let flood = flood::Flood {
         target,
         rate: args.rate,
@@ -103,16 +96,7 @@ fn run_flood(args: &Args) -> anyhow::Result<()> {
 /// Runs the load described by `args` and returns its report. Call inside a tokio runtime.
 pub async fn generate(args: Args) -> Result<ClientReport, ArgError> {
     args.check()?;
-    if let Some(at) = args.start_at_unix_ms {
-        let wait = Duration::from_millis(at.saturating_sub(crate::unix_ms()));
-        if wait > Duration::from_secs(24 * 3600) {
-            return Err(ArgError {
-                option: "start-at-unix-ms",
-                reason: "more than a day away".into(),
-            });
-        }
-        tokio::time::sleep(wait).await;
-    }
+    tokio::time::sleep(start_wait(&args)?).await;
     let last = u64::from(args.clients) - 1;
     for source in [
         Some(args.client_base),
@@ -180,6 +164,21 @@ fn bind_udp(args: &Args) -> Result<udp::Udp, ArgError> {
         option: "client-base",
         reason: format!("cannot bind UDP sockets from {}: {e}", args.client_base),
     })
+}
+
+/// How long to wait for `--start-at-unix-ms` (nothing without it); refused beyond a day.
+fn start_wait(args: &Args) -> Result<Duration, ArgError> {
+    let Some(at) = args.start_at_unix_ms else {
+        return Ok(Duration::ZERO);
+    };
+    let wait = Duration::from_millis(at.saturating_sub(crate::unix_ms()));
+    if wait > Duration::from_secs(24 * 3600) {
+        return Err(ArgError {
+            option: "start-at-unix-ms",
+            reason: "more than a day away".into(),
+        });
+    }
+    Ok(wait)
 }
 
 /// Writes the report as JSON, atomically (a temporary file renamed into place).

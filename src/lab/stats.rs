@@ -14,6 +14,18 @@ pub struct LinkStats {
 }
 
 impl LinkStats {
+    /// What was counted between `before` and these counters (0 where a counter went back).
+    pub fn since(&self, before: &LinkStats) -> LinkStats {
+        LinkStats {
+            rx_bytes: self.rx_bytes.saturating_sub(before.rx_bytes),
+            rx_packets: self.rx_packets.saturating_sub(before.rx_packets),
+            rx_dropped: self.rx_dropped.saturating_sub(before.rx_dropped),
+            tx_bytes: self.tx_bytes.saturating_sub(before.tx_bytes),
+            tx_packets: self.tx_packets.saturating_sub(before.tx_packets),
+            tx_dropped: self.tx_dropped.saturating_sub(before.tx_dropped),
+        }
+    }
+
     /// Parses the output of `ip -s -j link show dev IF`: a one-element array whose element holds
     /// `stats64.rx` and `stats64.tx` (or `stats` on old iproute2).
     pub(crate) fn from_ip_json(json: &str) -> Result<LinkStats, String> {

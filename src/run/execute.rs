@@ -801,14 +801,7 @@ fn drive(
     let vrrp = last_reports(&ctx, &directors, "vrrp.json");
     Ok(Collected {
         memory,
-        director_tap: LinkStats {
-            rx_bytes: tap_after.rx_bytes.saturating_sub(tap_before.rx_bytes),
-            rx_packets: tap_after.rx_packets.saturating_sub(tap_before.rx_packets),
-            rx_dropped: tap_after.rx_dropped.saturating_sub(tap_before.rx_dropped),
-            tx_bytes: tap_after.tx_bytes.saturating_sub(tap_before.tx_bytes),
-            tx_packets: tap_after.tx_packets.saturating_sub(tap_before.tx_packets),
-            tx_dropped: tap_after.tx_dropped.saturating_sub(tap_before.tx_dropped),
-        },
+        director_tap: tap_after.since(&tap_before),
         vrrp,
         health,
         health_counters,
@@ -822,14 +815,7 @@ fn drive(
         director_samples: samples,
         director_final,
         clients,
-        router_lan: LinkStats {
-            rx_bytes: router_after.rx_bytes - router_before.rx_bytes,
-            rx_packets: router_after.rx_packets - router_before.rx_packets,
-            rx_dropped: router_after.rx_dropped - router_before.rx_dropped,
-            tx_bytes: router_after.tx_bytes - router_before.tx_bytes,
-            tx_packets: router_after.tx_packets - router_before.tx_packets,
-            tx_dropped: router_after.tx_dropped - router_before.tx_dropped,
-        },
+        router_lan: router_after.since(&router_before),
     })
 }
 

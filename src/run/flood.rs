@@ -17,7 +17,7 @@ pub fn flood_net() -> String {
 /// Makes the spoofed sources behave like absent hosts: the router drops what the real servers
 /// send them (their SYN-ACKs), so the clients' kernel never answers them with a reset (which
 /// would end each half-open entry at once). A blackhole route sends nothing back, as a host
-/// that does not exist answers nothing. (nftables is not installed on these machines.)
+/// that does not exist answers nothing.
 pub fn drop_replies_to_flood(lab: &Lab) -> anyhow::Result<()> {
     let net = flood_net();
     let status = lab

@@ -496,7 +496,8 @@ impl Scenario {
     }
 
     /// Expands events with `every` (and `until`) into single events, in time order. The file's
-    /// own order is checked first, so a misplaced event is still named by its index there.
+    /// own order is checked here, so a misplaced event is named by its index in the file (the
+    /// expanded timeline is sorted, so later checks need not look).
     pub(super) fn expand_repeats(&mut self) -> Check {
         let mut last = Duration::ZERO;
         let mut expanded = Vec::new();
@@ -565,16 +566,11 @@ impl Scenario {
         let mut ended: HashSet<&str> = HashSet::new();
         let mut cut: HashSet<&str> = HashSet::new();
         let mut partitioned = false;
-        let mut last = Duration::ZERO;
         for (i, e) in self.events.iter().enumerate() {
             let f = |name: &str| format!("event[{i}].{name}");
             if e.at > self.load_end() {
                 return bad(f("at"), "after the end of the load");
             }
-            if e.at < last {
-                return bad(f("at"), "events must be in time order");
-            }
-            last = e.at;
             if e.action == Action::SpoofVrrp {
                 self.check_spoof(i, e)?;
                 continue;
