@@ -102,7 +102,13 @@ impl Failover {
     }
 
     /// Moves timers, sends adverts, applies transitions to the data plane.
-    pub fn poll(&mut self, now: Instant, dp: &mut Dataplane, outside: &Port, buf: &mut [u8]) {
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        dp: &mut Dataplane,
+        outside: &mut dyn Port,
+        buf: &mut [u8],
+    ) {
         self.router.handle_timeout(now);
         self.transmit(now, dp, outside, buf);
         while let Some(event) = self.router.poll_event() {
@@ -129,12 +135,18 @@ impl Failover {
         }
     }
 
-    fn transmit(&mut self, now: Instant, dp: &mut Dataplane, outside: &Port, buf: &mut [u8]) {
+    fn transmit(
+        &mut self,
+        now: Instant,
+        dp: &mut Dataplane,
+        outside: &mut dyn Port,
+        buf: &mut [u8],
+    ) {
         let src = (dp.mac(), dp.addr());
         while let Some(advert) = self.router.poll_transmit() {
             if self.unicast.is_empty() {
                 if let Ok(n) = emit_frame_to(buf, src, (GROUP_MAC, GROUP), &advert) {
-                    let _ = outside.send(&VnetHeader::NONE, &buf[..n]);
+                    let _ = outside.send(now, &VnetHeader::NONE, &buf[..n]);
                 }
                 continue;
             }
@@ -144,7 +156,7 @@ impl Failover {
                     continue;
                 };
                 if let Ok(n) = emit_frame_to(buf, src, (mac, peer), &advert) {
-                    let _ = outside.send(&VnetHeader::NONE, &buf[..n]);
+                    let _ = outside.send(now, &VnetHeader::NONE, &buf[..n]);
                 }
             }
         }
@@ -174,7 +186,13 @@ impl Failover {
     }
 
     /// Clean stop: a master hands over at once with a priority-0 advert.
-    pub fn shutdown(&mut self, now: Instant, dp: &mut Dataplane, outside: &Port, buf: &mut [u8]) {
+    pub fn shutdown(
+        &mut self,
+        now: Instant,
+        dp: &mut Dataplane,
+        outside: &mut dyn Port,
+        buf: &mut [u8],
+    ) {
         self.router.shutdown(now);
         self.poll(now, dp, outside, buf);
         eprintln!("director: vrrp counters {}", self.report(dp));

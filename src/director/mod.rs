@@ -11,7 +11,7 @@ pub mod sync;
 
 use crate::config::DirectorConfig;
 use crate::dataplane::{Dataplane, Event, Iface, Verdict};
-use crate::io::port::{MAX_FRAME_LEN, Port};
+use crate::io::port::{MAX_FRAME_LEN, Port, TapPort};
 use crate::io::tap::wait_readable;
 use crate::io::vnet::VnetHeader;
 use anyhow::Context;
@@ -45,9 +45,9 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     let config = DirectorConfig::load(&args.config)?;
     // The outside TAP first, then the inside one of a two-armed NAT director: index = `Iface`.
     let offload = config.limits.offload;
-    let mut taps = vec![Port::open(&config.interface.name, offload)?];
+    let mut taps = vec![TapPort::open(&config.interface.name, offload)?];
     if let Some(inside) = &config.inside {
-        taps.push(Port::open(&inside.name, offload)?);
+        taps.push(TapPort::open(&inside.name, offload)?);
     }
     let mut control = config
         .control_socket
@@ -115,7 +115,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         eprintln!("director: status port {}", config.host.status_port);
     }
     let mut status = StatusLine::new(taps[0].name());
-    let mut fds: Vec<_> = taps.iter().map(|t| t.as_raw_fd()).collect();
+    let mut fds: Vec<_> = taps.iter().filter_map(|t| t.raw_fd()).collect();
     fds.extend(control.as_ref().map(|c| c.as_raw_fd()));
     let mut buf = vec![0u8; MAX_FRAME_LEN];
     let mut tx_errors = 0u64;
@@ -141,16 +141,21 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             .clamp(0, MAX_SLEEP_MS);
         wait_readable(&fds, sleep as i32)?;
         let now = clock();
-        for (i, tap) in taps.iter().enumerate() {
+        for i in 0..taps.len() {
             for _ in 0..BURST {
-                let Some((header, n)) = tap.recv(&mut buf).context("reading a TAP device")? else {
+                let Some((header, n)) = taps[i]
+                    .recv(now, &mut buf)
+                    .context("reading a TAP device")?
+                else {
                     break;
                 };
                 let frame = &mut buf[..n];
                 let verdict = dp.handle_offloaded(now, Iface(i as u8), frame, header.needs_csum());
                 match verdict {
                     // A header the kernel refuses: the frame is lost, counted, not fatal.
-                    Verdict::Send(out) if taps[out.0 as usize].send(&header, frame).is_err() => {
+                    Verdict::Send(out)
+                        if taps[out.0 as usize].send(now, &header, frame).is_err() =>
+                    {
                         tx_errors += 1;
                     }
                     Verdict::ToHost => match &mut failover {
@@ -169,7 +174,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             }
         }
         if let Some(f) = &mut failover {
-            f.poll(now, &mut dp, &taps[0], &mut out);
+            f.poll(now, &mut dp, &mut taps[0], &mut out);
             // For the runner: the VRRP counters, a few times a second.
             if now >= next_vrrp_report
                 && let Some(path) = &vrrp_report
@@ -181,7 +186,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         dp.handle_timeout(now);
         while let Some((iface, n)) = dp.poll_transmit(now, &mut out) {
             if taps[iface.0 as usize]
-                .send(&VnetHeader::NONE, &out[..n])
+                .send(now, &VnetHeader::NONE, &out[..n])
                 .is_err()
             {
                 tx_errors += 1;
@@ -196,7 +201,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         let state = failover.as_ref().map(|f| f.state());
         if let Some(s) = &mut sync {
             s.set_master(now, state == Some(crate::control::vrrp::State::Master));
-            s.poll(now, &mut dp, &taps[0]);
+            s.poll(now, &mut dp, &mut taps[0]);
             // For the runner: the counters, a few times a second (a killed director's last).
             if now >= next_sync_report {
                 next_sync_report = now + smoltcp::time::Duration::from_millis(250);
@@ -218,7 +223,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         }
         host.poll(now, status.line(), &mut |iface, frame| {
             if taps[iface.0 as usize]
-                .send(&VnetHeader::NONE, frame)
+                .send(now, &VnetHeader::NONE, frame)
                 .is_err()
             {
                 tx_errors += 1;
@@ -235,7 +240,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(f) = &mut failover {
-        f.shutdown(clock(), &mut dp, &taps[0], &mut out);
+        f.shutdown(clock(), &mut dp, &mut taps[0], &mut out);
         if let Some(path) = &vrrp_report {
             let _ = std::fs::write(path, f.report(&dp));
         }

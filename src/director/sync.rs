@@ -78,7 +78,7 @@ impl Sync {
     }
 
     /// Queues the data plane's changes and sends what is due.
-    pub fn poll(&mut self, now: Instant, dp: &mut Dataplane, outside: &Port) {
+    pub fn poll(&mut self, now: Instant, dp: &mut Dataplane, outside: &mut dyn Port) {
         let now_ms = now.total_millis().max(0) as u64;
         while let Some(entry) = dp.poll_sync_change(now_ms) {
             self.node.note_change(now, entry);
@@ -89,7 +89,10 @@ impl Sync {
             .poll_transmit(now, dp, &mut self.frame[OVERHEAD..])
         {
             let n = sync_frame::emit_frame(&mut self.frame, mac, own, len);
-            if outside.send(&VnetHeader::NONE, &self.frame[..n]).is_err() {
+            if outside
+                .send(now, &VnetHeader::NONE, &self.frame[..n])
+                .is_err()
+            {
                 self.tx_errors += 1;
             }
         }

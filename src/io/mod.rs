@@ -1,5 +1,5 @@
-//! The only code that makes syscalls for frames and memory: the TAP device driver and the
-//! huge-page hint for large tables.
+//! The only code that makes syscalls for frames and memory: the port interface and the TAP
+//! drivers under it, and the huge-page hint for large tables.
 
 pub mod hugepages;
 pub mod port;

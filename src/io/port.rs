@@ -1,61 +1,135 @@
-//! One of the director's TAP devices, plain (one MTU frame per syscall, through `tun-tap`) or
-//! with virtio-net headers and offloads (large segments, kernel-finished checksums).
+//! The port interface every frame of a director (or a wire) passes through, in the spirit of
+//! smoltcp's `phy::Device`: a small trait that the TAP drivers implement and that wrappers
+//! (a pcap writer, a fault injector, a port of an in-memory fabric) implement again around
+//! another port, so that they stack. Frames carry a virtio-net header (all zero without
+//! offloads); time comes from the caller, so wrappers that hold frames back (delay, rate)
+//! stay deterministic under a hand-moved or virtual clock.
 
 use super::tap::Tap;
 use super::vnet::{VnetHeader, VnetTap};
+use smoltcp::time::Instant;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
 /// Largest frame a port hands over (a GSO super-segment with offloads).
 pub const MAX_FRAME_LEN: usize = super::vnet::MAX_FRAME_LEN;
 
-/// A TAP device, either kind.
-pub enum Port {
+/// One port: frames in, frames out, and (for wrappers that hold frames) a deadline.
+///
+/// `recv` and `send` pass one frame per call; `recv_batch` is the shape batches take (a
+/// driver with `recvmmsg` or a ring overrides it, everyone else gets the loop).
+pub trait Port {
+    /// The device's name (`d1-eth0`), for logs and file names.
+    fn name(&self) -> &str;
+
+    /// Reads one frame and its header into `buf`; `Ok(None)` when none waits.
+    fn recv(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<Option<(VnetHeader, usize)>>;
+
+    /// Writes one frame with its header; `Ok(false)` when the frame was dropped (a full queue,
+    /// or a wrapper's decision), as a NIC would.
+    fn send(&mut self, now: Instant, header: &VnetHeader, frame: &[u8]) -> io::Result<bool>;
+
+    /// Reads up to `bufs.len()` frames, one per buffer, into `got`; returns how many.
+    fn recv_batch(
+        &mut self,
+        now: Instant,
+        bufs: &mut [&mut [u8]],
+        got: &mut [(VnetHeader, usize)],
+    ) -> io::Result<usize> {
+        let mut n = 0;
+        while n < bufs.len().min(got.len()) {
+            match self.recv(now, bufs[n])? {
+                Some(frame) => got[n] = frame,
+                None => break,
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// When the port next has work of its own (a held-back frame to release); `None`: never.
+    fn poll_at(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Does the work due by `now` (releases held-back frames into the port below).
+    fn poll(&mut self, _now: Instant) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The descriptor to wait on for frames to read, if the port has one.
+    fn raw_fd(&self) -> Option<RawFd>;
+}
+
+/// A TAP device, either kind: the port at the bottom of every stack in a lab.
+pub enum TapPort {
     Plain(Tap),
     Vnet(VnetTap),
 }
 
-impl Port {
+impl TapPort {
     /// Opens TAP `name`, with virtio-net headers and offloads when `offload`.
-    pub fn open(name: &str, offload: bool) -> io::Result<Port> {
+    pub fn open(name: &str, offload: bool) -> io::Result<TapPort> {
         Ok(if offload {
-            Port::Vnet(VnetTap::open(name, true)?)
+            TapPort::Vnet(VnetTap::open(name, true)?)
         } else {
-            Port::Plain(Tap::open(name)?)
+            TapPort::Plain(Tap::open(name)?)
         })
-    }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Port::Plain(t) => t.name(),
-            Port::Vnet(t) => t.name(),
-        }
-    }
-
-    /// Reads one frame and its header (all zero for a plain TAP); `Ok(None)` when none waits.
-    #[inline]
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<(VnetHeader, usize)>> {
-        match self {
-            Port::Plain(t) => Ok(t.recv(buf)?.map(|n| (VnetHeader::NONE, n))),
-            Port::Vnet(t) => t.recv(buf),
-        }
-    }
-
-    /// Writes one frame with its header (ignored by a plain TAP); false when the queue is full.
-    #[inline]
-    pub fn send(&self, header: &VnetHeader, frame: &[u8]) -> io::Result<bool> {
-        match self {
-            Port::Plain(t) => t.send(frame),
-            Port::Vnet(t) => t.send(header, frame),
-        }
     }
 }
 
-impl AsRawFd for Port {
-    fn as_raw_fd(&self) -> RawFd {
+impl Port for TapPort {
+    fn name(&self) -> &str {
         match self {
-            Port::Plain(t) => t.as_raw_fd(),
-            Port::Vnet(t) => t.as_raw_fd(),
+            TapPort::Plain(t) => t.name(),
+            TapPort::Vnet(t) => t.name(),
         }
+    }
+
+    #[inline]
+    fn recv(&mut self, _now: Instant, buf: &mut [u8]) -> io::Result<Option<(VnetHeader, usize)>> {
+        match self {
+            TapPort::Plain(t) => Ok(t.recv(buf)?.map(|n| (VnetHeader::NONE, n))),
+            TapPort::Vnet(t) => t.recv(buf),
+        }
+    }
+
+    #[inline]
+    fn send(&mut self, _now: Instant, header: &VnetHeader, frame: &[u8]) -> io::Result<bool> {
+        match self {
+            TapPort::Plain(t) => t.send(frame),
+            TapPort::Vnet(t) => t.send(header, frame),
+        }
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(match self {
+            TapPort::Plain(t) => t.as_raw_fd(),
+            TapPort::Vnet(t) => t.as_raw_fd(),
+        })
+    }
+}
+
+/// A boxed port is a port (stacks are built at run time from options).
+impl<P: Port + ?Sized> Port for Box<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    #[inline]
+    fn recv(&mut self, now: Instant, buf: &mut [u8]) -> io::Result<Option<(VnetHeader, usize)>> {
+        (**self).recv(now, buf)
+    }
+    #[inline]
+    fn send(&mut self, now: Instant, header: &VnetHeader, frame: &[u8]) -> io::Result<bool> {
+        (**self).send(now, header, frame)
+    }
+    fn poll_at(&self) -> Option<Instant> {
+        (**self).poll_at()
+    }
+    fn poll(&mut self, now: Instant) -> io::Result<()> {
+        (**self).poll(now)
+    }
+    fn raw_fd(&self) -> Option<RawFd> {
+        (**self).raw_fd()
     }
 }
