@@ -64,7 +64,7 @@ fn ends(n: u32) -> Endpoints {
 
 /// A data plane with resolved neighbours and `entries` established connections.
 fn filled(entries: u32) -> Dataplane {
-    let mut dp = Dataplane::new(&config(2_000_000), 7);
+    let mut dp = Dataplane::new(&config(2_000_000).dataplane(), 7);
     for i in 0..3u8 {
         let ip = Ipv4Addr::new(198, 18, 0, 11 + i);
         let mut f = build::arp_reply(
@@ -167,14 +167,14 @@ fn new_connection(c: &mut Criterion) {
 fn bytes_per_entry(_c: &mut Criterion) {
     let n = 1_000_000u32;
     let before = LIVE.load(Ordering::Relaxed);
-    let empty = Dataplane::new(&config(n as usize), 7);
+    let empty = Dataplane::new(&config(n as usize).dataplane(), 7);
     let reserved = LIVE.load(Ordering::Relaxed) - before;
     drop(empty);
     let dp = filled(0);
     drop(dp);
     let before = LIVE.load(Ordering::Relaxed);
     let dp = {
-        let mut dp = Dataplane::new(&config(n as usize), 7);
+        let mut dp = Dataplane::new(&config(n as usize).dataplane(), 7);
         let mut syn = build::tcp_frame(ends(0), Flags::SYN, b"");
         for i in 0..3u8 {
             let ip = Ipv4Addr::new(198, 18, 0, 11 + i);

@@ -30,6 +30,7 @@ pub mod health;
 pub mod io;
 pub mod lab;
 pub mod metrics;
+pub mod node;
 pub mod probe;
 pub mod results;
 pub mod run;

@@ -103,7 +103,7 @@ fn director(two_armed: bool) -> DirectorConfig {
 
 /// Drives one data plane with `count` generated frames; returns the verdicts' tally.
 fn drive(two_armed: bool, count: u64, seed: u64) -> (Dataplane, Tally) {
-    let mut dp = Dataplane::new(&director(two_armed), seed);
+    let mut dp = Dataplane::new(&director(two_armed).dataplane(), seed);
     dp.set_active(Instant::from_millis(0), true);
     dp.enable_sync();
     if two_armed {

@@ -156,7 +156,7 @@ pub enum Verdict {
 }
 
 /// Counters of one virtual router.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VrrpCounters {
     pub adverts_sent: u64,
     /// Of which priority 0 (shutdown).

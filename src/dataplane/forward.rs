@@ -5,9 +5,9 @@
 
 use super::conntrack::{Conn, ConnKey, NO_LINK, TableFull, flags};
 use super::counters::DropReason;
+use super::settings::{Forwarding, Protocol};
 use super::tcp_state::{ConnState, Direction, TcpEvent};
 use super::{Dataplane, Iface, Verdict, defense};
-use crate::config::{Forwarding, Protocol};
 use crate::sched::Flow;
 use crate::wire::checksum;
 use crate::wire::{

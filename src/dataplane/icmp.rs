@@ -6,8 +6,8 @@
 
 use super::conntrack::{ConnKey, flags};
 use super::counters::DropReason;
+use super::settings::Forwarding;
 use super::{Dataplane, Verdict};
-use crate::config::Forwarding;
 use crate::wire::icmp_error::{self, InnerFlow};
 use crate::wire::{ETHERNET_HEADER_LEN, Ipv4Packet, checksum};
 

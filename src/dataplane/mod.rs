@@ -17,17 +17,18 @@ pub mod neighbour;
 pub mod pending;
 pub mod reset;
 pub mod service;
+pub mod settings;
 pub mod stats;
 mod sync;
 pub mod tcp_state;
 
-use crate::config::DirectorConfig;
 use crate::wire::EthernetAddress;
 use conntrack::ConnTable;
 use counters::{Counters, DropReason};
 use neighbour::{NeighbourChange, Neighbours};
 use pending::Pending;
 use service::Service;
+use settings::DataplaneSettings;
 use smoltcp::time::Instant;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -54,9 +55,9 @@ pub struct Interface {
 }
 
 impl Interface {
-    fn new(config: &crate::config::InterfaceConfig) -> Self {
+    fn new(config: &settings::InterfaceConfig) -> Self {
         Interface {
-            mac: EthernetAddress(crate::config::parse_mac(&config.mac).expect("checked at parse")),
+            mac: EthernetAddress(settings::parse_mac(&config.mac).expect("checked at parse")),
             addr: config.address,
             mask: u32::MAX
                 .checked_shl(32 - config.prefix_len as u32)
@@ -141,9 +142,9 @@ fn ms(now: Instant) -> u64 {
 impl Dataplane {
     /// Builds the data plane for a checked configuration; `seed` keys the flow hash.
     /// Starts active (the only director, or the master) and without a host stack.
-    pub fn new(config: &DirectorConfig, seed: u64) -> Self {
-        let mut ifaces = vec![Interface::new(&config.interface)];
-        ifaces.extend(config.inside.as_ref().map(Interface::new));
+    pub fn new(config: &DataplaneSettings, seed: u64) -> Self {
+        let mut ifaces = vec![Interface::new(config.interface)];
+        ifaces.extend(config.inside.map(Interface::new));
         let mut neighbours = Neighbours::default();
         let router = config.interface.gateway.expect("checked at parse");
         let gateway = neighbours.track(router, Iface::OUTSIDE);
@@ -162,12 +163,7 @@ impl Dataplane {
             })
             .collect();
         // Unicast VRRP peers: resolved like the real servers, for the director's adverts.
-        for peer in config
-            .vrrp
-            .iter()
-            .filter(|v| v.unicast)
-            .flat_map(|v| &v.peers)
-        {
+        for peer in config.unicast_peers {
             neighbours.track(*peer, Iface::OUTSIDE);
         }
         // Room for on-link NAT clients learnt from traffic (see `next_hop`).
@@ -175,7 +171,7 @@ impl Dataplane {
         let nat = config
             .services
             .iter()
-            .any(|s| s.forwarding == crate::config::Forwarding::Nat);
+            .any(|s| s.forwarding == settings::Forwarding::Nat);
         let mut vips: Vec<Ipv4Addr> = services.iter().map(|s| s.vip).collect();
         vips.sort();
         vips.dedup();

@@ -3,11 +3,10 @@
 
 use super::counters::DropReason;
 use super::*;
-use crate::config::DirectorConfig;
+use crate::node::settings::NodeSettings;
 use crate::wire::build::{self, Endpoints, Flags};
 use crate::wire::{ETHERNET_HEADER_LEN, EthernetFrame, Ipv4Packet, TcpPacket, UdpPacket};
 use smoltcp::wire::IpAddress;
-use std::path::Path;
 
 const OUT_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 0, 2]);
 const IN_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 1, 2]);
@@ -23,7 +22,7 @@ fn t(ms: i64) -> Instant {
 
 /// A two-armed director (servers behind it on 198.18.1.0/24, port 80 → 8080), or a one-armed
 /// one (servers on the LAN, the director their gateway).
-fn config(two_armed: bool, protocol: &str) -> DirectorConfig {
+fn config(two_armed: bool, protocol: &str) -> NodeSettings {
     let (inside, rs) = if two_armed {
         (
             "[inside]\nname = \"d1i\"\nmac = \"02:74:76:00:01:02\"\naddress = \"198.18.1.2\"\n\
@@ -40,7 +39,7 @@ fn config(two_armed: bool, protocol: &str) -> DirectorConfig {
          scheduler = \"rr\"\nforwarding = \"nat\"\n\
          [[service.real_server]]\nname = \"rs1\"\naddress = \"{rs}\"\nport = 8080\n"
     );
-    DirectorConfig::parse(Path::new("nat.toml"), &text).unwrap()
+    toml::from_str(&text).unwrap()
 }
 
 fn rs_ip(two_armed: bool) -> Ipv4Addr {
@@ -61,7 +60,7 @@ fn inside(two_armed: bool) -> Iface {
 
 /// A NAT director with the router and the real server resolved.
 fn director(two_armed: bool, protocol: &str) -> Dataplane {
-    let mut dp = Dataplane::new(&config(two_armed, protocol), 1);
+    let mut dp = Dataplane::new(&config(two_armed, protocol).dataplane(), 1);
     let own_in = if two_armed {
         Ipv4Addr::new(198, 18, 1, 2)
     } else {
@@ -501,7 +500,7 @@ fn offloaded_frames_with_partial_checksums_keep_them_partial_for_the_new_address
 fn an_offloaded_frame_parked_for_arp_leaves_with_a_complete_checksum() {
     for protocol in ["tcp", "udp"] {
         // The real server's MAC is not known yet: only the router answered.
-        let mut dp = Dataplane::new(&config(false, protocol), 1);
+        let mut dp = Dataplane::new(&config(false, protocol).dataplane(), 1);
         let mut f = build::arp_reply(ROUTER_MAC, ROUTER, OUT_MAC, Ipv4Addr::new(198, 18, 0, 2));
         assert_eq!(
             dp.handle_frame(t(0), Iface::OUTSIDE, &mut f),

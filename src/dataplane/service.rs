@@ -3,7 +3,7 @@
 //! scheduler sees only the resulting views.
 
 use super::counters::Traffic;
-use crate::config::{Forwarding, Protocol, ServiceConfig};
+use super::settings::{Forwarding, Protocol, ServiceConfig};
 use crate::sched::{self, Flow, Scheduler, ServerView};
 use std::net::Ipv4Addr;
 

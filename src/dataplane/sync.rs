@@ -5,8 +5,8 @@
 
 use super::Dataplane;
 use super::conntrack::{Conn, ConnKey, NO_LINK, flags};
+use super::settings::{Forwarding, Protocol};
 use super::tcp_state::ConnState;
-use crate::config::{Forwarding, Protocol};
 use crate::sync::entry::{SyncEntry, SyncForwarding};
 use crate::sync::node::{InstallError, SyncTable};
 

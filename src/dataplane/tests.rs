@@ -3,7 +3,7 @@
 
 use super::counters::DropReason;
 use super::*;
-use crate::config::DirectorConfig;
+use crate::node::settings::NodeSettings;
 use crate::wire::build::{self, Endpoints, Flags};
 use crate::wire::{ETHERNET_HEADER_LEN, EthernetFrame};
 use std::path::Path;
@@ -22,7 +22,7 @@ fn rs_mac(i: u8) -> EthernetAddress {
     EthernetAddress([0x02, 0, 0, 0, 1, 11 + i])
 }
 
-fn config(scheduler: &str, weights: &[u32], extra: &str) -> DirectorConfig {
+fn config(scheduler: &str, weights: &[u32], extra: &str) -> NodeSettings {
     let mut text = format!(
         "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
          prefix_len = 24\ngateway = \"198.18.0.1\"\n[limits]\nmax_connections = 1000\n{extra}\n\
@@ -35,7 +35,7 @@ fn config(scheduler: &str, weights: &[u32], extra: &str) -> DirectorConfig {
             11 + i
         );
     }
-    DirectorConfig::parse(Path::new("test.toml"), &text).unwrap()
+    toml::from_str(&text).unwrap()
 }
 
 fn t(ms: i64) -> Instant {
@@ -44,7 +44,7 @@ fn t(ms: i64) -> Instant {
 
 /// A data plane whose neighbours (router and real servers) are all resolved.
 fn resolved(scheduler: &str, weights: &[u32], extra: &str) -> Dataplane {
-    let mut dp = Dataplane::new(&config(scheduler, weights, extra), 1);
+    let mut dp = Dataplane::new(&config(scheduler, weights, extra).dataplane(), 1);
     let mut f = build::arp_reply(ROUTER_MAC, ROUTER, DIRECTOR_MAC, DIRECTOR);
     assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Consumed);
     for i in 0..weights.len() as u8 {
@@ -79,7 +79,7 @@ fn send(dp: &mut Dataplane, now: i64, ends: Endpoints, flags: Flags) -> Result<u
 
 #[test]
 fn answers_arp_for_the_vip_and_its_own_address_only_while_active() {
-    let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
+    let mut dp = Dataplane::new(&config("rr", &[1], "").dataplane(), 1);
     for target in [VIP, DIRECTOR] {
         let mut f = build::arp_request(ROUTER_MAC, ROUTER, target);
         assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Send(OUT));
@@ -108,7 +108,7 @@ fn answers_arp_for_the_vip_and_its_own_address_only_while_active() {
 
 #[test]
 fn without_a_host_stack_it_answers_for_its_own_address_and_consumes_replies_to_it() {
-    let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
+    let mut dp = Dataplane::new(&config("rr", &[1], "").dataplane(), 1);
     let mut f = build::arp_request(ROUTER_MAC, ROUTER, DIRECTOR);
     assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Send(OUT));
     assert_eq!(
@@ -122,7 +122,7 @@ fn without_a_host_stack_it_answers_for_its_own_address_and_consumes_replies_to_i
 
 #[test]
 fn with_a_host_stack_arp_about_its_own_address_goes_up_and_vips_stay_here() {
-    let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
+    let mut dp = Dataplane::new(&config("rr", &[1], "").dataplane(), 1);
     dp.attach_host_stack();
     // A request for its own address: untouched, for the host stack to answer.
     let request = build::arp_request(ROUTER_MAC, ROUTER, DIRECTOR);
@@ -178,7 +178,7 @@ fn arp_reply_bytes_match_a_fixed_capture() {
         0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02, 0x02, 0x74, 0x76, 0x00, 0x00, 0x02, //
         198, 18, 0, 100, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 198, 18, 0, 1,
     ];
-    let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
+    let mut dp = Dataplane::new(&config("rr", &[1], "").dataplane(), 1);
     assert_eq!(dp.handle_frame(t(0), OUT, &mut request), Verdict::Send(OUT));
     assert_eq!(request, reply);
 }
@@ -210,7 +210,7 @@ fn direct_routing_rewrites_macs_and_leaves_the_ip_packet_byte_identical() {
 
 #[test]
 fn frames_wait_for_arp_resolution_and_leave_once_it_answers() {
-    let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
+    let mut dp = Dataplane::new(&config("rr", &[1], "").dataplane(), 1);
     let mut buf = [0u8; pending::SLOT_LEN];
     // At start it probes the router and the real server.
     let mut probes = Vec::new();
@@ -252,7 +252,7 @@ fn frames_wait_for_arp_resolution_and_leave_once_it_answers() {
 
 #[test]
 fn an_unanswered_neighbour_drops_its_parked_frames_and_counts_them() {
-    let mut dp = Dataplane::new(&config("rr", &[1], ""), 1);
+    let mut dp = Dataplane::new(&config("rr", &[1], "").dataplane(), 1);
     let mut buf = [0u8; pending::SLOT_LEN];
     let mut f = build::tcp_frame(client(1, 40000), Flags::SYN, b"");
     assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Parked);
@@ -369,7 +369,7 @@ fn persistence_sends_a_client_network_to_one_server_until_the_template_expires()
     let mut cfg = config("rr", &[1, 1, 1], extra);
     cfg.services[0].persistence_s = 300;
     cfg.services[0].persistence_netmask = Ipv4Addr::new(255, 255, 255, 0);
-    let mut dp = Dataplane::new(&cfg, 1);
+    let mut dp = Dataplane::new(&cfg.dataplane(), 1);
     for i in 0..3 {
         let mut f = build::arp_reply(rs_mac(i), rs_ip(i), DIRECTOR_MAC, DIRECTOR);
         dp.handle_frame(t(0), OUT, &mut f);
@@ -418,7 +418,7 @@ fn persistence_sends_a_client_network_to_one_server_until_the_template_expires()
 fn a_template_is_kept_while_it_controls_connections() {
     let mut cfg = config("rr", &[1, 1], "");
     cfg.services[0].persistence_s = 300;
-    let mut dp = Dataplane::new(&cfg, 1);
+    let mut dp = Dataplane::new(&cfg.dataplane(), 1);
     for i in 0..2 {
         let mut f = build::arp_reply(rs_mac(i), rs_ip(i), DIRECTOR_MAC, DIRECTOR);
         dp.handle_frame(t(0), OUT, &mut f);
@@ -445,7 +445,7 @@ fn sloppy_picks_up_mid_flow_segments() {
     );
     let mut cfg = config("rr", &[1], "");
     cfg.limits.sloppy = true;
-    let mut dp = Dataplane::new(&cfg, 1);
+    let mut dp = Dataplane::new(&cfg.dataplane(), 1);
     let mut f = build::arp_reply(rs_mac(0), rs_ip(0), DIRECTOR_MAC, DIRECTOR);
     dp.handle_frame(t(0), OUT, &mut f);
     assert_eq!(send(&mut dp, 0, client(1, 1000), Flags::ACK), Ok(0));
@@ -456,8 +456,8 @@ fn sloppy_picks_up_mid_flow_segments() {
 #[test]
 fn udp_flows_are_tracked_with_the_udp_timeout() {
     let mut cfg = config("rr", &[1, 1], "");
-    cfg.services[0].protocol = crate::config::Protocol::Udp;
-    let mut dp = Dataplane::new(&cfg, 1);
+    cfg.services[0].protocol = super::settings::Protocol::Udp;
+    let mut dp = Dataplane::new(&cfg.dataplane(), 1);
     for i in 0..2 {
         let mut f = build::arp_reply(rs_mac(i), rs_ip(i), DIRECTOR_MAC, DIRECTOR);
         dp.handle_frame(t(0), OUT, &mut f);

@@ -22,7 +22,7 @@ pub struct Transition {
 }
 
 /// Counters of one server's checks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckCounters {
     pub checks: u64,
     pub ok: u64,

@@ -13,6 +13,7 @@ fn record(mode: &str, run_id: &str, metrics: &[(&str, f64)]) -> RunRecord {
         scenario: "web-60s".into(),
         run_id: run_id.into(),
         revision: "4ed0a7d".into(),
+        seed: 0,
         mode: mode.into(),
         scheduler: "wlc".into(),
         interval_ms: 1000,

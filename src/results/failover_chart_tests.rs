@@ -14,6 +14,7 @@ fn run(scenario: &str, metrics: &[(&str, f64)]) -> RunRecord {
         scenario: scenario.into(),
         run_id: format!("20261125-0300-{scenario}"),
         revision: "4ed0a7d".into(),
+        seed: 0,
         mode: "dr".into(),
         scheduler: "mh".into(),
         interval_ms: 100,

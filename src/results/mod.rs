@@ -56,6 +56,9 @@ pub struct RunRecord {
     pub run_id: String,
     /// Git revision that produced the run (may end in `-dirty`).
     pub revision: String,
+    /// The seed the directors' random choices came from (`[lab] seed`, or drawn).
+    #[serde(default)]
+    pub seed: u64,
     /// Forwarding mode: `dr` or `nat`.
     pub mode: String,
     /// Scheduler name (`rr`, `wrr`, `wlc`, ...).

@@ -83,6 +83,7 @@ fn sample() -> RunRecord {
         scenario: "drain-and-kill".into(),
         run_id: "20261125-021500-ab12".into(),
         revision: "88fbf70-dirty".into(),
+        seed: 0,
         mode: "dr".into(),
         scheduler: "wrr".into(),
         interval_ms: 1000,

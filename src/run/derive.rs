@@ -3,6 +3,7 @@
 
 use super::execute::Collected;
 use crate::metrics::Interval;
+use crate::node::event::{DirectorEvent, SyncReport};
 use crate::results::TimelineRow;
 use crate::scenario::{Action, Scenario};
 use std::collections::BTreeMap;
@@ -66,7 +67,7 @@ pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
             .iter()
             .rev()
             .find(|(t, _)| *t < row.t_ms + interval)
-            .map(|(_, m)| m.clone())
+            .map(|(_, m)| m.join("+"))
             .unwrap_or_default();
     }
     rows
@@ -313,28 +314,29 @@ fn sync_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
     if c.sync.is_empty() {
         return;
     }
-    let sum = |field: &str| -> f64 {
-        c.sync
-            .iter()
-            .filter_map(|(_, v)| v.get(field)?.as_f64())
-            .sum()
+    let sum = |field: fn(&SyncReport) -> u64| -> f64 {
+        c.sync.iter().map(|(_, r)| field(r) as f64).sum()
     };
-    for (metric, field) in [
-        ("sync_msgs_sent", "msgs_sent"),
-        ("sync_entries_sent", "entries_sent"),
-        ("sync_entries_installed", "entries_installed"),
-        ("sync_install_errors", "install_errors"),
-        ("sync_msgs_lost", "msgs_lost"),
-        ("sync_bulk_entries_sent", "bulk_entries_sent"),
-        ("sync_bulks_completed", "bulks_completed"),
-        ("sync_refresh_entries_sent", "refresh_entries_sent"),
-    ] {
+    type Field = fn(&SyncReport) -> u64;
+    let metrics: [(&str, Field); 8] = [
+        ("sync_msgs_sent", |r| r.counters.msgs_sent),
+        ("sync_entries_sent", |r| r.counters.entries_sent),
+        ("sync_entries_installed", |r| r.counters.entries_installed),
+        ("sync_install_errors", |r| r.counters.install_errors),
+        ("sync_msgs_lost", |r| r.counters.msgs_lost),
+        ("sync_bulk_entries_sent", |r| r.counters.bulk_entries_sent),
+        ("sync_bulks_completed", |r| r.counters.bulks_completed),
+        ("sync_refresh_entries_sent", |r| {
+            r.counters.refresh_entries_sent
+        }),
+    ];
+    for (metric, field) in metrics {
         m.insert(metric.into(), sum(field));
     }
     let lag = c
         .sync
         .iter()
-        .filter_map(|(_, v)| v.get("max_lag_ms")?.as_f64())
+        .map(|(_, r)| r.max_lag_ms as f64)
         .fold(0.0, f64::max);
     m.insert("sync_lag_ms".into(), lag);
 }
@@ -381,7 +383,9 @@ fn failover_metrics(
         let garp = c
             .transitions
             .iter()
-            .filter(|(d, t, what)| d != &e.director && *t >= *at && what == "garp")
+            .filter(|(d, t, what)| {
+                d != &e.director && *t >= *at && *what == DirectorEvent::GratuitousArp
+            })
             .map(|(_, t, _)| *t)
             .min();
         let takeover = garp.map_or(f64::NAN, |t| (t - at) as f64);
@@ -413,12 +417,7 @@ fn failover_metrics(
         }
         m.insert("outage_ms".into(), longest as f64);
         // Time with more than one active director (sampled every interval).
-        let split = c
-            .masters
-            .iter()
-            .filter(|(_, who)| who.contains('+'))
-            .count() as u64
-            * interval;
+        let split = c.masters.iter().filter(|(_, who)| who.len() > 1).count() as u64 * interval;
         m.insert("split_brain_ms".into(), split as f64);
         // After the last repair (resume, restart, link or heartbeat restored): how long two
         // masters still coexisted, and how many there were at the end.
@@ -440,13 +439,11 @@ fn failover_metrics(
         let after = c
             .masters
             .iter()
-            .filter(|(t, who)| *t >= healed && who.contains('+'))
+            .filter(|(t, who)| *t >= healed && who.len() > 1)
             .count() as u64
             * interval;
         m.insert("split_brain_after_heal_ms".into(), after as f64);
-        let at_end = c.masters.last().map_or(0, |(_, who)| {
-            who.split('+').filter(|d| !d.is_empty()).count()
-        });
+        let at_end = c.masters.last().map_or(0, |(_, who)| who.len());
         m.insert("masters_at_end".into(), at_end as f64);
     }
 }

@@ -5,7 +5,6 @@ use crate::config::{
 };
 use crate::scenario::{Mode, Scenario};
 use std::net::Ipv4Addr;
-use std::path::Path;
 
 /// The MAC of director `n` (1-based): locally administered, `02:74:76` ("tv").
 pub fn director_mac(n: u8) -> String {
@@ -33,8 +32,9 @@ pub fn director_address(n: u8) -> Ipv4Addr {
 }
 
 /// Configuration of director `n` (1-based: d1 is 198.18.0.2) on TAP `d<n>` (and `d<n>i` for
-/// the inside arm of a two-armed NAT director, at 198.18.1.(1 + n)).
-pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> DirectorConfig {
+/// the inside arm of a two-armed NAT director, at 198.18.1.(1 + n)); its random choices come
+/// from `seed`.
+pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig {
     let s = &scenario.service;
     let two_armed = scenario.lab.mode.two_armed(scenario.lab.nat_arms);
     DirectorConfig {
@@ -94,7 +94,6 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
             offload: scenario.lab.offload,
         },
         defense: scenario.defense.unwrap_or_default(),
-        control_socket: Some(control_socket.to_path_buf()),
         garp: Default::default(),
         vrrp: scenario
             .failover
@@ -114,7 +113,6 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
                 unicast: f.unicast,
                 lower_prio_announce_ms: 1000,
             }),
-        state_log: Some(control_socket.with_extension("states")),
         // The status port (7070) on the director's own address, for `tapvs probe`.
         host: Default::default(),
         sync: scenario
@@ -125,5 +123,6 @@ pub fn director_config(scenario: &Scenario, n: u8, control_socket: &Path) -> Dir
                 syncid: 1,
                 refresh_s: f.sync_refresh.as_secs(),
             }),
+        seed: Some(seed),
     }
 }

@@ -3,6 +3,7 @@
 //! everyone measured, and tear it all down (on every way out).
 
 use super::director_config::director_config;
+use super::director_events::DirectorLog;
 use super::keepalived::{self, KeepalivedFiles};
 use super::procs::Procs;
 use crate::config::Protocol;
@@ -13,6 +14,7 @@ use crate::lab::{
     Interrupt, KnatProtocol, KnatService, Lab, Layout, LinkStats, RealServerHost, Topology,
 };
 use crate::metrics::ClientReport;
+use crate::node::event::{DirectorEvent, ServerHealth, SyncReport, VrrpReport};
 use crate::scenario::{Action, ConnectionMode, EventSpec, LoadMode, Mode, Scenario, client_base};
 use crate::unix_ms;
 use anyhow::{Context, bail};
@@ -38,28 +40,29 @@ pub struct Collected {
     pub host_probe_failures: u64,
     /// Each director's state over time: (ms from the load start, director, active, table size).
     pub director_tables: Vec<(u64, String, bool, usize)>,
-    /// Each director's last connection-sync counters (`<director>.sync.json`), by name.
-    pub sync: Vec<(String, serde_json::Value)>,
+    /// The seed the directors' random choices came from.
+    pub seed: u64,
+    /// Each director's last connection-sync counters (from its event log), by name.
+    pub sync: Vec<(String, SyncReport)>,
     /// The first director's counters at the end of the load.
     pub director_final: Stats,
     /// What all directors forwarded (last known counters of each).
     pub director_forwarded: Traffic,
-    /// Which directors were active at each sample: (ms from the load start, `d1`, `d1+d2`...).
-    pub masters: Vec<(u64, String)>,
+    /// Which directors were active at each sample: (ms from the load start, their names).
+    pub masters: Vec<(u64, Vec<String>)>,
     /// Failover transitions the directors logged: (director, ms from the load start, event).
-    pub transitions: Vec<(String, u64, String)>,
+    pub transitions: Vec<(String, u64, DirectorEvent)>,
     /// One report per load, in scenario order.
     pub clients: Vec<ClientReport>,
     /// Health-check state changes the directors logged, in time order: (ms from the load
     /// start, director, server, up).
     pub health: Vec<HealthChange>,
-    /// Each director's last health-check counters (`<director>.health.json`: one object per
-    /// server with `checks`, `ok`, `failed`, `timeouts`, `max_latency_ms`...), by name.
-    pub health_counters: Vec<(String, serde_json::Value)>,
+    /// Each director's last health-check counters, one per checked server, by name.
+    pub health_counters: Vec<(String, Vec<ServerHealth>)>,
     /// Router's LAN interface counters over the load.
     pub router_lan: LinkStats,
-    /// Each director's last VRRP counters (`<director>.vrrp.json`), by name.
-    pub vrrp: Vec<(String, serde_json::Value)>,
+    /// Each director's last VRRP counters, by name.
+    pub vrrp: Vec<(String, VrrpReport)>,
     /// The first director's TAP counters over the load (switch side).
     pub director_tap: LinkStats,
     /// Each director process's resident memory, sampled once a second: (ms from the load
@@ -93,21 +96,6 @@ pub struct HealthChange {
     pub director: String,
     pub server: String,
     pub up: bool,
-}
-
-/// One line of a director's health log.
-#[derive(serde::Deserialize)]
-struct HealthLine {
-    unix_ms: u64,
-    server: String,
-    state: String,
-}
-
-/// One line of a director's state log.
-#[derive(serde::Deserialize)]
-struct Transition {
-    unix_ms: u64,
-    event: String,
 }
 
 /// Forwarded traffic of all directors together.
@@ -211,7 +199,7 @@ fn copy_logs(state: &Path, out_dir: &Path) {
         for e in entries.flatten() {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            let kept = [".log", ".toml", ".json", ".states", ".health"];
+            let kept = [".log", ".toml", ".json", ".events"];
             if kept.iter().any(|ext| name.ends_with(ext)) {
                 let _ = std::fs::copy(e.path(), logs.join(&*name));
             }
@@ -226,6 +214,8 @@ struct Ctx<'a> {
     state: PathBuf,
     /// Safety net passed to every process: it exits by itself after this long.
     max_seconds: u64,
+    /// The run's seed: each director's comes from it.
+    seed: u64,
 }
 
 impl Ctx<'_> {
@@ -351,7 +341,8 @@ impl Ctx<'_> {
             return self.spawn_keepalived(procs, name, number);
         }
         let config_path = self.state.join(format!("{name}.toml"));
-        let config = director_config(self.scenario, number, &self.control(name));
+        let seed = crate::node::sub_seed(self.seed, u64::from(number));
+        let config = director_config(self.scenario, number, seed);
         std::fs::write(&config_path, toml::to_string(&config)?)
             .context("writing the director config")?;
         let args = [
@@ -360,6 +351,12 @@ impl Ctx<'_> {
             config_path.display().to_string(),
             "--max-seconds".into(),
             self.max_seconds.to_string(),
+            "--control".into(),
+            self.control(name).display().to_string(),
+            "--events".into(),
+            self.events(name).display().to_string(),
+            "--name".into(),
+            name.to_string(),
         ];
         let log = self.director_log(name);
         self.spawn_as(procs, "sw", name, &log, &self.exe, &args)
@@ -368,8 +365,7 @@ impl Ctx<'_> {
     /// Starts keepalived (VRRP only) in the peer's namespace and waits for its VRRP process.
     fn spawn_keepalived(&self, procs: &mut Procs, name: &str, number: u8) -> anyhow::Result<()> {
         let files = KeepalivedFiles::new(&self.state, name);
-        let state_log = self.control(name).with_extension("states");
-        let args = keepalived::prepare(self.scenario, number, &files, &state_log)?;
+        let args = keepalived::prepare(self.scenario, number, &files, &self.events(name))?;
         let log = self.director_log(name);
         self.spawn_as(procs, name, name, &log, &keepalived::find()?, &args)?;
         wait_for("keepalived's VRRP process", Duration::from_secs(5), || {
@@ -432,6 +428,11 @@ impl Ctx<'_> {
 
     fn control(&self, director: &str) -> PathBuf {
         self.state.join(format!("{director}.sock"))
+    }
+
+    /// A director's event log (JSON lines of `EventLine`).
+    fn events(&self, director: &str) -> PathBuf {
+        self.state.join(format!("{director}.events"))
     }
 
     fn director_stats(&self, director: &str) -> anyhow::Result<Stats> {
@@ -497,21 +498,10 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> any
     Ok(())
 }
 
-/// Each director's last JSON report next to its control socket (`<director>.<extension>`), by
-/// name; directors without one (or with an unreadable one) are left out.
-fn last_reports(
-    ctx: &Ctx,
-    directors: &[String],
-    extension: &str,
-) -> Vec<(String, serde_json::Value)> {
-    directors
-        .iter()
-        .filter_map(|name| {
-            let path = ctx.control(name).with_extension(extension);
-            let text = std::fs::read_to_string(path).ok()?;
-            Some((name.clone(), serde_json::from_str(&text).ok()?))
-        })
-        .collect()
+/// A seed for a run whose scenario gives none.
+fn drawn_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(unix_ms())
 }
 
 fn drive(
@@ -526,7 +516,9 @@ fn drive(
         exe: std::env::current_exe().context("finding the tapvs executable")?,
         state: lab.state_dir(),
         max_seconds: scenario.load_end().as_secs() + 120,
+        seed: scenario.lab.seed.unwrap_or_else(drawn_seed),
     };
+    eprintln!("run: seed {}", ctx.seed);
     let has_director = scenario.lab.mode.has_director();
     let directors = if has_director {
         scenario.tapvs_directors()
@@ -671,14 +663,14 @@ fn drive(
             for (i, name) in directors.iter().enumerate() {
                 if let Ok(stats) = ctx.director_stats(name) {
                     if stats.active {
-                        active.push(name.as_str());
+                        active.push(name.clone());
                     }
                     tables.push((now, name.clone(), stats.active, stats.conns));
                     last[i] = stats;
                 }
             }
             samples.push((now, sum_forwarded(&last)));
-            masters.push((now, active.join("+")));
+            masters.push((now, active));
             next_sample += interval_ms;
         }
         if unix_ms() >= start_unix_ms && now >= next_memory_sample {
@@ -750,34 +742,6 @@ fn drive(
     ));
     let director_final = last.first().cloned().unwrap_or_default();
     let director_forwarded = sum_forwarded(&last);
-    let mut transitions = Vec::new();
-    for name in scenario.directors().iter().filter(|_| has_director) {
-        let path = ctx.control(name).with_extension("states");
-        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
-            if let Ok(t) = serde_json::from_str::<Transition>(line) {
-                transitions.push((
-                    name.clone(),
-                    t.unix_ms.saturating_sub(start_unix_ms),
-                    t.event,
-                ));
-            }
-        }
-    }
-    let mut health = Vec::new();
-    for name in scenario.directors().iter().filter(|_| has_director) {
-        let path = ctx.control(name).with_extension("health");
-        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
-            if let Ok(h) = serde_json::from_str::<HealthLine>(line) {
-                health.push(HealthChange {
-                    at: h.unix_ms.saturating_sub(start_unix_ms),
-                    director: name.clone(),
-                    server: h.server,
-                    up: h.state == "up",
-                });
-            }
-        }
-    }
-    health.sort_by_key(|h| h.at);
     let router_after = lab.link_stats("rt", "eth0")?;
     let tap_after = super::flood::tap_stats(lab, scenario);
     let mut clients = Vec::new();
@@ -796,10 +760,34 @@ fn drive(
     for name in &directors {
         procs.stop(name, Duration::from_secs(2));
     }
-    let sync = last_reports(&ctx, &directors, "sync.json");
-    let health_counters = last_reports(&ctx, &directors, "health.json");
-    let vrrp = last_reports(&ctx, &directors, "vrrp.json");
+    // Every director's event log, now that they have stopped (keepalived's too: its notify
+    // script writes the same lines).
+    let (mut transitions, mut health) = (Vec::new(), Vec::new());
+    let (mut sync, mut health_counters, mut vrrp) = (Vec::new(), Vec::new(), Vec::new());
+    for name in scenario.directors().iter().filter(|_| has_director) {
+        let log = DirectorLog::read(&ctx.events(name));
+        if log.unreadable > 0 {
+            eprintln!("run: {name}: {} unreadable event line(s)", log.unreadable);
+        }
+        let since = |unix_ms: u64| unix_ms.saturating_sub(start_unix_ms);
+        for (at, event) in log.transitions {
+            transitions.push((name.clone(), since(at), event));
+        }
+        for (at, server, up) in log.health {
+            health.push(HealthChange {
+                at: since(at),
+                director: name.clone(),
+                server,
+                up,
+            });
+        }
+        sync.extend(log.last_sync.map(|r| (name.clone(), r)));
+        vrrp.extend(log.last_vrrp.map(|r| (name.clone(), r)));
+        health_counters.extend(log.last_health.map(|r| (name.clone(), r)));
+    }
+    health.sort_by_key(|h| h.at);
     Ok(Collected {
+        seed: ctx.seed,
         memory,
         director_tap: tap_after.since(&tap_before),
         vrrp,

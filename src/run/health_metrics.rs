@@ -24,18 +24,12 @@ fn first_change<'a>(
 /// The checks' own counters, over every director and server: how many ran, timed out, and
 /// the slowest successful one.
 fn counter_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
-    let servers = c
-        .health_counters
-        .iter()
-        .filter_map(|(_, v)| v.as_array())
-        .flatten()
-        .filter_map(|s| s.get("counters"));
+    let servers = c.health_counters.iter().flat_map(|(_, servers)| servers);
     let (mut checks, mut timeouts, mut slowest) = (0.0, 0.0, 0.0f64);
-    for s in servers {
-        let get = |k: &str| s.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
-        checks += get("checks");
-        timeouts += get("timeouts");
-        slowest = slowest.max(get("max_latency_ms"));
+    for s in servers.map(|s| &s.counters) {
+        checks += s.checks as f64;
+        timeouts += s.timeouts as f64;
+        slowest = slowest.max(s.max_latency_ms as f64);
     }
     m.insert("checks_run".into(), checks);
     m.insert("check_timeouts".into(), timeouts);

@@ -74,18 +74,23 @@ vrrp_instance tapvs {{
     )
 }
 
-/// The notify script: appends `{"unix_ms":..,"event":".."}` to `log`, like a tapvs director's
-/// state log. keepalived sends its gratuitous ARPs as it enters MASTER, so `master` is also
-/// logged as `garp` (the moment takeover_ms ends).
+/// The notify script: appends a tapvs event line (`{"unix_ms":..,"event":{"type":"vrrp",
+/// "state":..}}`) to `log`, the same [`crate::node::event::EventLine`] a tapvs director writes.
+/// keepalived sends its gratuitous ARPs as it enters MASTER, so `master` is also logged as a
+/// `gratuitous_arp` (the moment takeover_ms ends); FAULT and STOP read as `stopped`.
 pub fn notify_script(log: &Path) -> String {
     let log = log.display();
     format!(
         "#!/bin/sh
-# Written by tapvs run: keepalived's state changes, as a tapvs state log line.
+# Written by tapvs run: keepalived's state changes, as tapvs event log lines.
 now=$(date +%s%3N)
-printf '{{\"unix_ms\":%s,\"event\":\"%s\"}}\\n' \"$now\" \"$1\" >> '{log}'
+case \"$1\" in
+    master|backup) state=$1 ;;
+    *) state=stopped ;;
+esac
+printf '{{\"unix_ms\":%s,\"event\":{{\"type\":\"vrrp\",\"state\":\"%s\"}}}}\\n' \"$now\" \"$state\" >> '{log}'
 if [ \"$1\" = master ]; then
-    printf '{{\"unix_ms\":%s,\"event\":\"garp\"}}\\n' \"$now\" >> '{log}'
+    printf '{{\"unix_ms\":%s,\"event\":{{\"type\":\"gratuitous_arp\"}}}}\\n' \"$now\" >> '{log}'
 fi
 "
     )
@@ -96,10 +101,10 @@ pub fn prepare(
     scenario: &Scenario,
     number: u8,
     files: &KeepalivedFiles,
-    state_log: &Path,
+    event_log: &Path,
 ) -> anyhow::Result<Vec<String>> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::write(&files.notify, notify_script(state_log)).context("writing the notify script")?;
+    std::fs::write(&files.notify, notify_script(event_log)).context("writing the notify script")?;
     std::fs::set_permissions(&files.notify, std::fs::Permissions::from_mode(0o755))?;
     std::fs::write(&files.config, config_text(scenario, number, &files.notify))
         .context("writing keepalived.conf")?;
@@ -167,10 +172,33 @@ duration = "2s"
     }
 
     #[test]
-    fn the_notify_script_writes_state_log_lines() {
-        let script = notify_script(Path::new("/run/tapvs/tv0000/d2.states"));
-        assert!(script.starts_with("#!/bin/sh"));
-        assert!(script.contains(r#"printf '{"unix_ms":%s,"event":"%s"}\n'"#));
-        assert!(script.contains(">> '/run/tapvs/tv0000/d2.states'"));
+    fn the_notify_script_writes_event_lines_the_runner_reads() {
+        use crate::node::event::{DirectorEvent, VrrpState};
+        let dir = std::env::temp_dir().join(format!("tapvs-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (script, log) = (dir.join("notify.sh"), dir.join("d2.events"));
+        std::fs::write(&script, notify_script(&log)).unwrap();
+        for state in ["backup", "master", "fault"] {
+            let ok = std::process::Command::new("sh")
+                .arg(&script)
+                .arg(state)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        let read = crate::run::director_events::DirectorLog::read(&log);
+        let _ = std::fs::remove_dir_all(&dir);
+        let vrrp = |state| DirectorEvent::Vrrp { state };
+        let events: Vec<_> = read.transitions.into_iter().map(|(_, e)| e).collect();
+        assert_eq!(
+            events,
+            [
+                vrrp(VrrpState::Backup),
+                vrrp(VrrpState::Master),
+                DirectorEvent::GratuitousArp,
+                vrrp(VrrpState::Stopped)
+            ]
+        );
+        assert_eq!(read.unreadable, 0);
     }
 }

@@ -3,6 +3,7 @@
 
 mod derive;
 pub mod director_config;
+mod director_events;
 mod execute;
 mod flood;
 mod health_metrics;
@@ -187,6 +188,7 @@ pub fn run_one(
         scenario: scenario.name.clone(),
         run_id,
         revision,
+        seed: collected.seed,
         mode: scenario.lab.mode.name().into(),
         scheduler: format!("{:?}", scenario.service.scheduler).to_lowercase(),
         interval_ms: scenario.interval.as_millis() as u64,

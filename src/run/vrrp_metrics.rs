@@ -3,6 +3,7 @@
 //! no peer.
 
 use super::execute::Collected;
+use crate::node::event::DirectorEvent;
 use crate::scenario::{Action, Scenario};
 use std::collections::BTreeMap;
 
@@ -41,13 +42,13 @@ pub fn vrrp_metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Coll
     let bursts = c
         .transitions
         .iter()
-        .filter(|(_, t, what)| (from..=to).contains(t) && what == "garp")
+        .filter(|(_, t, what)| (from..=to).contains(t) && *what == DirectorEvent::GratuitousArp)
         .count();
     m.insert("garp_bursts_during_spoof".into(), bursts as f64);
     let dropped: f64 = c
         .vrrp
         .iter()
-        .filter_map(|(_, v)| v.get("dropped_not_peer")?.as_f64())
+        .map(|(_, v)| v.counters.dropped_not_peer as f64)
         .sum();
     m.insert("vrrp_not_peer_dropped".into(), dropped);
     let forged: u64 = spoofs.iter().map(|(_, e)| u64::from(e.spoof_count())).sum();
@@ -92,16 +93,23 @@ duration = "3s"
             masters: masters
                 .iter()
                 .enumerate()
-                .map(|(i, who)| (i as u64 * 100, who.to_string()))
+                .map(|(i, who)| {
+                    let active = who.split('+').filter(|d| !d.is_empty());
+                    (i as u64 * 100, active.map(String::from).collect())
+                })
                 .collect(),
             transitions: garps_at
                 .iter()
-                .map(|t| ("d1".to_string(), *t, "garp".to_string()))
+                .map(|t| ("d1".to_string(), *t, DirectorEvent::GratuitousArp))
                 .collect(),
             vrrp: ["d1", "d2"]
                 .iter()
                 .zip(dropped)
-                .map(|(d, n)| (d.to_string(), serde_json::json!({ "dropped_not_peer": n })))
+                .map(|(d, n)| {
+                    let mut report = crate::node::event::VrrpReport::default();
+                    report.counters.dropped_not_peer = n;
+                    (d.to_string(), report)
+                })
                 .collect(),
             ..Collected::default()
         }

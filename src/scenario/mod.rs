@@ -75,6 +75,9 @@ pub struct LabSpec {
     /// Run the scenario once per mode listed here (same load, same everything else) and
     /// write a comparison of them; `mode` is then ignored.
     pub compare_modes: Vec<Mode>,
+    /// The seed of the directors' random choices (each director gets its own from it); none:
+    /// one is drawn. Either way it is in the run's `run.json`.
+    pub seed: Option<u64>,
 }
 
 impl Default for LabSpec {
@@ -87,6 +90,7 @@ impl Default for LabSpec {
             compare_modes: Vec::new(),
             offload: true,
             max_connections: 1 << 20,
+            seed: None,
         }
     }
 }

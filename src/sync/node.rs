@@ -134,7 +134,7 @@ pub enum Role {
 }
 
 /// Counters of one sync node. "Messages" are all messages, entries and control alike.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncCounters {
     pub msgs_sent: u64,
     pub entries_sent: u64,

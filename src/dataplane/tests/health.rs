@@ -38,18 +38,15 @@ fn the_sorry_server_comes_last_at_weight_zero_until_given_weight() {
             11 + i
         );
     }
-    let config = DirectorConfig::parse(
-        Path::new("test.toml"),
-        &format!(
-            "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
+    let config: crate::node::settings::NodeSettings = toml::from_str(&format!(
+        "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
              prefix_len = 24\ngateway = \"198.18.0.1\"\n\
              [[service]]\nvip = \"198.18.0.100\"\nport = 80\nscheduler = \"wlc\"\n\
              sorry_server = {{ address = \"198.18.0.20\", port = 80 }}\n\
              [service.health]\ncheck = \"tcp\"\n{text}"
-        ),
-    )
+    ))
     .unwrap();
-    let mut dp = Dataplane::new(&config, 1);
+    let mut dp = Dataplane::new(&config.dataplane(), 1);
     for (mac, ip) in [
         (ROUTER_MAC, ROUTER),
         (rs_mac(0), rs_ip(0)),

@@ -2,6 +2,7 @@
 //! unicast peer resolved by ARP like a real server (the director's adverts need its MAC).
 
 use super::*;
+use crate::config::DirectorConfig;
 
 const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
 const PEER_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 0, 3]);
@@ -63,7 +64,7 @@ fn a_unicast_peer_is_probed_from_the_start_and_resolved_by_arp() {
         &[1],
         &vrrp("peers = [\"198.18.0.3\"]\nunicast = true"),
     );
-    let mut dp = Dataplane::new(&dp_config, 1);
+    let mut dp = Dataplane::new(&dp_config.dataplane(), 1);
     assert_eq!(dp.resolve(t(0), PEER), None, "not known yet");
     // Probed like the router and the real servers from the start.
     let mut buf = vec![0u8; pending::SLOT_LEN];
@@ -85,6 +86,6 @@ fn a_unicast_peer_is_probed_from_the_start_and_resolved_by_arp() {
 #[test]
 fn multicast_peers_are_not_tracked() {
     let dp_config = config("rr", &[1], &vrrp("peers = [\"198.18.0.3\"]"));
-    let dp = Dataplane::new(&dp_config, 1);
+    let dp = Dataplane::new(&dp_config.dataplane(), 1);
     assert_eq!(dp.neighbours().index_of(PEER), None);
 }

@@ -2,7 +2,6 @@
 //! them leave the others answered in the same turn of the director's loop.
 
 use super::*;
-use crate::config::DirectorConfig;
 use std::io::{BufRead, BufReader};
 
 fn dataplane() -> Dataplane {
@@ -11,7 +10,9 @@ fn dataplane() -> Dataplane {
                 scheduler = \"rr\"\n[[service.real_server]]\nname = \"rs1\"\n\
                 address = \"198.18.0.11\"\nport = 80\n";
     Dataplane::new(
-        &DirectorConfig::parse(Path::new("c.toml"), text).unwrap(),
+        &toml::from_str::<crate::node::settings::NodeSettings>(text)
+            .unwrap()
+            .dataplane(),
         1,
     )
 }

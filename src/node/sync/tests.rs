@@ -1,11 +1,9 @@
 //! Sync datagrams are taken only from the director's peers: a spoofed one installs nothing.
 
 use super::*;
-use crate::config::DirectorConfig;
 use crate::sync::entry::{SyncEntry, SyncForwarding};
 use crate::sync::wire::MessageWriter;
 use crate::wire::EthernetAddress;
-use std::path::Path;
 
 const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
 
@@ -15,7 +13,9 @@ fn dataplane() -> Dataplane {
                 port = 80\nscheduler = \"rr\"\n[[service.real_server]]\nname = \"rs1\"\n\
                 address = \"198.18.0.11\"\nport = 80\n";
     Dataplane::new(
-        &DirectorConfig::parse(Path::new("s.toml"), text).unwrap(),
+        &toml::from_str::<crate::node::settings::NodeSettings>(text)
+            .unwrap()
+            .dataplane(),
         1,
     )
 }

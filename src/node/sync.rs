@@ -1,12 +1,12 @@
 //! Connection sync wired to the director: a [`SyncNode`] that follows the VRRP role, fed with
-//! the data plane's changed entries, its datagrams framed by hand on the outside TAP
+//! the data plane's changed entries, its datagrams framed by hand for the outside port
 //! (224.0.0.81:8848 from the director's own address) and the peer's datagrams taken from the
 //! frames the data plane passes up (only from the VRRP peers when the director lists them).
 
-use crate::config::SyncSection;
-use crate::dataplane::Dataplane;
-use crate::io::port::Port;
-use crate::io::vnet::VnetHeader;
+use super::event::SyncReport;
+use super::outbox::{Outbox, SLOT_LEN};
+use super::settings::SyncSection;
+use crate::dataplane::{Dataplane, Iface};
 use crate::sync::node::{SyncConfig, SyncCounters, SyncNode};
 use crate::wire::sync_frame::{self, OVERHEAD};
 use smoltcp::time::{Duration, Instant};
@@ -16,7 +16,9 @@ use std::net::Ipv4Addr;
 pub struct Sync {
     node: SyncNode,
     own: Ipv4Addr,
-    frame: Vec<u8>,
+    /// Longest sync message.
+    max_payload: usize,
+    /// Datagrams that found the outbox full.
     tx_errors: u64,
     /// Acks seen so far and when the last new one came.
     acks: u64,
@@ -41,12 +43,19 @@ impl Sync {
             refresh_period: (section.refresh_s > 0).then(|| Duration::from_secs(section.refresh_s)),
             ..SyncConfig::default()
         };
-        let node = SyncNode::new(config.clone())?;
+        if OVERHEAD + config.max_payload > SLOT_LEN {
+            anyhow::bail!(
+                "sync: a datagram of {} bytes does not fit a frame",
+                config.max_payload
+            );
+        }
+        let max_payload = config.max_payload;
+        let node = SyncNode::new(config)?;
         dp.enable_sync();
         Ok(Sync {
             node,
             own: dp.addr(),
-            frame: vec![0u8; OVERHEAD + config.max_payload],
+            max_payload,
             tx_errors: 0,
             acks: 0,
             last_ack: None,
@@ -78,22 +87,28 @@ impl Sync {
     }
 
     /// Queues the data plane's changes and sends what is due.
-    pub fn poll(&mut self, now: Instant, dp: &mut Dataplane, outside: &mut dyn Port) {
+    pub fn poll(&mut self, now: Instant, dp: &mut Dataplane, out: &mut Outbox) {
         let now_ms = now.total_millis().max(0) as u64;
         while let Some(entry) = dp.poll_sync_change(now_ms) {
             self.node.note_change(now, entry);
         }
-        let (mac, own) = (dp.mac(), self.own);
-        while let Some(len) = self
-            .node
-            .poll_transmit(now, dp, &mut self.frame[OVERHEAD..])
-        {
-            let n = sync_frame::emit_frame(&mut self.frame, mac, own, len);
-            if outside
-                .send(now, &VnetHeader::NONE, &self.frame[..n])
-                .is_err()
-            {
+        let (mac, own, max_payload) = (dp.mac(), self.own, self.max_payload);
+        loop {
+            let mut sent = false;
+            let queued = out.push_with(Iface::OUTSIDE, |frame| {
+                let len =
+                    self.node
+                        .poll_transmit(now, dp, &mut frame[OVERHEAD..][..max_payload])?;
+                sent = true;
+                Some(sync_frame::emit_frame(frame, mac, own, len))
+            });
+            if !queued {
+                // The outbox is full: the datagram waits in the node for the next poll.
                 self.tx_errors += 1;
+                break;
+            }
+            if !sent {
+                break;
             }
         }
         let c = self.node.counters(now);
@@ -109,15 +124,14 @@ impl Sync {
         }
     }
 
-    /// The counters and the worst lag while acknowledged, as JSON for the runner.
-    pub fn report(&self, now: Instant) -> String {
-        let mut value = serde_json::to_value(self.counters(now)).unwrap_or_default();
-        if let Some(map) = value.as_object_mut() {
-            map.insert("max_lag_ms".into(), self.max_lag_ms.into());
-            map.insert("tx_errors".into(), self.tx_errors.into());
-            map.insert("not_peer".into(), self.not_peer.into());
+    /// The counters and the worst lag while acknowledged.
+    pub fn report(&self, now: Instant) -> SyncReport {
+        SyncReport {
+            counters: self.counters(now),
+            max_lag_ms: self.max_lag_ms,
+            tx_errors: self.tx_errors,
+            not_peer: self.not_peer,
         }
-        value.to_string()
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -8,8 +8,9 @@ pub mod check;
 mod phy;
 mod status;
 
-use crate::config::{DirectorConfig, InterfaceConfig};
+use super::settings::NodeSettings;
 use crate::dataplane::Iface;
+use crate::dataplane::settings::InterfaceConfig;
 use anyhow::{Context, bail};
 use check::{Check, CheckError, CheckSpec};
 use phy::{Phy, Refused, Ring, Tx};
@@ -17,7 +18,6 @@ use serde::Serialize;
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, EthernetFrame, EthernetProtocol, HardwareAddress, IpCidr};
-use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::RangeInclusive;
 
@@ -76,8 +76,7 @@ pub struct HostStack {
 impl HostStack {
     /// Builds the interfaces of `config` (outside = `Iface(0)`, inside = `Iface(1)`) with their
     /// addresses, the default route via the outside gateway, and the status service.
-    pub fn new(config: &DirectorConfig, now: Instant) -> anyhow::Result<HostStack> {
-        let seed = std::collections::hash_map::RandomState::new().hash_one(now.total_micros());
+    pub fn new(config: &NodeSettings, seed: u64, now: Instant) -> anyhow::Result<HostStack> {
         let mut tx_buf = vec![0u8; phy::SLOT_LEN].into_boxed_slice();
         let mut ports = Vec::with_capacity(2);
         for (i, ic) in std::iter::once(&config.interface)
@@ -87,7 +86,7 @@ impl HostStack {
             let port = Port::new(
                 ic,
                 config.host.status_port,
-                seed + i as u64,
+                seed.wrapping_add(i as u64),
                 now,
                 &mut tx_buf,
             )
@@ -267,7 +266,8 @@ impl Port {
         now: Instant,
         tx_buf: &mut [u8],
     ) -> anyhow::Result<Port> {
-        let Some(mac) = crate::config::parse_mac(&config.mac).map(EthernetAddress) else {
+        let Some(mac) = crate::dataplane::settings::parse_mac(&config.mac).map(EthernetAddress)
+        else {
             bail!("bad MAC {}", config.mac);
         };
         if !mac.is_unicast() {

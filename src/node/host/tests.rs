@@ -10,7 +10,6 @@ use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol, Ipv4Packet,
     Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket,
 };
-use std::path::Path;
 
 mod check;
 
@@ -30,14 +29,14 @@ const STATUS: &str = r#"{"name":"d1","state":"active","conns":0}"#;
 const PORT: u16 = 7070;
 const OUT: Iface = Iface::OUTSIDE;
 
-fn config(extra: &str) -> DirectorConfig {
+fn config(extra: &str) -> NodeSettings {
     let text = format!(
         "[interface]\nname = \"d1\"\nmac = \"02:74:76:00:00:02\"\naddress = \"198.18.0.2\"\n\
          prefix_len = 24\ngateway = \"198.18.0.1\"\n{extra}\n\
          [[service]]\nvip = \"198.18.0.100\"\nport = 80\nscheduler = \"rr\"\n\
          [[service.real_server]]\nname = \"rs1\"\naddress = \"198.18.0.11\"\nport = 80\n"
     );
-    DirectorConfig::parse(Path::new("test.toml"), &text).unwrap()
+    toml::from_str(&text).unwrap()
 }
 
 fn t(ms: i64) -> Instant {
@@ -45,7 +44,7 @@ fn t(ms: i64) -> Instant {
 }
 
 fn stack(extra: &str) -> HostStack {
-    HostStack::new(&config(extra), t(0)).unwrap()
+    HostStack::new(&config(extra), 1, t(0)).unwrap()
 }
 
 /// Queues `frames` on the outside, polls at `ms` with [`STATUS`], returns what came out.
@@ -449,7 +448,7 @@ fn a_port_nothing_listens_on_answers_rst() {
 
 #[test]
 fn status_port_zero_serves_nothing() {
-    let mut host = HostStack::new(&config("[host]\nstatus_port = 0"), t(0)).unwrap();
+    let mut host = HostStack::new(&config("[host]\nstatus_port = 0"), 1, t(0)).unwrap();
     single(exchange(
         &mut host,
         0,

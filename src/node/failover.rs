@@ -1,46 +1,30 @@
 //! keepalived's half of the director: a VRRPv3 router (`control::vrrp`) wired to the data
-//! plane. Adverts go out of the outside TAP from the director's own address, to 224.0.0.18
+//! plane. Adverts go out of the outside port from the director's own address, to 224.0.0.18
 //! or (`unicast`) to each peer's MAC and address, resolved by the data plane's neighbour
 //! table (an advert for a peer not resolved yet is not sent, and counted); adverts heard
 //! there feed the state machine (which drops those from non-peers); becoming master
 //! activates the data plane (which then answers ARP for the VIPs and sends gratuitous ARP),
-//! becoming backup deactivates it. Each transition is appended, with its wall-clock time, to
-//! a state log the runner reads.
+//! becoming backup deactivates it. Each transition is a [`DirectorEvent`].
 
-use crate::config::VrrpSection;
+use super::EventQueue;
+use super::event::{DirectorEvent, VrrpReport, VrrpState};
+use super::outbox::Outbox;
+use super::settings::VrrpSection;
 use crate::control::vrrp::{State, VrrpConfig, VrrpEvent, VrrpRouter};
-use crate::dataplane::{Dataplane, Event};
-use crate::io::port::Port;
-use crate::io::vnet::VnetHeader;
-use crate::unix_ms;
+use crate::dataplane::{Dataplane, Iface};
 use crate::wire::vrrp::{GROUP, GROUP_MAC, emit_frame_to, parse_frame};
 use smoltcp::time::{Duration, Instant};
-use std::io::Write;
 use std::net::Ipv4Addr;
-use std::path::Path;
 
-/// The VRRP router of a director and its log.
+/// The VRRP router of a director.
 pub struct Failover {
     router: VrrpRouter,
-    log: Option<std::fs::File>,
     /// Protocol-112 frames for the director that did not parse as adverts (dropped, counted).
     not_adverts: u64,
     /// Peers adverts go to by unicast; empty: to the group.
     unicast: Vec<Ipv4Addr>,
     /// Unicast adverts not sent: the peer's MAC was not known yet.
     unicast_unresolved: u64,
-}
-
-/// The VRRP counters the director reports (`<control>.vrrp.json`, and at exit).
-#[derive(Debug, serde::Serialize)]
-pub struct VrrpReport<'a> {
-    pub state: &'static str,
-    #[serde(flatten)]
-    pub counters: &'a crate::control::vrrp::VrrpCounters,
-    pub malformed: u64,
-    pub unicast_unresolved: u64,
-    /// Gratuitous ARPs the data plane sent (every burst, takeovers and re-announcements).
-    pub garps: u64,
 }
 
 impl Failover {
@@ -50,7 +34,6 @@ impl Failover {
         section: &VrrpSection,
         dp: &mut Dataplane,
         now: Instant,
-        log: Option<&Path>,
     ) -> anyhow::Result<Failover> {
         let mut vips: Vec<_> = dp.services().iter().map(|s| s.vip).collect();
         vips.sort();
@@ -67,21 +50,11 @@ impl Failover {
             lower_prio_announce_interval: Duration::from_millis(section.lower_prio_announce_ms),
         };
         let mut router = VrrpRouter::new(config)?;
-        let log = match log {
-            Some(path) => Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            ),
-            None => None,
-        };
         dp.attach_host_stack();
         dp.set_active(now, false);
         router.start(now);
         Ok(Failover {
             router,
-            log,
             not_adverts: 0,
             unicast: if section.unicast {
                 section.peers.clone()
@@ -106,48 +79,43 @@ impl Failover {
         &mut self,
         now: Instant,
         dp: &mut Dataplane,
-        outside: &mut dyn Port,
-        buf: &mut [u8],
+        out: &mut Outbox,
+        events: &mut EventQueue,
     ) {
         self.router.handle_timeout(now);
-        self.transmit(now, dp, outside, buf);
+        self.transmit(now, dp, out);
         while let Some(event) = self.router.poll_event() {
+            let state = |state| DirectorEvent::Vrrp { state };
             match event {
                 VrrpEvent::BecameMaster { .. } => {
                     dp.set_active(now, true);
-                    self.record("master");
+                    events.push(state(VrrpState::Master));
                 }
                 VrrpEvent::BecameBackup { .. } => {
                     dp.set_active(now, false);
-                    self.record("backup");
+                    events.push(state(VrrpState::Backup));
                 }
                 VrrpEvent::SplitBrainHealed { .. } => {
                     // keepalived's garp_lower_prio_repeat: claim the VIPs back.
                     dp.announce(now);
-                    self.record("split_brain_healed");
+                    events.push(DirectorEvent::SplitBrainHealed);
                 }
-                VrrpEvent::MasterResigned { .. } => self.record("peer_resigned"),
+                VrrpEvent::MasterResigned { .. } => events.push(DirectorEvent::PeerResigned),
                 VrrpEvent::Stopped => {
                     dp.set_active(now, false);
-                    self.record("stopped");
+                    events.push(state(VrrpState::Stopped));
                 }
             }
         }
     }
 
-    fn transmit(
-        &mut self,
-        now: Instant,
-        dp: &mut Dataplane,
-        outside: &mut dyn Port,
-        buf: &mut [u8],
-    ) {
+    fn transmit(&mut self, now: Instant, dp: &mut Dataplane, out: &mut Outbox) {
         let src = (dp.mac(), dp.addr());
         while let Some(advert) = self.router.poll_transmit() {
             if self.unicast.is_empty() {
-                if let Ok(n) = emit_frame_to(buf, src, (GROUP_MAC, GROUP), &advert) {
-                    let _ = outside.send(now, &VnetHeader::NONE, &buf[..n]);
-                }
+                out.push_with(Iface::OUTSIDE, |buf| {
+                    emit_frame_to(buf, src, (GROUP_MAC, GROUP), &advert).ok()
+                });
                 continue;
             }
             for &peer in &self.unicast {
@@ -155,33 +123,21 @@ impl Failover {
                     self.unicast_unresolved += 1;
                     continue;
                 };
-                if let Ok(n) = emit_frame_to(buf, src, (mac, peer), &advert) {
-                    let _ = outside.send(now, &VnetHeader::NONE, &buf[..n]);
-                }
+                out.push_with(Iface::OUTSIDE, |buf| {
+                    emit_frame_to(buf, src, (mac, peer), &advert).ok()
+                });
             }
         }
     }
 
-    /// The counters as one JSON line, for the runner.
-    pub fn report(&self, dp: &Dataplane) -> String {
-        let report = VrrpReport {
-            state: match self.router.state() {
-                State::Init => "init",
-                State::Backup => "backup",
-                State::Master => "master",
-            },
-            counters: self.router.counters(),
+    /// The counters.
+    pub fn report(&self, dp: &Dataplane) -> VrrpReport {
+        VrrpReport {
+            state: Some(vrrp_state(self.router.state())),
+            counters: *self.router.counters(),
             malformed: self.not_adverts,
             unicast_unresolved: self.unicast_unresolved,
             garps: dp.counters().garps,
-        };
-        serde_json::to_string(&report).unwrap_or_default()
-    }
-
-    /// A data-plane event worth logging (the first gratuitous ARP of a takeover).
-    pub fn note(&mut self, event: Event) {
-        if let Event::GratuitousArp { .. } = event {
-            self.record("garp");
         }
     }
 
@@ -190,12 +146,11 @@ impl Failover {
         &mut self,
         now: Instant,
         dp: &mut Dataplane,
-        outside: &mut dyn Port,
-        buf: &mut [u8],
+        out: &mut Outbox,
+        events: &mut EventQueue,
     ) {
         self.router.shutdown(now);
-        self.poll(now, dp, outside, buf);
-        eprintln!("director: vrrp counters {}", self.report(dp));
+        self.poll(now, dp, out, events);
     }
 
     /// When the router next needs `poll`.
@@ -206,11 +161,13 @@ impl Failover {
     pub fn state(&self) -> State {
         self.router.state()
     }
+}
 
-    fn record(&mut self, what: &str) {
-        eprintln!("director: vrrp {what}");
-        if let Some(log) = &mut self.log {
-            let _ = writeln!(log, "{{\"unix_ms\":{},\"event\":\"{what}\"}}", unix_ms());
-        }
+/// The event log's name of a router state.
+pub fn vrrp_state(state: State) -> VrrpState {
+    match state {
+        State::Init => VrrpState::Init,
+        State::Backup => VrrpState::Backup,
+        State::Master => VrrpState::Master,
     }
 }

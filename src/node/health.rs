@@ -1,21 +1,19 @@
 //! The director's health checks: the sans-IO [`Monitor`] decides when each real server is
 //! checked and when it changes state, the host stack runs the checks from the director's own
 //! address, and the [`ServicePolicy`] of its service turns each change into weights (and
-//! expiry) in the data plane. Each change is logged (stderr, and JSON lines for the runner).
+//! expiry) in the data plane. Each change is a [`DirectorEvent::Health`] with its reason.
 
+use super::EventQueue;
+use super::event::{DirectorEvent, HealthReason, ServerHealth};
 use super::host::HostStack;
 use super::host::check::{CheckError, CheckSpec};
-use crate::config::DirectorConfig;
+use super::settings::NodeSettings;
 use crate::dataplane::Dataplane;
 use crate::health::config::{CheckKind, HealthConfig};
 use crate::health::monitor::{Monitor, Target, Transition};
 use crate::health::policy::{Action, ServicePolicy};
-use crate::unix_ms;
 use smoltcp::time::Instant;
-use std::fs::File;
-use std::io::Write;
 use std::net::SocketAddrV4;
-use std::path::Path;
 
 /// The health checks of every checked service of one director.
 pub struct Health {
@@ -28,7 +26,6 @@ pub struct Health {
     policies: Vec<Option<ServicePolicy>>,
     /// By target index: why its latest check failed, for the log of a change to down.
     last_failure: Vec<Failure>,
-    log: Option<File>,
 }
 
 /// Why a check failed.
@@ -40,16 +37,16 @@ enum Failure {
 }
 
 impl Failure {
-    fn name(self) -> &'static str {
+    fn reason(self) -> HealthReason {
         match self {
-            Failure::None => "none",
-            Failure::Timeout => "timeout",
-            Failure::Error(CheckError::Refused) => "refused",
-            Failure::Error(CheckError::Closed) => "closed",
-            Failure::Error(CheckError::Status(_)) => "status",
-            Failure::Error(CheckError::Content) => "content",
-            Failure::Error(CheckError::Malformed) => "malformed",
-            Failure::Error(CheckError::Socket) => "socket",
+            // A change to down always follows a failure; `None` cannot reach here.
+            Failure::None | Failure::Timeout => HealthReason::Timeout,
+            Failure::Error(CheckError::Refused) => HealthReason::Refused,
+            Failure::Error(CheckError::Closed) => HealthReason::Closed,
+            Failure::Error(CheckError::Status(_)) => HealthReason::Status,
+            Failure::Error(CheckError::Content) => HealthReason::Content,
+            Failure::Error(CheckError::Malformed) => HealthReason::Malformed,
+            Failure::Error(CheckError::Socket) => HealthReason::Socket,
         }
     }
 }
@@ -75,11 +72,10 @@ impl Health {
     /// Sets up the checks of every service with a `[service.health]` section and puts the
     /// table in line with the initial states; `None` when no service is checked.
     pub fn start(
-        config: &DirectorConfig,
+        config: &NodeSettings,
         host: &mut HostStack,
         dp: &mut Dataplane,
         now: Instant,
-        log: Option<&Path>,
     ) -> anyhow::Result<Option<Health>> {
         let mut targets = Vec::new();
         let mut checks = Vec::new();
@@ -112,15 +108,6 @@ impl Health {
         if targets.is_empty() {
             return Ok(None);
         }
-        let log = log
-            .map(|p| {
-                File::options()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|e| anyhow::anyhow!("health log {}: {e}", p.display()))
-            })
-            .transpose()?;
         let monitor = Monitor::new(ms(now), &targets);
         let health = Health {
             last_failure: vec![Failure::None; checks.len()],
@@ -128,15 +115,13 @@ impl Health {
             checks,
             names,
             policies,
-            log,
         };
         for policy in health.policies.iter().flatten() {
             let up = health.states(policy.service);
             for action in policy.initial(&up) {
-                apply(dp, now, action);
+                health.apply(dp, now, action, &mut EventQueue::default());
             }
         }
-        eprintln!("director: health checks of {} server(s)", targets.len());
         Ok(Some(health))
     }
 
@@ -150,7 +135,13 @@ impl Health {
 
     /// Collects verdicts, gives up on checks past their timeout, starts the checks that are
     /// due. Call after the host stack's poll (answers) and before the next one (to send).
-    pub fn poll(&mut self, now: Instant, host: &mut HostStack, dp: &mut Dataplane) {
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        host: &mut HostStack,
+        dp: &mut Dataplane,
+        events: &mut EventQueue,
+    ) {
         let now_ms = ms(now);
         for i in 0..self.checks.len() {
             let Some(result) = host.check_result(self.checks[i]) else {
@@ -160,21 +151,21 @@ impl Health {
                 self.last_failure[i] = Failure::Error(e);
             }
             if let Some(t) = self.monitor.report(now_ms, i, result.is_ok()) {
-                self.changed(now, t, dp);
+                self.changed(now, t, dp, events);
             }
         }
         while let Some((i, t)) = self.monitor.poll_expired(now_ms) {
             host.cancel_check(self.checks[i]);
             self.last_failure[i] = Failure::Timeout;
             if let Some(t) = t {
-                self.changed(now, t, dp);
+                self.changed(now, t, dp, events);
             }
         }
         while let Some(i) = self.monitor.poll_start(now_ms) {
             if let Err(e) = host.start_check(self.checks[i]) {
                 self.last_failure[i] = Failure::Error(e);
                 if let Some(t) = self.monitor.report(now_ms, i, false) {
-                    self.changed(now, t, dp);
+                    self.changed(now, t, dp, events);
                 }
             }
         }
@@ -187,61 +178,69 @@ impl Health {
             .map(|t| Instant::from_millis(t as i64))
     }
 
-    /// The checks' counters by server, as JSON, for the director's final report.
-    pub fn report(&self) -> String {
-        let servers: Vec<serde_json::Value> = (0..self.monitor.len())
-            .map(|i| {
-                serde_json::json!({
-                    "server": self.names[i],
-                    "up": self.monitor.is_up(i),
-                    "counters": self.monitor.counters(i),
-                })
+    /// Every checked server's state and counters.
+    pub fn report(&self) -> Vec<ServerHealth> {
+        (0..self.monitor.len())
+            .map(|i| ServerHealth {
+                server: self.names[i].clone(),
+                up: self.monitor.is_up(i),
+                counters: self.monitor.counters(i),
             })
-            .collect();
-        serde_json::Value::Array(servers).to_string()
+            .collect()
     }
 
-    fn changed(&mut self, now: Instant, t: Transition, dp: &mut Dataplane) {
+    fn changed(
+        &mut self,
+        now: Instant,
+        t: Transition,
+        dp: &mut Dataplane,
+        events: &mut EventQueue,
+    ) {
         let target = self.monitor.target(t.index);
-        let name = &self.names[t.index];
-        let state = if t.up { "up" } else { "down" };
-        let reason = if t.up {
-            "passed"
-        } else {
-            self.last_failure[t.index].name()
-        };
-        let c = self.monitor.counters(t.index);
-        eprintln!(
-            "director: health: {name} {state} ({reason}) after {} checks ({} ok, {} failed, {} timed out)",
-            c.checks, c.ok, c.failed, c.timeouts
-        );
-        if let Some(log) = &mut self.log {
-            let _ = writeln!(
-                log,
-                "{{\"unix_ms\":{},\"server\":\"{name}\",\"state\":\"{state}\",\"reason\":\"{reason}\"}}",
-                unix_ms()
-            );
-        }
+        events.push(DirectorEvent::Health {
+            server: self.names[t.index].clone(),
+            up: t.up,
+            reason: if t.up {
+                HealthReason::Passed
+            } else {
+                self.last_failure[t.index].reason()
+            },
+            counters: self.monitor.counters(t.index),
+        });
         let up_after = self.states(target.service);
         if let Some(policy) = &self.policies[target.service] {
             for action in policy.on_change(target.server, t.up, &up_after) {
-                apply(dp, now, action);
+                self.apply(dp, now, action, events);
             }
         }
     }
-}
 
-fn apply(dp: &mut Dataplane, now: Instant, action: Action) {
-    match action {
-        Action::SetWeight {
-            service,
-            server,
-            weight,
-        } => _ = dp.set_weight_of(service, server, weight),
-        Action::ExpireConns { service, server } => {
-            let n = dp.expire_server(now, service, server);
-            eprintln!("director: health: expired {n} connection(s) of a server taken out");
+    fn apply(&self, dp: &mut Dataplane, now: Instant, action: Action, events: &mut EventQueue) {
+        match action {
+            Action::SetWeight {
+                service,
+                server,
+                weight,
+            } => _ = dp.set_weight_of(service, server, weight),
+            Action::ExpireConns { service, server } => {
+                let count = dp.expire_server(now, service, server);
+                let name = self
+                    .monitor_index(service, server)
+                    .map_or_else(String::new, |i| self.names[i].clone());
+                events.push(DirectorEvent::ConnsExpired {
+                    server: name,
+                    count,
+                });
+            }
         }
+    }
+
+    /// The target index of a service's server.
+    fn monitor_index(&self, service: usize, server: usize) -> Option<usize> {
+        (0..self.monitor.len()).find(|&i| {
+            let t = self.monitor.target(i);
+            t.service == service && t.server == server
+        })
     }
 }
 

@@ -1,0 +1,138 @@
+//! The settings of a [`crate::node::Director`]: the data plane's, failover, sync and the host
+//! stack's, and the seed of every random choice. Plain typed data; `crate::config` reads and
+//! checks the director's file into it.
+
+use crate::dataplane::settings::{DataplaneSettings, InterfaceConfig, Limits, ServiceConfig};
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// Everything a director node is built from (the director's configuration file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// The outside interface: the LAN with the router and the VIPs.
+    pub interface: InterfaceConfig,
+    /// The inside interface of a two-armed NAT director: the real servers' network.
+    #[serde(default)]
+    pub inside: Option<InterfaceConfig>,
+    #[serde(rename = "service")]
+    pub services: Vec<ServiceConfig>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// SYN-flood defence (IPVS's `drop_entry`, `drop_packet`, `secure_tcp`).
+    #[serde(default)]
+    pub defense: crate::dataplane::defense::DefenseConfig,
+    /// Gratuitous ARP on becoming active.
+    #[serde(default)]
+    pub garp: crate::dataplane::garp::GarpConfig,
+    /// Active/passive failover with VRRPv3; without it the director is always active.
+    #[serde(default)]
+    pub vrrp: Option<VrrpSection>,
+    /// The director's own host stack (its address, not the VIPs).
+    #[serde(default)]
+    pub host: HostSection,
+    /// Connection sync with the other director (IPVS sync v1 + sequence numbers, bulk
+    /// transfer, refresh); needs `vrrp` (the role follows it).
+    #[serde(default)]
+    pub sync: Option<SyncSection>,
+    /// The seed of every random choice the node makes (flow hash, SYN-flood defence, host
+    /// stack ports); none: the director draws one and prints it.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// Connection-table sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSection {
+    /// Clusters on one LAN with different ids ignore each other (IPVS `syncid`).
+    #[serde(default = "default_syncid")]
+    pub syncid: u8,
+    /// Every synced entry is sent again at least this often (seconds; 0 = never, as IPVS).
+    #[serde(default = "default_refresh_s")]
+    pub refresh_s: u64,
+}
+
+fn default_syncid() -> u8 {
+    1
+}
+fn default_refresh_s() -> u64 {
+    30
+}
+
+/// Services of the director's own host stack on its own address(es).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostSection {
+    /// TCP and UDP port that answers with a one-line status (0 = no status service).
+    pub status_port: u16,
+}
+
+/// The status port unless configured otherwise.
+pub const DEFAULT_STATUS_PORT: u16 = 7070;
+
+impl Default for HostSection {
+    fn default() -> Self {
+        HostSection {
+            status_port: DEFAULT_STATUS_PORT,
+        }
+    }
+}
+
+/// One VRRP instance (keepalived's `vrrp_instance`) for all the director's VIPs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VrrpSection {
+    /// Virtual router id, 1..=255 (the same on both directors).
+    pub vrid: u8,
+    /// 1..=254 (255 = address owner); the higher wins.
+    pub priority: u8,
+    /// Advertisement interval in milliseconds (a whole number of centiseconds).
+    #[serde(default = "default_advert_ms")]
+    pub advert_interval_ms: u64,
+    /// A higher-priority backup takes over from a lower-priority master.
+    #[serde(default = "default_true")]
+    pub preempt: bool,
+    /// Wait this long before preempting.
+    #[serde(default)]
+    pub preempt_delay_ms: u64,
+    /// The other directors' addresses (keepalived's `unicast_peer` with `check_unicast_src`):
+    /// adverts for the VRID from any other source are dropped and counted. Empty = any source.
+    #[serde(default)]
+    pub peers: Vec<Ipv4Addr>,
+    /// Send adverts by unicast to each peer instead of to 224.0.0.18 (needs `peers`).
+    #[serde(default)]
+    pub unicast: bool,
+    /// Least time between two gratuitous-ARP re-announcements asked by lower-priority adverts.
+    #[serde(default = "default_lower_prio_announce_ms")]
+    pub lower_prio_announce_ms: u64,
+}
+
+fn default_lower_prio_announce_ms() -> u64 {
+    1000
+}
+
+fn default_advert_ms() -> u64 {
+    1000
+}
+fn default_true() -> bool {
+    true
+}
+
+impl NodeSettings {
+    /// The data plane's part of the settings.
+    pub fn dataplane(&self) -> DataplaneSettings<'_> {
+        DataplaneSettings {
+            interface: &self.interface,
+            inside: self.inside.as_ref(),
+            services: &self.services,
+            limits: &self.limits,
+            defense: self.defense,
+            garp: self.garp,
+            unicast_peers: match &self.vrrp {
+                Some(v) if v.unicast => &v.peers,
+                _ => &[],
+            },
+        }
+    }
+}
