@@ -24,7 +24,11 @@ pub enum DirectorEvent {
     /// The first gratuitous ARP of a takeover went out.
     GratuitousArp,
     /// A neighbour's MAC became known.
-    NeighbourResolved { ip: Ipv4Addr, mac: [u8; 6] },
+    NeighbourResolved {
+        ip: Ipv4Addr,
+        #[serde(with = "mac_text")]
+        mac: [u8; 6],
+    },
     /// A neighbour did not answer ARP; frames waiting for it were dropped.
     NeighbourFailed { ip: Ipv4Addr },
     /// A real server's health changed.
@@ -121,6 +125,21 @@ pub struct EventLine {
     pub event: DirectorEvent,
 }
 
+/// A MAC address as `02:74:76:00:00:02` in the event log.
+mod mac_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(mac: &[u8; 6], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&smoltcp::wire::EthernetAddress(*mac))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 6], D::Error> {
+        let text = String::deserialize(d)?;
+        crate::dataplane::settings::parse_mac(&text)
+            .ok_or_else(|| D::Error::custom(format!("`{text}` is not a MAC address")))
+    }
+}
+
 impl std::fmt::Display for DirectorEvent {
     /// The human line the director prints on stderr for events worth reading.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -211,6 +230,10 @@ mod tests {
         let events = [
             DirectorEvent::Started { seed: 7 },
             DirectorEvent::GratuitousArp,
+            DirectorEvent::NeighbourResolved {
+                ip: Ipv4Addr::new(198, 18, 0, 11),
+                mac: [2, 0x74, 0x76, 0, 0, 0xb],
+            },
             DirectorEvent::Health {
                 server: "rs1".into(),
                 up: false,
