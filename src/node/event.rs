@@ -130,7 +130,10 @@ mod mac_text {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     pub fn serialize<S: Serializer>(mac: &[u8; 6], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&smoltcp::wire::EthernetAddress(*mac))
+        let [a, b, c, d, e, f] = mac;
+        s.collect_str(&format_args!(
+            "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}"
+        ))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 6], D::Error> {
@@ -150,11 +153,13 @@ impl std::fmt::Display for DirectorEvent {
             SplitBrainHealed => f.write_str("vrrp split_brain_healed"),
             PeerResigned => f.write_str("vrrp peer_resigned"),
             GratuitousArp => f.write_str("vrrp garp"),
-            NeighbourResolved { ip, mac } => write!(
-                f,
-                "neighbour {ip} is at {}",
-                smoltcp::wire::EthernetAddress(*mac)
-            ),
+            NeighbourResolved { ip, mac } => {
+                let [a, b, c, d, e, g] = mac;
+                write!(
+                    f,
+                    "neighbour {ip} is at {a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}"
+                )
+            }
             NeighbourFailed { ip } => write!(f, "neighbour {ip} does not answer ARP"),
             Health {
                 server,
