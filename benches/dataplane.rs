@@ -1,6 +1,8 @@
 //! Data-plane benchmarks: ns per frame for an established DR flow and for a new connection
 //! (SYN + schedule + insert), with 1 and 1,000,000 entries in the table; and the memory one
-//! table entry costs, measured by a counting allocator.
+//! table entry costs, measured by a counting allocator. The established frame is also measured
+//! through the whole sans-IO director node (`node_established_frame`), to show what the node's
+//! surface adds over the data plane alone.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smoltcp::time::Instant;
@@ -118,6 +120,41 @@ fn established(c: &mut Criterion) {
     }
 }
 
+/// The same established frame through `Director::handle_frame` (data plane + the node's
+/// dispatch), one connection in the table.
+fn node_established(c: &mut Criterion) {
+    use tapvs::io::vnet::VnetHeader;
+    use tapvs::node::Director;
+    let t0 = Instant::from_millis(0);
+    let mut node = Director::new(&config(2_000_000), "d1", 7, t0).unwrap();
+    let offload = VnetHeader::NONE;
+    for i in 0..3u8 {
+        let ip = Ipv4Addr::new(198, 18, 0, 11 + i);
+        let addr = node.dataplane().addr();
+        let mut f = build::arp_reply(EthernetAddress([2, 0, 0, 0, 1, i]), ip, DIRECTOR_MAC, addr);
+        node.handle_frame(t0, Iface::OUTSIDE, &mut f, &offload);
+    }
+    let mut syn = build::tcp_frame(ends(0), Flags::SYN, b"");
+    assert_eq!(
+        node.handle_frame(t0, Iface::OUTSIDE, &mut syn, &offload),
+        Some(Iface::OUTSIDE)
+    );
+    let mut frame = build::tcp_frame(ends(0), Flags::ACK, b"GET /bytes/10000 HTTP/1.1\r\n\r\n");
+    c.bench_function("node_established_frame/1_entries", |b| {
+        b.iter(|| {
+            frame[..6].copy_from_slice(&DIRECTOR_MAC.0);
+            let out = node.handle_frame(
+                Instant::from_millis(1),
+                Iface::OUTSIDE,
+                black_box(&mut frame),
+                &offload,
+            );
+            assert!(out == Some(Iface::OUTSIDE), "{out:?}");
+            black_box(out)
+        })
+    });
+}
+
 fn new_connection(c: &mut Criterion) {
     for entries in [1u32, 1_000_000] {
         let mut dp = filled(entries);
@@ -207,6 +244,6 @@ fn bytes_per_entry(_c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = bytes_per_entry, established, new_connection
+    targets = bytes_per_entry, established, node_established, new_connection
 }
 criterion_main!(benches);
