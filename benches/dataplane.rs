@@ -64,17 +64,25 @@ fn ends(n: u32) -> Endpoints {
     }
 }
 
+/// The three real servers' ARP replies to the director at `director`.
+fn server_arp_replies(director: Ipv4Addr) -> Vec<Vec<u8>> {
+    (0..3u8)
+        .map(|i| {
+            let ip = Ipv4Addr::new(198, 18, 0, 11 + i);
+            build::arp_reply(
+                EthernetAddress([2, 0, 0, 0, 1, i]),
+                ip,
+                DIRECTOR_MAC,
+                director,
+            )
+        })
+        .collect()
+}
+
 /// A data plane with resolved neighbours and `entries` established connections.
 fn filled(entries: u32) -> Dataplane {
     let mut dp = Dataplane::new(&config(2_000_000).dataplane(), 7);
-    for i in 0..3u8 {
-        let ip = Ipv4Addr::new(198, 18, 0, 11 + i);
-        let mut f = build::arp_reply(
-            EthernetAddress([2, 0, 0, 0, 1, i]),
-            ip,
-            DIRECTOR_MAC,
-            dp.addr(),
-        );
+    for mut f in server_arp_replies(dp.addr()) {
         dp.handle_frame(Instant::from_millis(0), Iface::OUTSIDE, &mut f);
     }
     let mut syn = build::tcp_frame(ends(0), Flags::SYN, b"");
@@ -128,10 +136,7 @@ fn node_established(c: &mut Criterion) {
     let t0 = Instant::from_millis(0);
     let mut node = Director::new(&config(2_000_000), "d1", 7, t0).unwrap();
     let offload = VnetHeader::NONE;
-    for i in 0..3u8 {
-        let ip = Ipv4Addr::new(198, 18, 0, 11 + i);
-        let addr = node.dataplane().addr();
-        let mut f = build::arp_reply(EthernetAddress([2, 0, 0, 0, 1, i]), ip, DIRECTOR_MAC, addr);
+    for mut f in server_arp_replies(node.dataplane().addr()) {
         node.handle_frame(t0, Iface::OUTSIDE, &mut f, &offload);
     }
     let mut syn = build::tcp_frame(ends(0), Flags::SYN, b"");
@@ -213,14 +218,7 @@ fn bytes_per_entry(_c: &mut Criterion) {
     let dp = {
         let mut dp = Dataplane::new(&config(n as usize).dataplane(), 7);
         let mut syn = build::tcp_frame(ends(0), Flags::SYN, b"");
-        for i in 0..3u8 {
-            let ip = Ipv4Addr::new(198, 18, 0, 11 + i);
-            let mut f = build::arp_reply(
-                EthernetAddress([2, 0, 0, 0, 1, i]),
-                ip,
-                DIRECTOR_MAC,
-                dp.addr(),
-            );
+        for mut f in server_arp_replies(dp.addr()) {
             dp.handle_frame(Instant::from_millis(0), Iface::OUTSIDE, &mut f);
         }
         for k in 0..n {

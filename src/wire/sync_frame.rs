@@ -5,7 +5,6 @@ use super::{
     ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet,
 };
 use core::net::Ipv4Addr;
-use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{IPV4_HEADER_LEN, Ipv4Repr, UDP_HEADER_LEN, UdpPacket};
 
 /// IPVS's sync multicast group and port.
@@ -20,11 +19,6 @@ pub const OVERHEAD: usize = ETHERNET_HEADER_LEN + IPV4_HEADER_LEN + UDP_HEADER_L
 /// returns the frame's length.
 pub fn emit_frame(buf: &mut [u8], src_mac: EthernetAddress, src: Ipv4Addr, len: usize) -> usize {
     let total = OVERHEAD + len;
-    let frame = &mut buf[..total];
-    let mut eth = EthernetFrame::new_unchecked(&mut *frame);
-    eth.set_dst_addr(GROUP_MAC);
-    eth.set_src_addr(src_mac);
-    eth.set_ethertype(EthernetProtocol::Ipv4);
     let ip_repr = Ipv4Repr {
         src_addr: src,
         dst_addr: GROUP,
@@ -32,8 +26,8 @@ pub fn emit_frame(buf: &mut [u8], src_mac: EthernetAddress, src: Ipv4Addr, len: 
         payload_len: UDP_HEADER_LEN + len,
         hop_limit: 1,
     };
-    let mut ip = Ipv4Packet::new_unchecked(&mut frame[ETHERNET_HEADER_LEN..]);
-    ip_repr.emit(&mut ip, &ChecksumCapabilities::default());
+    let mut ip = super::emit_ipv4_frame(&mut buf[..total], (src_mac, GROUP_MAC), &ip_repr);
+    ip.fill_checksum();
     let mut udp = UdpPacket::new_unchecked(ip.payload_mut());
     udp.set_src_port(PORT);
     udp.set_dst_port(PORT);

@@ -21,7 +21,6 @@ use super::{
 };
 use core::fmt;
 use core::net::Ipv4Addr;
-use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{IPV4_HEADER_LEN, Ipv4Repr, checksum};
 
 /// IP protocol number of VRRP.
@@ -449,10 +448,6 @@ pub fn emit_frame_to(
     let frame = buf
         .get_mut(..needed)
         .ok_or(VrrpError::BufferTooSmall { needed, got })?;
-    let mut eth = EthernetFrame::new_unchecked(&mut *frame);
-    eth.set_dst_addr(dst_mac);
-    eth.set_src_addr(src_mac);
-    eth.set_ethertype(EthernetProtocol::Ipv4);
     let ip_repr = Ipv4Repr {
         src_addr: src,
         dst_addr: dst,
@@ -460,8 +455,7 @@ pub fn emit_frame_to(
         payload_len: repr.buffer_len(),
         hop_limit: TTL,
     };
-    let mut ip = Ipv4Packet::new_unchecked(&mut frame[ETHERNET_HEADER_LEN..]);
-    ip_repr.emit(&mut ip, &ChecksumCapabilities::ignored());
+    let mut ip = super::emit_ipv4_frame(frame, (src_mac, dst_mac), &ip_repr);
     ip.set_dscp(DSCP_CS6);
     ip.fill_checksum();
     repr.emit(&mut VrrpPacket::new_unchecked(ip.payload_mut()), src, dst);
