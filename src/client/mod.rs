@@ -11,7 +11,7 @@
 //! and timer wake-ups are not delayed by work stealing. Uses tokio and [`crate::metrics`]; never
 //! the lab, the data plane or the runner.
 //!
-//! Layout: `args` (options and checks), [`http`] (request bytes and response parsing), `conn`
+//! Layout: `args` (options and checks), `line` (the options as a command line, for the runner), [`http`] (request bytes and response parsing), `conn`
 //! (TCP sockets), `udp` (UDP sockets and answer matching), `load` (the workers), [`record`]
 //! (intervals and histograms), [`report`] (the summary line).
 
@@ -19,6 +19,7 @@ mod args;
 mod conn;
 pub mod flood;
 pub mod http;
+mod line;
 mod load;
 pub mod record;
 pub mod report;
