@@ -98,13 +98,25 @@ async fn open_loop_latency_counts_from_the_intended_start() {
     let options = "--mode open --rate 100 --concurrency 1 --duration 500ms --timeout 1s";
     let (r, took) = play_scripted(options, &target).await;
     let t = &r.total;
-    assert_eq!((t.ok, t.failed), (24, 26), "every intended request accounted for");
+    assert_eq!(
+        (t.ok, t.failed),
+        (24, 26),
+        "every intended request accounted for"
+    );
     assert_eq!(t.errors.get("timeout"), Some(&26), "{:?}", t.errors);
     assert_eq!(target.sent.load(Ordering::Relaxed), 50);
     let ms = |us: u64| us / 1000;
     // The histogram keeps 3 significant digits.
-    assert!((960..=980).contains(&ms(t.latency.max_us)), "{:?}", t.latency);
-    assert!((490..=540).contains(&ms(t.latency.p50_us)), "{:?}", t.latency);
+    assert!(
+        (960..=980).contains(&ms(t.latency.max_us)),
+        "{:?}",
+        t.latency
+    );
+    assert!(
+        (490..=540).contains(&ms(t.latency.p50_us)),
+        "{:?}",
+        t.latency
+    );
     assert_eq!(t.servers["scripted"].requests, t.ok);
     assert_eq!(
         took,
@@ -119,7 +131,11 @@ async fn open_loop_keeps_its_schedule_with_at_most_concurrency_in_flight() {
     let options = "--mode open --rate 400 --concurrency 16 --duration 1s --interval 250ms";
     let (r, took) = play_scripted(options, &fast).await;
     check_consistent(&r, 4);
-    assert_eq!((r.total.ok, r.total.failed), (400, 0), "the schedule holds 400");
+    assert_eq!(
+        (r.total.ok, r.total.failed),
+        (400, 0),
+        "the schedule holds 400"
+    );
     for iv in &r.intervals {
         // Sent up to 2 ms early (EARLY): an interval's first arrival may land in the one before.
         assert!((99..=101).contains(&iv.ok), "{:?}", r.intervals);
@@ -130,7 +146,11 @@ async fn open_loop_keeps_its_schedule_with_at_most_concurrency_in_flight() {
     let (r, _) = play_scripted(options, &slow).await;
     assert_eq!(slow.peak.load(Ordering::Relaxed), 16);
     assert_eq!(r.total.ok + r.total.failed, 400);
-    assert!(r.total.latency.max_us > 1_000_000, "waiting counts: {:?}", r.total.latency);
+    assert!(
+        r.total.latency.max_us > 1_000_000,
+        "waiting counts: {:?}",
+        r.total.latency
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -142,11 +162,20 @@ async fn closed_loop_times_out_backs_off_and_ends_with_the_duration() {
     let (r, took) = play_scripted(&format!("{options} --error-backoff 10ms"), &hung).await;
     check_consistent(&r, 3);
     assert_eq!((r.total.ok, r.total.failed), (0, 6));
-    assert_eq!(r.total.errors.get("timeout"), Some(&6), "{:?}", r.total.errors);
+    assert_eq!(
+        r.total.errors.get("timeout"),
+        Some(&6),
+        "{:?}",
+        r.total.errors
+    );
     assert_eq!(took, Duration::from_millis(330));
     let (r, took) = play_scripted(&format!("{options} --error-backoff 0"), &hung).await;
     assert_eq!((r.total.ok, r.total.failed), (0, 8));
-    assert_eq!(took, Duration::from_millis(400), "within the timeout of the duration");
+    assert_eq!(
+        took,
+        Duration::from_millis(400),
+        "within the timeout of the duration"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -154,12 +183,17 @@ async fn closed_loop_thinks_and_stops_at_the_request_cap() {
     // Answered at once; 10 ms of think time: each of 4 workers at 0, 10, ..., 990 ms.
     let target = Arc::new(Scripted::answering_after(Duration::ZERO));
     let options = "--concurrency 4 --duration 1s --think 10ms";
-    let (r, took) = play_scripted(options, &target).await;
+    let bounded = format!("{options} --max-requests 1000");
+    let (r, took) = play_scripted(&bounded, &target).await;
     assert_eq!((r.total.ok, r.total.failed), (400, 0));
     assert_eq!(took, Duration::from_secs(1));
     let capped = Arc::new(Scripted::answering_after(Duration::ZERO));
     let (r, took) = play_scripted(&format!("{options} --max-requests 7"), &capped).await;
     assert_eq!((r.total.ok, capped.sent.load(Ordering::Relaxed)), (7, 7));
     // 4 requests at 0 ms, 3 at 10 ms; those 3 workers think until 20 ms and find the cap.
-    assert_eq!(took, Duration::from_millis(20), "ends with the cap, not the duration");
+    assert_eq!(
+        took,
+        Duration::from_millis(20),
+        "ends with the cap, not the duration"
+    );
 }
