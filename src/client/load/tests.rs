@@ -30,39 +30,37 @@ impl Scripted {
 impl Transport for Arc<Scripted> {
     type Worker = ();
     fn worker(&self) {}
-    fn exchange<'a>(
-        &'a self,
-        _worker: &'a mut (),
-        _source: &'a (dyn Fn() -> IpAddr + Sync),
+    async fn exchange(
+        &self,
+        _worker: &mut (),
+        _source: &(dyn Fn() -> IpAddr + Sync),
         deadline: Instant,
-    ) -> impl Future<Output = Exchange> + Send + 'a {
-        async move {
-            self.sent.fetch_add(1, Ordering::Relaxed);
-            let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-            self.peak.fetch_max(now, Ordering::Relaxed);
-            let answer = self.service.map(|s| Instant::now() + s);
-            let ex = match answer.filter(|at| *at <= deadline) {
-                Some(at) => {
-                    tokio::time::sleep_until(at).await;
-                    Exchange {
-                        request_bytes: 10,
-                        response_bytes: 100,
-                        done: Some(at),
-                        ..Exchange::default()
-                    }
+    ) -> Exchange {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        let answer = self.service.map(|s| Instant::now() + s);
+        let ex = match answer.filter(|at| *at <= deadline) {
+            Some(at) => {
+                tokio::time::sleep_until(at).await;
+                Exchange {
+                    request_bytes: 10,
+                    response_bytes: 100,
+                    done: Some(at),
+                    ..Exchange::default()
                 }
-                None => {
-                    tokio::time::sleep_until(deadline).await;
-                    Exchange {
-                        error: Some(ErrorKind::Timeout),
-                        done: Some(deadline),
-                        ..Exchange::default()
-                    }
+            }
+            None => {
+                tokio::time::sleep_until(deadline).await;
+                Exchange {
+                    error: Some(ErrorKind::Timeout),
+                    done: Some(deadline),
+                    ..Exchange::default()
                 }
-            };
-            self.in_flight.fetch_sub(1, Ordering::Relaxed);
-            ex
-        }
+            }
+        };
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        ex
     }
     fn server(_: &()) -> &str {
         "scripted"

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::client::{ConnMode, Mode as ClientMode, Protocol as ClientProtocol};
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 fn scenario(name: &str) -> Scenario {
@@ -93,5 +92,5 @@ fn direct_mode_loads_go_to_the_real_server() {
     let a = client_args(&s, 0, &s.loads[0], Path::new("o.json"), 0);
     let server = SocketAddr::from((s.server_address(0), s.server_port(0)));
     assert_eq!(a.target, server);
-    assert_ne!(a.target.ip(), IpAddr::V4(Ipv4Addr::from(s.service.vip)));
+    assert_ne!(a.target.ip(), IpAddr::V4(s.service.vip));
 }
