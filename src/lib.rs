@@ -14,6 +14,7 @@
 //! - [`health`]: sans-IO health checks of real servers: when to check, hysteresis, weights.
 //! - [`client`]: `tapvs client`, the bounded load generator.
 //! - [`metrics`]: the records the client and director hand to the runner.
+//! - [`duration`]: durations as written in scenario files and on command lines (`250ms`, `10s`).
 //! - [`probe`]: `tapvs probe`, asks a director's status port for its status line.
 //! - [`spoof`]: `tapvs spoof vrrp`, a bounded sender of forged VRRP adverts (lab only).
 //! - [`scenario`]: scenario files: parsing and validation before anything is built.
@@ -26,6 +27,7 @@ pub mod config;
 pub mod control;
 pub mod dataplane;
 pub mod director;
+pub mod duration;
 pub mod health;
 pub mod io;
 pub mod lab;

@@ -34,7 +34,7 @@ pub struct SpoofVrrpArgs {
     #[arg(long, value_delimiter = ',', default_value = "224.0.0.18")]
     pub to: Vec<Ipv4Addr>,
     /// Time between two adverts, e.g. 100ms.
-    #[arg(long, value_parser = crate::scenario::duration::parse)]
+    #[arg(long, value_parser = crate::duration::parse)]
     pub interval: Duration,
     /// How many adverts to send (to each destination).
     #[arg(long)]

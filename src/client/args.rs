@@ -1,6 +1,6 @@
 //! Options of `tapvs client` and their checks (done once, before any socket is opened).
 
-use crate::scenario::duration::parse as parse_duration;
+use crate::duration::parse as parse_duration;
 use crate::server::datagram::MAX_DATAGRAM;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ pub enum ConnMode {
 }
 
 /// Options of `tapvs client`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct Args {
     /// The service to load, IP:PORT (e.g. 198.18.0.100:80).
     #[arg(long)]

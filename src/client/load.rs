@@ -16,10 +16,12 @@
 //! Both loops work the same over TCP (each worker its own connection) and UDP (the run's shared
 //! sockets, see [`super::udp`]).
 
+use super::Mode;
+use super::args::{Args, nth_addr};
 use super::conn::{Exchange, Exchanger, Target};
 use super::record::{ErrorKind, Outcome, Recorder};
 use super::udp::Udp;
-use super::{Args, Mode};
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,30 +31,82 @@ use tokio::time::Instant;
 /// How far ahead of its intended time an open-loop worker asks to be woken.
 const EARLY: Duration = Duration::from_millis(2);
 
+/// How the workers reach the target: TCP ([`Target`], each worker its own connection) or UDP
+/// (the run's shared sockets). The workers' timing does not depend on which.
+pub(super) trait Transport: Send + Sync + 'static {
+    /// What one worker keeps from one request to the next.
+    type Worker: Send;
+    fn worker(&self) -> Self::Worker;
+    /// Sends one request and waits for its answer, all before `deadline`. A new connection
+    /// takes its source address from `source`.
+    fn exchange<'a>(
+        &'a self,
+        worker: &'a mut Self::Worker,
+        source: &'a (dyn Fn() -> IpAddr + Sync),
+        deadline: Instant,
+    ) -> impl Future<Output = Exchange> + Send + 'a;
+    /// The server that answered the worker's last request.
+    fn server(worker: &Self::Worker) -> &str;
+}
+
+impl Transport for Target {
+    type Worker = Exchanger;
+    fn worker(&self) -> Exchanger {
+        Exchanger::default()
+    }
+    fn exchange<'a>(
+        &'a self,
+        worker: &'a mut Exchanger,
+        source: &'a (dyn Fn() -> IpAddr + Sync),
+        deadline: Instant,
+    ) -> impl Future<Output = Exchange> + Send + 'a {
+        worker.exchange(self, source, deadline)
+    }
+    fn server(worker: &Exchanger) -> &str {
+        &worker.server
+    }
+}
+
+impl Transport for Arc<Udp> {
+    /// The answering server's name.
+    type Worker = String;
+    fn worker(&self) -> String {
+        String::new()
+    }
+    fn exchange<'a>(
+        &'a self,
+        worker: &'a mut String,
+        _source: &'a (dyn Fn() -> IpAddr + Sync),
+        deadline: Instant,
+    ) -> impl Future<Output = Exchange> + Send + 'a {
+        Udp::exchange(self, deadline, worker)
+    }
+    fn server(worker: &String) -> &str {
+        worker
+    }
+}
+
 /// What every worker of a run shares.
-pub(super) struct Run {
-    pub args: Args,
-    pub target: Target,
-    /// The UDP sockets with `--protocol udp`; TCP otherwise.
-    pub udp: Option<Arc<Udp>>,
-    pub start: Instant,
-    pub end: Instant,
+struct Run<T> {
+    args: Args,
+    transport: T,
+    start: Instant,
+    end: Instant,
     /// Index of the next request to claim.
     next: AtomicU64,
     /// Connections opened so far, to spread them over the source addresses.
     conns: AtomicU64,
     /// Taken by the run when it ends; late outcomes are then dropped.
-    pub recorder: Mutex<Option<Recorder>>,
+    recorder: Mutex<Option<Recorder>>,
 }
 
-impl Run {
-    pub fn new(args: Args, target: Target, udp: Option<Arc<Udp>>, start: Instant) -> Self {
+impl<T: Transport> Run<T> {
+    fn new(args: Args, transport: T, start: Instant) -> Self {
         let recorder = Mutex::new(Some(Recorder::new(args.duration, args.interval)));
         let end = start + args.duration;
         Self {
             args,
-            target,
-            udp,
+            transport,
             start,
             end,
             next: AtomicU64::new(0),
@@ -70,7 +124,7 @@ impl Run {
     /// The source address of the next connection: round robin over `--clients` addresses.
     fn source(&self) -> IpAddr {
         let n = self.conns.fetch_add(1, Ordering::Relaxed) % u64::from(self.args.clients);
-        super::args::nth_addr(self.args.client_base, n).unwrap_or(self.args.client_base)
+        nth_addr(self.args.client_base, n).unwrap_or(self.args.client_base)
     }
 
     /// When request `i` is intended in the open loop.
@@ -79,11 +133,32 @@ impl Run {
     }
 }
 
+/// Runs the load of `args` over `transport`, from now until every worker is done; returns what
+/// they recorded.
+pub(super) async fn play<T: Transport>(args: &Args, transport: T) -> Recorder {
+    let run = Arc::new(Run::new(args.clone(), transport, Instant::now()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..run.args.concurrency {
+        workers.spawn(worker(run.clone()));
+    }
+    // Every request ends within its timeout of its intended start, and the lingering for a FIN
+    // is shorter than a second: this bound only guards against a bug.
+    let hard_stop = run.end + run.args.timeout + Duration::from_secs(1);
+    while let Ok(Some(_)) = tokio::time::timeout_at(hard_stop, workers.join_next()).await {}
+    workers.abort_all();
+    let recorder = run
+        .recorder
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    recorder.unwrap_or_else(|| Recorder::new(args.duration, args.interval))
+}
+
 /// One worker: claims requests until the duration or the request cap runs out.
-pub(super) async fn worker(run: Arc<Run>) {
+async fn worker<T: Transport>(run: Arc<Run<T>>) {
     // TCP: this worker's connection and buffers. UDP: only the answering server's name.
-    let mut tcp = run.udp.is_none().then(Exchanger::default);
-    let mut udp_server = String::new();
+    let mut state = run.transport.worker();
+    let source = || run.source();
     loop {
         let (at, sent) = match run.args.mode {
             Mode::Open => {
@@ -111,12 +186,8 @@ pub(super) async fn worker(run: Arc<Run>) {
                 done: Some(sent),
                 ..Exchange::default()
             }
-        } else if let Some(ex) = &mut tcp {
-            ex.exchange(&run.target, || run.source(), deadline).await
-        } else if let Some(udp) = &run.udp {
-            udp.exchange(deadline, &mut udp_server).await
         } else {
-            return;
+            run.transport.exchange(&mut state, &source, deadline).await
         };
         let done = result.done.unwrap_or(sent);
         let outcome = Outcome {
@@ -127,7 +198,7 @@ pub(super) async fn worker(run: Arc<Run>) {
             request_bytes: result.request_bytes,
             new_conn: result.new_conn,
             broken: result.broken,
-            server: tcp.as_ref().map_or(&udp_server, |ex| &ex.server),
+            server: T::server(&state),
         };
         if let Some(r) = run
             .recorder
@@ -146,3 +217,6 @@ pub(super) async fn worker(run: Arc<Run>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

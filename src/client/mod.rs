@@ -11,7 +11,7 @@
 //! and timer wake-ups are not delayed by work stealing. Uses tokio and [`crate::metrics`]; never
 //! the lab, the data plane or the runner.
 //!
-//! Layout: `args` (options and checks), [`http`] (request bytes and response parsing), `conn`
+//! Layout: `args` (options and checks), `line` (the options as a command line, for the runner), [`http`] (request bytes and response parsing), `conn`
 //! (TCP sockets), `udp` (UDP sockets and answer matching), `load` (the workers), [`record`]
 //! (intervals and histograms), [`report`] (the summary line).
 
@@ -19,6 +19,7 @@ mod args;
 mod conn;
 pub mod flood;
 pub mod http;
+mod line;
 mod load;
 pub mod record;
 pub mod report;
@@ -30,11 +31,9 @@ pub use report::summary;
 use crate::metrics::ClientReport;
 use anyhow::Context;
 use conn::Target;
-use load::Run;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Runs `tapvs client`: the load, then the report to `--out` and a summary line to stdout.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -121,37 +120,25 @@ pub async fn generate(args: Args) -> Result<ClientReport, ArgError> {
             ConnMode::Keepalive => args.requests_per_conn,
         },
     };
-    let sockets = match args.protocol {
-        Protocol::Tcp => None,
-        Protocol::Udp => Some(Arc::new(bind_udp(&args)?)),
-    };
-    // Aborted when dropped, as the run returns.
-    let mut receivers = tokio::task::JoinSet::new();
-    if let Some(s) = &sockets {
-        for i in 0..s.sockets() {
-            receivers.spawn(udp::receive(s.clone(), i));
+    let (recorder, started_unix_ms, stray) = match args.protocol {
+        Protocol::Tcp => {
+            let started_unix_ms = crate::unix_ms();
+            (load::play(&args, target).await, started_unix_ms, 0)
         }
-    }
-    let started_unix_ms = crate::unix_ms();
-    let run = Arc::new(Run::new(args, target, sockets, Instant::now()));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..run.args.concurrency {
-        workers.spawn(load::worker(run.clone()));
-    }
-    // Every request ends within its timeout of its intended start, and the lingering for a FIN
-    // is shorter than a second: this bound only guards against a bug.
-    let hard_stop = run.end + run.args.timeout + Duration::from_secs(1);
-    while let Ok(Some(_)) = tokio::time::timeout_at(hard_stop, workers.join_next()).await {}
-    workers.abort_all();
-    let recorder = run
-        .recorder
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let recorder =
-        recorder.unwrap_or_else(|| record::Recorder::new(run.args.duration, run.args.interval));
-    let mut report = recorder.finish(&run.args.load, started_unix_ms);
-    report.stray_responses = run.udp.as_ref().map_or(0, |u| u.stray());
+        Protocol::Udp => {
+            let udp = Arc::new(bind_udp(&args)?);
+            // Aborted when dropped, as the run returns.
+            let mut receivers = tokio::task::JoinSet::new();
+            for i in 0..udp.sockets() {
+                receivers.spawn(udp::receive(udp.clone(), i));
+            }
+            let started_unix_ms = crate::unix_ms();
+            let recorder = load::play(&args, udp.clone()).await;
+            (recorder, started_unix_ms, udp.stray())
+        }
+    };
+    let mut report = recorder.finish(&args.load, started_unix_ms);
+    report.stray_responses = stray;
     Ok(report)
 }
 

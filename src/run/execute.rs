@@ -15,7 +15,7 @@ use crate::lab::{
 };
 use crate::metrics::ClientReport;
 use crate::node::event::{DirectorEvent, ServerHealth, SyncReport, VrrpReport};
-use crate::scenario::{Action, ConnectionMode, EventSpec, LoadMode, Mode, Scenario, client_base};
+use crate::scenario::{Action, EventSpec, LoadMode, Mode, Scenario};
 use crate::unix_ms;
 use anyhow::{Context, bail};
 use std::fs::File;
@@ -572,65 +572,14 @@ fn drive(
     let start_unix_ms = unix_ms() + 300;
     for (i, load) in scenario.loads.iter().enumerate() {
         let out = ctx.state.join(format!("load-{}.json", load.name));
-        if load.mode == LoadMode::SynFlood {
-            let args = super::flood::flood_args(scenario, load, &out, start_unix_ms);
-            ctx.spawn(procs, "cl", &format!("load-{}", load.name), &ctx.exe, &args)?;
-            continue;
-        }
-        let mut args = vec![
-            "client".to_string(),
-            "--protocol".into(),
-            match scenario.service.protocol {
-                Protocol::Tcp => "tcp".into(),
-                Protocol::Udp => "udp".into(),
-            },
-            "--target".into(),
-            match scenario.lab.mode {
-                // No balancer: straight to the one real server.
-                Mode::Direct => {
-                    format!("{}:{}", scenario.server_address(0), scenario.server_port(0))
-                }
-                _ => format!("{}:{}", scenario.service.vip, scenario.service.port),
-            },
-            "--load".into(),
-            load.name.clone(),
-            "--mode".into(),
-            match load.mode {
-                LoadMode::Open => "open".into(),
-                LoadMode::Closed | LoadMode::SynFlood => "closed".into(),
-            },
-            "--concurrency".into(),
-            load.concurrency.to_string(),
-            "--connection".into(),
-            match load.connection {
-                ConnectionMode::New => "new".into(),
-                ConnectionMode::Keepalive => "keepalive".into(),
-            },
-            "--requests-per-conn".into(),
-            load.requests_per_conn.to_string(),
-            "--clients".into(),
-            load.clients.to_string(),
-            "--client-base".into(),
-            client_base(i).to_string(),
-            "--duration".into(),
-            format!("{}ms", load.duration.as_millis()),
-            "--response-bytes".into(),
-            load.response_bytes.to_string(),
-            "--timeout".into(),
-            format!("{}ms", load.timeout.as_millis()),
-            "--interval".into(),
-            format!("{}ms", scenario.interval.as_millis()),
-            "--out".into(),
-            out.display().to_string(),
-            "--think".into(),
-            format!("{}ms", load.think.as_millis()),
-            "--start-at-unix-ms".into(),
-            (start_unix_ms + load.start.as_millis() as u64).to_string(),
-        ];
-        if load.mode == LoadMode::Open {
-            args.extend(["--rate".into(), load.rate.to_string()]);
-        }
-        ctx.spawn(procs, "cl", &format!("load-{}", load.name), &ctx.exe, &args)?;
+        let args = super::loads::client_args(scenario, i, load, &out, start_unix_ms);
+        ctx.spawn(
+            procs,
+            "cl",
+            &format!("load-{}", load.name),
+            &ctx.exe,
+            &args.command_line(),
+        )?;
     }
 
     let interval_ms = scenario.interval.as_millis() as u64;

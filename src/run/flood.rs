@@ -29,39 +29,6 @@ pub fn drop_replies_to_flood(lab: &Lab) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `tapvs client --syn-flood` arguments for a `syn_flood` load.
-pub fn flood_args(
-    scenario: &Scenario,
-    load: &LoadSpec,
-    out: &std::path::Path,
-    start_unix_ms: u64,
-) -> Vec<String> {
-    let rate = u64::from(load.rate);
-    vec![
-        "client".into(),
-        "--syn-flood".into(),
-        "--target".into(),
-        format!("{}:{}", scenario.service.vip, scenario.service.port),
-        "--load".into(),
-        load.name.clone(),
-        "--rate".into(),
-        rate.to_string(),
-        "--duration".into(),
-        format!("{}ms", load.duration.as_millis()),
-        // Bounded in count too: the rate for the duration.
-        "--max-requests".into(),
-        (rate * load.duration.as_millis() as u64)
-            .div_ceil(1000)
-            .to_string(),
-        "--interval".into(),
-        format!("{}ms", scenario.interval.as_millis()),
-        "--out".into(),
-        out.display().to_string(),
-        "--start-at-unix-ms".into(),
-        (start_unix_ms + load.start.as_millis() as u64).to_string(),
-    ]
-}
-
 /// The first flood's window, ms from the load start.
 fn window(scenario: &Scenario) -> Option<(u64, u64)> {
     let f = scenario

@@ -8,6 +8,7 @@ mod execute;
 mod flood;
 mod health_metrics;
 mod keepalived;
+mod loads;
 mod procs;
 mod vrrp_metrics;
 

@@ -3,7 +3,7 @@
 //! errors that name the file, the field and the reason.
 
 pub mod command;
-pub mod duration;
+pub use crate::duration;
 pub mod echo;
 mod validate;
 

@@ -1,5 +1,6 @@
 //! Loopback tests of the UDP exchange itself (127.0.0.1 only, port 0): several sockets on one
-//! address, and late answers.
+//! address, late answers and answers from elsewhere. None sleeps: a late answer is sent once the
+//! request timed out on tokio's paused clock, and the others are answered at once.
 
 use super::*;
 use crate::server::{self, Server};
@@ -54,22 +55,32 @@ async fn requests_go_round_robin_and_each_socket_is_new_once() {
     assert_eq!(udp.stray(), 0);
 }
 
-#[tokio::test]
+/// Yields (polling the sockets, not moving the clock) until `udp` has seen `n` strays; a
+/// bound of 5 s of real time only guards against a bug.
+async fn strays_reach(udp: &Udp, n: u64) -> u64 {
+    let limit = std::time::Instant::now() + Duration::from_secs(5);
+    while udp.stray() < n && std::time::Instant::now() < limit {
+        tokio::task::yield_now().await;
+    }
+    udp.stray()
+}
+
+#[tokio::test(start_paused = true)]
 async fn late_answers_time_out_and_count_as_strays() {
-    // Answers every request 100 ms late.
+    // Answers a request only once told that it timed out. On the paused clock the 20 ms
+    // timeout passes at once: nothing else is waiting for a timer.
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    let (timed_out, wait) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         let mut buf = [0; 64];
-        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+        if let Ok((n, peer)) = socket.recv_from(&mut buf) {
             let q = Query::parse(&buf[..n]).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
-            let mut out = Vec::new();
-            crate::server::datagram::emit_answer(&q, "slow", &mut out);
-            let _ = socket.send_to(&out, peer);
+            if wait.recv_timeout(Duration::from_secs(5)).is_ok() {
+                let mut out = Vec::new();
+                crate::server::datagram::emit_answer(&q, "slow", &mut out);
+                let _ = socket.send_to(&out, peer);
+            }
         }
     });
     let udp = bind(addr, 1);
@@ -83,13 +94,14 @@ async fn late_answers_time_out_and_count_as_strays() {
         udp.sources[0].pending().is_empty(),
         "a timed-out request is forgotten"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(udp.stray(), 1, "the late answer is a stray");
+    timed_out.send(()).unwrap();
+    assert_eq!(strays_reach(&udp, 1).await, 1, "the late answer is a stray");
 }
 
 #[tokio::test]
 async fn answers_from_another_address_are_strays() {
-    // Answers from a second socket: right seq, wrong source port.
+    // Each request is answered twice, from a second socket first (right seq, wrong source
+    // port), then from the target: the first is a stray, the second the answer.
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
@@ -99,16 +111,19 @@ async fn answers_from_another_address_are_strays() {
     std::thread::spawn(move || {
         let mut buf = [0; 64];
         while let Ok((n, peer)) = socket.recv_from(&mut buf) {
-            let mut out = Vec::new();
-            crate::server::datagram::emit_answer(&Query::parse(&buf[..n]).unwrap(), "x", &mut out);
-            let _ = other.send_to(&out, peer);
+            let q = Query::parse(&buf[..n]).unwrap();
+            for (from, name) in [(&other, "wrong"), (&socket, "right")] {
+                let mut out = Vec::new();
+                crate::server::datagram::emit_answer(&q, name, &mut out);
+                let _ = from.send_to(&out, peer);
+            }
         }
     });
     let udp = bind(addr, 1);
     let mut server = String::new();
     let ex = udp
-        .exchange(Instant::now() + Duration::from_millis(100), &mut server)
+        .exchange(Instant::now() + Duration::from_secs(5), &mut server)
         .await;
-    assert_eq!(ex.error, Some(Timeout));
-    assert_eq!(udp.stray(), 1);
+    assert_eq!((ex.error, server.as_str()), (None, "right"));
+    assert_eq!(strays_reach(&udp, 1).await, 1);
 }

@@ -1,4 +1,5 @@
 //! Durations as people write them in scenario files and on command lines: `250ms`, `10s`, `2m`.
+//! Below both the scenario layer and the processes' options, so neither imports the other for it.
 
 use serde::{Deserialize, Deserializer};
 use std::time::Duration;
