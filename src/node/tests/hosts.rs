@@ -63,7 +63,10 @@ pub fn tcp_frame(
     let caps = ChecksumCapabilities::default();
     let mut pkt = Ipv4Packet::new_unchecked(&mut buf[ETHERNET_HEADER_LEN..]);
     ip.emit(&mut pkt, &caps);
-    let (src, dst) = (IpAddress::Ipv4(*seg.src.ip()), IpAddress::Ipv4(*seg.dst.ip()));
+    let (src, dst) = (
+        IpAddress::Ipv4(*seg.src.ip()),
+        IpAddress::Ipv4(*seg.dst.ip()),
+    );
     tcp.emit(
         &mut TcpPacket::new_unchecked(pkt.payload_mut()),
         &src,
@@ -95,7 +98,10 @@ pub fn parse(frame: &[u8]) -> Parsed {
             if repr.next_header != IpProtocol::Tcp {
                 return Parsed::Other;
             }
-            let (src, dst) = (IpAddress::Ipv4(repr.src_addr), IpAddress::Ipv4(repr.dst_addr));
+            let (src, dst) = (
+                IpAddress::Ipv4(repr.src_addr),
+                IpAddress::Ipv4(repr.dst_addr),
+            );
             let pkt = TcpPacket::new_checked(ip.payload()).expect("a TCP segment");
             let tcp = TcpRepr::parse(&pkt, &src, &dst, &caps).expect("a valid TCP segment");
             let seg = Segment {

@@ -136,7 +136,10 @@ impl Lan {
                         if self.crashed[d] {
                             continue;
                         }
-                        if self.directors[d].poll_timeout().is_some_and(|at| at <= self.now) {
+                        if self.directors[d]
+                            .poll_timeout()
+                            .is_some_and(|at| at <= self.now)
+                        {
                             self.directors[d].handle_timeout(self.now);
                             self.flush();
                         }
