@@ -5,6 +5,13 @@
 //! The set-up is the lab's (`run/director_config.rs`): LAN 198.18.0.0/24, router .1, d1 .2
 //! (priority 150) and d2 .3 (priority 100), VIP 198.18.0.100:80, real servers from .11, clients
 //! from 198.19.0.0/16 behind the router; VRRPv3 every 100 ms with each other as peers, sync on.
+//!
+//! Why a harness of its own rather than one shared with `control/vrrp/tests/net.rs`: that one
+//! drives bare `VrrpRouter`s with `VrrpRepr`s and asserts every advert to the microsecond; this
+//! one drives whole nodes with Ethernet frames through a switch. They share the fault
+//! vocabulary (crash, partition/repair) and the loop (earliest deadline, run what is due,
+//! deliver until quiet), not code: a common trait over both would be larger than either loop.
+//! The emulator of the next issues can lift [`lan`] into `io/` when it needs it outside tests.
 
 use super::Director;
 use super::settings::NodeSettings;
