@@ -5,6 +5,12 @@
 //! there feed the state machine (which drops those from non-peers); becoming master
 //! activates the data plane (which then answers ARP for the VIPs and sends gratuitous ARP),
 //! becoming backup deactivates it. Each transition is a [`DirectorEvent`].
+//!
+//! A master that yields to a higher-priority advert (a split brain healing) sends one last
+//! advert of its own as it steps down. Without it, when the winner's advert crosses first, the
+//! winner never hears a lower priority, never re-announces the VIPs, and the router and the
+//! switches stay on the loser's MAC (a black hole until the router's ARP entry expires); with
+//! it, the winner answers and re-announces (at most once per `lower_prio_announce_ms`).
 
 use super::EventQueue;
 use super::event::{DirectorEvent, VrrpReport, VrrpState};
@@ -12,7 +18,7 @@ use super::outbox::Outbox;
 use super::settings::VrrpSection;
 use crate::control::vrrp::{State, VrrpConfig, VrrpEvent, VrrpRouter};
 use crate::dataplane::{Dataplane, Iface};
-use crate::wire::vrrp::{GROUP, GROUP_MAC, emit_frame_to, parse_frame};
+use crate::wire::vrrp::{AddressList, GROUP, GROUP_MAC, VrrpRepr, emit_frame_to, parse_frame};
 use smoltcp::time::{Duration, Instant};
 use std::net::Ipv4Addr;
 
@@ -25,6 +31,8 @@ pub struct Failover {
     unicast: Vec<Ipv4Addr>,
     /// Unicast adverts not sent: the peer's MAC was not known yet.
     unicast_unresolved: u64,
+    /// The state the data plane was last set to follow.
+    state: State,
 }
 
 impl Failover {
@@ -62,6 +70,7 @@ impl Failover {
                 Vec::new()
             },
             unicast_unresolved: 0,
+            state: State::Init,
         })
     }
 
@@ -88,12 +97,18 @@ impl Failover {
             let state = |state| DirectorEvent::Vrrp { state };
             match event {
                 VrrpEvent::BecameMaster { .. } => {
+                    self.state = State::Master;
                     dp.set_active(now, true);
                     events.push(state(VrrpState::Master));
                 }
                 VrrpEvent::BecameBackup { .. } => {
                     dp.set_active(now, false);
                     events.push(state(VrrpState::Backup));
+                    if self.state == State::Master {
+                        let last = self.own_advert();
+                        self.send(now, dp, out, &last);
+                    }
+                    self.state = State::Backup;
                 }
                 VrrpEvent::SplitBrainHealed { .. } => {
                     // keepalived's garp_lower_prio_repeat: claim the VIPs back.
@@ -102,6 +117,7 @@ impl Failover {
                 }
                 VrrpEvent::MasterResigned { .. } => events.push(DirectorEvent::PeerResigned),
                 VrrpEvent::Stopped => {
+                    self.state = State::Init;
                     dp.set_active(now, false);
                     events.push(state(VrrpState::Stopped));
                 }
@@ -110,23 +126,39 @@ impl Failover {
     }
 
     fn transmit(&mut self, now: Instant, dp: &mut Dataplane, out: &mut Outbox) {
-        let src = (dp.mac(), dp.addr());
         while let Some(advert) = self.router.poll_transmit() {
-            if self.unicast.is_empty() {
-                out.push_with(Iface::OUTSIDE, |buf| {
-                    emit_frame_to(buf, src, (GROUP_MAC, GROUP), &advert).ok()
-                });
+            self.send(now, dp, out, &advert);
+        }
+    }
+
+    /// Sends one advert to the group, or to each peer (`unicast`).
+    fn send(&mut self, now: Instant, dp: &mut Dataplane, out: &mut Outbox, advert: &VrrpRepr) {
+        let src = (dp.mac(), dp.addr());
+        if self.unicast.is_empty() {
+            out.push_with(Iface::OUTSIDE, |buf| {
+                emit_frame_to(buf, src, (GROUP_MAC, GROUP), advert).ok()
+            });
+            return;
+        }
+        for &peer in &self.unicast {
+            let Some(mac) = dp.resolve(now, peer) else {
+                self.unicast_unresolved += 1;
                 continue;
-            }
-            for &peer in &self.unicast {
-                let Some(mac) = dp.resolve(now, peer) else {
-                    self.unicast_unresolved += 1;
-                    continue;
-                };
-                out.push_with(Iface::OUTSIDE, |buf| {
-                    emit_frame_to(buf, src, (mac, peer), &advert).ok()
-                });
-            }
+            };
+            out.push_with(Iface::OUTSIDE, |buf| {
+                emit_frame_to(buf, src, (mac, peer), advert).ok()
+            });
+        }
+    }
+
+    /// An advert as this router sends it while master.
+    fn own_advert(&self) -> VrrpRepr {
+        let c = self.router.config();
+        VrrpRepr {
+            vrid: c.vrid,
+            priority: c.priority,
+            max_advert_int_cs: (c.advert_interval.total_millis() / 10) as u16,
+            addresses: AddressList::from_slice(&c.vips).expect("checked by the router"),
         }
     }
 

@@ -153,6 +153,8 @@ impl Director {
     fn for_host(&mut self, now: Instant, port: Iface, frame: &mut [u8], offload: &VnetHeader) {
         if let Some(f) = self.failover.as_mut().filter(|_| is_vrrp(frame)) {
             f.handle_frame(now, frame);
+            // A transition, an answer to a lower priority: at the advert's instant.
+            f.poll(now, &mut self.dp, &mut self.out, &mut self.events);
             return;
         }
         if let Some(s) = &mut self.sync
@@ -261,6 +263,8 @@ impl Director {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<DirectorEvent> {
+        // The data plane's events of the latest frames sent (a takeover's first GARP).
+        self.take_dataplane_events();
         self.events.queue.pop_front()
     }
 
