@@ -8,6 +8,7 @@ mod flood;
 mod health_metrics;
 mod keepalived;
 mod procs;
+mod timeline;
 mod vrrp_metrics;
 
 pub use execute::{knat_services, topology};
