@@ -199,17 +199,21 @@ pub fn lookup(key: &str) -> Option<Entry<'_>> {
         .find_map(|f| f.member(key).map(|s| Entry::Member(f, s)))
 }
 
-/// The known name (or family pattern) closest to `key` by edit distance, to suggest.
-pub fn closest(key: &str) -> &'static str {
+/// The known name (or family pattern, `share:<server>`) closest to `key` by edit distance; a
+/// key with a `:` is a family member, so only families are compared with its prefix.
+pub fn closest(key: &str) -> String {
     let family = key.split(':').next().unwrap_or(key);
-    let plain = METRICS.iter().map(|m| (edit_distance(key, m.name), m.name));
+    let plain = METRICS
+        .iter()
+        .filter(|_| !key.contains(':'))
+        .map(|m| (edit_distance(key, m.name), m.name.to_string()));
     let families = FAMILIES
         .iter()
-        .map(|f| (edit_distance(family, f.name), f.name));
+        .map(|f| (edit_distance(family, f.name), f.pattern()));
     plain
         .chain(families)
         .min_by_key(|(d, _)| *d)
-        .map_or("", |(_, n)| n)
+        .map_or_else(String::new, |(_, n)| n)
 }
 
 /// Levenshtein distance over characters.

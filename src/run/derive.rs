@@ -376,3 +376,6 @@ fn failover_metrics(m: &mut Values, scenario: &Scenario, c: &Collected, rows: &[
 
 #[cfg(test)]
 mod soak_tests;
+
+#[cfg(test)]
+mod registry_tests;

@@ -83,7 +83,8 @@ fn lookup_finds_metrics_and_family_members() {
 fn closest_suggests_the_intended_name() {
     assert_eq!(closest("takover_ms"), "takeover_ms");
     assert_eq!(closest("failed_request"), "failed_requests");
-    assert_eq!(closest("shares:rs1"), "share");
+    assert_eq!(closest("shares:rs1"), "share:<server>");
+    assert_eq!(closest("detection:rs1"), "detection_ms:<server>");
     assert_eq!(closest("split_brain"), "split_brain_ms");
 }
 
