@@ -13,7 +13,8 @@
 //! - [`sync`]: connection-table sync master → backup (IPVS sync v1 + sequence, ack, bulk, refresh).
 //! - [`health`]: sans-IO health checks of real servers: when to check, hysteresis, weights.
 //! - [`client`]: `tapvs client`, the bounded load generator.
-//! - [`metrics`]: the records the client and director hand to the runner.
+//! - [`metrics`]: the records the client and director hand to the runner, and the one metric
+//!   registry (every metric's name, unit, meaning and aggregation).
 //! - [`duration`]: durations as written in scenario files and on command lines (`250ms`, `10s`).
 //! - [`probe`]: `tapvs probe`, asks a director's status port for its status line.
 //! - [`spoof`]: `tapvs spoof vrrp`, a bounded sender of forged VRRP adverts (lab only).

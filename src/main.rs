@@ -42,6 +42,8 @@ enum Command {
     Spoof(tapvs::spoof::SpoofCommand),
     /// Redraw the CSV files and plots of a result folder.
     Plot { dir: PathBuf },
+    /// Print every metric a run reports (README.md's "Metrics" table, from the registry).
+    Metrics,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +145,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plot { dir } => {
             tapvs::results::redraw(&dir)?;
             println!("redrew {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Metrics => {
+            print!("{}", tapvs::metrics::registry::markdown_table());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -2,6 +2,11 @@
 //!
 //! The client writes a [`ClientReport`] as JSON; the runner reads it, merges the reports of
 //! several clients, and derives the run's metrics. Pure data: no I/O here.
+//!
+//! [`registry`] names every metric a run reports (entries in [`catalogue`]).
+
+pub mod catalogue;
+pub mod registry;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

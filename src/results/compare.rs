@@ -2,7 +2,8 @@
 //! `comparison.csv` (one row per run), `comparison.png` (what the director forwarded next to the
 //! service's whole traffic on the wire) and [`comparison_table`] for the terminal.
 //!
-//! Reads only [`RunRecord::metrics`]; a missing or NaN metric is an empty cell, a missing bar and
+//! Reads only [`RunRecord::metrics`], by registry entry; several runs of one scenario and mode
+//! also get a combined line, each metric combined as the registry says (`Across`). A missing or NaN metric is an empty cell, a missing bar and
 //! `n/a`, never a panic. Pure file output, like the rest of `results`.
 
 use super::plot_common::{
@@ -10,6 +11,8 @@ use super::plot_common::{
     nice_ceil, pale_box, panel_title, plot_px, render, text, trim,
 };
 use super::{ResultsError, RunRecord};
+use crate::metrics::catalogue as cat;
+use crate::metrics::registry::Metric;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 use std::path::Path;
@@ -20,15 +23,15 @@ pub const COMPARISON_PNG: &str = "comparison.png";
 
 /// Columns of `comparison.csv` after `scenario, run_id, mode, scheduler`: metric names.
 pub const COMPARISON_METRICS: [&str; 9] = [
-    "requests_ok",
-    "failed_requests",
-    "throughput_rps",
-    "director_packets",
-    "director_bytes",
-    "wire_packets",
-    "wire_bytes",
-    "director_byte_share",
-    "director_packet_share",
+    cat::REQUESTS_OK.name,
+    cat::FAILED_REQUESTS.name,
+    cat::THROUGHPUT_RPS.name,
+    cat::DIRECTOR_PACKETS.name,
+    cat::DIRECTOR_BYTES.name,
+    cat::WIRE_PACKETS.name,
+    cat::WIRE_BYTES.name,
+    cat::DIRECTOR_BYTE_SHARE.name,
+    cat::DIRECTOR_PACKET_SHARE.name,
 ];
 
 /// Creates `dir` and writes `comparison.csv` and `comparison.png` for `runs`, in their order.
@@ -41,37 +44,104 @@ pub fn write_comparison(dir: &Path, runs: &[RunRecord]) -> Result<(), ResultsErr
     render(&dir.join(COMPARISON_PNG), |root| draw(root, runs))
 }
 
-/// One aligned line per run: requests, throughput, and the director's part of the traffic.
+/// A column of the terminal table: its head, the metric, how a value is shown, and the panel
+/// whose share it is (computed from the counts when the share itself is missing).
+struct Column {
+    head: &'static str,
+    metric: &'static Metric,
+    show: fn(f64) -> String,
+    share_of: Option<&'static Panel>,
+}
+
+const COLUMNS: [Column; 7] = [
+    Column {
+        head: "ok",
+        metric: &cat::REQUESTS_OK,
+        show: |v| format!("{v:.0}"),
+        share_of: None,
+    },
+    Column {
+        head: "failed",
+        metric: &cat::FAILED_REQUESTS,
+        show: |v| format!("{v:.0}"),
+        share_of: None,
+    },
+    Column {
+        head: "req/s",
+        metric: &cat::THROUGHPUT_RPS,
+        show: |v| format!("{v:.1}"),
+        share_of: None,
+    },
+    Column {
+        head: "director bytes",
+        metric: &cat::DIRECTOR_BYTES,
+        show: |v| human(v, BYTES.units),
+        share_of: None,
+    },
+    Column {
+        head: "wire bytes",
+        metric: &cat::WIRE_BYTES,
+        show: |v| human(v, BYTES.units),
+        share_of: None,
+    },
+    Column {
+        head: "byte share",
+        metric: &cat::DIRECTOR_BYTE_SHARE,
+        show: percent,
+        share_of: Some(&BYTES),
+    },
+    Column {
+        head: "packet share",
+        metric: &cat::DIRECTOR_PACKET_SHARE,
+        show: percent,
+        share_of: Some(&PACKETS),
+    },
+];
+
+impl Column {
+    fn value(&self, run: &RunRecord) -> Option<f64> {
+        match self.share_of {
+            Some(p) => share(run, p),
+            None => metric(run, self.metric.name),
+        }
+    }
+}
+
+/// One aligned line per run: requests, throughput, and the director's part of the traffic;
+/// then, for each scenario and mode run more than once, one line of the runs combined.
 pub fn comparison_table(runs: &[RunRecord]) -> String {
-    let mut rows = vec![
-        [
-            "run",
-            "sched",
-            "ok",
-            "failed",
-            "req/s",
-            "director bytes",
-            "wire bytes",
-            "byte share",
-            "packet share",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let mut head = vec!["run".to_string(), "sched".to_string()];
+    head.extend(COLUMNS.iter().map(|c| c.head.to_string()));
+    let mut rows = vec![head];
+    let or_na = |v: Option<f64>, c: &Column| v.map_or("n/a".into(), c.show);
     for run in runs {
-        let m = |name| metric(run, name);
-        let or_na = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("n/a".into(), f);
-        rows.push(vec![
-            label(run),
-            run.scheduler.clone(),
-            or_na(m("requests_ok"), &|v| format!("{v:.0}")),
-            or_na(m("failed_requests"), &|v| format!("{v:.0}")),
-            or_na(m("throughput_rps"), &|v| format!("{v:.1}")),
-            or_na(m("director_bytes"), &|v| human(v, BYTES.units)),
-            or_na(m("wire_bytes"), &|v| human(v, BYTES.units)),
-            or_na(share(run, &BYTES), &percent),
-            or_na(share(run, &PACKETS), &percent),
-        ]);
+        let mut row = vec![label(run), run.scheduler.clone()];
+        row.extend(COLUMNS.iter().map(|c| or_na(c.value(run), c)));
+        rows.push(row);
+    }
+    let mut seen = Vec::new();
+    for l in runs.iter().map(label) {
+        if seen.contains(&l) {
+            continue;
+        }
+        let same: Vec<&RunRecord> = runs.iter().filter(|r| label(r) == l).collect();
+        seen.push(l.clone());
+        if same.len() < 2 {
+            continue;
+        }
+        let mut row = vec![
+            format!("{l} x {} runs", same.len()),
+            same[0].scheduler.clone(),
+        ];
+        row.extend(COLUMNS.iter().map(|c| {
+            let values: Vec<f64> = same
+                .iter()
+                .map(|r| c.value(r).unwrap_or(f64::NAN))
+                .collect();
+            let v = c.metric.across.combine(&values);
+            or_na((!v.is_nan()).then_some(v), c)
+        }));
+        rows.push(row);
     }
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -152,9 +222,9 @@ type Unit = (f64, &'static str, &'static str);
 
 const PACKETS: Panel = Panel {
     title: "Packets, both directions",
-    director: "director_packets",
-    wire: "wire_packets",
-    share: "director_packet_share",
+    director: cat::DIRECTOR_PACKETS.name,
+    wire: cat::WIRE_PACKETS.name,
+    share: cat::DIRECTOR_PACKET_SHARE.name,
     units: &[
         (1.0, "packets", ""),
         (1e3, "packets (thousands)", " k"),
@@ -164,9 +234,9 @@ const PACKETS: Panel = Panel {
 
 const BYTES: Panel = Panel {
     title: "Bytes, both directions",
-    director: "director_bytes",
-    wire: "wire_bytes",
-    share: "director_byte_share",
+    director: cat::DIRECTOR_BYTES.name,
+    wire: cat::WIRE_BYTES.name,
+    share: cat::DIRECTOR_BYTE_SHARE.name,
     units: &[
         (1.0, "bytes", " B"),
         (1e3, "bytes (kB)", " kB"),

@@ -102,6 +102,29 @@ fn csv_has_one_row_per_run_and_values_parse_back() {
 }
 
 #[test]
+fn repeated_runs_get_a_line_combined_as_the_registry_says() {
+    let mut again = dr();
+    again.run_id = "20261125-021900-ef56".into();
+    again.metrics.insert("failed_requests".into(), 10.0);
+    again.metrics.insert("throughput_rps".into(), 1000.0);
+    let table = comparison_table(&[dr(), nat(), again]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 5, "{table}");
+    let combined: Vec<&str> = lines[4].split_whitespace().collect();
+    assert_eq!(
+        combined[..5],
+        ["web-60s", "(dr)", "x", "2", "runs"],
+        "{table}"
+    );
+    // Counts and bytes: summed; req/s and the shares: averaged.
+    assert_eq!(combined[6..9], ["240000", "10", "1500.0"], "{table}");
+    assert_eq!(combined[9..11], ["143", "MB"], "{table}");
+    assert_eq!(combined[13..15], ["4.6", "%"], "{table}");
+    // Runs of one scenario in two modes are not combined.
+    assert_eq!(comparison_table(&[dr(), nat()]).lines().count(), 3);
+}
+
+#[test]
 fn png_is_a_real_plot_of_the_right_size() {
     let tmp = TempDir::new("png");
     write_comparison(&tmp.0, &[dr(), nat()]).unwrap();

@@ -1,6 +1,7 @@
 //! Numbers the CSVs, plots and table compute from a [`RunRecord`]: rates, server list, shares, totals.
 
 use super::{MasterSpan, RunRecord};
+use crate::metrics::catalogue as cat;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Interval length in seconds (a zero interval is taken as 1 ms so rates stay finite).
@@ -99,9 +100,10 @@ pub(super) struct Totals {
     pub latency_exact: bool,
 }
 
-/// Metric names the runner may use for whole-run latency percentiles (preferred over estimates).
-const P50_KEYS: [&str; 2] = ["latency_p50_ms", "p50_ms"];
-const P99_KEYS: [&str; 2] = ["latency_p99_ms", "p99_ms"];
+/// Metric names the runner may use for whole-run latency percentiles (preferred over estimates;
+/// `p50_ms` and `p99_ms`: their names in older result folders).
+const P50_KEYS: [&str; 2] = [cat::LATENCY_P50_MS.name, "p50_ms"];
+const P99_KEYS: [&str; 2] = [cat::LATENCY_P99_MS.name, "p99_ms"];
 
 pub(super) fn totals(run: &RunRecord) -> Totals {
     let mut errors = BTreeMap::new();

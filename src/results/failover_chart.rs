@@ -1,8 +1,8 @@
 //! What a director failover cost, run next to run: `failover.png` with one group per run, broken
 //! long-lived connections on the left and the outage (with the takeover marked) on the right.
 //!
-//! Reads only [`RunRecord::metrics`] (`broken_connections`, `long_lived`, `outage_ms`,
-//! `takeover_ms`); a missing, NaN or infinite value is no bar and `n/a`, never a panic. Pure file
+//! Reads only [`RunRecord::metrics`] (`broken_connections`, `outage_ms`, `takeover_ms`: registry
+//! entries); a missing, NaN or infinite value is no bar and `n/a`, never a panic. Pure file
 //! output, like the rest of `results`.
 
 use super::plot_common::{
@@ -10,6 +10,7 @@ use super::plot_common::{
     legend_row, nice_ceil, pale_box, panel_title, plot_px, render, text, trim,
 };
 use super::{ResultsError, RunRecord};
+use crate::metrics::catalogue as cat;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
@@ -19,10 +20,9 @@ use std::path::Path;
 pub const FAILOVER_PNG: &str = "failover.png";
 
 /// Metric names read from [`RunRecord::metrics`].
-const BROKEN: &str = "broken_connections";
-const LONG_LIVED: &str = "long_lived";
-const OUTAGE: &str = "outage_ms";
-const TAKEOVER: &str = "takeover_ms";
+const BROKEN: &str = cat::BROKEN_CONNECTIONS.name;
+const OUTAGE: &str = cat::OUTAGE_MS.name;
+const TAKEOVER: &str = cat::TAKEOVER_MS.name;
 
 const TITLE: &str = "Failover loss by scenario";
 const BROKEN_MEANS: &str = "broken = keep-alive connections that failed a request across the fault";
@@ -323,9 +323,6 @@ fn broken_panel(root: &Area, area: &Area, groups: &Groups) -> PlotResult {
     // Headroom for the labels; a few whole ticks even when nothing broke.
     let y_max = nice_ceil((max * 1.15).max(4.0));
     let chart = frame(root, area, groups, y_max, "connections", true)?;
-    let slot_w = chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0;
-    let any_total = groups.runs.iter().any(|r| known(r, LONG_LIVED).is_some());
-    let value_style = anchored(VALUE_PX, INK, HPos::Center, VPos::Bottom);
     for (i, run) in groups.runs.iter().enumerate() {
         let x = groups.x(i);
         let value = known(run, BROKEN);
@@ -333,35 +330,18 @@ fn broken_panel(root: &Area, area: &Area, groups: &Groups) -> PlotResult {
             root.draw(&Rectangle::new([a, b], FAIL.filled()))?;
             Ok(())
         })?;
-        let label = match (value, known(run, LONG_LIVED)) {
-            (None, _) => "n/a".to_string(),
-            (Some(v), None) => count(v),
-            (Some(v), Some(total)) => {
-                let long = format!("{} of {}", count(v), count(total));
-                let w = root.estimate_text_size(&long, &value_style)?.0 as i32;
-                if w <= slot_w - 4 {
-                    long
-                } else {
-                    format!("{}/{}", count(v), count(total))
-                }
-            }
-        };
+        let label = value.map_or("n/a".to_string(), count);
         let (cx, top) = chart.backend_coord(&(x, value.unwrap_or(0.0).max(0.0)));
         let color = if value.is_some() { INK } else { MUTED };
         tag(root, &label, (cx, top - 4), color, false)?;
     }
     let plot = plot_px(&chart);
     panel_title(root, &plot, "broken long-lived connections", TITLE_DY)?;
-    let what = if any_total {
-        "broken of long-lived"
-    } else {
-        "broken connections"
-    };
     legend_row(
         root,
         plot.0.end,
         plot.1.start - LEGEND_DY,
-        &[(Swatch::Box(FAIL), what.to_string())],
+        &[(Swatch::Box(FAIL), "broken connections".to_string())],
     )
 }
 

@@ -28,7 +28,6 @@ fn five() -> Vec<RunRecord> {
     let m = |broken: f64, outage: f64, takeover: f64| {
         vec![
             ("broken_connections", broken),
-            ("long_lived", 40.0),
             ("outage_ms", outage),
             ("takeover_ms", takeover),
             ("failed_requests", broken * 2.0),

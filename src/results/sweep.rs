@@ -11,6 +11,7 @@ use super::plot_common::{
     Area, FAIL, GRID, HEADER_H, INK, MUTED, OK, PlotResult, Y_LABEL_W, anchored, nice_ceil,
     plot_px, render, text, trim,
 };
+use crate::metrics::catalogue as cat;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 use std::path::Path;
@@ -19,7 +20,8 @@ use std::path::Path;
 pub const SWEEP_CSV: &str = "sweep.csv";
 pub const SWEEP_PNG: &str = "sweep.png";
 
-/// One run of the sweep: the advertisement interval it used and what the failover cost.
+/// One run of the sweep: the advertisement interval it used and what the failover cost (the
+/// run's `takeover_ms`, `outage_ms` and `failed_requests`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepPoint {
     /// Run name, e.g. `failover-sweep-advert-100ms`.
@@ -118,9 +120,9 @@ fn write_csv(path: &Path, points: &[&SweepPoint]) -> Result<(), ResultsError> {
         "advert_ms",
         "backup_priority",
         "formula_ms",
-        "takeover_ms",
-        "outage_ms",
-        "failed_requests",
+        cat::TAKEOVER_MS.name,
+        cat::OUTAGE_MS.name,
+        cat::FAILED_REQUESTS.name,
     ])
     .map_err(err)?;
     for p in points {

@@ -2,14 +2,16 @@
 
 use super::RunRecord;
 use super::derive::{self, Share};
+use crate::metrics::catalogue as cat;
 use std::fmt::Write;
 
-/// Metrics shown in the head of the table, so not repeated under "other metrics".
+/// Metrics shown in the head of the table, so not repeated under "other metrics" (`p50_ms`
+/// and `p99_ms`: their names in older result folders).
 const SHOWN: [&str; 5] = [
-    "director_byte_share",
-    "latency_p50_ms",
+    cat::DIRECTOR_BYTE_SHARE.name,
+    cat::LATENCY_P50_MS.name,
     "p50_ms",
-    "latency_p99_ms",
+    cat::LATENCY_P99_MS.name,
     "p99_ms",
 ];
 
@@ -61,7 +63,7 @@ fn write_table(out: &mut String, run: &RunRecord) -> std::fmt::Result {
         num(t.p50_ms),
         num(t.p99_ms)
     )?;
-    if let Some(v) = run.metrics.get("director_byte_share") {
+    if let Some(v) = run.metrics.get(cat::DIRECTOR_BYTE_SHARE.name) {
         writeln!(out, "director   byte share {}", num(*v))?;
     }
     write_shares(out, &derive::shares(run), run)?;

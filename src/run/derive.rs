@@ -1,90 +1,22 @@
-//! From what a run collected to what it reports: the merged per-interval timeline and the
-//! run's metrics (see README.md, "Metrics"), each computed from measured counts.
+//! From what a run collected to what it reports: the run's metrics (registry entries, see
+//! `metrics::registry`), each computed from measured counts. The client-side, memory,
+//! failover and sync metrics are computed here; the health, VRRP-spoofing and flood modules
+//! compute theirs, and this module assembles them (they never import it).
 
 use super::execute::Collected;
+pub use super::timeline::timeline;
+use super::timeline::{merge_into, window};
 use crate::metrics::Interval;
+use crate::metrics::catalogue as cat;
+use crate::metrics::registry::{Metric, Values};
 use crate::node::event::{DirectorEvent, SyncReport};
 use crate::results::TimelineRow;
 use crate::scenario::{Action, Scenario};
 use std::collections::BTreeMap;
 
-/// Adds `b`'s counts into `a`. Latency percentiles of merged loads take the worse of the two.
-pub fn merge_into(a: &mut Interval, b: &Interval) {
-    a.ok += b.ok;
-    a.failed += b.failed;
-    for (kind, n) in &b.errors {
-        *a.errors.entry(kind.clone()).or_default() += n;
-    }
-    a.bytes += b.bytes;
-    a.request_bytes += b.request_bytes;
-    a.new_conns += b.new_conns;
-    a.completed_ok += b.completed_ok;
-    a.broken_conns += b.broken_conns;
-    a.latency.p50_us = a.latency.p50_us.max(b.latency.p50_us);
-    a.latency.p90_us = a.latency.p90_us.max(b.latency.p90_us);
-    a.latency.p99_us = a.latency.p99_us.max(b.latency.p99_us);
-    a.latency.max_us = a.latency.max_us.max(b.latency.max_us);
-    for (name, c) in &b.servers {
-        let s = a.servers.entry(name.clone()).or_default();
-        s.requests += c.requests;
-        s.new_conns += c.new_conns;
-        s.broken_conns += c.broken_conns;
-    }
-}
-
-/// The run's timeline: client outcomes of all loads and the director's forwarding, per interval.
-pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
-    let interval = scenario.interval.as_millis() as u64;
-    let n = scenario.load_end().as_millis().div_ceil(interval as u128) as usize;
-    let mut rows: Vec<TimelineRow> = (0..n)
-        .map(|k| TimelineRow {
-            t_ms: k as u64 * interval,
-            ..TimelineRow::default()
-        })
-        .collect();
-    for (load, report) in scenario.loads.iter().zip(&c.clients) {
-        let offset = (load.start.as_millis() as u64 / interval) as usize;
-        for (k, iv) in report.intervals.iter().enumerate() {
-            if let Some(row) = rows.get_mut(offset + k) {
-                merge_into(&mut row.client, iv);
-            }
-        }
-    }
-    for pair in c.director_samples.windows(2) {
-        let (t0, a) = pair[0];
-        let (_, b) = pair[1];
-        if let Some(row) = rows.get_mut((t0 / interval) as usize) {
-            // Saturating: counters only grow, but a sample must never panic the report.
-            row.director_packets += b.all_packets().saturating_sub(a.all_packets());
-            row.director_bytes += b.all_bytes().saturating_sub(a.all_bytes());
-        }
-    }
-    for row in &mut rows {
-        row.client.start_ms = row.t_ms;
-        // The director(s) active at the last sample taken in the interval.
-        row.master = c
-            .masters
-            .iter()
-            .rev()
-            .find(|(t, _)| *t < row.t_ms + interval)
-            .map(|(_, m)| m.join("+"))
-            .unwrap_or_default();
-    }
-    rows
-}
-
-/// Sums the rows whose interval starts in `[from_ms, to_ms)`.
-pub(super) fn window(rows: &[TimelineRow], from_ms: u64, to_ms: u64) -> Interval {
-    let mut sum = Interval::default();
-    for r in rows.iter().filter(|r| r.t_ms >= from_ms && r.t_ms < to_ms) {
-        merge_into(&mut sum, &r.client);
-    }
-    sum
-}
-
 /// Every metric of the run, by name.
 pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTreeMap<String, f64> {
-    let mut m = BTreeMap::new();
+    let mut m = Values::default();
     super::flood::metrics(&mut m, scenario, c);
     let interval = scenario.interval.as_millis() as u64;
     let mut total = Interval::default();
@@ -99,28 +31,19 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
         .min()
         .unwrap_or_default();
     let span_s = (scenario.load_end() - first_start).as_secs_f64();
-    m.insert("requests".into(), requests);
-    m.insert("requests_ok".into(), total.ok as f64);
-    m.insert("failed_requests".into(), total.failed as f64);
-    m.insert("broken_connections".into(), total.broken_conns as f64);
-    m.insert(
-        "failed_share".into(),
-        total.failed as f64 / requests.max(1.0),
-    );
-    m.insert("throughput_rps".into(), total.ok as f64 / span_s.max(0.001));
+    m.set(&cat::REQUESTS, requests);
+    m.set(&cat::REQUESTS_OK, total.ok as f64);
+    m.set(&cat::FAILED_REQUESTS, total.failed as f64);
+    m.set(&cat::BROKEN_CONNECTIONS, total.broken_conns as f64);
+    m.set(&cat::FAILED_SHARE, total.failed as f64 / requests.max(1.0));
+    m.set(&cat::THROUGHPUT_RPS, total.ok as f64 / span_s.max(0.001));
     // Response bytes (headers and bodies) received by successful requests, per second.
-    m.insert(
-        "goodput_gbps".into(),
+    m.set(
+        &cat::GOODPUT_GBPS,
         total.bytes as f64 * 8.0 / span_s.max(0.001) / 1e9,
     );
-    m.insert(
-        "latency_p50_ms".into(),
-        total.latency.p50_us as f64 / 1000.0,
-    );
-    m.insert(
-        "latency_p99_ms".into(),
-        total.latency.p99_us as f64 / 1000.0,
-    );
+    m.set(&cat::LATENCY_P50_MS, total.latency.p50_us as f64 / 1000.0);
+    m.set(&cat::LATENCY_P99_MS, total.latency.p99_us as f64 / 1000.0);
 
     // Shares of new connections, before the first event changes the picture.
     let until = c.events.first().map_or(u64::MAX, |(at, _)| *at);
@@ -131,16 +54,16 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     for (rs, expected) in scenario.real_servers.iter().zip(scenario.weight_shares()) {
         let got = before.servers.get(&rs.name).map_or(0, |s| s.new_conns);
         let share = got as f64 / conns.max(1) as f64;
-        m.insert(format!("share:{}", rs.name), share);
+        m.set_for(&cat::SHARE, &rs.name, share);
         worst_error = worst_error.max((share - expected).abs());
         max_share = max_share.max(share);
     }
-    m.insert(
-        "share_error_max".into(),
+    m.set(
+        &cat::SHARE_ERROR_MAX,
         if conns > 0 { worst_error } else { f64::NAN },
     );
-    m.insert(
-        "max_server_share".into(),
+    m.set(
+        &cat::MAX_SERVER_SHARE,
         if conns > 0 { max_share } else { f64::NAN },
     );
 
@@ -151,20 +74,20 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     let wire_packets = (c.router_lan.tx_packets + c.router_lan.rx_packets) as f64;
     let director_bytes = forwarded.all_bytes() as f64;
     let director_packets = forwarded.all_packets() as f64;
-    m.insert("director_packets".into(), director_packets);
-    m.insert("director_bytes".into(), director_bytes);
-    m.insert("wire_packets".into(), wire_packets);
-    m.insert("wire_bytes".into(), wire_bytes);
-    m.insert(
-        "director_byte_share".into(),
+    m.set(&cat::DIRECTOR_PACKETS, director_packets);
+    m.set(&cat::DIRECTOR_BYTES, director_bytes);
+    m.set(&cat::WIRE_PACKETS, wire_packets);
+    m.set(&cat::WIRE_BYTES, wire_bytes);
+    m.set(
+        &cat::DIRECTOR_BYTE_SHARE,
         director_bytes / wire_bytes.max(1.0),
     );
-    m.insert(
-        "director_packet_share".into(),
+    m.set(
+        &cat::DIRECTOR_PACKET_SHARE,
         director_packets / wire_packets.max(1.0),
     );
-    m.insert(
-        "director_conn_ratio".into(),
+    m.set(
+        &cat::DIRECTOR_CONN_RATIO,
         forwarded.conns as f64 / (total.new_conns as f64).max(1.0),
     );
 
@@ -185,8 +108,8 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
             new_after += s.new_conns;
             requests_after += s.requests;
         }
-        m.insert("drained_new_conns".into(), new_after as f64);
-        m.insert("drained_requests_after".into(), requests_after as f64);
+        m.set(&cat::DRAINED_NEW_CONNS, new_after as f64);
+        m.set(&cat::DRAINED_REQUESTS_AFTER, requests_after as f64);
     }
 
     // Killed servers: failures while down, and after they came back.
@@ -207,18 +130,18 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
                 failed_after += window(rows, t + 1000, u64::MAX).failed;
             }
         }
-        m.insert("failed_during_fault".into(), failed as f64);
-        m.insert(
-            "failed_share_during_fault".into(),
+        m.set(&cat::FAILED_DURING_FAULT, failed as f64);
+        m.set(
+            &cat::FAILED_SHARE_DURING_FAULT,
             failed as f64 / (all as f64).max(1.0),
         );
-        m.insert("failed_after_restore".into(), failed_after as f64);
+        m.set(&cat::FAILED_AFTER_RESTORE, failed_after as f64);
     }
     if scenario.lab.mode.has_director() {
-        m.insert("host_probe_failures".into(), c.host_probe_failures as f64);
+        m.set(&cat::HOST_PROBE_FAILURES, c.host_probe_failures as f64);
     }
-    m.insert(
-        "broken_on_live_servers".into(),
+    m.set(
+        &cat::BROKEN_ON_LIVE_SERVERS,
         broken_on_live_servers(c, rows, interval) as f64,
     );
     memory_metrics(&mut m, &c.memory);
@@ -226,17 +149,17 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     sync_metrics(&mut m, c);
     super::health_metrics::health_metrics(&mut m, scenario, c, rows);
     super::vrrp_metrics::vrrp_metrics(&mut m, scenario, c);
-    m
+    m.into_map()
 }
 
 /// Director memory: the largest RSS seen, and how much the longest-lived director process grew
 /// from a quarter of its life (past the warm-up: buffers, tables, huge pages) to its end
 /// (medians of a tenth of its samples each, so one sample does not decide).
-fn memory_metrics(m: &mut BTreeMap<String, f64>, samples: &[super::execute::MemorySample]) {
+fn memory_metrics(m: &mut Values, samples: &[super::execute::MemorySample]) {
     let Some(max) = samples.iter().map(|s| s.rss_kib).max() else {
         return;
     };
-    m.insert("director_rss_max_mb".into(), max as f64 / 1024.0);
+    m.set(&cat::DIRECTOR_RSS_MAX_MB, max as f64 / 1024.0);
     let mut lives: BTreeMap<(&str, u32), Vec<u64>> = BTreeMap::new();
     for s in samples {
         lives
@@ -260,7 +183,7 @@ fn memory_metrics(m: &mut BTreeMap<String, f64>, samples: &[super::execute::Memo
     };
     let early = median(&longest[n / 4..n / 4 + tenth]);
     let late = median(&longest[n - tenth..]);
-    m.insert("director_rss_growth_mb".into(), (late - early) / 1024.0);
+    m.set(&cat::DIRECTOR_RSS_GROWTH_MB, (late - early) / 1024.0);
 }
 
 /// When the server faulted (killed or hung) at `at` was restored (or answered again).
@@ -310,7 +233,7 @@ fn broken_on_live_servers(c: &Collected, rows: &[TimelineRow], interval: u64) ->
 }
 
 /// Connection sync, summed over the directors (lag: the worst one at its last report).
-fn sync_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
+fn sync_metrics(m: &mut Values, c: &Collected) {
     if c.sync.is_empty() {
         return;
     }
@@ -318,36 +241,35 @@ fn sync_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
         c.sync.iter().map(|(_, r)| field(r) as f64).sum()
     };
     type Field = fn(&SyncReport) -> u64;
-    let metrics: [(&str, Field); 8] = [
-        ("sync_msgs_sent", |r| r.counters.msgs_sent),
-        ("sync_entries_sent", |r| r.counters.entries_sent),
-        ("sync_entries_installed", |r| r.counters.entries_installed),
-        ("sync_install_errors", |r| r.counters.install_errors),
-        ("sync_msgs_lost", |r| r.counters.msgs_lost),
-        ("sync_bulk_entries_sent", |r| r.counters.bulk_entries_sent),
-        ("sync_bulks_completed", |r| r.counters.bulks_completed),
-        ("sync_refresh_entries_sent", |r| {
+    let metrics: [(&Metric, Field); 8] = [
+        (&cat::SYNC_MSGS_SENT, |r| r.counters.msgs_sent),
+        (&cat::SYNC_ENTRIES_SENT, |r| r.counters.entries_sent),
+        (&cat::SYNC_ENTRIES_INSTALLED, |r| {
+            r.counters.entries_installed
+        }),
+        (&cat::SYNC_INSTALL_ERRORS, |r| r.counters.install_errors),
+        (&cat::SYNC_MSGS_LOST, |r| r.counters.msgs_lost),
+        (&cat::SYNC_BULK_ENTRIES_SENT, |r| {
+            r.counters.bulk_entries_sent
+        }),
+        (&cat::SYNC_BULKS_COMPLETED, |r| r.counters.bulks_completed),
+        (&cat::SYNC_REFRESH_ENTRIES_SENT, |r| {
             r.counters.refresh_entries_sent
         }),
     ];
     for (metric, field) in metrics {
-        m.insert(metric.into(), sum(field));
+        m.set(metric, sum(field));
     }
     let lag = c
         .sync
         .iter()
         .map(|(_, r)| r.max_lag_ms as f64)
         .fold(0.0, f64::max);
-    m.insert("sync_lag_ms".into(), lag);
+    m.set(&cat::SYNC_LAG_MS, lag);
 }
 
 /// Failover loss: how long the takeover took, how long clients got nothing, split brain.
-fn failover_metrics(
-    m: &mut BTreeMap<String, f64>,
-    scenario: &Scenario,
-    c: &Collected,
-    rows: &[TimelineRow],
-) {
+fn failover_metrics(m: &mut Values, scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) {
     let interval = scenario.interval.as_millis() as u64;
     let fault = c.events.iter().find(|(_, e)| {
         matches!(
@@ -359,7 +281,7 @@ fn failover_metrics(
         // Before the fault everything must work: e.g. a peer that wrongly took the VIP. The
         // interval just before the fault is left out: its requests may be in flight at the kill.
         let before = window(rows, 0, (at / interval).saturating_sub(1) * interval);
-        m.insert("failed_before_fault".into(), before.failed as f64);
+        m.set(&cat::FAILED_BEFORE_FAULT, before.failed as f64);
     }
     if let Some((at, e)) = fault {
         // Just before the fault: the other director's table against the failing master's.
@@ -374,8 +296,8 @@ fn failover_metrics(
             size_before(&|d| d == e.director),
             size_before(&|d| d != e.director),
         ) {
-            m.insert(
-                "backup_table_ratio".into(),
+            m.set(
+                &cat::BACKUP_TABLE_RATIO,
                 other as f64 / (master as f64).max(1.0),
             );
         }
@@ -389,15 +311,15 @@ fn failover_metrics(
             .map(|(_, t, _)| *t)
             .min();
         let takeover = garp.map_or(f64::NAN, |t| (t - at) as f64);
-        m.insert("takeover_ms".into(), takeover);
+        m.set(&cat::TAKEOVER_MS, takeover);
         // Against RFC 5798's Master_Down_Interval of the director that takes over.
         if let Some(f) = &scenario.failover {
             let other = usize::from(e.director == "d1");
             let advert_ms = f.advert_interval.as_secs_f64() * 1000.0;
             let formula = crate::results::master_down_ms(advert_ms, f.priorities[other]);
-            m.insert("master_down_ms".into(), formula);
-            m.insert("takeover_excess_ms".into(), takeover - formula);
-            m.insert("takeover_ratio".into(), takeover / formula);
+            m.set(&cat::MASTER_DOWN_MS, formula);
+            m.set(&cat::TAKEOVER_EXCESS_MS, takeover - formula);
+            m.set(&cat::TAKEOVER_RATIO, takeover / formula);
         }
     }
     if scenario.failover.is_some() {
@@ -415,10 +337,10 @@ fn failover_metrics(
             };
             longest = longest.max(run);
         }
-        m.insert("outage_ms".into(), longest as f64);
+        m.set(&cat::OUTAGE_MS, longest as f64);
         // Time with more than one active director (sampled every interval).
         let split = c.masters.iter().filter(|(_, who)| who.len() > 1).count() as u64 * interval;
-        m.insert("split_brain_ms".into(), split as f64);
+        m.set(&cat::SPLIT_BRAIN_MS, split as f64);
         // After the last repair (resume, restart, link or heartbeat restored): how long two
         // masters still coexisted, and how many there were at the end.
         let healed = c
@@ -442,11 +364,14 @@ fn failover_metrics(
             .filter(|(t, who)| *t >= healed && who.len() > 1)
             .count() as u64
             * interval;
-        m.insert("split_brain_after_heal_ms".into(), after as f64);
+        m.set(&cat::SPLIT_BRAIN_AFTER_HEAL_MS, after as f64);
         let at_end = c.masters.last().map_or(0, |(_, who)| who.len());
-        m.insert("masters_at_end".into(), at_end as f64);
+        m.set(&cat::MASTERS_AT_END, at_end as f64);
     }
 }
 
 #[cfg(test)]
 mod soak_tests;
+
+#[cfg(test)]
+mod registry_tests;

@@ -3,10 +3,11 @@
 
 use super::execute::Collected;
 use crate::lab::{Lab, LinkStats};
+use crate::metrics::catalogue as cat;
+use crate::metrics::registry::Values;
 use crate::results::{FloodRecord, FloodSample};
 use crate::scenario::{ConnectionMode, LoadMode, LoadSpec, Scenario};
 use anyhow::Context;
-use std::collections::BTreeMap;
 
 /// The spoofed sub-range as a prefix (no real client of a scenario uses it: see `client_base`).
 pub fn flood_net() -> String {
@@ -88,7 +89,7 @@ pub fn record(scenario: &Scenario, c: &Collected) -> Option<FloodRecord> {
 }
 
 /// The flood's metrics (README, "Metrics").
-pub fn metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Collected) {
+pub fn metrics(m: &mut Values, scenario: &Scenario, c: &Collected) {
     let Some(rec) = record(scenario, c) else {
         return;
     };
@@ -110,8 +111,8 @@ pub fn metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Collected
             ok as f64 / (ok + failed) as f64
         }
     };
-    m.insert("new_conn_success_during_flood".into(), share(true));
-    m.insert("new_conn_success_after_flood".into(), share(false));
+    m.set(&cat::NEW_CONN_SUCCESS_DURING_FLOOD, share(true));
+    m.set(&cat::NEW_CONN_SUCCESS_AFTER_FLOOD, share(false));
     let flood = c.clients.iter().filter_map(|r| r.flood.as_ref());
     let (mut sent, mut errors, mut rate) = (0, 0, 0.0);
     for f in flood {
@@ -119,9 +120,9 @@ pub fn metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Collected
         errors += f.send_errors;
         rate += f.rate_achieved;
     }
-    m.insert("flood_sent".into(), sent as f64);
-    m.insert("flood_send_errors".into(), errors as f64);
-    m.insert("flood_rate_achieved".into(), rate);
+    m.set(&cat::FLOOD_SENT, sent as f64);
+    m.set(&cat::FLOOD_SEND_ERRORS, errors as f64);
+    m.set(&cat::FLOOD_RATE_ACHIEVED, rate);
     let d = &c.director_final.defense;
     let peak = c
         .director_tables
@@ -130,32 +131,26 @@ pub fn metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Collected
         .max()
         .unwrap_or(0)
         .max(d.table_peak);
-    m.insert("table_peak".into(), peak as f64);
-    m.insert(
-        "table_peak_share".into(),
+    m.set(&cat::TABLE_PEAK, peak as f64);
+    m.set(
+        &cat::TABLE_PEAK_SHARE,
         peak as f64 / scenario.lab.max_connections as f64,
     );
-    m.insert("defense_level_changes".into(), d.level_changes as f64);
-    m.insert(
-        "defense_half_open_evicted".into(),
-        d.half_open_evicted as f64,
-    );
-    m.insert(
-        "defense_half_open_dropped".into(),
-        d.half_open_dropped as f64,
-    );
-    m.insert(
-        "defense_half_open_expired_early".into(),
+    m.set(&cat::DEFENSE_LEVEL_CHANGES, d.level_changes as f64);
+    m.set(&cat::DEFENSE_HALF_OPEN_EVICTED, d.half_open_evicted as f64);
+    m.set(&cat::DEFENSE_HALF_OPEN_DROPPED, d.half_open_dropped as f64);
+    m.set(
+        &cat::DEFENSE_HALF_OPEN_EXPIRED_EARLY,
         d.half_open_expired_early as f64,
     );
-    m.insert("defense_syns_refused".into(), d.syns_refused as f64);
-    m.insert(
-        "defense_syns_refused_per_source".into(),
+    m.set(&cat::DEFENSE_SYNS_REFUSED, d.syns_refused as f64);
+    m.set(
+        &cat::DEFENSE_SYNS_REFUSED_PER_SOURCE,
         d.syns_refused_per_source as f64,
     );
     let drops = |name: &str| c.director_final.drops.get(name).copied().unwrap_or(0) as f64;
-    m.insert("director_table_full_drops".into(), drops("table_full"));
-    m.insert("tap_tx_dropped".into(), c.director_tap.tx_dropped as f64);
+    m.set(&cat::DIRECTOR_TABLE_FULL_DROPS, drops("table_full"));
+    m.set(&cat::TAP_TX_DROPPED, c.director_tap.tx_dropped as f64);
 }
 
 /// The first director's TAP counters (in the switch's namespace: its `tx` is towards the

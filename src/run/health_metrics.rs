@@ -3,8 +3,10 @@
 //! come back (`recovery_ms`) and whether it got traffic again; and, with a sorry server, its
 //! share once every real server was down.
 
-use super::derive::window;
 use super::execute::{Collected, HealthChange};
+use super::timeline::window;
+use crate::metrics::catalogue as cat;
+use crate::metrics::registry::Values;
 use crate::results::TimelineRow;
 use crate::scenario::{Action, Scenario};
 use std::collections::BTreeMap;
@@ -23,7 +25,7 @@ fn first_change<'a>(
 
 /// The checks' own counters, over every director and server: how many ran, timed out, and
 /// the slowest successful one.
-fn counter_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
+fn counter_metrics(m: &mut Values, c: &Collected) {
     let servers = c.health_counters.iter().flat_map(|(_, servers)| servers);
     let (mut checks, mut timeouts, mut slowest) = (0.0, 0.0, 0.0f64);
     for s in servers.map(|s| &s.counters) {
@@ -31,13 +33,13 @@ fn counter_metrics(m: &mut BTreeMap<String, f64>, c: &Collected) {
         timeouts += s.timeouts as f64;
         slowest = slowest.max(s.max_latency_ms as f64);
     }
-    m.insert("checks_run".into(), checks);
-    m.insert("check_timeouts".into(), timeouts);
-    m.insert("check_latency_max_ms".into(), slowest);
+    m.set(&cat::CHECKS_RUN, checks);
+    m.set(&cat::CHECK_TIMEOUTS, timeouts);
+    m.set(&cat::CHECK_LATENCY_MAX_MS, slowest);
 }
 
 pub(super) fn health_metrics(
-    m: &mut BTreeMap<String, f64>,
+    m: &mut Values,
     scenario: &Scenario,
     c: &Collected,
     rows: &[TimelineRow],
@@ -62,8 +64,8 @@ pub(super) fn health_metrics(
     for h in c.health.iter().filter(|h| h.director == first) {
         last.insert(&h.server, h.up);
     }
-    m.insert(
-        "servers_down_at_end".into(),
+    m.set(
+        &cat::SERVERS_DOWN_AT_END,
         last.values().filter(|up| !**up).count() as f64,
     );
     counter_metrics(m, c);
@@ -77,7 +79,7 @@ pub(super) fn health_metrics(
             continue;
         };
         detected.push(down.at);
-        m.insert(format!("detection_ms:{}", e.server), (down.at - at) as f64);
+        m.set_for(&cat::DETECTION_MS_OF, &e.server, (down.at - at) as f64);
         // From the interval of the fault up to the one of the detection.
         before += window(
             rows,
@@ -86,8 +88,8 @@ pub(super) fn health_metrics(
         )
         .failed;
     }
-    m.insert(
-        "undetected_faults".into(),
+    m.set(
+        &cat::UNDETECTED_FAULTS,
         (faults.len() - detected.len()) as f64,
     );
     if detected.len() < faults.len() {
@@ -95,8 +97,8 @@ pub(super) fn health_metrics(
     }
     let fault_at = faults.iter().map(|(at, _)| *at).min().unwrap_or(0);
     let detection = detected.iter().copied().max().unwrap_or(0);
-    m.insert("detection_ms".into(), (detection - fault_at) as f64);
-    m.insert("failed_before_detection".into(), before as f64);
+    m.set(&cat::DETECTION_MS, (detection - fault_at) as f64);
+    m.set(&cat::FAILED_BEFORE_DETECTION, before as f64);
     // Requests already sent to the dead server may fail until their timeout.
     let margin = scenario
         .loads
@@ -112,14 +114,14 @@ pub(super) fn health_metrics(
         .min()
         .unwrap_or(u64::MAX);
     let after = window(rows, detection + margin, repaired);
-    m.insert("failed_after_detection".into(), after.failed as f64);
+    m.set(&cat::FAILED_AFTER_DETECTION, after.failed as f64);
     if let Some(sorry) = scenario.real_servers.iter().find(|r| r.sorry) {
         let early = window(rows, 0, fault_at / interval * interval);
         let s = early.servers.get(&sorry.name).copied().unwrap_or_default();
-        m.insert("sorry_requests_before_fault".into(), s.requests as f64);
+        m.set(&cat::SORRY_REQUESTS_BEFORE_FAULT, s.requests as f64);
         let s = after.servers.get(&sorry.name).copied().unwrap_or_default();
-        m.insert(
-            "sorry_share_after_detection".into(),
+        m.set(
+            &cat::SORRY_SHARE_AFTER_DETECTION,
             s.requests as f64 / (after.ok as f64).max(1.0),
         );
     }
@@ -135,9 +137,9 @@ pub(super) fn health_metrics(
     }
     if !repairs.is_empty() {
         if let Some(r) = recovery {
-            m.insert("recovery_ms".into(), r as f64);
+            m.set(&cat::RECOVERY_MS, r as f64);
         }
-        m.insert("requests_after_recovery".into(), served_after as f64);
+        m.set(&cat::REQUESTS_AFTER_RECOVERY, served_after as f64);
     }
 }
 

@@ -10,11 +10,14 @@ mod health_metrics;
 mod keepalived;
 mod loads;
 mod procs;
+mod timeline;
 mod vrrp_metrics;
 
 pub use execute::{knat_services, topology};
 
 use crate::lab::{Interrupt, check_privileges};
+use crate::metrics::catalogue as cat;
+use crate::metrics::registry::Metric;
 use crate::results::{EventMark, ExpectationOutcome, RunRecord, ServerInfo, SweepPoint};
 use crate::scenario::Scenario;
 use anyhow::Context;
@@ -88,7 +91,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
 /// Writes and prints the chart of an advert-interval sweep: takeover and outage of each run
 /// next to Master_Down_Interval.
 fn sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow::Result<()> {
-    let metric = |r: &RunRecord, name: &str| r.metrics.get(name).copied().unwrap_or(f64::NAN);
+    let metric = |r: &RunRecord, m: &Metric| r.metrics.get(m.name).copied().unwrap_or(f64::NAN);
     let points: Vec<SweepPoint> = variants
         .iter()
         .zip(records)
@@ -104,9 +107,9 @@ fn sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow:
                 run: r.scenario.clone(),
                 advert_ms: f.advert_interval.as_secs_f64() * 1000.0,
                 backup_priority: f.priorities[usize::from(hit == "d1")],
-                takeover_ms: metric(r, "takeover_ms"),
-                outage_ms: metric(r, "outage_ms"),
-                failed_requests: metric(r, "failed_requests"),
+                takeover_ms: metric(r, &cat::TAKEOVER_MS),
+                outage_ms: metric(r, &cat::OUTAGE_MS),
+                failed_requests: metric(r, &cat::FAILED_REQUESTS),
             })
         })
         .collect();
@@ -130,17 +133,17 @@ fn compare(parent: &Path, records: &[RunRecord]) -> anyhow::Result<()> {
     }
     println!("{}", crate::results::comparison_table(records));
     // Speed next to the first run (the reference), measured in this one `tapvs run`.
-    let metric = |r: &RunRecord, name: &str| r.metrics.get(name).copied().unwrap_or(f64::NAN);
+    let metric = |r: &RunRecord, m: &Metric| r.metrics.get(m.name).copied().unwrap_or(f64::NAN);
     if let Some(first) = records.first() {
         for r in records {
             println!(
                 "  {:<32} {:>9.0} req/s ({:.2} x {})   {:>6.2} Gbit/s ({:.2} x)",
                 r.scenario,
-                metric(r, "throughput_rps"),
-                metric(r, "throughput_rps") / metric(first, "throughput_rps"),
+                metric(r, &cat::THROUGHPUT_RPS),
+                metric(r, &cat::THROUGHPUT_RPS) / metric(first, &cat::THROUGHPUT_RPS),
                 first.scenario,
-                metric(r, "goodput_gbps"),
-                metric(r, "goodput_gbps") / metric(first, "goodput_gbps"),
+                metric(r, &cat::GOODPUT_GBPS),
+                metric(r, &cat::GOODPUT_GBPS) / metric(first, &cat::GOODPUT_GBPS),
             );
         }
     }

@@ -3,9 +3,10 @@
 //! no peer.
 
 use super::execute::Collected;
+use crate::metrics::catalogue as cat;
+use crate::metrics::registry::Values;
 use crate::node::event::DirectorEvent;
 use crate::scenario::{Action, Scenario};
-use std::collections::BTreeMap;
 
 /// After the last forged advert, how long a re-announcement still counts as caused by it.
 const SPOOF_TAIL_MS: u64 = 1000;
@@ -14,7 +15,7 @@ const SPOOF_TAIL_MS: u64 = 1000;
 pub const COPIES_PER_DIRECTOR: u64 = 2;
 
 /// `no_master_ms` with two tapvs directors; the spoofing metrics with `spoof_vrrp` events.
-pub fn vrrp_metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Collected) {
+pub fn vrrp_metrics(m: &mut Values, scenario: &Scenario, c: &Collected) {
     let tapvs_pair = scenario.failover.is_some()
         && scenario.lab.mode.has_director()
         && scenario.tapvs_directors().len() == 2;
@@ -22,7 +23,7 @@ pub fn vrrp_metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Coll
         // Sampled like split_brain_ms: intervals in which no director was active.
         let interval = scenario.interval.as_millis() as u64;
         let none = c.masters.iter().filter(|(_, who)| who.is_empty()).count() as u64;
-        m.insert("no_master_ms".into(), (none * interval) as f64);
+        m.set(&cat::NO_MASTER_MS, (none * interval) as f64);
     }
     let spoofs: Vec<_> = c
         .events
@@ -44,17 +45,17 @@ pub fn vrrp_metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Coll
         .iter()
         .filter(|(_, t, what)| (from..=to).contains(t) && *what == DirectorEvent::GratuitousArp)
         .count();
-    m.insert("garp_bursts_during_spoof".into(), bursts as f64);
+    m.set(&cat::GARP_BURSTS_DURING_SPOOF, bursts as f64);
     let dropped: f64 = c
         .vrrp
         .iter()
         .map(|(_, v)| v.counters.dropped_not_peer as f64)
         .sum();
-    m.insert("vrrp_not_peer_dropped".into(), dropped);
+    m.set(&cat::VRRP_NOT_PEER_DROPPED, dropped);
     let forged: u64 = spoofs.iter().map(|(_, e)| u64::from(e.spoof_count())).sum();
     let expected = forged * COPIES_PER_DIRECTOR * scenario.tapvs_directors().len() as u64;
-    m.insert(
-        "vrrp_spoofed_counted_share".into(),
+    m.set(
+        &cat::VRRP_SPOOFED_COUNTED_SHARE,
         dropped / (expected as f64).max(1.0),
     );
 }
@@ -62,6 +63,7 @@ pub fn vrrp_metrics(m: &mut BTreeMap<String, f64>, scenario: &Scenario, c: &Coll
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::path::Path;
 
     const SCENARIO: &str = r#"
@@ -117,9 +119,9 @@ duration = "3s"
 
     fn metrics(c: &Collected) -> BTreeMap<String, f64> {
         let s = Scenario::parse(Path::new("t.toml"), SCENARIO).unwrap();
-        let mut m = BTreeMap::new();
+        let mut m = Values::default();
         vrrp_metrics(&mut m, &s, c);
-        m
+        m.into_map()
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub use crate::duration;
 pub mod echo;
 mod validate;
 
-pub use validate::{METRICS, client_base};
+pub use validate::client_base;
 
 use crate::config::Protocol;
 use crate::sched::SchedulerKind;

@@ -3,90 +3,10 @@
 
 use super::echo::shown;
 use super::{Action, EventSpec, LoadMode, Scenario};
+use crate::metrics::registry::{self, Entry};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
-
-/// Metrics a run computes (see README.md, "Metrics"). `share:<server>` exists per server.
-pub const METRICS: &[&str] = &[
-    "requests",
-    "requests_ok",
-    "failed_requests",
-    "failed_share",
-    "throughput_rps",
-    "goodput_gbps",
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "share_error_max",
-    "max_server_share",
-    "director_byte_share",
-    "director_packet_share",
-    "director_packets",
-    "director_bytes",
-    "wire_packets",
-    "wire_bytes",
-    "director_conn_ratio",
-    "drained_new_conns",
-    "drained_requests_after",
-    "failed_during_fault",
-    "failed_share_during_fault",
-    "failed_after_restore",
-    "host_probe_failures",
-    "takeover_ms",
-    "broken_connections",
-    "broken_on_live_servers",
-    "director_rss_max_mb",
-    "director_rss_growth_mb",
-    "sync_msgs_sent",
-    "sync_entries_sent",
-    "sync_entries_installed",
-    "sync_install_errors",
-    "sync_msgs_lost",
-    "sync_bulk_entries_sent",
-    "sync_bulks_completed",
-    "servers_down_at_end",
-    "checks_run",
-    "check_timeouts",
-    "check_latency_max_ms",
-    "undetected_faults",
-    "detection_ms",
-    "failed_before_detection",
-    "failed_after_detection",
-    "sorry_share_after_detection",
-    "sorry_requests_before_fault",
-    "recovery_ms",
-    "requests_after_recovery",
-    "sync_refresh_entries_sent",
-    "sync_lag_ms",
-    "backup_table_ratio",
-    "failed_before_fault",
-    "master_down_ms",
-    "takeover_excess_ms",
-    "takeover_ratio",
-    "outage_ms",
-    "split_brain_ms",
-    "split_brain_after_heal_ms",
-    "masters_at_end",
-    "new_conn_success_during_flood",
-    "new_conn_success_after_flood",
-    "flood_sent",
-    "flood_send_errors",
-    "flood_rate_achieved",
-    "table_peak",
-    "table_peak_share",
-    "defense_level_changes",
-    "defense_half_open_evicted",
-    "defense_half_open_dropped",
-    "defense_half_open_expired_early",
-    "defense_syns_refused",
-    "defense_syns_refused_per_source",
-    "director_table_full_drops",
-    "tap_tx_dropped",
-    "no_master_ms",
-    "garp_bursts_during_spoof",
-    "vrrp_not_peer_dropped",
-    "vrrp_spoofed_counted_share",
-];
 
 /// Most events a timeline may hold once repeated events are expanded.
 pub const MAX_EVENTS: usize = 10_000;
@@ -724,20 +644,7 @@ impl Scenario {
     fn check_expectations(&self) -> Check {
         for (i, x) in self.expectations.iter().enumerate() {
             let f = |name: &str| format!("expect[{i}].{name}");
-            let known = METRICS.contains(&x.metric.as_str())
-                || x.metric
-                    .strip_prefix("share:")
-                    .is_some_and(|s| self.real_servers.iter().any(|r| r.name == s));
-            if !known {
-                return bad(
-                    f("metric"),
-                    format!(
-                        "unknown metric `{}`; known: {}, share:<server>",
-                        shown(&x.metric),
-                        METRICS.join(", ")
-                    ),
-                );
-            }
+            self.check_metric(&f("metric"), &x.metric)?;
             match (x.min, x.max) {
                 (None, None) => return bad(f("min"), "give min, max or both"),
                 (Some(lo), Some(hi)) if lo > hi => return bad(f("min"), "min is above max"),
@@ -745,6 +652,41 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+}
+
+impl Scenario {
+    /// A metric key of an expectation: a registry metric, or a family member naming one of
+    /// this scenario's real servers.
+    fn check_metric(&self, field: &str, key: &str) -> Check {
+        match registry::lookup(key) {
+            Some(Entry::Metric(_)) => Ok(()),
+            Some(Entry::Member(family, server)) => {
+                if self.real_servers.iter().any(|r| r.name == server) {
+                    return Ok(());
+                }
+                let names: Vec<&str> = self.real_servers.iter().map(|r| r.name.as_str()).collect();
+                bad(
+                    field,
+                    format!(
+                        "`{}`: no real server `{}` ({} exists for each of: {})",
+                        shown(key),
+                        shown(server),
+                        family.pattern(),
+                        names.join(", ")
+                    ),
+                )
+            }
+            None => bad(
+                field,
+                format!(
+                    "unknown metric `{}`; the closest known is `{}` (all of them: `tapvs metrics`, \
+                     or README.md, \"Metrics\")",
+                    shown(key),
+                    registry::closest(key)
+                ),
+            ),
+        }
     }
 }
 

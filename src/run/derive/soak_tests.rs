@@ -114,19 +114,22 @@ fn memory_growth_is_measured_on_the_longest_lived_process() {
     for s in 0..100u64 {
         samples.push(sample(s * 1000, "d1", 100 + (s / 10) as u32, 90_000));
     }
-    let mut m = BTreeMap::new();
+    let mut m = Values::default();
     memory_metrics(&mut m, &samples);
+    let m = m.into_map();
     assert_eq!(m["director_rss_max_mb"], 90_000.0 / 1024.0);
     // From a quarter of its life to its end: about three quarters of the 10 MiB.
     let growth = m["director_rss_growth_mb"];
     assert!((6.0..=8.0).contains(&growth), "growth {growth}");
     // Flat memory: no growth.
     let flat: Vec<_> = (0..50).map(|s| sample(s * 1000, "d2", 7, 30_000)).collect();
-    let mut m = BTreeMap::new();
+    let mut m = Values::default();
     memory_metrics(&mut m, &flat);
+    let m = m.into_map();
     assert_eq!(m["director_rss_growth_mb"], 0.0);
     // Too short a life to say.
-    let mut m = BTreeMap::new();
+    let mut m = Values::default();
     memory_metrics(&mut m, &flat[..5]);
+    let m = m.into_map();
     assert!(!m.contains_key("director_rss_growth_mb"));
 }

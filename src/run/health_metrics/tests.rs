@@ -4,6 +4,7 @@
 use super::*;
 use crate::metrics::ServerCounts;
 use crate::run::execute::HealthChange;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 const SCENARIO: &str = r#"
@@ -90,14 +91,14 @@ fn collected(scenario: &Scenario, changes: &[(u64, bool)]) -> Collected {
 
 fn run(changes: &[(u64, bool)], failed: impl Fn(u64) -> u64) -> BTreeMap<String, f64> {
     let scenario = Scenario::parse(Path::new("hm.toml"), SCENARIO).unwrap();
-    let mut m = BTreeMap::new();
+    let mut m = Values::default();
     health_metrics(
         &mut m,
         &scenario,
         &collected(&scenario, changes),
         &rows(failed),
     );
-    m
+    m.into_map()
 }
 
 #[test]
