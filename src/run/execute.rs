@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod links;
+
 /// How long a real server's command must keep running before the load starts.
 const SERVER_GRACE: Duration = Duration::from_millis(300);
 
@@ -65,6 +67,8 @@ pub struct Collected {
     /// Each director process's resident memory, sampled once a second: (ms from the load
     /// start, director, PID, RSS in KiB).
     pub memory: Vec<MemorySample>,
+    /// Each `[[link]]`'s wire: its last stats, by link name.
+    pub wires: Vec<(String, crate::impairment::WireStats)>,
 }
 
 /// One director process's resident set size at one time.
@@ -162,6 +166,11 @@ pub fn topology(scenario: &Scenario) -> Topology {
                 name: name.into(),
                 address,
             }))
+            .collect(),
+        wired: scenario
+            .links
+            .iter()
+            .map(|l| scenario.link_port(&l.name))
             .collect(),
     }
 }
@@ -533,6 +542,8 @@ fn drive(
     } else {
         Vec::new()
     };
+    // The impaired links first: they carry nothing until their wire runs.
+    ctx.spawn_wires(procs)?;
     for name in &directors {
         ctx.spawn_director(procs, name)?;
     }
@@ -796,10 +807,12 @@ fn drive(
     for name in &directors {
         procs.stop(name, Duration::from_secs(2));
     }
+    let wires = ctx.stop_wires(procs);
     let sync = last_reports(&ctx, &directors, "sync.json");
     let health_counters = last_reports(&ctx, &directors, "health.json");
     let vrrp = last_reports(&ctx, &directors, "vrrp.json");
     Ok(Collected {
+        wires,
         memory,
         director_tap: tap_after.since(&tap_before),
         vrrp,
@@ -967,5 +980,6 @@ fn apply(
             .lab
             .partition_heartbeat(event.action == Action::PartitionHeartbeat)?),
         Action::SpoofVrrp => ctx.spawn_spoofer(procs, event, directors),
+        Action::DegradeLink | Action::RepairLink => ctx.set_link(procs, event),
     }
 }

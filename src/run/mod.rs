@@ -7,6 +7,7 @@ mod execute;
 mod flood;
 mod health_metrics;
 mod keepalived;
+mod link_metrics;
 mod procs;
 mod vrrp_metrics;
 

@@ -86,6 +86,19 @@ pub const METRICS: &[&str] = &[
     "garp_bursts_during_spoof",
     "vrrp_not_peer_dropped",
     "vrrp_spoofed_counted_share",
+    "spurious_takeovers",
+    "spurious_takeovers_expected",
+    "split_brain_logged_ms",
+];
+
+/// Metrics per impaired link, `<metric>:<link>` (measured on its wire, both directions).
+pub const LINK_METRICS: &[&str] = &[
+    "link_frames",
+    "link_dropped",
+    "link_loss_pct",
+    "link_delayed",
+    "link_delay_mean_ms",
+    "link_delay_max_ms",
 ];
 
 /// Most events a timeline may hold once repeated events are expanded.
@@ -95,10 +108,12 @@ pub const MAX_EVENTS: usize = 10_000;
 pub const MAX_REAL_SERVERS: usize = 50;
 
 /// Names a real server cannot take: the lab's hosts (`kn`: the kernel NAT box), the directors
-/// and their inside TAPs (two-armed NAT), the kernel NAT box's inside port, and the interfaces
-/// of the switch namespace, where each server's port is named after it (see `lab::plan`).
-const RESERVED_HOSTS: [&str; 13] = [
-    "sw", "rt", "cl", "kn", "kni", "d1", "d2", "d1i", "d2i", "br0", "br1", "lo", "eth0",
+/// and their inside TAPs (two-armed NAT), the kernel NAT box's inside port, a wired director's
+/// bridge and TAPs, and the interfaces of the switch namespace, where each server's port is
+/// named after it (see `lab::plan`).
+const RESERVED_HOSTS: [&str; 19] = [
+    "sw", "rt", "cl", "kn", "kni", "d1", "d2", "d1i", "d2i", "d1br", "d1wa", "d1wb", "d2br",
+    "d2wa", "d2wb", "br0", "br1", "lo", "eth0",
 ];
 
 /// A real server's name: it names a namespace and an interface, so `[a-z][a-z0-9]*`, 1 to 8
@@ -197,6 +212,7 @@ impl Scenario {
         self.check_servers()?;
         self.check_health()?;
         self.check_loads()?;
+        self.check_links()?;
         self.check_events()?;
         self.check_expectations()
     }
@@ -575,6 +591,13 @@ impl Scenario {
                 self.check_spoof(i, e)?;
                 continue;
             }
+            if matches!(e.action, Action::DegradeLink | Action::RepairLink) {
+                self.check_link_event(i)?;
+                continue;
+            }
+            if !e.link.is_empty() || e.impair.is_some() {
+                return bad(f("link"), "only degrade_link and repair_link take a link");
+            }
             if e.priority.is_some() || !e.interval.is_zero() || !e.duration.is_zero() {
                 return bad(
                     f("priority"),
@@ -727,14 +750,19 @@ impl Scenario {
             let known = METRICS.contains(&x.metric.as_str())
                 || x.metric
                     .strip_prefix("share:")
-                    .is_some_and(|s| self.real_servers.iter().any(|r| r.name == s));
+                    .is_some_and(|s| self.real_servers.iter().any(|r| r.name == s))
+                || x.metric.split_once(':').is_some_and(|(m, link)| {
+                    LINK_METRICS.contains(&m) && self.link(link).is_some()
+                });
             if !known {
                 return bad(
                     f("metric"),
                     format!(
-                        "unknown metric `{}`; known: {}, share:<server>",
+                        "unknown metric `{}`; known: {}, share:<server>, and per [[link]] \
+                         <metric>:<link> of {}",
                         shown(&x.metric),
-                        METRICS.join(", ")
+                        METRICS.join(", "),
+                        LINK_METRICS.join(", ")
                     ),
                 );
             }
