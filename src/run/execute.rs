@@ -720,11 +720,12 @@ fn drive(
                 _ => {}
             }
             eprintln!(
-                "run: {:>6} ms  {} {}{}",
+                "run: {:>6} ms  {} {}{}{}",
                 at,
                 event.action.name(),
                 event.server,
-                event.director
+                event.director,
+                event.link
             );
             events.push((at, event.clone()));
             next_event += 1;

@@ -205,7 +205,7 @@ pub fn run_one(
             .iter()
             .map(|(at, e)| EventMark {
                 at_ms: *at,
-                label: format!("{} {}{}", e.action.name(), e.server, e.director),
+                label: format!("{} {}{}{}", e.action.name(), e.server, e.director, e.link),
             })
             // What the first director's health checks concluded, on the same axis.
             .chain(
