@@ -19,6 +19,9 @@ use std::time::Duration;
 const STATS_EVERY: Duration = Duration::from_millis(250);
 /// Frames read from one side before turning to the other (fairness).
 const BURST: usize = 64;
+/// The wire is part of a link: on a busy machine it should not wait behind the loads it
+/// carries (nice −10; left as it is when not allowed).
+const NICE: libc::c_int = -10;
 
 /// Options of `tapvs wire`.
 #[derive(Debug, clap::Args)]
@@ -135,6 +138,10 @@ pub fn run(args: WireArgs) -> anyhow::Result<()> {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))?;
+    // SAFETY: setpriority on this process only; failure (no privilege) changes nothing.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, NICE);
+    }
     // Side A's injector impairs what goes into A (read on B), and the reverse.
     let pool = PoolSize::default();
     let mut a = Impair::new(open_side(&args.a)?, settings, args.seed, pool)?;
