@@ -46,6 +46,14 @@
 #   ARP_SUPPRESSION  dr only (NAT real servers always keep the defaults, 0):
 #                    1: arp_ignore=1, arp_announce=2 on the real servers (normal direct routing);
 #                    0: both 0, the kernel defaults, which shows the "ARP problem" (default 1).
+#   WIRED            links that get an impairment wire (`tapvs wire`, started by the runner): each
+#                    word a director (d1), a real server (rs1) or `cl` (the clients' uplink).
+#                    Instead of a veth pair the link becomes two TAPs the wire joins:
+#                      director d1: TAP d1 (the director's) and TAP d1wa on a small bridge d1br,
+#                                   TAP d1wb on br0; the wire joins d1wa and d1wb (all in sw).
+#                      real server rs1: TAP eth0 in its namespace, TAP rs1 on the switch.
+#                      cl: TAP eth0 in the clients' namespace, TAP cl0 in the router's.
+#                    Until the wire opens both TAPs the link has no carrier (default: none).
 #   VERBOSE          1: print each step on stderr.
 #
 # Rules this script keeps:
@@ -148,6 +156,9 @@ else
 fi
 KNAT_SERVICES=${KNAT_SERVICES:-}
 PEERS=${PEERS:-}
+WIRED=${WIRED:-}
+# Is $1 in WIRED?
+wired() { [[ " $WIRED " == *" $1 "* ]]; }
 ARP_SUPPRESSION=${ARP_SUPPRESSION:-1}
 STATE_DIR="/run/tapvs/$PREFIX"
 
@@ -191,6 +202,12 @@ if [[ "$LAYOUT" == nat2 ]]; then
     for d in $DIRECTORS; do take_name "${d}i"; done
 fi
 if [[ "$LAYOUT" == knat ]]; then take_name kni; fi # the kn box's port on br1
+wirable=" cl $DIRECTORS "
+for rs in $REAL_SERVERS; do wirable+="${rs%%=*} "; done
+for w in $WIRED; do
+    [[ "$wirable" == *" $w "* ]] || die "WIRED: '$w' is not cl, a director or a real server"
+    if [[ " $DIRECTORS " == *" $w "* ]]; then take_name "${w}br" && take_name "${w}wa" && take_name "${w}wb"; fi
+done
 if [[ "$LAYOUT" != dr ]]; then take_addr "$RS_GATEWAY" NAT_GATEWAY; fi
 
 # knat: KNAT_SERVICES becomes the kn box's nftables ruleset, one DNAT rule per service:
@@ -277,8 +294,15 @@ done
 # plug HOST_NS PORT BRIDGE: a veth pair whose host end is `eth0` in HOST_NS and whose switch end,
 # named PORT after the host, is a port of BRIDGE. Created inside the two namespaces, never in the
 # root namespace.
+# A wired host (WIRED) gets two TAPs instead: eth0 in HOST_NS and PORT on the switch, which its
+# `tapvs wire` joins.
 plug() {
-    ip -n "$NS_SW" link add "$2" type veth peer name eth0 netns "$1"
+    if wired "$2"; then
+        ip -n "$1" tuntap add dev eth0 mode tap
+        ip -n "$NS_SW" tuntap add dev "$2" mode tap
+    else
+        ip -n "$NS_SW" link add "$2" type veth peer name eth0 netns "$1"
+    fi
     ip -n "$NS_SW" link set "$2" master "$3" up
     ip -n "$1" link set eth0 up
 }
@@ -291,7 +315,12 @@ ip netns exec "$NS_RT" sysctl -q -w net.ipv4.ip_forward=1 \
 ip -n "$NS_RT" addr add 198.18.0.1/24 dev eth0
 
 step "client link: router cl0 198.18.3.1/24 <-> client eth0 198.18.3.2/24"
-ip -n "$NS_RT" link add cl0 type veth peer name eth0 netns "$NS_CL"
+if wired cl; then # two TAPs, joined by the clients' wire
+    ip -n "$NS_CL" tuntap add dev eth0 mode tap
+    ip -n "$NS_RT" tuntap add dev cl0 mode tap
+else
+    ip -n "$NS_RT" link add cl0 type veth peer name eth0 netns "$NS_CL"
+fi
 ip netns exec "$NS_RT" sysctl -q -w net.ipv4.conf.cl0.rp_filter=0
 ip -n "$NS_RT" addr add 198.18.3.1/24 dev cl0
 ip -n "$NS_RT" link set cl0 up
@@ -386,7 +415,18 @@ fi
 for d in $DIRECTORS; do
     step "director TAP $d on br0 in $NS_SW"
     ip -n "$NS_SW" tuntap add dev "$d" mode tap
-    ip -n "$NS_SW" link set "$d" master br0 up
+    if wired "$d"; then
+        step "director $d wired: TAP $d and TAP ${d}wa on bridge ${d}br, TAP ${d}wb on br0"
+        ip -n "$NS_SW" link add "${d}br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+        ip -n "$NS_SW" link set "${d}br" up
+        ip -n "$NS_SW" link set "$d" master "${d}br" up
+        ip -n "$NS_SW" tuntap add dev "${d}wa" mode tap
+        ip -n "$NS_SW" link set "${d}wa" master "${d}br" up
+        ip -n "$NS_SW" tuntap add dev "${d}wb" mode tap
+        ip -n "$NS_SW" link set "${d}wb" master br0 up
+    else
+        ip -n "$NS_SW" link set "$d" master br0 up
+    fi
     if [[ "$LAYOUT" == nat2 ]]; then
         step "director inside TAP ${d}i on br1 in $NS_SW"
         ip -n "$NS_SW" tuntap add dev "${d}i" mode tap

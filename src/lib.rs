@@ -7,7 +7,8 @@
 //!   Frames and `now` in; frames, events and the next deadline out. No clock, no I/O.
 //! - [`control`]: sans-IO control-plane state machines: VRRPv3 master election (keepalived).
 //! - [`config`]: the director's configuration file.
-//! - [`io`]: the only code that makes syscalls for frames: the TAP driver.
+//! - [`io`]: the only code that makes syscalls for frames: the TAP driver, the fault injector.
+//! - [`impairment`]: `tapvs wire`, an impaired link between two TAPs, and its records.
 //! - [`director`]: the `tapvs director` process: TAP + data plane + host stack + control socket.
 //! - [`server`]: `tapvs server`, the built-in real server: HTTP/1.1, and UDP request/response.
 //! - [`sync`]: connection-table sync master → backup (IPVS sync v1 + sequence, ack, bulk, refresh).
@@ -30,6 +31,7 @@ pub mod dataplane;
 pub mod director;
 pub mod duration;
 pub mod health;
+pub mod impairment;
 pub mod io;
 pub mod lab;
 pub mod metrics;

@@ -40,6 +40,8 @@ enum Command {
     /// Send a bounded number of forged packets in a lab (hostile-host scenarios).
     #[command(subcommand)]
     Spoof(tapvs::spoof::SpoofCommand),
+    /// Join two TAP devices through a fault injector each way (an impaired lab link).
+    Wire(tapvs::impairment::wire::WireArgs),
     /// Redraw the CSV files and plots of a result folder.
     Plot { dir: PathBuf },
     /// Print every metric a run reports (README.md's "Metrics" table, from the registry).
@@ -141,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server(args) => tapvs::server::run(args).map(|()| ExitCode::SUCCESS),
         Command::Client(args) => tapvs::client::run(args).map(|()| ExitCode::SUCCESS),
         Command::Probe(args) => Ok(tapvs::probe::run(&args)),
+        Command::Wire(args) => tapvs::impairment::wire::run(args).map(|()| ExitCode::SUCCESS),
         Command::Spoof(command) => tapvs::spoof::run(command).map(|()| ExitCode::SUCCESS),
         Command::Plot { dir } => {
             tapvs::results::redraw(&dir)?;

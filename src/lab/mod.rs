@@ -206,9 +206,26 @@ pub struct Topology {
     /// director d2's stand-in at 198.18.0.3): a namespace each, `eth0` with the address, default
     /// route via the router. What runs there is the runner's business.
     pub peers: Vec<RealServerHost>,
+    /// Links that get an impairment wire instead of a veth pair (`WIRED=` of `lab-up.sh`): a
+    /// director (its LAN port), a real server, or `cl` (the clients' uplink). The runner starts
+    /// a `tapvs wire` on each ([`Topology::wire_sides`]).
+    pub wired: Vec<String>,
 }
 
 impl Topology {
+    /// Where the wire of `link` (one of [`Topology::wired`]) runs, and its two TAPs as
+    /// `tapvs wire --a/--b` takes them (`TAP` in that host, or `TAP@NAMESPACE`): side A faces
+    /// the host, side B the switch (the router, for `cl`).
+    pub fn wire_sides(&self, prefix: &str, link: &str) -> (&'static str, String, String) {
+        if link == "cl" {
+            ("rt", format!("eth0@{prefix}-cl"), "cl0".to_owned())
+        } else if self.lab_directors().iter().any(|d| d == link) {
+            ("sw", format!("{link}wa"), format!("{link}wb"))
+        } else {
+            ("sw", format!("eth0@{prefix}-{link}"), link.to_owned())
+        }
+    }
+
     /// The usual direct-routing lab: `rs1..rsN` at 198.18.0.11.., directors `d1` and `d2`, one VIP
     /// 198.18.0.100, ARP suppressed on the real servers.
     pub fn standard(real_servers: u8) -> Topology {
@@ -235,6 +252,7 @@ impl Topology {
             layout,
             nat_gateway: layout.default_nat_gateway(),
             peers: Vec::new(),
+            wired: Vec::new(),
         }
     }
 

@@ -83,6 +83,20 @@ pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
             ));
         }
     }
+    // A wired director also has a bridge and two TAPs on the switch.
+    for link in &topo.wired {
+        let director = topo.lab_directors().contains(link);
+        if !(link == "cl" || director || topo.real_servers.iter().any(|rs| &rs.name == link)) {
+            return bad(format!(
+                "wired link {link:?} is not cl, a director or a real server"
+            ));
+        }
+        for name in ["br", "wa", "wb"].map(|s| format!("{link}{s}")) {
+            if director && !names.insert(name.clone()) {
+                return bad(format!("wire name {name:?} is used twice or reserved"));
+            }
+        }
+    }
     let lan = [198, 18, 0];
     let subnet = topo.layout.real_server_subnet();
     let vips = topo.vips.iter().map(|vip| ("VIP".to_owned(), *vip, lan, 4));
@@ -205,6 +219,7 @@ pub(crate) fn script_env(
             ),
         ),
         ("ARP_SUPPRESSION", u8::from(arp_suppression).to_string()),
+        ("WIRED", topo.wired.join(" ")),
     ];
     if topo.layout.is_nat() {
         env.push(("NAT_GATEWAY", topo.nat_gateway.to_string()));

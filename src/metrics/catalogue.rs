@@ -173,6 +173,12 @@ metrics! {
         "New connections refused for a full table.";
     TAP_TX_DROPPED = "tap_tx_dropped", Packets, FirstDirector, Sum,
         "Frames the kernel dropped on the first director's TAP queue (switch side: the director did not read them in time).";
+    SPURIOUS_TAKEOVERS = "spurious_takeovers", Count, SumDirectors, Sum,
+        "Before the first director fault: times a director became master while another was (from the event logs; two tapvs directors).";
+    SPURIOUS_TAKEOVERS_EXPECTED = "spurious_takeovers_expected", Count, Formula, Sum,
+        "What RFC 5798's three-missed-adverts rule predicts for the heartbeat link's loss p over the same time: adverts sent × (1 − p)·p³, summed over the loss phases.";
+    SPLIT_BRAIN_LOGGED_MS = "split_brain_logged_ms", Ms, Once, Max,
+        "Before the first director fault: time two directors were master together, to the millisecond from their event logs.";
 }
 
 macro_rules! families {
@@ -184,7 +190,7 @@ macro_rules! families {
             across: Across::$across,
             meaning: $meaning,
         };)*
-        /// Every per-server family.
+        /// Every family (per server, per link).
         pub const FAMILIES: &[Family] = &[$($id),*];
     };
 }
@@ -194,4 +200,16 @@ families! {
         "Each server's share of new connections before the first event.";
     DETECTION_MS_OF = "detection_ms", Ms, PerServer, Max,
         "`detection_ms` of each faulted server.";
+    LINK_FRAMES = "link_frames", Packets, PerLink, Sum,
+        "Frames the link's impairment applied to (matching its filter), both directions, counted on its wire.";
+    LINK_DROPPED = "link_dropped", Packets, PerLink, Sum,
+        "Of those, frames the wire dropped (loss, full rate queue, oversize).";
+    LINK_LOSS_PCT = "link_loss_pct", Percent, PerLink, Mean,
+        "Frames dropped by the loss setting ÷ frames matched, in per cent.";
+    LINK_DELAYED = "link_delayed", Packets, PerLink, Sum,
+        "Frames the wire held back (delay, jitter, rate).";
+    LINK_DELAY_MEAN_MS = "link_delay_mean_ms", Ms, PerLink, Mean,
+        "Mean delay the wire applied to the frames it held, measured.";
+    LINK_DELAY_MAX_MS = "link_delay_max_ms", Ms, PerLink, Max,
+        "Longest delay the wire applied to a frame, measured.";
 }

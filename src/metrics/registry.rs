@@ -3,8 +3,8 @@
 //! compare and sweep name metrics only through it, and README.md's "Metrics" table is
 //! [`markdown_table`]'s text (a test compares them; `tapvs metrics` prints it).
 //!
-//! A plain metric has one value per run ([`Metric`]); a family has one per real server
-//! ([`Family`], keyed `<name>:<server>`). The entries themselves are in `catalogue.rs`.
+//! A plain metric has one value per run ([`Metric`]); a family has one per real server or per
+//! impaired link ([`Family`], keyed `<name>:<server>` or `<name>:<link>`). The entries themselves are in `catalogue.rs`.
 //! Pure data and lookups: no I/O.
 
 pub use super::catalogue::{FAMILIES, METRICS};
@@ -31,6 +31,8 @@ pub enum Unit {
     Bytes,
     /// Packets (frames).
     Packets,
+    /// Per cent.
+    Percent,
 }
 
 impl Unit {
@@ -45,6 +47,7 @@ impl Unit {
             Unit::Mb => "MB",
             Unit::Bytes => "bytes",
             Unit::Packets => "packets",
+            Unit::Percent => "%",
         }
     }
 }
@@ -60,6 +63,8 @@ pub enum Agg {
     Ratio,
     /// One value per real server.
     PerServer,
+    /// One value per impaired link (`[[link]]`), measured on its wire.
+    PerLink,
     /// The largest over the real servers.
     MaxServers,
     /// Summed over the directors (each director's last report).
@@ -91,6 +96,7 @@ impl Agg {
             Agg::WorstLoad => "worst load",
             Agg::Ratio => "ratio of sums",
             Agg::PerServer => "per server",
+            Agg::PerLink => "per link",
             Agg::MaxServers => "max over servers",
             Agg::SumDirectors => "sum over directors",
             Agg::MaxDirectors => "max over directors",
@@ -168,9 +174,19 @@ impl Family {
         format!("{}:{server}", self.name)
     }
 
-    /// `share:<server>`, as the README and error messages write it.
+    /// `share:<server>` (or `link_loss_pct:<link>`), as the README and error messages write
+    /// it.
     pub fn pattern(&self) -> String {
-        format!("{}:<server>", self.name)
+        format!("{}:<{}>", self.name, self.part())
+    }
+
+    /// What the part after the `:` names: `server` or `link`.
+    pub fn part(&self) -> &'static str {
+        if self.agg == Agg::PerLink {
+            "link"
+        } else {
+            "server"
+        }
     }
 
     /// The server of `key` when `key` belongs to this family.

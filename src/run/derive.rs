@@ -149,6 +149,7 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     sync_metrics(&mut m, c);
     super::health_metrics::health_metrics(&mut m, scenario, c, rows);
     super::vrrp_metrics::vrrp_metrics(&mut m, scenario, c);
+    super::link_metrics::link_metrics(&mut m, scenario, c);
     m.into_map()
 }
 

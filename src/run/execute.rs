@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod links;
+
 /// How long a real server's command must keep running before the load starts.
 const SERVER_GRACE: Duration = Duration::from_millis(300);
 
@@ -68,6 +70,8 @@ pub struct Collected {
     /// Each director process's resident memory, sampled once a second: (ms from the load
     /// start, director, PID, RSS in KiB).
     pub memory: Vec<MemorySample>,
+    /// Each `[[link]]`'s wire: its last stats, by link name.
+    pub wires: Vec<(String, crate::impairment::WireStats)>,
 }
 
 /// One director process's resident set size at one time.
@@ -150,6 +154,11 @@ pub fn topology(scenario: &Scenario) -> Topology {
                 name: name.into(),
                 address,
             }))
+            .collect(),
+        wired: scenario
+            .links
+            .iter()
+            .map(|l| scenario.link_port(&l.name))
             .collect(),
     }
 }
@@ -525,6 +534,8 @@ fn drive(
     } else {
         Vec::new()
     };
+    // The impaired links first: they carry nothing until their wire runs.
+    ctx.spawn_wires(procs)?;
     for name in &directors {
         ctx.spawn_director(procs, name)?;
     }
@@ -650,11 +661,12 @@ fn drive(
                 _ => {}
             }
             eprintln!(
-                "run: {:>6} ms  {} {}{}",
+                "run: {:>6} ms  {} {}{}{}",
                 at,
                 event.action.name(),
                 event.server,
-                event.director
+                event.director,
+                event.link
             );
             events.push((at, event.clone()));
             next_event += 1;
@@ -709,6 +721,7 @@ fn drive(
     for name in &directors {
         procs.stop(name, Duration::from_secs(2));
     }
+    let wires = ctx.stop_wires(procs);
     // Every director's event log, now that they have stopped (keepalived's too: its notify
     // script writes the same lines).
     let (mut transitions, mut health) = (Vec::new(), Vec::new());
@@ -736,6 +749,7 @@ fn drive(
     }
     health.sort_by_key(|h| h.at);
     Ok(Collected {
+        wires,
         seed: ctx.seed,
         memory,
         director_tap: tap_after.since(&tap_before),
@@ -904,5 +918,6 @@ fn apply(
             .lab
             .partition_heartbeat(event.action == Action::PartitionHeartbeat)?),
         Action::SpoofVrrp => ctx.spawn_spoofer(procs, event, directors),
+        Action::DegradeLink | Action::RepairLink => ctx.set_link(procs, event),
     }
 }

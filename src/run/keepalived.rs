@@ -1,6 +1,6 @@
 //! keepalived as director d2's stand-in (`[failover] peer = "keepalived"`): the real daemon
 //! (VRRP only, VRRPv3) in its own namespace on the LAN, same VRID, VIP and interval as tapvs,
-//! so the two must understand each other's adverts. Its transitions reach the same state log
+//! so the two must understand each other's adverts. Its transitions reach the same event log
 //! format the tapvs directors write, through a notify script.
 
 use crate::scenario::Scenario;

@@ -8,6 +8,7 @@ mod execute;
 mod flood;
 mod health_metrics;
 mod keepalived;
+mod link_metrics;
 mod loads;
 mod procs;
 mod timeline;
@@ -210,7 +211,7 @@ pub fn run_one(
             .iter()
             .map(|(at, e)| EventMark {
                 at_ms: *at,
-                label: format!("{} {}{}", e.action.name(), e.server, e.director),
+                label: format!("{} {}{}{}", e.action.name(), e.server, e.director, e.link),
             })
             // What the first director's health checks concluded, on the same axis.
             .chain(

@@ -5,8 +5,10 @@
 pub mod command;
 pub use crate::duration;
 pub mod echo;
+pub mod link;
 mod validate;
 
+pub use link::{LinkImpair, LinkSpec};
 pub use validate::client_base;
 
 use crate::config::Protocol;
@@ -46,6 +48,9 @@ pub struct Scenario {
     /// absent).
     #[serde(default)]
     pub defense: Option<crate::dataplane::defense::DefenseConfig>,
+    /// Impaired links (`[[link]]`): a `tapvs wire` each, in the named link.
+    #[serde(rename = "link", default)]
+    pub links: Vec<LinkSpec>,
     #[serde(rename = "load")]
     pub loads: Vec<LoadSpec>,
     #[serde(rename = "event", default)]
@@ -406,6 +411,12 @@ pub struct EventSpec {
         skip_serializing_if = "Duration::is_zero"
     )]
     pub duration: Duration,
+    /// `degrade_link` / `repair_link`: the `[[link]]` concerned.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub link: String,
+    /// `degrade_link`: the link's new settings (they replace the old ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impair: Option<LinkImpair>,
 }
 
 /// The foreign host of `spoof_vrrp` events: a lab namespace on the LAN that is no director.
@@ -457,6 +468,10 @@ pub enum Action {
     /// A foreign host on the LAN ([`SPOOFER`]) sends forged VRRP adverts for the directors'
     /// VRID (`priority`, every `interval` for `duration`), to 224.0.0.18 and to each director.
     SpoofVrrp,
+    /// Give a `[[link]]` new settings (`impair`), e.g. more loss.
+    DegradeLink,
+    /// Take every impairment off a `[[link]]` (a clean link, its wire stays).
+    RepairLink,
 }
 
 impl Action {
@@ -492,6 +507,8 @@ impl Action {
             Action::PartitionHeartbeat => "partition_heartbeat",
             Action::HealHeartbeat => "heal_heartbeat",
             Action::SpoofVrrp => "spoof_vrrp",
+            Action::DegradeLink => "degrade_link",
+            Action::RepairLink => "repair_link",
         }
     }
 }

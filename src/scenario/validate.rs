@@ -15,10 +15,12 @@ pub const MAX_EVENTS: usize = 10_000;
 pub const MAX_REAL_SERVERS: usize = 50;
 
 /// Names a real server cannot take: the lab's hosts (`kn`: the kernel NAT box), the directors
-/// and their inside TAPs (two-armed NAT), the kernel NAT box's inside port, and the interfaces
-/// of the switch namespace, where each server's port is named after it (see `lab::plan`).
-const RESERVED_HOSTS: [&str; 13] = [
-    "sw", "rt", "cl", "kn", "kni", "d1", "d2", "d1i", "d2i", "br0", "br1", "lo", "eth0",
+/// and their inside TAPs (two-armed NAT), the kernel NAT box's inside port, a wired director's
+/// bridge and TAPs, and the interfaces of the switch namespace, where each server's port is
+/// named after it (see `lab::plan`).
+const RESERVED_HOSTS: [&str; 19] = [
+    "sw", "rt", "cl", "kn", "kni", "d1", "d2", "d1i", "d2i", "d1br", "d1wa", "d1wb", "d2br",
+    "d2wa", "d2wb", "br0", "br1", "lo", "eth0",
 ];
 
 /// A real server's name: it names a namespace and an interface, so `[a-z][a-z0-9]*`, 1 to 8
@@ -117,6 +119,7 @@ impl Scenario {
         self.check_servers()?;
         self.check_health()?;
         self.check_loads()?;
+        self.check_links()?;
         self.check_events()?;
         self.check_expectations()
     }
@@ -495,6 +498,13 @@ impl Scenario {
                 self.check_spoof(i, e)?;
                 continue;
             }
+            if matches!(e.action, Action::DegradeLink | Action::RepairLink) {
+                self.check_link_event(i)?;
+                continue;
+            }
+            if !e.link.is_empty() || e.impair.is_some() {
+                return bad(f("link"), "only degrade_link and repair_link take a link");
+            }
             if e.priority.is_some() || !e.interval.is_zero() || !e.duration.is_zero() {
                 return bad(
                     f("priority"),
@@ -661,6 +671,26 @@ impl Scenario {
     fn check_metric(&self, field: &str, key: &str) -> Check {
         match registry::lookup(key) {
             Some(Entry::Metric(_)) => Ok(()),
+            Some(Entry::Member(family, link)) if family.part() == "link" => {
+                if self.link(link).is_some() {
+                    return Ok(());
+                }
+                let names: Vec<&str> = self.links.iter().map(|l| l.name.as_str()).collect();
+                bad(
+                    field,
+                    format!(
+                        "`{}`: no [[link]] `{}` ({} exists for each [[link]]: {})",
+                        shown(key),
+                        shown(link),
+                        family.pattern(),
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                )
+            }
             Some(Entry::Member(family, server)) => {
                 if self.real_servers.iter().any(|r| r.name == server) {
                     return Ok(());

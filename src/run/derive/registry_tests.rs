@@ -28,6 +28,9 @@ name = "rs2"
 [[real_server]]
 name = "sorry"
 sorry = true
+[[link]]
+name = "heartbeat"
+loss = 20
 [[load]]
 name = "web"
 mode = "open"
@@ -154,6 +157,13 @@ fn vrrp_report() -> VrrpReport {
     r
 }
 
+/// A wire's counters: 100 adverts seen, 20 lost.
+fn wire_report() -> crate::impairment::WireStats {
+    let mut w = crate::impairment::WireStats::default();
+    (w.a_to_b.matched, w.a_to_b.dropped_loss) = (100, 20);
+    w
+}
+
 fn collected(s: &Scenario) -> Collected {
     let change = |at, server: &str, up| HealthChange {
         at,
@@ -194,6 +204,7 @@ fn collected(s: &Scenario) -> Collected {
         health: vec![change(2500, "rs2", false), change(3600, "rs2", true)],
         health_counters: vec![("d1".into(), health_report())],
         vrrp: vec![("d1".into(), vrrp_report()), ("d2".into(), vrrp_report())],
+        wires: vec![("heartbeat".into(), wire_report())],
         memory: (0..20u64)
             .map(|k| MemorySample {
                 t_ms: k * 1000,
