@@ -33,6 +33,17 @@ pub struct DirectorArgs {
     /// Exit by itself after this many seconds (a safety net for labs; 0 = never).
     #[arg(long, default_value_t = 0)]
     pub max_seconds: u64,
+    /// Write every frame of each port, both ways, to `DIR/<name>-<port>.pcap` (port: `outside`,
+    /// or `inside` for a two-armed NAT director's inside arm).
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+    /// The `<name>` of the pcap files (default: the configuration file's name without `.toml`).
+    #[arg(long)]
+    pub pcap_name: Option<String>,
+    /// Disk for each port's capture, in MB (10^6 bytes): a ring of two files of half as much
+    /// each, `<name>-<port>.pcap` (newest) and `.pcap.1`.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub pcap_limit_mb: u64,
 }
 
 /// Frames read per wake-up before timers and the control socket get a turn.
@@ -44,11 +55,8 @@ const MAX_SLEEP_MS: i64 = 50;
 pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     let config = DirectorConfig::load(&args.config)?;
     // The outside TAP first, then the inside one of a two-armed NAT director: index = `Iface`.
-    let offload = config.limits.offload;
-    let mut taps = vec![TapPort::open(&config.interface.name, offload)?];
-    if let Some(inside) = &config.inside {
-        taps.push(TapPort::open(&inside.name, offload)?);
-    }
+    let started = std::time::Instant::now();
+    let mut taps = open_ports(&config, &args, started)?;
     let mut control = config
         .control_socket
         .as_deref()
@@ -56,7 +64,6 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         .transpose()?;
     let seed = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
     let mut dp = Dataplane::new(&config, seed);
-    let started = std::time::Instant::now();
     let clock = || smoltcp::time::Instant::from_micros(started.elapsed().as_micros() as i64);
     dp.attach_host_stack();
     let mut host = host::HostStack::new(&config, clock())?;
@@ -273,6 +280,46 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     }
     eprintln!("director: stopped");
     Ok(())
+}
+
+/// The director's ports: the outside TAP, then the inside one of a two-armed NAT director
+/// (index = `Iface`), each in a pcap writer with `--pcap`, stamped with wall-clock time from
+/// `started` (the director clock's 0) on.
+fn open_ports(
+    config: &DirectorConfig,
+    args: &DirectorArgs,
+    started: std::time::Instant,
+) -> anyhow::Result<Vec<Box<dyn Port>>> {
+    let offload = config.limits.offload;
+    let wall_base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(started.elapsed());
+    let roles = std::iter::once(("outside", &config.interface))
+        .chain(config.inside.as_ref().map(|i| ("inside", i)));
+    let mut ports: Vec<Box<dyn Port>> = Vec::new();
+    for (role, iface) in roles {
+        let tap = TapPort::open(&iface.name, offload)?;
+        let Some(dir) = &args.pcap else {
+            ports.push(Box::new(tap));
+            continue;
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let name = match &args.pcap_name {
+            Some(n) => n.clone(),
+            None => args
+                .config
+                .file_stem()
+                .map_or("director".into(), |s| s.to_string_lossy().into_owned()),
+        };
+        let path = dir.join(format!("{name}-{role}.pcap"));
+        let limit = args.pcap_limit_mb * 1_000_000;
+        let pcap = crate::io::pcap::Pcap::create(tap, &path, limit, wall_base)
+            .with_context(|| format!("creating {}", path.display()))?;
+        eprintln!("director: capturing {} to {}", iface.name, path.display());
+        ports.push(Box::new(pcap));
+    }
+    Ok(ports)
 }
 
 /// Whether a frame for the director is a VRRP packet (IPv4 protocol 112).

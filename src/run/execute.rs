@@ -197,7 +197,7 @@ pub fn execute(
     eprintln!("run: lab {} is up", lab.prefix());
     // Declared after `lab`, so dropped (processes ended) before the lab is removed.
     let mut procs = Procs::default();
-    let result = drive(scenario, interrupt, &lab, &mut procs);
+    let result = drive(scenario, interrupt, &lab, &mut procs, out_dir);
     procs.stop_all();
     copy_logs(&lab.state_dir(), out_dir);
     lab.down().context("removing the lab")?;
@@ -226,6 +226,8 @@ struct Ctx<'a> {
     state: PathBuf,
     /// Safety net passed to every process: it exits by itself after this long.
     max_seconds: u64,
+    /// Where the directors write their captures (`[lab] pcap`): the run's `pcap/`.
+    pcap: Option<PathBuf>,
 }
 
 impl Ctx<'_> {
@@ -354,7 +356,7 @@ impl Ctx<'_> {
         let config = director_config(self.scenario, number, &self.control(name));
         std::fs::write(&config_path, toml::to_string(&config)?)
             .context("writing the director config")?;
-        let args = [
+        let mut args = vec![
             "director".to_string(),
             "--config".into(),
             config_path.display().to_string(),
@@ -362,6 +364,17 @@ impl Ctx<'_> {
             self.max_seconds.to_string(),
         ];
         let log = self.director_log(name);
+        if let Some(dir) = &self.pcap {
+            // A restarted director's capture goes on in new files, as its log does.
+            args.extend([
+                "--pcap".into(),
+                dir.display().to_string(),
+                "--pcap-name".into(),
+                log.clone(),
+                "--pcap-limit-mb".into(),
+                self.scenario.lab.pcap_limit().to_string(),
+            ]);
+        }
         self.spawn_as(procs, "sw", name, &log, &self.exe, &args)
     }
 
@@ -519,13 +532,21 @@ fn drive(
     interrupt: &Interrupt,
     lab: &Lab,
     procs: &mut Procs,
+    out_dir: &Path,
 ) -> anyhow::Result<Collected> {
+    let pcap = scenario
+        .lab
+        .pcap
+        .then(|| std::path::absolute(out_dir.join("pcap")))
+        .transpose()
+        .context("finding the results folder")?;
     let ctx = Ctx {
         scenario,
         lab,
         exe: std::env::current_exe().context("finding the tapvs executable")?,
         state: lab.state_dir(),
         max_seconds: scenario.load_end().as_secs() + 120,
+        pcap,
     };
     let has_director = scenario.lab.mode.has_director();
     let directors = if has_director {

@@ -75,6 +75,21 @@ pub struct LabSpec {
     /// Run the scenario once per mode listed here (same load, same everything else) and
     /// write a comparison of them; `mode` is then ignored.
     pub compare_modes: Vec<Mode>,
+    /// Capture every frame of each tapvs director's ports to the run's
+    /// `pcap/<director>-<port>.pcap` (`tapvs director --pcap`).
+    pub pcap: bool,
+    /// Disk per captured port, in MB (a ring of two files); default [`PCAP_LIMIT_MB`].
+    pub pcap_limit_mb: Option<u64>,
+}
+
+/// Disk per captured port when `pcap_limit_mb` is not given, in MB.
+pub const PCAP_LIMIT_MB: u64 = 64;
+
+impl LabSpec {
+    /// `pcap_limit_mb` or its default.
+    pub fn pcap_limit(&self) -> u64 {
+        self.pcap_limit_mb.unwrap_or(PCAP_LIMIT_MB)
+    }
 }
 
 impl Default for LabSpec {
@@ -87,6 +102,8 @@ impl Default for LabSpec {
             compare_modes: Vec::new(),
             offload: true,
             max_connections: 1 << 20,
+            pcap: false,
+            pcap_limit_mb: None,
         }
     }
 }
