@@ -96,19 +96,29 @@ fn both_directions_in_order_with_caller_time_and_lengths() {
     let bytes = std::fs::read(&path).unwrap();
     let records = read(&bytes).unwrap().records;
     let base = BASE.as_micros() as u64;
-    let seen: Vec<(u64, u32, &[u8])> = records
+    // (µs after the base, bytes on the wire, bytes kept, first byte = the frame's tag)
+    let seen: Vec<(i128, u32, usize, u8)> = records
         .iter()
-        .map(|r| (r.time_us - base, r.wire_len, r.data))
+        .map(|r| {
+            (
+                r.time_us as i128 - base as i128,
+                r.wire_len,
+                r.data.len(),
+                r.data[0],
+            )
+        })
         .collect();
+    let big_len = big.len() as u32;
     assert_eq!(
         seen,
         [
-            (5_000, 60, &frame(1, 60)[..]),
-            (7_000, 42, &frame(3, 42)[..]),
-            (2_500_000, 1514, &frame(2, 1514)[..]),
-            (2_600_000, big.len() as u32, &big[..]),
+            (5_000, 60, 60, 1),
+            (7_000, 42, 42, 3),
+            (2_500_000, 1514, 1514, 2),
+            (2_600_000, big_len, big.len(), 4),
         ]
     );
+    assert!(records[2].data == frame(2, 1514) && records[3].data == big);
 }
 
 #[test]
