@@ -165,10 +165,8 @@ fn directors(logs: &Path) -> Result<Vec<Director>, String> {
         let Some(name) = file.strip_suffix(".toml") else {
             continue;
         };
-        if !name
-            .strip_prefix('d')
-            .is_some_and(|n| n.parse::<u8>().is_ok())
-        {
+        let number = name.strip_prefix('d').map(str::parse::<u8>);
+        if !matches!(number, Some(Ok(_))) {
             continue;
         }
         let text = std::fs::read_to_string(e.path()).map_err(|e| format!("{file}: {e}"))?;
