@@ -207,8 +207,9 @@ fn directors(logs: &Path) -> Result<Vec<Director>, String> {
     Ok(out)
 }
 
-/// tshark reads the capture and decodes VRRP, IPVS sync and the forwarded frames; skipped
-/// (with a message) where tshark is missing, a failure under CI.
+/// tshark reads the capture and decodes ARP, VRRP, IPVS sync and the forwarded frames (one
+/// pass: each frame's protocol stack and addresses); skipped (with a message) where tshark is
+/// missing, a failure under CI.
 fn tshark(path: &Path, d: &Director, forwarded: bool) -> Result<(), String> {
     if Command::new("tshark").arg("-v").output().is_err() {
         if std::env::var_os("CI").is_some() {
@@ -217,34 +218,47 @@ fn tshark(path: &Path, d: &Director, forwarded: bool) -> Result<(), String> {
         eprintln!("SKIPPED tshark check of {}: no tshark", path.display());
         return Ok(());
     }
-    let mac = d.mac.map(|b| format!("{b:02x}")).join(":");
-    let vip = d.dr_vips.first().map(|v| v.to_string()).unwrap_or_default();
-    let dr = format!("ip.dst == {vip} && eth.src == {mac}");
-    let filters = [
-        (true, "arp"),
-        (d.vrrp, "vrrp"),
-        (d.sync, "ipvs"),
-        (forwarded, dr.as_str()),
-    ];
-    for (_, filter) in filters.iter().filter(|(wanted, _)| *wanted) {
-        let out = Command::new("tshark")
-            .arg("-r")
-            .arg(path)
-            .args(["-Y", filter])
-            .output()
-            .map_err(|e| format!("tshark: {e}"))?;
-        let shown = String::from_utf8_lossy(&out.stdout).lines().count();
-        println!(
-            "tshark -r {} -Y '{filter}': {shown} frame(s)",
-            path.display()
-        );
-        if !out.status.success() || shown == 0 {
-            return Err(format!(
-                "tshark -r {} -Y '{filter}' shows nothing: {}",
-                path.display(),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args(["-T", "fields", "-E", "separator=,"])
+        .args(["-e", "frame.protocols", "-e", "eth.src", "-e", "ip.dst"])
+        .output()
+        .map_err(|e| format!("tshark: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("tshark -r {}: {err}", path.display()));
     }
-    Ok(())
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mac = d.mac.map(|b| format!("{b:02x}")).join(":");
+    let (mut arp, mut vrrp, mut ipvs, mut dr) = (0, 0, 0, 0);
+    for line in text.lines() {
+        let mut fields = line.split(',');
+        let (protocols, src, dst) = (
+            fields.next().unwrap_or_default(),
+            fields.next().unwrap_or_default(),
+            fields.next().unwrap_or_default(),
+        );
+        let layers: Vec<&str> = protocols.split(':').collect();
+        arp += usize::from(layers.contains(&"arp"));
+        vrrp += usize::from(layers.contains(&"vrrp"));
+        ipvs += usize::from(layers.contains(&"ipvs"));
+        let to_vip = dst.parse().is_ok_and(|ip| d.dr_vips.contains(&ip));
+        dr += usize::from(to_vip && src == mac);
+    }
+    println!(
+        "tshark -r {}: {} frames, arp {arp}, vrrp {vrrp}, ipvs {ipvs}, to a VIP from {mac} {dr}",
+        path.display(),
+        text.lines().count()
+    );
+    let missing = [
+        (arp == 0, "arp"),
+        (d.vrrp && vrrp == 0, "vrrp"),
+        (d.sync && ipvs == 0, "ipvs (sync)"),
+        (forwarded && dr == 0, "DR-forwarded"),
+    ];
+    match missing.iter().find(|(m, _)| *m) {
+        Some((_, what)) => Err(format!("tshark -r {}: no {what} frames", path.display())),
+        None => Ok(()),
+    }
 }

@@ -43,12 +43,26 @@ fn at_ms(ms: i64) -> Instant {
     Instant::from_millis(ms)
 }
 
-/// A fresh directory for one test's files.
-fn dir(test: &str) -> PathBuf {
+/// A fresh directory for one test's files, removed when the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(test: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("tapvs-pcap-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 const BASE: std::time::Duration = std::time::Duration::from_micros(1_700_000_000_123_456);
@@ -56,7 +70,8 @@ const MB: u64 = 1_000_000;
 
 #[test]
 fn header_is_classic_pcap_little_endian_ethernet() {
-    let path = dir("header").join("p.pcap");
+    let d = dir("header");
+    let path = d.join("p.pcap");
     drop(Pcap::create(Fake::default(), &path, MB, BASE).unwrap());
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(
@@ -72,7 +87,8 @@ fn header_is_classic_pcap_little_endian_ethernet() {
 
 #[test]
 fn both_directions_in_order_with_caller_time_and_lengths() {
-    let path = dir("order").join("p.pcap");
+    let d = dir("order");
+    let path = d.join("p.pcap");
     let mut fake = Fake::default();
     fake.rx.push_back(frame(1, 60));
     fake.rx.push_back(frame(2, 1514));
@@ -123,7 +139,8 @@ fn both_directions_in_order_with_caller_time_and_lengths() {
 
 #[test]
 fn refused_frames_are_not_written() {
-    let path = dir("refused").join("p.pcap");
+    let d = dir("refused");
+    let path = d.join("p.pcap");
     let fake = Fake {
         refuse: true,
         ..Fake::default()
@@ -145,7 +162,8 @@ fn refused_frames_are_not_written() {
 
 #[test]
 fn batches_are_written_in_order() {
-    let path = dir("batch").join("p.pcap");
+    let d = dir("batch");
+    let path = d.join("p.pcap");
     let mut fake = Fake::default();
     for tag in 0..3 {
         fake.rx.push_back(frame(tag, 100 + tag as usize));
@@ -168,7 +186,8 @@ fn batches_are_written_in_order() {
 
 #[test]
 fn buffered_records_reach_the_file_within_flush_after() {
-    let path = dir("flush").join("p.pcap");
+    let d = dir("flush");
+    let path = d.join("p.pcap");
     let mut port = Pcap::create(Fake::default(), &path, MB, BASE).unwrap();
     let on_disk = || read(&std::fs::read(&path).unwrap()).unwrap().records.len();
     assert_eq!(port.poll_at(), None);
@@ -238,7 +257,7 @@ fn an_io_error_stops_the_capture_not_the_forwarding() {
     }
     assert_eq!(port.stats().rotations, 1);
     // The next rotation cannot rename: the capture stops, the frames still cross.
-    std::fs::remove_dir_all(&d).unwrap();
+    std::fs::remove_dir_all(&d.0).unwrap();
     for i in 2..10 {
         assert!(port.send(at_ms(i), &VnetHeader::NONE, &f).unwrap());
     }
@@ -261,7 +280,8 @@ fn a_file_that_cannot_be_written_is_an_error_at_creation() {
 
 #[test]
 fn the_reader_rejects_malformed_files() {
-    let path = dir("reader").join("p.pcap");
+    let d = dir("reader");
+    let path = d.join("p.pcap");
     let mut port = Pcap::create(Fake::default(), &path, MB, BASE).unwrap();
     port.send(at_ms(1), &VnetHeader::NONE, &frame(1, 60))
         .unwrap();
