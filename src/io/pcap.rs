@@ -37,11 +37,12 @@
 //! # Cost and failures
 //! The per-frame path copies the record into a buffer of its own (allocated once, large enough
 //! for the largest record), allocates nothing and formats nothing. The buffer goes to the file
-//! when a record would not fit, when a frame is handled [`FLUSH_AFTER`] after the oldest unwritten
-//! one, at a rotation and on drop; a record is never split over two writes, so a writer killed by
-//! SIGKILL leaves a file that ends on a record boundary (missing at most the last
-//! [`FLUSH_AFTER`] of frames). An I/O error on the capture is counted, reported once on stderr,
-//! and ends the capture; the frames go on crossing the port.
+//! when a record would not fit, when the port is called (`recv`, `send`, `poll`; `poll_at` says
+//! when) [`FLUSH_AFTER`] or more after the oldest record in it, at a rotation and on drop. A
+//! record is never split over two writes, so a writer killed by SIGKILL leaves a file that ends
+//! on a record boundary, missing the frames of its last [`FLUSH_AFTER`] (plus the time until
+//! its next call). An I/O error on the capture is counted, reported once on stderr, and ends
+//! the capture; the frames go on crossing the port.
 
 mod read;
 #[cfg(test)]
