@@ -2,6 +2,8 @@
 //! `tapvs run`, and must meet its expectations. They need root (or CAP_NET_ADMIN) and iproute2;
 //! without them they skip with a message, except under CI (`CI` set), where that is a failure.
 
+mod captures;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -57,13 +59,20 @@ fn run(scenario: &Path, results: &Path) -> Result<(), String> {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{}\n{stdout}", scenario.display());
-    if out.status.success() {
-        return Ok(());
-    }
     let run_dir = stdout
         .lines()
         .find_map(|l| l.strip_prefix("results: "))
         .map(PathBuf::from);
+    if out.status.success() {
+        // `[lab] pcap = true` (failover-sync): the captures hold what the directors did.
+        let text = std::fs::read_to_string(scenario).unwrap();
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        let pcap = value.get("lab").and_then(|l| l.get("pcap")) == Some(&toml::Value::from(true));
+        return match &run_dir {
+            Some(dir) if pcap => captures::check(dir),
+            _ => Ok(()),
+        };
+    }
     let failed: Vec<&str> = stdout
         .lines()
         .filter(|l| l.trim_start().starts_with("FAIL"))

@@ -44,6 +44,17 @@ pub struct DirectorArgs {
     /// The director's name in its status line (default: its outside TAP's name).
     #[arg(long)]
     pub name: Option<String>,
+    /// Write every frame of each port, both ways, to `DIR/<name>-<port>.pcap` (port: `outside`,
+    /// or `inside` for a two-armed NAT director's inside arm).
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+    /// The `<name>` of the pcap files (default: the configuration file's name without `.toml`).
+    #[arg(long)]
+    pub pcap_name: Option<String>,
+    /// Disk for each port's capture, in MB (10^6 bytes): a ring of two files of half as much
+    /// each, `<name>-<port>.pcap` (newest) and `.pcap.1`.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub pcap_limit_mb: u64,
 }
 
 /// Frames read per port per wake-up before timers and the control socket get a turn.
@@ -61,12 +72,8 @@ fn drawn_seed() -> u64 {
 pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     let config = DirectorConfig::load(&args.config)?;
     // The outside TAP first, then the inside one of a two-armed NAT director: index = `Iface`.
-    let offload = config.limits.offload;
-    let mut ports: Vec<Box<dyn Port>> =
-        vec![Box::new(TapPort::open(&config.interface.name, offload)?)];
-    if let Some(inside) = &config.inside {
-        ports.push(Box::new(TapPort::open(&inside.name, offload)?));
-    }
+    let started = std::time::Instant::now();
+    let mut ports = open_ports(&config, &args, started)?;
     let mut control = args
         .control
         .as_deref()
@@ -74,7 +81,6 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         .transpose()?;
     let mut sink = EventSink::open(args.events.as_deref())?;
     let seed = args.seed.or(config.seed).unwrap_or_else(drawn_seed);
-    let started = std::time::Instant::now();
     let clock = || smoltcp::time::Instant::from_micros(started.elapsed().as_micros() as i64);
     let name = args
         .name
@@ -170,6 +176,46 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
     }
     eprintln!("director: stopped");
     Ok(())
+}
+
+/// The director's ports: the outside TAP, then the inside one of a two-armed NAT director
+/// (index = `Iface`), each in a pcap writer with `--pcap`, stamped with wall-clock time from
+/// `started` (the director clock's 0) on.
+fn open_ports(
+    config: &DirectorConfig,
+    args: &DirectorArgs,
+    started: std::time::Instant,
+) -> anyhow::Result<Vec<Box<dyn Port>>> {
+    let offload = config.limits.offload;
+    let wall_base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(started.elapsed());
+    let roles = std::iter::once(("outside", &config.interface))
+        .chain(config.inside.as_ref().map(|i| ("inside", i)));
+    let mut ports: Vec<Box<dyn Port>> = Vec::new();
+    for (role, iface) in roles {
+        let tap = TapPort::open(&iface.name, offload)?;
+        let Some(dir) = &args.pcap else {
+            ports.push(Box::new(tap));
+            continue;
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let name = match &args.pcap_name {
+            Some(n) => n.clone(),
+            None => args
+                .config
+                .file_stem()
+                .map_or("director".into(), |s| s.to_string_lossy().into_owned()),
+        };
+        let path = dir.join(format!("{name}-{role}.pcap"));
+        let limit = args.pcap_limit_mb * 1_000_000;
+        let pcap = crate::io::pcap::Pcap::create(tap, &path, limit, wall_base)
+            .with_context(|| format!("creating {}", path.display()))?;
+        eprintln!("director: capturing {} to {}", iface.name, path.display());
+        ports.push(Box::new(pcap));
+    }
+    Ok(ports)
 }
 
 /// Sends every frame the node has; returns how many could not be written.

@@ -194,7 +194,7 @@ pub fn execute(
     eprintln!("run: lab {} is up", lab.prefix());
     // Declared after `lab`, so dropped (processes ended) before the lab is removed.
     let mut procs = Procs::default();
-    let result = drive(scenario, interrupt, &lab, &mut procs);
+    let result = drive(scenario, interrupt, &lab, &mut procs, out_dir);
     procs.stop_all();
     copy_logs(&lab.state_dir(), out_dir);
     lab.down().context("removing the lab")?;
@@ -225,6 +225,8 @@ struct Ctx<'a> {
     max_seconds: u64,
     /// The run's seed: each director's comes from it.
     seed: u64,
+    /// Where the directors write their captures (`[lab] pcap`): the run's `pcap/`.
+    pcap: Option<PathBuf>,
 }
 
 impl Ctx<'_> {
@@ -354,7 +356,7 @@ impl Ctx<'_> {
         let config = director_config(self.scenario, number, seed);
         std::fs::write(&config_path, toml::to_string(&config)?)
             .context("writing the director config")?;
-        let args = [
+        let mut args = vec![
             "director".to_string(),
             "--config".into(),
             config_path.display().to_string(),
@@ -368,6 +370,17 @@ impl Ctx<'_> {
             name.to_string(),
         ];
         let log = self.director_log(name);
+        if let Some(dir) = &self.pcap {
+            // A restarted director's capture goes on in new files, as its log does.
+            args.extend([
+                "--pcap".into(),
+                dir.display().to_string(),
+                "--pcap-name".into(),
+                log.clone(),
+                "--pcap-limit-mb".into(),
+                self.scenario.lab.pcap_limit().to_string(),
+            ]);
+        }
         self.spawn_as(procs, "sw", name, &log, &self.exe, &args)
     }
 
@@ -518,7 +531,14 @@ fn drive(
     interrupt: &Interrupt,
     lab: &Lab,
     procs: &mut Procs,
+    out_dir: &Path,
 ) -> anyhow::Result<Collected> {
+    let pcap = scenario
+        .lab
+        .pcap
+        .then(|| std::path::absolute(out_dir.join("pcap")))
+        .transpose()
+        .context("finding the results folder")?;
     let ctx = Ctx {
         scenario,
         lab,
@@ -526,6 +546,7 @@ fn drive(
         state: lab.state_dir(),
         max_seconds: scenario.load_end().as_secs() + 120,
         seed: scenario.lab.seed.unwrap_or_else(drawn_seed),
+        pcap,
     };
     eprintln!("run: seed {}", ctx.seed);
     let has_director = scenario.lab.mode.has_director();

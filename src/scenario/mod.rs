@@ -83,6 +83,21 @@ pub struct LabSpec {
     /// The seed of the directors' random choices (each director gets its own from it); none:
     /// one is drawn. Either way it is in the run's `run.json`.
     pub seed: Option<u64>,
+    /// Capture every frame of each tapvs director's ports to the run's
+    /// `pcap/<director>-<port>.pcap` (`tapvs director --pcap`).
+    pub pcap: bool,
+    /// Disk per captured port, in MB (a ring of two files); default [`PCAP_LIMIT_MB`].
+    pub pcap_limit_mb: Option<u64>,
+}
+
+/// Disk per captured port when `pcap_limit_mb` is not given, in MB.
+pub const PCAP_LIMIT_MB: u64 = 64;
+
+impl LabSpec {
+    /// `pcap_limit_mb` or its default.
+    pub fn pcap_limit(&self) -> u64 {
+        self.pcap_limit_mb.unwrap_or(PCAP_LIMIT_MB)
+    }
 }
 
 impl Default for LabSpec {
@@ -96,6 +111,8 @@ impl Default for LabSpec {
             offload: true,
             max_connections: 1 << 20,
             seed: None,
+            pcap: false,
+            pcap_limit_mb: None,
         }
     }
 }

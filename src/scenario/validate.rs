@@ -112,6 +112,7 @@ impl Scenario {
         if !(1..=1 << 24).contains(&self.lab.max_connections) {
             return bad("lab.max_connections", "must be 1 – 16777216");
         }
+        self.check_pcap()?;
         if let Some(Err((field, reason))) = self.defense.as_ref().map(|d| d.check()) {
             return bad(field, reason);
         }
@@ -229,6 +230,27 @@ impl Scenario {
             return bad(
                 "failover",
                 format!("mode `{}` has no director", self.lab.mode.name()),
+            );
+        }
+        Ok(())
+    }
+
+    /// `lab.pcap` and `lab.pcap_limit_mb`.
+    fn check_pcap(&self) -> Check {
+        let lab = &self.lab;
+        if lab.pcap_limit_mb.is_some() && !lab.pcap {
+            return bad("lab.pcap_limit_mb", "needs `pcap = true`");
+        }
+        if !(1..=100_000).contains(&lab.pcap_limit()) {
+            return bad("lab.pcap_limit_mb", "must be 1 – 100000 (MB per port)");
+        }
+        if lab.pcap && lab.compare_modes.is_empty() && !lab.mode.has_director() {
+            return bad(
+                "lab.pcap",
+                format!(
+                    "mode `{}` has no tapvs director to capture",
+                    lab.mode.name()
+                ),
             );
         }
         Ok(())
