@@ -8,39 +8,18 @@ pub use crate::dataplane::settings::{
 pub use crate::node::settings::{
     DEFAULT_STATUS_PORT, HostSection, NodeSettings, SyncSection, VrrpSection,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The file's schema is the node's settings.
 pub type DirectorConfig = NodeSettings;
 
 /// Why a configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this schema.
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    /// A field has a value that parses but makes no sense.
-    #[error("{path}: field `{field}`: {reason}")]
-    Invalid {
-        path: PathBuf,
-        field: String,
-        reason: String,
-    },
-}
+pub type ConfigError = crate::file_error::FileError;
 
 impl DirectorConfig {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = crate::file_error::read_text(path)?;
         Self::parse(path, &text)
     }
 
@@ -50,13 +29,7 @@ impl DirectorConfig {
             path: path.into(),
             message: e.to_string(),
         })?;
-        config
-            .check()
-            .map_err(|(field, reason)| ConfigError::Invalid {
-                path: path.into(),
-                field,
-                reason,
-            })?;
+        config.check().map_err(crate::file_error::invalid(path))?;
         Ok(config)
     }
 

@@ -30,6 +30,7 @@ pub mod control;
 pub mod dataplane;
 pub mod director;
 pub mod duration;
+pub mod file_error;
 pub mod health;
 pub mod impairment;
 pub mod io;

@@ -4,21 +4,24 @@
 
 use super::registry::{Across, Agg, Family, Metric, Unit};
 
-macro_rules! metrics {
-    ($($id:ident = $name:literal, $unit:ident, $agg:ident, $across:ident, $meaning:literal;)*) => {
-        $(pub const $id: Metric = Metric {
+/// Declares each entry as a constant of type `$ty` and lists them all in `$list`.
+macro_rules! entries {
+    ($ty:ident, $list:ident, $doc:literal;
+     $($id:ident = $name:literal, $unit:ident, $agg:ident, $across:ident, $meaning:literal;)*) => {
+        $(pub const $id: $ty = $ty {
             name: $name,
             unit: Unit::$unit,
             agg: Agg::$agg,
             across: Across::$across,
             meaning: $meaning,
         };)*
-        /// Every plain metric, in README.md's order.
-        pub const METRICS: &[Metric] = &[$($id),*];
+        #[doc = $doc]
+        pub const $list: &[$ty] = &[$($id),*];
     };
 }
 
-metrics! {
+entries! {
+    Metric, METRICS, "Every plain metric, in README.md's order.";
     REQUESTS = "requests", Count, SumLoads, Sum,
         "Requests the loads started and finished (ok or failed).";
     REQUESTS_OK = "requests_ok", Count, SumLoads, Sum,
@@ -181,21 +184,8 @@ metrics! {
         "Before the first director fault: time two directors were master together, to the millisecond from their event logs.";
 }
 
-macro_rules! families {
-    ($($id:ident = $name:literal, $unit:ident, $agg:ident, $across:ident, $meaning:literal;)*) => {
-        $(pub const $id: Family = Family {
-            name: $name,
-            unit: Unit::$unit,
-            agg: Agg::$agg,
-            across: Across::$across,
-            meaning: $meaning,
-        };)*
-        /// Every family (per server, per link).
-        pub const FAMILIES: &[Family] = &[$($id),*];
-    };
-}
-
-families! {
+entries! {
+    Family, FAMILIES, "Every family (per server, per link).";
     SHARE = "share", Share, PerServer, Mean,
         "Each server's share of new connections before the first event.";
     DETECTION_MS_OF = "detection_ms", Ms, PerServer, Max,

@@ -158,17 +158,11 @@ pub struct Metric {
     pub meaning: &'static str,
 }
 
-/// A metric with one value per real server, keyed `<name>:<server>`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Family {
-    pub name: &'static str,
-    pub unit: Unit,
-    pub agg: Agg,
-    pub across: Across,
-    pub meaning: &'static str,
-}
+/// A metric with one value per real server (`<name>:<server>`) or per impaired link
+/// (`<name>:<link>`): its `agg` is [`Agg::PerServer`] or [`Agg::PerLink`].
+pub type Family = Metric;
 
-impl Family {
+impl Metric {
     /// The key of `server`'s value: `share:rs1`.
     pub fn key(&self, server: &str) -> String {
         format!("{}:{server}", self.name)

@@ -15,7 +15,7 @@ use crate::config::Protocol;
 use crate::sched::SchedulerKind;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// A whole scenario file.
@@ -566,49 +566,13 @@ impl Expectation {
 }
 
 /// Why a scenario was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    /// The file could not be read (said once: the I/O error is not also a `source`).
-    #[error("{path}: cannot read: {error}")]
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    /// The file is not UTF-8 text: where the first bad byte is.
-    #[error("{path}: not UTF-8 text: the byte at offset {offset} (line {line}) is not valid UTF-8")]
-    NotUtf8 {
-        path: PathBuf,
-        offset: usize,
-        line: usize,
-    },
-    /// Not valid TOML, or a field unknown, missing or of the wrong type.
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    /// A field parses but its value is refused.
-    #[error("{path}: field `{field}`: {reason}")]
-    Invalid {
-        path: PathBuf,
-        field: String,
-        reason: String,
-    },
-}
+pub type ScenarioError = crate::file_error::FileError;
 
 impl Scenario {
     /// Reads, parses and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let bytes = std::fs::read(path).map_err(|error| ScenarioError::Read {
-            path: path.into(),
-            error,
-        })?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| {
-            let offset = e.valid_up_to();
-            ScenarioError::NotUtf8 {
-                path: path.into(),
-                offset,
-                line: 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count(),
-            }
-        })?;
-        Scenario::parse(path, text)
+        let text = crate::file_error::read_text(path)?;
+        Scenario::parse(path, &text)
     }
 
     /// Parses and checks scenario text; `path` names it in errors and gives the default name.
@@ -624,11 +588,7 @@ impl Scenario {
                 .unwrap_or("scenario")
                 .to_string();
         }
-        let invalid = |(field, reason)| ScenarioError::Invalid {
-            path: path.into(),
-            field,
-            reason,
-        };
+        let invalid = crate::file_error::invalid(path);
         scenario.expand_repeats().map_err(invalid)?;
         scenario.check().map_err(invalid)?;
         for variant in scenario
