@@ -54,49 +54,50 @@ struct Column {
 }
 
 const COLUMNS: [Column; 7] = [
-    Column {
-        head: "ok",
-        metric: &cat::REQUESTS_OK,
-        show: |v| format!("{v:.0}"),
-        share_of: None,
-    },
-    Column {
-        head: "failed",
-        metric: &cat::FAILED_REQUESTS,
-        show: |v| format!("{v:.0}"),
-        share_of: None,
-    },
-    Column {
-        head: "req/s",
-        metric: &cat::THROUGHPUT_RPS,
-        show: |v| format!("{v:.1}"),
-        share_of: None,
-    },
-    Column {
-        head: "director bytes",
-        metric: &cat::DIRECTOR_BYTES,
-        show: |v| human(v, BYTES.units),
-        share_of: None,
-    },
-    Column {
-        head: "wire bytes",
-        metric: &cat::WIRE_BYTES,
-        show: |v| human(v, BYTES.units),
-        share_of: None,
-    },
-    Column {
-        head: "byte share",
-        metric: &cat::DIRECTOR_BYTE_SHARE,
-        show: percent,
-        share_of: Some(&BYTES),
-    },
-    Column {
-        head: "packet share",
-        metric: &cat::DIRECTOR_PACKET_SHARE,
-        show: percent,
-        share_of: Some(&PACKETS),
-    },
+    column("ok", &cat::REQUESTS_OK, whole, None),
+    column("failed", &cat::FAILED_REQUESTS, whole, None),
+    column("req/s", &cat::THROUGHPUT_RPS, one_decimal, None),
+    column("director bytes", &cat::DIRECTOR_BYTES, bytes, None),
+    column("wire bytes", &cat::WIRE_BYTES, bytes, None),
+    column(
+        "byte share",
+        &cat::DIRECTOR_BYTE_SHARE,
+        percent,
+        Some(&BYTES),
+    ),
+    column(
+        "packet share",
+        &cat::DIRECTOR_PACKET_SHARE,
+        percent,
+        Some(&PACKETS),
+    ),
 ];
+
+const fn column(
+    head: &'static str,
+    metric: &'static Metric,
+    show: fn(f64) -> String,
+    share_of: Option<&'static Panel>,
+) -> Column {
+    Column {
+        head,
+        metric,
+        show,
+        share_of,
+    }
+}
+
+fn whole(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn one_decimal(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn bytes(v: f64) -> String {
+    human(v, BYTES.units)
+}
 
 impl Column {
     fn value(&self, run: &RunRecord) -> Option<f64> {
@@ -143,9 +144,7 @@ pub fn comparison_table(runs: &[RunRecord]) -> String {
         }));
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths = super::table::column_widths(&rows);
     let mut out = String::new();
     for r in &rows {
         let cells: Vec<String> = r

@@ -79,9 +79,7 @@ pub fn sweep_table(points: &[SweepPoint]) -> String {
             known(p.failed_requests).map_or("n/a".to_string(), |v| trim(v, 0)),
         ]);
     }
-    let widths: Vec<usize> = (0..head.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths = super::table::column_widths(&rows);
     let mut out = String::new();
     for row in &rows {
         let line: Vec<String> = row

@@ -153,3 +153,11 @@ fn num(v: f64) -> String {
         super::plot_common::trim(v, decimals)
     }
 }
+
+/// The width of each column of `rows` (in characters): the longest cell in it.
+pub(super) fn column_widths(rows: &[Vec<String>]) -> Vec<usize> {
+    let columns = rows.first().map_or(0, Vec::len);
+    (0..columns)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect()
+}
