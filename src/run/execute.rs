@@ -352,7 +352,7 @@ impl Ctx<'_> {
             return self.spawn_keepalived(procs, name, number);
         }
         let config_path = self.state.join(format!("{name}.toml"));
-        let seed = crate::node::sub_seed(self.seed, u64::from(number));
+        let seed = director_seed(self.seed, number);
         let config = director_config(self.scenario, number, seed);
         std::fs::write(&config_path, toml::to_string(&config)?)
             .context("writing the director config")?;
@@ -518,6 +518,12 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> any
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
+}
+
+/// Director `number`'s seed, from the run's: 63 bits, as a TOML integer holds at most
+/// `i64::MAX` (its configuration file carries it).
+fn director_seed(run_seed: u64, number: u8) -> u64 {
+    crate::node::sub_seed(run_seed, u64::from(number)) >> 1
 }
 
 /// A seed for a run whose scenario gives none.
@@ -940,5 +946,33 @@ fn apply(
             .partition_heartbeat(event.action == Action::PartitionHeartbeat)?),
         Action::SpoofVrrp => ctx.spawn_spoofer(procs, event, directors),
         Action::DegradeLink | Action::RepairLink => ctx.set_link(procs, event),
+    }
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::*;
+
+    #[test]
+    fn every_director_seed_survives_its_configuration_file() {
+        let scenario = Scenario::parse(
+            Path::new("s.toml"),
+            "[service]\nscheduler = \"rr\"\n[[real_server]]\nname = \"rs1\"\n\
+             [[load]]\nname = \"web\"\nmode = \"open\"\nrate = 10\nconnection = \"new\"\nduration = \"1s\"\n",
+        )
+        .unwrap();
+        for run_seed in [0, 1, u64::MAX, 15_022_496_155_205_379_176] {
+            for number in [1, 2] {
+                let seed = director_seed(run_seed, number);
+                let config = director_config(&scenario, number, seed);
+                let text = toml::to_string(&config).unwrap();
+                let back = crate::config::DirectorConfig::parse(Path::new("d.toml"), &text)
+                    .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+                assert_eq!(back.seed, Some(seed));
+                // Any TOML reader (integers are i64) reads it too.
+                let plain: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(plain["seed"].as_integer(), i64::try_from(seed).ok());
+            }
+        }
     }
 }
