@@ -78,12 +78,25 @@ pub fn tcp_frame(ends: Endpoints, flags: Flags, payload: &[u8]) -> Vec<u8> {
         (_, _, true) => TcpControl::Rst,
         _ => TcpControl::None,
     };
+    let ack = flags.ack.then_some(2000);
+    tcp_segment(ends, control, 1000, ack, payload)
+}
+
+/// An Ethernet + IPv4 + TCP frame with the given control, sequence and acknowledgement
+/// numbers and `payload`, checksums filled.
+pub fn tcp_segment(
+    ends: Endpoints,
+    control: TcpControl,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
     let tcp = TcpRepr {
         src_port: ends.src_port,
         dst_port: ends.dst_port,
         control,
-        seq_number: TcpSeqNumber(1000),
-        ack_number: flags.ack.then_some(TcpSeqNumber(2000)),
+        seq_number: TcpSeqNumber(seq as i32),
+        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
         window_len: 64240,
         window_scale: None,
         max_seg_size: None,

@@ -8,7 +8,7 @@ use crate::wire::build::{self, Endpoints};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpProtocol, Ipv4Packet,
-    Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket,
+    Ipv4Repr, TcpControl, TcpPacket, TcpRepr, UdpPacket,
 };
 
 mod check;
@@ -166,28 +166,15 @@ fn segment_from(
     ack: Option<u32>,
     payload: &[u8],
 ) -> Vec<u8> {
-    let tcp = TcpRepr {
+    let ends = Endpoints {
+        src_mac: from.mac,
+        dst_mac: DIRECTOR_MAC,
+        src: from.ip,
         src_port: port,
+        dst: DIRECTOR,
         dst_port,
-        control,
-        seq_number: TcpSeqNumber(seq as i32),
-        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
-        window_len: 64240,
-        window_scale: None,
-        max_seg_size: None,
-        sack_permitted: false,
-        sack_ranges: [None; 3],
-        timestamp: None,
-        payload,
     };
-    let mut payload = vec![0u8; tcp.buffer_len()];
-    tcp.emit(
-        &mut TcpPacket::new_unchecked(&mut payload[..]),
-        &IpAddress::Ipv4(from.ip),
-        &IpAddress::Ipv4(DIRECTOR),
-        &ChecksumCapabilities::default(),
-    );
-    ipv4_frame(from.ip, from.mac, IpProtocol::Tcp, &payload)
+    build::tcp_segment(ends, control, seq, ack, payload)
 }
 
 /// A segment the director sent to the peer, checksums verified.

@@ -5,12 +5,12 @@
 //! refuses the directors' health checks.
 
 use crate::wire::{
-    ArpOperation, ArpPacket, ArpRepr, ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame,
-    EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket,
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, IpProtocol,
+    Ipv4Packet, TcpPacket,
 };
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::time::Instant;
-use smoltcp::wire::{IpAddress, Ipv4Repr, TcpControl, TcpRepr, TcpSeqNumber};
+use smoltcp::wire::{IpAddress, Ipv4Repr, TcpControl, TcpRepr};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -34,46 +34,15 @@ pub fn tcp_frame(
     seg: Segment,
     payload: &[u8],
 ) -> Vec<u8> {
-    let tcp = TcpRepr {
+    let ends = crate::wire::build::Endpoints {
+        src_mac,
+        dst_mac,
+        src: *seg.src.ip(),
         src_port: seg.src.port(),
+        dst: *seg.dst.ip(),
         dst_port: seg.dst.port(),
-        control: seg.control,
-        seq_number: TcpSeqNumber(seg.seq as i32),
-        ack_number: seg.ack.map(|a| TcpSeqNumber(a as i32)),
-        window_len: 64240,
-        window_scale: None,
-        max_seg_size: None,
-        sack_permitted: false,
-        sack_ranges: [None; 3],
-        timestamp: None,
-        payload,
     };
-    let ip = Ipv4Repr {
-        src_addr: *seg.src.ip(),
-        dst_addr: *seg.dst.ip(),
-        next_header: IpProtocol::Tcp,
-        payload_len: tcp.buffer_len(),
-        hop_limit: 64,
-    };
-    let mut buf = vec![0u8; ETHERNET_HEADER_LEN + ip.buffer_len() + tcp.buffer_len()];
-    let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
-    eth.set_src_addr(src_mac);
-    eth.set_dst_addr(dst_mac);
-    eth.set_ethertype(EthernetProtocol::Ipv4);
-    let caps = ChecksumCapabilities::default();
-    let mut pkt = Ipv4Packet::new_unchecked(&mut buf[ETHERNET_HEADER_LEN..]);
-    ip.emit(&mut pkt, &caps);
-    let (src, dst) = (
-        IpAddress::Ipv4(*seg.src.ip()),
-        IpAddress::Ipv4(*seg.dst.ip()),
-    );
-    tcp.emit(
-        &mut TcpPacket::new_unchecked(pkt.payload_mut()),
-        &src,
-        &dst,
-        &caps,
-    );
-    buf
+    crate::wire::build::tcp_segment(ends, seg.control, seg.seq, seg.ack, payload)
 }
 
 /// What a frame carries, parsed and checked (checksums included).
