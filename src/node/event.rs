@@ -101,7 +101,7 @@ pub struct SyncReport {
     pub counters: SyncCounters,
     /// Worst lag while a backup was acknowledging.
     pub max_lag_ms: u64,
-    /// Datagrams that could not be queued for sending.
+    /// Turns at sending that found the node's outbox full (what was due waited).
     pub tx_errors: u64,
     /// Datagrams from a director that is not a VRRP peer, dropped.
     pub not_peer: u64,

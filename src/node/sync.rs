@@ -18,7 +18,7 @@ pub struct Sync {
     own: Ipv4Addr,
     /// Longest sync message.
     max_payload: usize,
-    /// Datagrams that found the outbox full.
+    /// Turns at sending that found the outbox full (what was due waits in the node).
     tx_errors: u64,
     /// Acks seen so far and when the last new one came.
     acks: u64,
