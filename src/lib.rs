@@ -32,6 +32,7 @@ pub mod director;
 pub mod duration;
 pub mod file_error;
 pub mod health;
+pub mod http1;
 pub mod impairment;
 pub mod io;
 pub mod lab;

@@ -1,7 +1,7 @@
 //! HTTP/1.1 for the load generator: the request it sends and a checked parse of the response
 //! (status line, headers, Content-Length / chunked / until-close framing). Pure, no I/O.
 
-use crate::server::http::{has_token, head_len, header, lines, parse_u64};
+use crate::http1::{FieldError, TooLong, fields, find_head, lines, parse_u64};
 use std::ops::Range;
 
 /// Longest response head accepted, in bytes.
@@ -59,43 +59,29 @@ pub fn request(path: &str, host: &str, close: bool) -> Vec<u8> {
 /// Parses a response head at the start of `buf`. `Ok(None)`: incomplete, read more.
 /// On success also returns the head's length.
 pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, ResponseError> {
-    let Some(len) = head_len(&buf[..buf.len().min(MAX_HEAD)]) else {
-        return if buf.len() >= MAX_HEAD {
-            Err(ResponseError::TooLong)
-        } else {
-            Ok(None)
-        };
+    let Some(len) = find_head(buf, MAX_HEAD).map_err(|TooLong| ResponseError::TooLong)? else {
+        return Ok(None);
     };
     let mut lines = lines(&buf[..len]);
     let (minor, status) = status_line(lines.next().ok_or(ResponseError::StatusLine)?)?;
-    let mut keep_alive = minor == 1;
-    let (mut length, mut chunked, mut encoded, mut server) = (None, false, false, None);
-    for line in lines {
-        let (name, value) = header(line).ok_or(ResponseError::Header)?;
-        if name.eq_ignore_ascii_case(b"connection") {
-            if has_token(value, b"close") {
-                keep_alive = false;
-            } else if has_token(value, b"keep-alive") {
-                keep_alive = true;
-            }
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_u64(value).ok_or(ResponseError::ContentLength)?;
-            if length.is_some_and(|m| m != n) {
-                return Err(ResponseError::ContentLength);
-            }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            // Only the last coding decides the framing (RFC 9112, section 6.3).
-            encoded = true;
-            chunked = value
-                .rsplit(|&b| b == b',')
-                .next()
-                .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case(b"x-server") {
-            let offset = value.as_ptr() as usize - buf.as_ptr() as usize;
-            server = Some(offset..offset + value.len());
-        }
-    }
+    let fields = fields(lines, minor == 1).map_err(|e| match e {
+        FieldError::Header => ResponseError::Header,
+        FieldError::ContentLength => ResponseError::ContentLength,
+    })?;
+    // Only the last coding decides the framing (RFC 9112, section 6.3).
+    let chunked = fields.transfer_encoding.is_some_and(|value| {
+        value
+            .rsplit(|&b| b == b',')
+            .next()
+            .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+    });
+    let encoded = fields.transfer_encoding.is_some();
+    let server = fields.server.map(|value| {
+        let offset = value.as_ptr() as usize - buf.as_ptr() as usize;
+        offset..offset + value.len()
+    });
+    let length = fields.content_length;
+    let mut keep_alive = fields.keep_alive;
     let framing = match (status, chunked, encoded, length) {
         (100..=199 | 204 | 304, ..) => Framing::Length(0),
         (_, true, ..) => Framing::Chunked,

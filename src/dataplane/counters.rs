@@ -168,8 +168,10 @@ impl Traffic {
     }
 }
 
-/// Data-plane wide counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Data-plane wide counters. In a [`Stats`](super::stats::Stats) snapshot they stand flattened,
+/// with the drops as a map by reason name instead of the array.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counters {
     /// Frames handed to `handle_frame`.
     pub frames_in: u64,
@@ -209,6 +211,7 @@ pub struct Counters {
     /// Resets not sent because the queue was full.
     pub resets_dropped: u64,
     /// Drops, indexed by `DropReason as usize`.
+    #[serde(skip)]
     pub drops: [u64; DropReason::ALL.len()],
 }
 

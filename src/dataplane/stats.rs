@@ -2,7 +2,7 @@
 //! report and the runner. Built on request; never on the packet path.
 
 use super::Dataplane;
-use super::counters::{DropReason, Traffic};
+use super::counters::{Counters, DropReason, Traffic};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -11,26 +11,9 @@ use std::net::Ipv4Addr;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub active: bool,
-    pub frames_in: u64,
-    pub bytes_in: u64,
-    pub sent_in_place: u64,
-    pub to_host: u64,
-    pub consumed: u64,
-    pub queued: u64,
-    pub dequeued: u64,
-    pub emitted: u64,
-    pub arp_replies: u64,
-    pub arp_requests: u64,
-    /// New MACs for known neighbours refused by the one-second lock (see `Neighbours::learn`).
-    #[serde(default)]
-    pub neighbour_updates_refused: u64,
-    pub conns_created: u64,
-    pub conns_expired: u64,
-    /// TCP resets sent to segments that found no connection (and not sent: queue full).
-    #[serde(default)]
-    pub resets: u64,
-    #[serde(default)]
-    pub resets_dropped: u64,
+    /// The data plane's counters (their `drops` array left out: see `drops` below).
+    #[serde(flatten)]
+    pub counters: Counters,
     /// Entries in the connection table now (connections and templates).
     pub conns: usize,
     /// The SYN-flood defence: its level and every action it took.
@@ -105,21 +88,7 @@ impl Dataplane {
             .collect();
         Stats {
             active: self.is_active(),
-            frames_in: c.frames_in,
-            bytes_in: c.bytes_in,
-            sent_in_place: c.sent_in_place,
-            to_host: c.to_host,
-            consumed: c.consumed,
-            queued: c.queued,
-            dequeued: c.dequeued,
-            emitted: c.emitted,
-            arp_replies: c.arp_replies,
-            arp_requests: c.arp_requests,
-            neighbour_updates_refused: c.neighbour_updates_refused,
-            resets: c.resets,
-            resets_dropped: c.resets_dropped,
-            conns_created: c.conns_created,
-            conns_expired: c.conns_expired,
+            counters: c.clone(),
             conns: self.conns().len(),
             defense: *self.defense(),
             drops,

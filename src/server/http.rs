@@ -1,8 +1,9 @@
 //! HTTP/1.x heads for `tapvs server`: request parsing, routing and response heads. Pure, no I/O.
 //!
-//! The low-level framing helpers (`head_len`, `header`, `has_token`, `parse_u64`) are shared with
-//! the load generator's response parser (`client::http`). Malformed input is an error, never a panic.
+//! The framing helpers it shares with the load generator's response parser are in `crate::http1`.
+//! Malformed input is an error, never a panic.
 
+use crate::http1::{FieldError, TooLong, fields, find_head, is_tchar, lines, parse_u64};
 use std::io::Write as _;
 
 /// Longest request head accepted (request line and headers), in bytes.
@@ -63,12 +64,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request<'_>, usize)>, ParseEr
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
     let rest = &buf[skip..];
-    let Some(len) = head_len(&rest[..rest.len().min(MAX_HEAD)]) else {
-        return if rest.len() >= MAX_HEAD {
-            Err(ParseError::TooLong)
-        } else {
-            Ok(None)
-        };
+    let Some(len) = find_head(rest, MAX_HEAD).map_err(|TooLong| ParseError::TooLong)? else {
+        return Ok(None);
     };
     let mut lines = lines(&rest[..len]);
     let request_line = lines.next().ok_or(ParseError::RequestLine)?;
@@ -95,32 +92,19 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request<'_>, usize)>, ParseEr
         v if v.starts_with(b"HTTP/") => return Err(ParseError::Version),
         _ => return Err(ParseError::RequestLine),
     };
-    let mut keep_alive = minor == 1;
-    let mut content_length = None;
-    for line in lines {
-        let (name, value) = header(line).ok_or(ParseError::Header)?;
-        if name.eq_ignore_ascii_case(b"connection") {
-            if has_token(value, b"close") {
-                keep_alive = false;
-            } else if has_token(value, b"keep-alive") {
-                keep_alive = true;
-            }
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_u64(value).ok_or(ParseError::ContentLength)?;
-            if content_length.is_some_and(|m| m != n) {
-                return Err(ParseError::ContentLength);
-            }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            return Err(ParseError::TransferEncoding);
-        }
+    let fields = fields(lines, minor == 1).map_err(|e| match e {
+        FieldError::Header => ParseError::Header,
+        FieldError::ContentLength => ParseError::ContentLength,
+    })?;
+    if fields.transfer_encoding.is_some() {
+        return Err(ParseError::TransferEncoding);
     }
     let request = Request {
         method,
         path,
         minor,
-        keep_alive,
-        content_length: content_length.unwrap_or(0),
+        keep_alive: fields.keep_alive,
+        content_length: fields.content_length.unwrap_or(0),
     };
     Ok(Some((request, skip + len)))
 }
@@ -184,57 +168,6 @@ pub fn write_head(out: &mut Vec<u8>, status: u16, server: &str, len: u64, conn: 
         "HTTP/1.1 {status} {reason}\r\nServer: tapvs\r\nX-Server: {server}\r\n\
          Content-Type: text/plain\r\nContent-Length: {len}\r\n{conn}\r\n"
     );
-}
-
-/// Length of the head (through its empty line) if `buf` starts with a complete one.
-/// Lines end in CRLF or a bare LF.
-pub(crate) fn head_len(buf: &[u8]) -> Option<usize> {
-    let mut start = 0;
-    while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
-        let line = &buf[start..start + nl];
-        if start > 0 && (line.is_empty() || line == b"\r") {
-            return Some(start + nl + 1);
-        }
-        start += nl + 1;
-    }
-    None
-}
-
-/// The non-empty lines of a complete head, without their line endings.
-pub(crate) fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    head.split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.is_empty())
-}
-
-/// Splits `Name: value` (value trimmed). `None` for a line without a valid name or colon.
-pub(crate) fn header(line: &[u8]) -> Option<(&[u8], &[u8])> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let (name, value) = (&line[..colon], &line[colon + 1..]);
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-        return None;
-    }
-    Some((name, value.trim_ascii()))
-}
-
-/// Whether a comma-separated header value holds `token` (case-insensitive).
-pub(crate) fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
-}
-
-/// A decimal number of at most 19 digits (no sign, no spaces).
-pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
-}
-
-/// RFC 9110 token characters.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
