@@ -182,21 +182,17 @@ for d in $DIRECTORS; do
     short_name "$d" || die "director name '$d' must match [a-z][a-z0-9]{0,9}"
     take_name "$d"
 done
-for rs in $REAL_SERVERS; do
-    name=${rs%%=*} addr=${rs#*=}
-    short_name "$name" || die "real server name '$name' must match [a-z][a-z0-9]{0,9}"
+# Checks and takes a NAME=ADDRESS host: KIND NAME=ADDRESS NET LOWEST [NOTE]
+take_host() {
+    local name=${2%%=*} addr=${2#*=}
+    short_name "$name" || die "$1 name '$name' must match [a-z][a-z0-9]{0,9}"
     take_name "$name"
-    in_range "$addr" "$RS_NET" 4 ||
-        die "real server $name: $addr is not a host address in 198.18.$RS_NET.4-254 (LAYOUT=$LAYOUT)"
+    in_range "$addr" "$3" "$4" ||
+        die "$1 $name: $addr is not a host address in 198.18.$3.$4-254${5:+ ($5)}"
     take_addr "$addr"
-done
-for peer in $PEERS; do
-    name=${peer%%=*} addr=${peer#*=}
-    short_name "$name" || die "peer name '$name' must match [a-z][a-z0-9]{0,9}"
-    take_name "$name"
-    in_range "$addr" 0 2 || die "peer $name: $addr is not a host address in 198.18.0.2-254"
-    take_addr "$addr"
-done
+}
+for rs in $REAL_SERVERS; do take_host "real server" "$rs" "$RS_NET" 4 "LAYOUT=$LAYOUT"; done
+for peer in $PEERS; do take_host peer "$peer" 0 2; done
 if [[ "$LAYOUT" == nat2 ]]; then
     # Each director's inside TAP is a port of br1, beside the real servers' ports.
     for d in $DIRECTORS; do take_name "${d}i"; done

@@ -8,7 +8,7 @@ use super::conntrack::{ConnKey, flags};
 use super::counters::DropReason;
 use super::settings::Forwarding;
 use super::{Dataplane, Verdict};
-use crate::wire::icmp_error::{self, InnerFlow};
+use crate::wire::icmp_error;
 use crate::wire::{ETHERNET_HEADER_LEN, Ipv4Packet, checksum};
 
 impl Dataplane {
@@ -37,23 +37,25 @@ impl Dataplane {
         let Ok(inner) = icmp_error::inner_flow(ip) else {
             return Verdict::Dropped(DropReason::Malformed);
         };
-        if to_vip {
-            self.icmp_towards_server(now_ms, frame, inner)
-        } else {
-            self.icmp_towards_client(now_ms, frame, inner)
-        }
-    }
-
-    /// From outside, to the VIP, quoting a packet we sent: VIP:vport → client:cport.
-    fn icmp_towards_server(&mut self, now_ms: u64, frame: &mut [u8], inner: InnerFlow) -> Verdict {
-        let key = ConnKey {
+        // The quoted datagram is one that was sent from our side, so its source is the VIP's
+        // (or the real server's) end of the connection, its destination the client's.
+        let quoted = ConnKey {
             protocol: inner.protocol.into(),
             client: inner.dst,
             client_port: inner.dst_port,
             vip: inner.src,
             vport: inner.src_port,
         };
-        let Some(idx) = self.conns.find(&key) else {
+        if to_vip {
+            self.icmp_towards_server(now_ms, frame, &quoted)
+        } else {
+            self.icmp_towards_client(now_ms, frame, &quoted)
+        }
+    }
+
+    /// From outside, to the VIP, quoting a packet we sent: VIP:vport → client:cport.
+    fn icmp_towards_server(&mut self, now_ms: u64, frame: &mut [u8], key: &ConnKey) -> Verdict {
+        let Some(idx) = self.conns.find(key) else {
             return Verdict::Dropped(DropReason::NoConnection);
         };
         let conn = *self.conns.get(idx);
@@ -75,15 +77,8 @@ impl Dataplane {
     }
 
     /// From a real server, to a client, quoting our translated request: client → RIP:rport.
-    fn icmp_towards_client(&mut self, now_ms: u64, frame: &mut [u8], inner: InnerFlow) -> Verdict {
-        let reply = ConnKey {
-            protocol: inner.protocol.into(),
-            client: inner.dst,
-            client_port: inner.dst_port,
-            vip: inner.src,
-            vport: inner.src_port,
-        };
-        let Some(idx) = self.conns.find_reply(&reply) else {
+    fn icmp_towards_client(&mut self, now_ms: u64, frame: &mut [u8], reply: &ConnKey) -> Verdict {
+        let Some(idx) = self.conns.find_reply(reply) else {
             return Verdict::Dropped(DropReason::NotForUs);
         };
         let conn = *self.conns.get(idx);

@@ -258,26 +258,18 @@ mod tests {
 
     #[test]
     fn flag_priority_is_rst_syn_fin_ack() {
-        assert_eq!(
-            TcpEvent::from_flags(true, true, true, true),
-            Some(TcpEvent::Rst)
-        );
-        assert_eq!(
-            TcpEvent::from_flags(true, true, true, false),
-            Some(TcpEvent::Syn)
-        );
-        assert_eq!(
-            TcpEvent::from_flags(false, true, true, false),
-            Some(TcpEvent::Fin)
-        );
-        assert_eq!(
-            TcpEvent::from_flags(false, false, true, false),
-            Some(TcpEvent::Ack)
-        );
-        assert_eq!(
-            TcpEvent::from_flags(false, false, false, false),
-            Option::None
-        );
+        // (syn, fin, ack, rst) → the event that wins.
+        let cases = [
+            ((true, true, true, true), Some(TcpEvent::Rst)),
+            ((true, true, true, false), Some(TcpEvent::Syn)),
+            ((false, true, true, false), Some(TcpEvent::Fin)),
+            ((false, false, true, false), Some(TcpEvent::Ack)),
+            ((false, false, false, false), Option::None),
+        ];
+        for ((syn, fin, ack, rst), want) in cases {
+            let got = TcpEvent::from_flags(syn, fin, ack, rst);
+            assert_eq!(got, want, "syn {syn} fin {fin} ack {ack} rst {rst}");
+        }
     }
 
     #[test]

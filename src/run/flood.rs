@@ -50,28 +50,23 @@ fn real_new_conns(l: &LoadSpec) -> bool {
 pub fn record(scenario: &Scenario, c: &Collected) -> Option<FloodRecord> {
     let (from_ms, to_ms) = window(scenario)?;
     let interval = scenario.interval.as_millis() as u64;
-    let n = scenario.load_end().as_millis().div_ceil(interval as u128) as usize;
-    let mut samples: Vec<FloodSample> = (0..n)
-        .map(|k| FloodSample {
-            t_ms: k as u64 * interval,
+    let mut samples = super::timeline::per_interval(
+        scenario,
+        c,
+        |t_ms| FloodSample {
+            t_ms,
             ..FloodSample::default()
-        })
-        .collect();
-    for (load, report) in scenario.loads.iter().zip(&c.clients) {
-        let offset = (load.start.as_millis() as u64 / interval) as usize;
-        for (k, iv) in report.intervals.iter().enumerate() {
-            let Some(s) = samples.get_mut(offset + k) else {
-                continue;
-            };
-            if real_new_conns(load) {
+        },
+        |s, load, iv, k| {
+            if real_new_conns(&scenario.loads[load]) {
                 s.new_ok += iv.ok;
                 s.new_failed += iv.failed;
             }
-            if let Some(f) = &report.flood {
+            if let Some(f) = &c.clients[load].flood {
                 s.flood_sent += f.per_interval.get(k).copied().unwrap_or(0);
             }
-        }
-    }
+        },
+    );
     let first = scenario.directors().first().cloned().unwrap_or_default();
     for (t, name, _, size) in &c.director_tables {
         if *name == first

@@ -31,24 +31,41 @@ pub fn merge_into(a: &mut Interval, b: &Interval) {
     }
 }
 
-/// The run's timeline: client outcomes of all loads and the director's forwarding, per interval.
-pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
+/// One row per interval of the run's load window, each made by `row(t_ms)`, with every load's
+/// client intervals folded in at their place in the run by `fold(row, load_index, interval,
+/// index of the interval within its load)`.
+pub fn per_interval<R>(
+    scenario: &Scenario,
+    c: &Collected,
+    row: impl Fn(u64) -> R,
+    mut fold: impl FnMut(&mut R, usize, &Interval, usize),
+) -> Vec<R> {
     let interval = scenario.interval.as_millis() as u64;
     let n = scenario.load_end().as_millis().div_ceil(interval as u128) as usize;
-    let mut rows: Vec<TimelineRow> = (0..n)
-        .map(|k| TimelineRow {
-            t_ms: k as u64 * interval,
-            ..TimelineRow::default()
-        })
-        .collect();
-    for (load, report) in scenario.loads.iter().zip(&c.clients) {
+    let mut rows: Vec<R> = (0..n).map(|k| row(k as u64 * interval)).collect();
+    for (i, (load, report)) in scenario.loads.iter().zip(&c.clients).enumerate() {
         let offset = (load.start.as_millis() as u64 / interval) as usize;
         for (k, iv) in report.intervals.iter().enumerate() {
-            if let Some(row) = rows.get_mut(offset + k) {
-                merge_into(&mut row.client, iv);
+            if let Some(r) = rows.get_mut(offset + k) {
+                fold(r, i, iv, k);
             }
         }
     }
+    rows
+}
+
+/// The run's timeline: client outcomes of all loads and the director's forwarding, per interval.
+pub fn timeline(scenario: &Scenario, c: &Collected) -> Vec<TimelineRow> {
+    let interval = scenario.interval.as_millis() as u64;
+    let mut rows = per_interval(
+        scenario,
+        c,
+        |t_ms| TimelineRow {
+            t_ms,
+            ..TimelineRow::default()
+        },
+        |row, _, iv, _| merge_into(&mut row.client, iv),
+    );
     for pair in c.director_samples.windows(2) {
         let (t0, a) = pair[0];
         let (_, b) = pair[1];
