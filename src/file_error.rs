@@ -22,6 +22,14 @@ pub enum FileError {
     /// Not valid TOML, or a field unknown, missing or of the wrong type.
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// A line of a line-oriented file (ldirectord.cf, ha.cf) is refused.
+    #[error("{path}:{line}: `{key}`: {reason}")]
+    Line {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        reason: String,
+    },
     /// A field parses but its value is refused.
     #[error("{path}: field `{field}`: {reason}")]
     Invalid {

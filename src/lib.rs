@@ -36,6 +36,7 @@ pub mod http1;
 pub mod impairment;
 pub mod io;
 pub mod lab;
+pub mod ldirectord;
 pub mod metrics;
 pub mod node;
 pub mod probe;

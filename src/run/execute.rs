@@ -10,9 +10,7 @@ use crate::config::Protocol;
 use crate::dataplane::counters::Traffic;
 use crate::dataplane::stats::Stats;
 use crate::director::control;
-use crate::lab::{
-    Interrupt, KnatProtocol, KnatService, Lab, Layout, LinkStats, RealServerHost, Topology,
-};
+use crate::lab::{Interrupt, KnatProtocol, KnatService, Lab, LinkStats, RealServerHost, Topology};
 use crate::metrics::ClientReport;
 use crate::node::event::{DirectorEvent, ServerHealth, SyncReport, VrrpReport};
 use crate::scenario::{Action, EventSpec, LoadMode, Mode, Scenario};
@@ -118,12 +116,7 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
 
 /// The lab a scenario needs.
 pub fn topology(scenario: &Scenario) -> Topology {
-    let layout = match (scenario.lab.mode, scenario.lab.nat_arms) {
-        (Mode::Dr | Mode::Direct, _) => Layout::DirectRouting,
-        (Mode::Nat, 1) => Layout::NatOneArmed,
-        (Mode::Nat, _) => Layout::NatTwoArmed,
-        (Mode::Kernel, _) => Layout::KernelNat,
-    };
+    let layout = scenario.lab.layout();
     Topology {
         real_servers: scenario
             .real_servers

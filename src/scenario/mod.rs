@@ -5,6 +5,7 @@
 pub mod command;
 pub use crate::duration;
 pub mod echo;
+pub mod ldirectord_cf;
 pub mod link;
 mod validate;
 
@@ -44,6 +45,10 @@ pub struct Scenario {
     /// Health checks of the real servers by every director (ldirectord's job).
     #[serde(default)]
     pub health: Option<HealthSpec>,
+    /// An ldirectord.cf (relative to the scenario) that gives `[service]`, `[health]` and the
+    /// real servers' weights instead of this file.
+    #[serde(default)]
+    pub ldirectord_cf: Option<std::path::PathBuf>,
     /// The directors' SYN-flood defence (`[defense]` of their configuration; its defaults when
     /// absent).
     #[serde(default)]
@@ -94,6 +99,17 @@ pub struct LabSpec {
 pub const PCAP_LIMIT_MB: u64 = 64;
 
 impl LabSpec {
+    /// The lab layout its mode needs.
+    pub fn layout(&self) -> crate::lab::Layout {
+        use crate::lab::Layout;
+        match (self.mode, self.nat_arms) {
+            (Mode::Dr | Mode::Direct, _) => Layout::DirectRouting,
+            (Mode::Nat, 1) => Layout::NatOneArmed,
+            (Mode::Nat, _) => Layout::NatTwoArmed,
+            (Mode::Kernel, _) => Layout::KernelNat,
+        }
+    }
+
     /// `pcap_limit_mb` or its default.
     pub fn pcap_limit(&self) -> u64 {
         self.pcap_limit_mb.unwrap_or(PCAP_LIMIT_MB)
@@ -577,10 +593,24 @@ impl Scenario {
 
     /// Parses and checks scenario text; `path` names it in errors and gives the default name.
     pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+        let parse_error = |e: toml::de::Error| ScenarioError::Parse {
             path: path.into(),
             message: echo::shown_message(&e.to_string()),
-        })?;
+        };
+        // With `ldirectord_cf`, the file's service and checks go into the table first (errors
+        // then name fields, not lines: the table has no spans); without it, the text is read
+        // as it is, so that errors show the line.
+        let mut from_cf = None;
+        let mut scenario: Scenario = match toml::from_str::<toml::Table>(text) {
+            Ok(mut table) if table.contains_key("ldirectord_cf") => {
+                from_cf = ldirectord_cf::inject(path, &mut table)?;
+                toml::Value::Table(table).try_into().map_err(parse_error)?
+            }
+            _ => toml::from_str(text).map_err(parse_error)?,
+        };
+        if let Some((cf_path, cf)) = &from_cf {
+            ldirectord_cf::apply_reals(&mut scenario, cf_path, cf)?;
+        }
         if scenario.name.is_empty() {
             scenario.name = path
                 .file_stem()

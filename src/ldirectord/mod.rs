@@ -1,0 +1,7 @@
+//! ldirectord's side of tapvs: its configuration file (`ldirectord.cf`) read into what a
+//! scenario means by it.
+
+pub mod cf;
+
+#[cfg(test)]
+mod tests;
