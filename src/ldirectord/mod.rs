@@ -2,6 +2,7 @@
 //! scenario means by it.
 
 pub mod cf;
+pub mod render;
 
 #[cfg(test)]
 mod tests;

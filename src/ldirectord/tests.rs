@@ -199,3 +199,90 @@ fn a_block_ends_at_the_first_line_not_indented() {
     assert_eq!(cf.virtuals.len(), 2);
     assert_eq!(cf.virtuals[1].reals[0].weight, 2);
 }
+
+/// A scenario whose checks ldirectord can run as they are.
+const LDIRECTORD_SCENARIO: &str = r#"
+name = "ld"
+[service]
+scheduler = "wlc"
+persistence = "30s"
+[health]
+check = "http"
+interval = "2s"
+timeout = "1s"
+fall = 3
+rise = 1
+initial = "down"
+on_failure = "remove"
+status = [200, 299]
+path = "/health"
+expect = "ok"
+[[real_server]]
+name = "rs1"
+[[real_server]]
+name = "rs2"
+weight = 3
+[[real_server]]
+name = "sorry"
+sorry = true
+[[load]]
+name = "web"
+mode = "open"
+rate = 10
+connection = "new"
+duration = "2s"
+"#;
+
+fn scenario(text: &str) -> crate::scenario::Scenario {
+    crate::scenario::Scenario::parse(std::path::Path::new("ld.toml"), text).unwrap()
+}
+
+#[test]
+fn a_rendered_file_reads_back_as_the_scenario_says() {
+    let text = super::render::render(&scenario(LDIRECTORD_SCENARIO)).unwrap();
+    let cf = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(cf.checks.interval_s, Some(2));
+    assert_eq!(cf.checks.timeout_s, Some(1));
+    assert_eq!(cf.checks.failure_count, Some(3));
+    assert!(!cf.quiescent, "on_failure = remove is quiescent = no");
+    let v = &cf.virtuals[0];
+    assert_eq!((v.addr, v.port), (Ipv4Addr::new(198, 18, 0, 100), 80));
+    assert_eq!(v.scheduler, "wlc");
+    assert_eq!(v.persistent_s, Some(30));
+    assert_eq!(v.checktype, CheckType::Negotiate);
+    assert_eq!(
+        (v.request.as_str(), v.receive.as_deref()),
+        ("/health", Some("ok"))
+    );
+    let reals: Vec<_> = v
+        .reals
+        .iter()
+        .map(|r| (r.addr.octets()[3], r.weight, r.masq))
+        .collect();
+    assert_eq!(reals, [(11, 1, false), (12, 3, false)]);
+    assert_eq!(v.fallback.as_ref().map(|f| f.addr.octets()[3]), Some(13));
+}
+
+#[test]
+fn what_ldirectord_cannot_do_is_refused_by_field() {
+    let cases = [
+        ("timeout = \"1s\"", "timeout = \"500ms\"", "health.timeout"),
+        ("rise = 1", "rise = 2", "health.rise"),
+        ("initial = \"down\"", "initial = \"up\"", "health.initial"),
+        (
+            "status = [200, 299]",
+            "status = [200, 399]",
+            "health.status",
+        ),
+        (
+            "persistence = \"30s\"",
+            "persistence = \"1500ms\"",
+            "service.persistence",
+        ),
+    ];
+    for (from, to, field) in cases {
+        let s = scenario(&LDIRECTORD_SCENARIO.replace(from, to));
+        let (got, why) = super::render::render(&s).expect_err(field);
+        assert_eq!(got, field, "{why}");
+    }
+}
