@@ -8,6 +8,8 @@ mod execute;
 mod flood;
 mod health_metrics;
 mod keepalived;
+#[allow(dead_code)] // wired into the runner with `[health] checker = "ldirectord"`
+mod ldirectord;
 mod link_metrics;
 mod loads;
 mod procs;
