@@ -178,9 +178,59 @@ pub(super) fn connect_from(
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
                 Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
             }
+            // A signal cut the wait short (the test binary runs signal tests beside this one);
+            // the handshake goes on: wait for it as long as the timeout says.
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+                finish_connect(fd, timeout).map(|()| stream)
+            }
             Err(e) => Err(e),
             Ok(_) => Ok(stream),
         }
+    }
+}
+
+/// Waits up to `timeout` for an interrupted connect on `fd` to finish, and gives its outcome.
+fn finish_connect(fd: libc::c_int, timeout: Duration) -> io::Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
+        }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one initialised pollfd, for the duration of the call.
+        match unsafe { libc::poll(&raw mut pfd, 1, ms) } {
+            0 => continue,
+            n if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {
+                continue;
+            }
+            n if n < 0 => return Err(io::Error::last_os_error()),
+            _ => {}
+        }
+        let mut error: libc::c_int = 0;
+        let mut len = libc::socklen_t::try_from(size_of_val(&error)).expect("small");
+        // SAFETY: `error` and `len` outlive the call and are the sizes given.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut error).cast(),
+                &raw mut len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        return match error {
+            0 => Ok(()),
+            e => Err(io::Error::from_raw_os_error(e)),
+        };
     }
 }
 
