@@ -69,13 +69,71 @@ fn changes_reach_the_backup_after_the_batch_delay() {
         [Sent {
             at: ms(12),
             from: M,
-            len: 8 + 3 * 36,
+            len: 8 + 3 * 36 + 4,
             kind: Kind::Entries { seq: 1, count: 3 },
         }]
     );
     let c = net.counters(B);
     assert_eq!((c.entries_received, c.entries_installed), (3, 3));
     assert_eq!(net.counters(M).change_entries_sent, 3);
+}
+
+#[test]
+fn a_connection_changed_three_times_goes_once_with_its_last_state() {
+    let mut net = started();
+    let closing = SyncEntry {
+        state: 4,
+        inactive: true,
+        timeout_s: 120,
+        ..conn(1)
+    };
+    // States 1, 1, 4 of one connection around another one's change, within one batch.
+    for entry in [conn(1), conn(2), conn(1), closing] {
+        net.change(M, entry);
+    }
+    net.run_until(ms(13));
+    let carried: Vec<_> = net.carried[1..]
+        .iter()
+        .map(|(at, _, e)| (*at, e.clone()))
+        .collect();
+    assert_eq!(
+        carried,
+        [(ms(12), vec![closing, conn(2)])],
+        "after the empty bulk answer"
+    );
+    assert_eq!(net.tables[B].get(&conn(1)), Some(closing));
+    let c = net.counters(M);
+    assert_eq!((c.change_entries_sent, c.changes_coalesced), (2, 2));
+    // Changed again after its message left: it goes again, in the next message.
+    net.change(M, conn(1));
+    net.run_until(ms(20));
+    assert_eq!(
+        net.carried.last().map(|(_, _, e)| e.clone()),
+        Some(vec![conn(1)])
+    );
+}
+
+#[test]
+fn a_full_message_coalesces_what_it_holds_and_leaves_the_rest() {
+    let mut net = started();
+    for i in 0..41 {
+        net.change(M, conn(i));
+    }
+    // The 41st does not fit; the newer states of 0 and 39 still fold into the full message.
+    let newer = |i| SyncEntry {
+        state: 5,
+        ..conn(i)
+    };
+    net.change(M, newer(0));
+    net.change(M, newer(39));
+    net.run_until(ms(20));
+    let carried: Vec<_> = net.carried[1..].iter().map(|(_, _, e)| e.clone()).collect();
+    assert_eq!(carried.len(), 2);
+    assert_eq!(
+        (carried[0].len(), carried[0][0], carried[0][39]),
+        (40, conn(0), conn(39))
+    );
+    assert_eq!(carried[1], [conn(40), newer(0), newer(39)]);
 }
 
 #[test]
@@ -90,7 +148,7 @@ fn forty_changes_fill_one_1472_byte_message_at_once() {
         [Sent {
             at: ms(10),
             from: M,
-            len: 1448,
+            len: 1452,
             kind: Kind::Entries { seq: 1, count: 40 },
         }]
     );
@@ -100,7 +158,7 @@ fn forty_changes_fill_one_1472_byte_message_at_once() {
     net.run_until(ms(30));
     let sent: Vec<_> = net.entries_msgs(M, ms(20), ms(30));
     let summary: Vec<_> = sent.iter().map(|s| (s.at, s.len)).collect();
-    assert_eq!(summary, [(ms(20), 1448), (ms(22), 44)]);
+    assert_eq!(summary, [(ms(20), 1452), (ms(22), 48)]);
     assert_eq!(net.tables[B].entries().len(), 81);
 }
 
@@ -273,7 +331,7 @@ fn each_role_ignores_what_is_not_for_it() {
     let len = writer.finish();
     net.inject(M, &buf[..len]).unwrap();
     assert!(net.tables[M].entries().is_empty());
-    let len = write_control(&mut buf, 1, 0, ControlKind::Ack, 3);
+    let len = write_control(&mut buf, 1, ControlKind::Ack, 3);
     net.inject(B, &buf[..len]).unwrap();
     assert_eq!(net.counters(M).ignored_for_role, 1);
     assert_eq!(net.counters(B).ignored_for_role, 1);
