@@ -114,12 +114,13 @@ fn a_connection_changed_three_times_goes_once_with_its_last_state() {
 }
 
 #[test]
-fn a_full_message_coalesces_what_it_holds_and_leaves_the_rest() {
+fn a_full_message_ends_at_the_first_change_that_does_not_fit() {
     let mut net = started();
     for i in 0..41 {
         net.change(M, conn(i));
     }
-    // The 41st does not fit; the newer states of 0 and 39 still fold into the full message.
+    // The 41st does not fit: the message ends there, and the newer states of 0 and 39 noted
+    // after it go in the next message (changes leave in the order noted, none overtakes).
     let newer = |i| SyncEntry {
         state: 5,
         ..conn(i)
