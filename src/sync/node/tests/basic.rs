@@ -3,7 +3,7 @@
 
 use super::net::{Kind, Net, Sent};
 use super::*;
-use crate::sync::wire::{ControlKind, MessageWriter, write_control};
+use crate::sync::wire::{self, ControlKind, MessageWriter, write_control};
 
 /// After [`Net::pair`]: the backup asked at 0, the empty master answered with one empty
 /// message (seq 0), the backup acknowledged it at 0.
@@ -269,6 +269,29 @@ fn malformed_payloads_are_counted_not_fatal() {
     assert_eq!(net.tables[B].entries(), before);
     // The empty bulk message, its BULK_DONE and the change.
     assert_eq!(net.counters(B).msgs_received, 3);
+}
+
+#[test]
+fn a_kernel_masters_message_installs_without_sequence_checks() {
+    let mut net = started();
+    let before = net.counters(B);
+    let mut buf = [0u8; 64];
+    let mut writer = MessageWriter::new(&mut buf, 1, 500);
+    writer.push(&conn(7));
+    // A kernel sends no record: cut it and fix the size.
+    let len = writer.finish() - wire::RECORD_LEN;
+    buf[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    net.inject(B, &buf[..len]).unwrap();
+    net.run_until(ms(500));
+    assert_eq!(net.tables[B].get(&conn(7)), Some(conn(7)));
+    let c = net.counters(B);
+    assert_eq!(c.entries_installed, before.entries_installed + 1);
+    // Sequence 500 in a record would have been a gap of 499 and a bulk request.
+    assert_eq!((c.msgs_lost, c.seq_resets), (0, 0));
+    assert_eq!(
+        (c.acks_sent, c.bulk_requests_sent),
+        (before.acks_sent, before.bulk_requests_sent)
+    );
 }
 
 #[test]
