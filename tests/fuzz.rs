@@ -270,7 +270,7 @@ fn sync_messages_random_and_mutated_parse_or_say_why() {
     let mut why: BTreeMap<String, u64> = BTreeMap::new();
     let (mut ok, mut entries) = (0u64, 0u64);
     for _ in 0..total {
-        let cap = rng.random_range(8..1500);
+        let cap = rng.random_range(tapvs::sync::wire::CONTROL_LEN..1500);
         let mut w =
             tapvs::sync::wire::MessageWriter::new(&mut buf[..cap], rng.random(), rng.random());
         for _ in 0..rng.random_range(0..6) {

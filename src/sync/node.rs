@@ -9,7 +9,8 @@
 //!
 //! # What goes out, master
 //! 1. Changes, in the order noted, batched up to the MTU: a message leaves when it is full or
-//!    when its oldest change has waited `batch_delay`.
+//!    when its oldest change has waited `batch_delay`. A connection appears at most once in a
+//!    message, in the place of its first change and with the state of its last.
 //! 2. A bulk transfer (the whole table, slab order) when a backup asks, paced with (3) to
 //!    `burst` messages per millisecond so sync never starves traffic. A request during a bulk
 //!    walk restarts the walk once it ends (the requester missed its first part). An empty table
@@ -34,10 +35,11 @@
 //! Must not import `dataplane`, `io` or anything that touches a clock or a socket.
 
 use super::entry::SyncEntry;
-use super::wire::{self, CONTROL_LEN, ControlKind, ENTRY_LEN, HEADER_LEN, Message, WireError};
+use super::wire::{self, CONTROL_LEN, ControlKind, ENTRY_LEN, Message, WireError};
 use smoltcp::time::{Duration, Instant};
 
 mod backup;
+mod coalesce;
 mod master;
 
 use backup::Backup;
@@ -86,7 +88,9 @@ impl Default for SyncConfig {
 /// Why a [`SyncConfig`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("max payload of {0} bytes: must hold a header and one entry (44) and fit in 65535")]
+    #[error(
+        "max payload of {0} bytes: must hold a header, one entry and a record (48) and fit in 65535"
+    )]
     Payload(usize),
     #[error("the ack interval, bulk retry and refresh period must be positive")]
     ZeroInterval,
@@ -165,6 +169,8 @@ pub struct SyncCounters {
     pub bulks_completed: u64,
     pub refresh_entries_sent: u64,
     pub change_entries_sent: u64,
+    /// Changes folded into an entry already in their message (same connection, newer state).
+    pub changes_coalesced: u64,
     /// Changes not queued because the queue was full (the refresh walk covers them).
     pub changes_dropped: u64,
     pub acks_sent: u64,
@@ -190,7 +196,7 @@ pub struct SyncNode {
 impl SyncNode {
     /// An idle node; queues are allocated here, once.
     pub fn new(config: SyncConfig) -> Result<Self, ConfigError> {
-        if !(HEADER_LEN + ENTRY_LEN..=usize::from(u16::MAX)).contains(&config.max_payload) {
+        if !(CONTROL_LEN + ENTRY_LEN..=usize::from(u16::MAX)).contains(&config.max_payload) {
             return Err(ConfigError::Payload(config.max_payload));
         }
         let zero = Duration::ZERO;
@@ -296,7 +302,7 @@ impl SyncNode {
     }
 
     /// The next payload to send, written into `buf` (at least [`wire::CONTROL_LEN`] bytes, and
-    /// 44 for a master; the message takes at most `max_payload`). Call until `None`.
+    /// 48 for a master; the message takes at most `max_payload`). Call until `None`.
     pub fn poll_transmit<T: SyncTable + ?Sized>(
         &mut self,
         now: Instant,

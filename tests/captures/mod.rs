@@ -3,8 +3,11 @@
 //! in them what the directors' configurations (`logs/d<N>.toml`) promise: ARP; VRRP adverts
 //! (IP protocol 112) with `[vrrp]`; sync datagrams (UDP 8848) with `[sync]`; and, with a DR
 //! service, frames the director forwarded (destination IP a VIP, destination MAC a real
-//! server's, source MAC the director's own). When tshark is there (always under CI: `.ci/run`
-//! installs it) it must read the files too and decode `vrrp` and `ipvs` (its IPVS sync dissector).
+//! server's, source MAC the director's own). Every sync datagram must be one a Linux backup
+//! takes as version 1: `reserved` 0, version 1, `spare` 0 (a kernel reads anything else as
+//! version 0). When tshark is there (always under CI: `.ci/run` installs it) it must read the
+//! files too and decode `vrrp` and `ipvs` (its IPVS sync dissector), both its "Reserved"
+//! fields 0.
 
 use smoltcp::wire::{
     ArpOperation, ArpPacket, EthernetFrame, EthernetProtocol, Ipv4Packet, UdpPacket,
@@ -20,6 +23,8 @@ struct Seen {
     arp: usize,
     vrrp: usize,
     sync: usize,
+    /// Sync datagrams a kernel would not take as version 1.
+    sync_not_v1: usize,
     /// Frames to a VIP with the director's MAC as source and a real server's as destination.
     dr_forwarded: usize,
 }
@@ -69,6 +74,14 @@ pub fn check(run_dir: &Path) -> Result<(), String> {
             ];
             if let Some((_, what)) = missing.iter().find(|(m, _)| *m) {
                 return Err(format!("{}: no {what}", path.display()));
+            }
+            if seen.sync_not_v1 > 0 {
+                return Err(format!(
+                    "{}: {} of {} sync datagrams are not kernel version 1",
+                    path.display(),
+                    seen.sync_not_v1,
+                    seen.sync
+                ));
             }
             forwarded += seen.dr_forwarded;
             tshark(&path, d, seen.dr_forwarded > 0)?;
@@ -138,10 +151,12 @@ fn count(d: &Director, records: &[tapvs::io::pcap::Record]) -> Seen {
                 if proto == tapvs::wire::vrrp::PROTOCOL {
                     seen.vrrp += 1;
                 } else if proto == 17
-                    && UdpPacket::new_checked(ip.payload())
-                        .is_ok_and(|u| u.dst_port() == tapvs::sync::wire::PORT)
+                    && let Ok(udp) = UdpPacket::new_checked(ip.payload())
+                    && udp.dst_port() == tapvs::sync::wire::PORT
                 {
                     seen.sync += 1;
+                    let v1 = matches!(udp.payload(), [0, _, _, _, _, 1, 0, 0, ..]);
+                    seen.sync_not_v1 += usize::from(!v1);
                 }
                 if d.dr_vips.contains(&ip.dst_addr())
                     && eth.src_addr().0 == d.mac
@@ -223,6 +238,7 @@ fn tshark(path: &Path, d: &Director, forwarded: bool) -> Result<(), String> {
         .arg(path)
         .args(["-T", "fields", "-E", "separator=,"])
         .args(["-e", "frame.protocols", "-e", "eth.src", "-e", "ip.dst"])
+        .args(["-e", "ipvs.resv"])
         .output()
         .map_err(|e| format!("tshark: {e}"))?;
     if !out.status.success() {
@@ -231,7 +247,7 @@ fn tshark(path: &Path, d: &Director, forwarded: bool) -> Result<(), String> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mac = d.mac.map(|b| format!("{b:02x}")).join(":");
-    let (mut arp, mut vrrp, mut ipvs, mut dr) = (0, 0, 0, 0);
+    let (mut arp, mut vrrp, mut ipvs, mut dr, mut reserved) = (0, 0, 0, 0, 0);
     for line in text.lines() {
         let mut fields = line.split(',');
         let (protocols, src, dst) = (
@@ -243,14 +259,23 @@ fn tshark(path: &Path, d: &Director, forwarded: bool) -> Result<(), String> {
         arp += usize::from(layers.contains(&"arp"));
         vrrp += usize::from(layers.contains(&"vrrp"));
         ipvs += usize::from(layers.contains(&"ipvs"));
+        // The IPVS header's two "Reserved" fields (`reserved`, `spare`), last on the line.
+        reserved += usize::from(fields.any(|r| r.chars().any(|c| c != '0')));
         let to_vip = dst.parse().is_ok_and(|ip| d.dr_vips.contains(&ip));
         dr += usize::from(to_vip && src == mac);
     }
     println!(
-        "tshark -r {}: {} frames, arp {arp}, vrrp {vrrp}, ipvs {ipvs}, to a VIP from {mac} {dr}",
+        "tshark -r {}: {} frames, arp {arp}, vrrp {vrrp}, ipvs {ipvs} ({reserved} with a \
+         nonzero Reserved), to a VIP from {mac} {dr}",
         path.display(),
         text.lines().count()
     );
+    if reserved > 0 {
+        return Err(format!(
+            "tshark -r {}: {reserved} ipvs messages with a nonzero Reserved field",
+            path.display()
+        ));
+    }
     let missing = [
         (arp == 0, "arp"),
         (d.vrrp && vrrp == 0, "vrrp"),

@@ -5,9 +5,6 @@ use super::{InstallError, SyncNode, SyncTable, now_ms};
 use crate::sync::wire::{ControlKind, Entries, write_control};
 use smoltcp::time::Instant;
 
-/// Control messages carry no sequence of their own.
-const CONTROL_SEQ: u16 = 0;
-
 #[derive(Debug, Default)]
 pub(super) struct Backup {
     /// The sequence number the next entries message should carry; `None` before the first.
@@ -54,14 +51,29 @@ impl Backup {
 }
 
 impl SyncNode {
+    /// Installs `entries`; `seq` (absent from a kernel master's messages) drives loss
+    /// detection and acknowledgements.
     pub(super) fn backup_receive<T: SyncTable + ?Sized>(
         &mut self,
         now: Instant,
-        seq: u16,
+        seq: Option<u16>,
         entries: Entries<'_>,
         table: &mut T,
     ) {
         self.counters.entries_received += entries.len() as u64;
+        if let Some(seq) = seq {
+            self.backup_sequence(now, seq);
+        }
+        for entry in entries {
+            match table.install(now_ms(now), &entry) {
+                Ok(()) => self.counters.entries_installed += 1,
+                Err(e) => self.count_install_error(e),
+            }
+        }
+    }
+
+    /// The sequence check of an entries message: a gap asks for the table, an ACK is due.
+    fn backup_sequence(&mut self, now: Instant, seq: u16) {
         if let Some(expected) = self.backup.expected
             && seq != expected
         {
@@ -82,12 +94,6 @@ impl SyncNode {
         if b.ack_at.is_none() {
             let earliest = b.last_ack.map_or(now, |at| at + self.config.ack_interval);
             b.ack_at = Some(earliest.max(now));
-        }
-        for entry in entries {
-            match table.install(now_ms(now), &entry) {
-                Ok(()) => self.counters.entries_installed += 1,
-                Err(e) => self.count_install_error(e),
-            }
         }
     }
 
@@ -119,13 +125,7 @@ impl SyncNode {
             b.request_at = b.awaiting_bulk.then(|| now + self.config.bulk_retry);
             self.counters.bulk_requests_sent += 1;
             self.counters.msgs_sent += 1;
-            return Some(write_control(
-                buf,
-                syncid,
-                CONTROL_SEQ,
-                ControlKind::BulkRequest,
-                0,
-            ));
+            return Some(write_control(buf, syncid, ControlKind::BulkRequest, 0));
         }
         if b.ack_at.is_some_and(|at| at <= now) {
             b.last_ack = Some(now);
@@ -133,13 +133,7 @@ impl SyncNode {
             self.counters.acks_sent += 1;
             self.counters.msgs_sent += 1;
             self.counters.acked_seq = b.latest;
-            return Some(write_control(
-                buf,
-                syncid,
-                CONTROL_SEQ,
-                ControlKind::Ack,
-                b.latest,
-            ));
+            return Some(write_control(buf, syncid, ControlKind::Ack, b.latest));
         }
         None
     }

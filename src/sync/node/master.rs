@@ -1,6 +1,7 @@
 //! The master's side of a sync node: the change queue, the bulk walk, the paced refresh walk,
 //! and the unacknowledged messages behind the lag.
 
+use super::coalesce::{Coalescer, Lookup};
 use super::{SyncConfig, SyncNode, SyncTable, micros, now_ms};
 use crate::sync::entry::SyncEntry;
 use crate::sync::wire::{ControlKind, MessageWriter, write_control};
@@ -36,6 +37,8 @@ pub(super) struct Master {
     seq: u16,
     /// A walk ended: its BULK_DONE (carrying the walk's first sequence number) goes next.
     bulk_done: Option<u16>,
+    /// The connections in the change message being built.
+    coalesce: Coalescer,
 }
 
 #[derive(Debug, Default)]
@@ -106,6 +109,7 @@ impl Master {
             unacked_limit: config.max_unacked,
             seq: 0,
             bulk_done: None,
+            coalesce: Coalescer::new(),
         }
     }
 
@@ -215,13 +219,7 @@ impl SyncNode {
             self.counters.bulk_done_sent += 1;
             self.counters.msgs_sent += 1;
             let syncid = self.config.syncid;
-            return Some(write_control(
-                buf,
-                syncid,
-                0,
-                ControlKind::BulkDone,
-                first_seq,
-            ));
+            return Some(write_control(buf, syncid, ControlKind::BulkDone, first_seq));
         }
         if !self.master.may_pace(now) {
             return None;
@@ -247,11 +245,22 @@ impl SyncNode {
 
     fn send_changes(&mut self, now: Instant, buf: &mut [u8]) -> usize {
         let mut writer = MessageWriter::new(buf, self.config.syncid, self.master.seq);
-        while let Some((_, entry)) = self.master.changes.front() {
-            if !writer.push(entry) {
-                break;
+        let m = &mut self.master;
+        m.coalesce.clear();
+        while let Some((_, entry)) = m.changes.front() {
+            match m.coalesce.lookup(entry) {
+                Lookup::At(position) => {
+                    writer.replace(position, entry);
+                    self.counters.changes_coalesced += 1;
+                }
+                free => {
+                    if !writer.push(entry) {
+                        break;
+                    }
+                    m.coalesce.insert(free, writer.count() - 1);
+                }
             }
-            self.master.changes.pop_front();
+            m.changes.pop_front();
         }
         self.sent(now, writer, Kind::Change)
     }

@@ -61,10 +61,10 @@ fn config_is_checked() {
     let d = SyncConfig::default;
     assert_eq!(
         bad(SyncConfig {
-            max_payload: 43,
+            max_payload: 47,
             ..d()
         }),
-        ConfigError::Payload(43)
+        ConfigError::Payload(47)
     );
     assert_eq!(
         bad(SyncConfig {
@@ -79,7 +79,7 @@ fn config_is_checked() {
     );
     assert!(
         SyncNode::new(SyncConfig {
-            max_payload: 44,
+            max_payload: 48,
             ..d()
         })
         .is_ok()

@@ -24,9 +24,9 @@ fn established() -> SyncEntry {
 
 /// Syncid 7, sequence 5, one entry: [`established`].
 #[rustfmt::skip]
-const ONE_ENTRY: [u8; 44] = [
-    // header: reserved, syncid 7, size 44, nr_conns 1, version 1, seq 5
-    0x00, 0x07, 0x00, 0x2c,  0x01, 0x01, 0x00, 0x05,
+const ONE_ENTRY: [u8; 48] = [
+    // header: reserved, syncid 7, size 48, nr_conns 1, version 1, spare 0
+    0x00, 0x07, 0x00, 0x30,  0x01, 0x01, 0x00, 0x00,
     // type 0, protocol 6, ver_size = version 0 | length 36
     0x00, 0x06, 0x00, 0x24,
     // flags: DR (3)
@@ -43,6 +43,8 @@ const ONE_ENTRY: [u8; 44] = [
     0xc6, 0x13, 0x00, 0x07,
     0xc6, 0x12, 0x00, 0x64,
     0xc6, 0x12, 0x00, 0x0b,
+    // record: SEQ (4), 0, sequence 5
+    0x04, 0x00, 0x00, 0x05,
 ];
 
 fn one_entry() -> Vec<u8> {
@@ -55,7 +57,7 @@ fn entries_of(bytes: &[u8]) -> (u8, u16, Vec<SyncEntry>) {
             syncid,
             seq,
             entries,
-        } => (syncid, seq, entries.collect()),
+        } => (syncid, seq.expect("a SEQ record"), entries.collect()),
         other => panic!("expected entries, got {other:?}"),
     }
 }
@@ -77,8 +79,8 @@ fn parses_the_fixed_bytes() {
 /// Syncid 7, sequence 0x1234: a NAT connection mapped to port 8080, not yet established
 /// (SYN_RECV, inactive), 60 s.
 #[rustfmt::skip]
-const NAT_SYN_RECV: [u8; 44] = [
-    0x00, 0x07, 0x00, 0x2c,  0x01, 0x01, 0x12, 0x34,
+const NAT_SYN_RECV: [u8; 48] = [
+    0x00, 0x07, 0x00, 0x30,  0x01, 0x01, 0x00, 0x00,
     0x00, 0x06, 0x00, 0x24,
     // flags: inactive (0x0100) | masquerading (0)
     0x00, 0x00, 0x01, 0x00,
@@ -92,6 +94,7 @@ const NAT_SYN_RECV: [u8; 44] = [
     0xc6, 0x13, 0x00, 0x07,
     0xc6, 0x12, 0x00, 0x64,
     0xc6, 0x12, 0x00, 0x0b,
+    0x04, 0x00, 0x12, 0x34,
 ];
 
 #[test]
@@ -134,23 +137,19 @@ fn udp_persistence_template_flags() {
 #[test]
 fn control_messages_fixed_bytes() {
     let mut buf = [0u8; 16];
-    let len = write_control(&mut buf, 9, 0x0102, ControlKind::Ack, 0xbeef);
-    assert_eq!(
-        &buf[..len],
-        &[0, 9, 0, 12, 0, 1, 0x01, 0x02, 2, 0, 0xbe, 0xef]
-    );
+    let len = write_control(&mut buf, 9, ControlKind::Ack, 0xbeef);
+    assert_eq!(&buf[..len], &[0, 9, 0, 12, 0, 1, 0, 0, 2, 0, 0xbe, 0xef]);
     let m = parse(&buf[..len]).unwrap();
     assert!(matches!(
         m,
         Message::Control {
             syncid: 9,
-            seq: 0x0102,
             kind: ControlKind::Ack,
             value: 0xbeef
         }
     ));
     let bulk = [0, 9, 0, 12, 0, 1, 0, 0, 1, 0, 0, 0];
-    let len = write_control(&mut buf, 9, 0, ControlKind::BulkRequest, 0);
+    let len = write_control(&mut buf, 9, ControlKind::BulkRequest, 0);
     assert_eq!(&buf[..len], &bulk);
     assert!(matches!(
         parse(&bulk).unwrap(),
@@ -161,7 +160,7 @@ fn control_messages_fixed_bytes() {
         }
     ));
     let done = [0, 9, 0, 12, 0, 1, 0, 0, 3, 0, 0x12, 0x34];
-    let len = write_control(&mut buf, 9, 0, ControlKind::BulkDone, 0x1234);
+    let len = write_control(&mut buf, 9, ControlKind::BulkDone, 0x1234);
     assert_eq!(&buf[..len], &done);
     assert!(matches!(
         parse(&done).unwrap(),
@@ -175,14 +174,24 @@ fn control_messages_fixed_bytes() {
 
 #[test]
 fn empty_message_is_entries_without_any() {
-    let mut buf = [0u8; 8];
+    let mut buf = [0u8; 12];
     let len = MessageWriter::new(&mut buf, 3, 4).finish();
-    assert_eq!(&buf[..len], &[0, 3, 0, 8, 0, 1, 0, 4]);
+    assert_eq!(&buf[..len], &[0, 3, 0, 12, 0, 1, 0, 0, 4, 0, 0, 4]);
     assert_eq!(entries_of(&buf), (3, 4, vec![]));
+    // A kernel's empty message: no record, no sequence number.
+    let kernel = [0, 3, 0, 8, 0, 1, 0, 0];
+    assert!(matches!(
+        parse(&kernel),
+        Ok(Message::Entries {
+            syncid: 3,
+            seq: None,
+            ..
+        })
+    ));
 }
 
 #[test]
-fn full_mtu_batch_is_40_entries_in_1448_bytes() {
+fn full_mtu_batch_is_40_entries_in_1452_bytes() {
     assert_eq!(max_entries(DEFAULT_MAX_PAYLOAD), 40);
     let mut buf = [0u8; DEFAULT_MAX_PAYLOAD];
     let mut writer = MessageWriter::new(&mut buf, 1, 0);
@@ -202,8 +211,8 @@ fn full_mtu_batch_is_40_entries_in_1448_bytes() {
         "a 41st entry would exceed 1472 bytes"
     );
     let len = writer.finish();
-    assert_eq!(len, 8 + 40 * 36);
-    assert_eq!(len, 1448);
+    assert_eq!(len, 8 + 40 * 36 + 4);
+    assert_eq!(len, 1452);
     assert_eq!(entries_of(&buf[..len]).2, pushed);
 }
 
@@ -217,23 +226,25 @@ fn at_most_255_entries_even_with_room() {
     }
     assert!(!writer.push(&established()));
     let len = writer.finish();
-    assert_eq!(len, 8 + 255 * 36);
-    assert_eq!(parse(&buf[..len]).map(|m| m.seq()), Ok(0));
+    assert_eq!(len, 8 + 255 * 36 + 4);
+    assert_eq!(parse(&buf[..len]).map(|m| m.seq()), Ok(Some(0)));
     assert_eq!(entries_of(&buf[..len]).2.len(), 255);
 }
 
 #[test]
 fn skips_options_and_padding() {
-    // The fixed entry grown by a 6-byte option (length 42, padded to 44), then a second entry.
+    // The fixed entry grown by a 6-byte option (length 42, padded to 44), a second entry, the
+    // record.
+    let entry = &ONE_ENTRY[8..44];
     let mut bytes = ONE_ENTRY[..8].to_vec();
-    let mut first = ONE_ENTRY[8..].to_vec();
+    let mut first = entry.to_vec();
     first[3] = 42;
     first.extend_from_slice(&[0x42, 4, 0xaa, 0xbb, 0xcc, 0xdd, 0, 0]);
     bytes.extend_from_slice(&first);
-    bytes.extend_from_slice(&ONE_ENTRY[8..]);
+    bytes.extend_from_slice(entry);
+    bytes.extend_from_slice(&ONE_ENTRY[44..]);
     bytes[4] = 2;
-    let len = bytes.len() as u16;
-    bytes[2..4].copy_from_slice(&len.to_be_bytes());
+    set_size(&mut bytes);
     assert_eq!(entries_of(&bytes).2, vec![established(), established()]);
 }
 
@@ -252,12 +263,16 @@ fn malformed_header() {
     let mut b = one_entry();
     b[5] = 2;
     assert_eq!(parse(&b).unwrap_err(), WireError::Version(2));
-    let b = &ONE_ENTRY[..43];
+    // A sequence number in `spare` (tapvs's old layout): a kernel reads it as version 0.
+    let mut b = one_entry();
+    b[7] = 5;
+    assert_eq!(parse(&b).unwrap_err(), WireError::Spare(5));
+    let b = &ONE_ENTRY[..47];
     assert_eq!(
         parse(b).unwrap_err(),
         WireError::Size {
-            declared: 44,
-            actual: 43
+            declared: 48,
+            actual: 47
         }
     );
     let mut b = one_entry();
@@ -265,15 +280,15 @@ fn malformed_header() {
     assert_eq!(
         parse(&b).unwrap_err(),
         WireError::Size {
-            declared: 44,
-            actual: 45
+            declared: 48,
+            actual: 49
         }
     );
 }
 
 #[test]
 fn malformed_entries() {
-    // Two entries announced, one present.
+    // Two entries announced, one present (the record taken for the second one's start).
     let mut b = one_entry();
     b[4] = 2;
     assert_eq!(
@@ -289,7 +304,7 @@ fn malformed_entries() {
     );
     // A length (with padding) past the end.
     let mut b = one_entry();
-    b[11] = 40;
+    b[11] = 44;
     assert_eq!(
         parse(&b).unwrap_err(),
         WireError::EntryTruncated { index: 0 }
@@ -323,30 +338,40 @@ fn malformed_entries() {
             WireError::Forwarding { index: 0, method }
         );
     }
-    // Bytes after the last entry.
+    // After the last entry: a record and more, or a cut record.
     let mut b = one_entry();
     b.extend_from_slice(&[0; 4]);
     set_size(&mut b);
-    assert_eq!(parse(&b).unwrap_err(), WireError::Trailing(4));
+    assert_eq!(parse(&b).unwrap_err(), WireError::Trailing(8));
+    let mut b = ONE_ENTRY[..46].to_vec();
+    set_size(&mut b);
+    assert_eq!(parse(&b).unwrap_err(), WireError::Trailing(2));
 }
 
 #[test]
-fn malformed_control() {
+fn malformed_records() {
     let ok = [0u8, 1, 0, 12, 0, 1, 0, 0, 2, 0, 0, 1];
     assert!(parse(&ok).is_ok());
     let mut b = ok;
-    b[8] = 4;
-    assert_eq!(parse(&b).unwrap_err(), WireError::ControlKind(4));
+    b[8] = 5;
+    assert_eq!(parse(&b).unwrap_err(), WireError::RecordKind(5));
     let mut b = ok;
     b[9] = 1;
-    assert_eq!(parse(&b).unwrap_err(), WireError::ControlKind(2));
+    assert_eq!(parse(&b).unwrap_err(), WireError::RecordKind(2));
     let mut b = ok.to_vec();
     b.extend_from_slice(&[0; 4]);
     set_size(&mut b);
-    assert_eq!(parse(&b).unwrap_err(), WireError::ControlLength(8));
+    assert_eq!(parse(&b).unwrap_err(), WireError::Trailing(8));
     let mut b = ok[..10].to_vec();
     set_size(&mut b);
-    assert_eq!(parse(&b).unwrap_err(), WireError::ControlLength(2));
+    assert_eq!(parse(&b).unwrap_err(), WireError::Trailing(2));
+    // A control record closing a message with entries.
+    let mut b = one_entry();
+    b[44] = 2;
+    assert_eq!(
+        parse(&b).unwrap_err(),
+        WireError::ControlWithEntries { kind: 2, count: 1 }
+    );
 }
 
 fn arb_entry() -> impl Strategy<Value = SyncEntry> {
@@ -394,7 +419,7 @@ proptest! {
         let taken: Vec<_> = entries.iter().take_while(|e| writer.push(e)).copied().collect();
         prop_assert_eq!(taken.len(), entries.len().min(40));
         let len = writer.finish();
-        prop_assert_eq!(len, 8 + 36 * taken.len());
+        prop_assert_eq!(len, 8 + 36 * taken.len() + 4);
         prop_assert_eq!(entries_of(&buf[..len]), (syncid, seq, taken));
     }
 
@@ -423,8 +448,8 @@ proptest! {
 
     #[test]
     fn parse_never_panics_on_mutated_messages(
-        flips in proptest::collection::vec((0usize..44, any::<u8>()), 1..6),
-        cut in 0usize..=44,
+        flips in proptest::collection::vec((0usize..48, any::<u8>()), 1..6),
+        cut in 0usize..=48,
     ) {
         let mut bytes = one_entry();
         for (at, xor) in flips {
@@ -446,7 +471,7 @@ proptest! {
         // Real entries with arbitrary lengths (version 0), a count that may not match.
         let mut bytes = vec![0, 1, 0, 0, count, 1, 0, 0];
         for len in lens {
-            let mut entry = ONE_ENTRY[8..].to_vec();
+            let mut entry = ONE_ENTRY[8..44].to_vec();
             entry[2..4].copy_from_slice(&len.to_be_bytes());
             bytes.extend_from_slice(&entry);
         }

@@ -3,7 +3,7 @@
 
 use super::net::{Kind, Net, Sent};
 use super::*;
-use crate::sync::wire::{ControlKind, MessageWriter, write_control};
+use crate::sync::wire::{self, ControlKind, MessageWriter, write_control};
 
 /// After [`Net::pair`]: the backup asked at 0, the empty master answered with one empty
 /// message (seq 0), the backup acknowledged it at 0.
@@ -69,13 +69,72 @@ fn changes_reach_the_backup_after_the_batch_delay() {
         [Sent {
             at: ms(12),
             from: M,
-            len: 8 + 3 * 36,
+            len: 8 + 3 * 36 + 4,
             kind: Kind::Entries { seq: 1, count: 3 },
         }]
     );
     let c = net.counters(B);
     assert_eq!((c.entries_received, c.entries_installed), (3, 3));
     assert_eq!(net.counters(M).change_entries_sent, 3);
+}
+
+#[test]
+fn a_connection_changed_three_times_goes_once_with_its_last_state() {
+    let mut net = started();
+    let closing = SyncEntry {
+        state: 4,
+        inactive: true,
+        timeout_s: 120,
+        ..conn(1)
+    };
+    // States 1, 1, 4 of one connection around another one's change, within one batch.
+    for entry in [conn(1), conn(2), conn(1), closing] {
+        net.change(M, entry);
+    }
+    net.run_until(ms(13));
+    let carried: Vec<_> = net.carried[1..]
+        .iter()
+        .map(|(at, _, e)| (*at, e.clone()))
+        .collect();
+    assert_eq!(
+        carried,
+        [(ms(12), vec![closing, conn(2)])],
+        "after the empty bulk answer"
+    );
+    assert_eq!(net.tables[B].get(&conn(1)), Some(closing));
+    let c = net.counters(M);
+    assert_eq!((c.change_entries_sent, c.changes_coalesced), (2, 2));
+    // Changed again after its message left: it goes again, in the next message.
+    net.change(M, conn(1));
+    net.run_until(ms(20));
+    assert_eq!(
+        net.carried.last().map(|(_, _, e)| e.clone()),
+        Some(vec![conn(1)])
+    );
+}
+
+#[test]
+fn a_full_message_ends_at_the_first_change_that_does_not_fit() {
+    let mut net = started();
+    for i in 0..41 {
+        net.change(M, conn(i));
+    }
+    // The 41st does not fit: the message ends there, and the newer states of 0 and 39 noted
+    // after it go in the next message (changes leave in the order noted, none overtakes).
+    let newer = |i| SyncEntry {
+        state: 5,
+        ..conn(i)
+    };
+    net.change(M, newer(0));
+    net.change(M, newer(39));
+    net.run_until(ms(20));
+    let carried: Vec<_> = net.carried[1..].iter().map(|(_, _, e)| e.clone()).collect();
+    assert_eq!(carried.len(), 2);
+    assert_eq!(
+        (carried[0].len(), carried[0][0], carried[0][39]),
+        (40, conn(0), conn(39))
+    );
+    assert_eq!(carried[1], [conn(40), newer(0), newer(39)]);
 }
 
 #[test]
@@ -90,7 +149,7 @@ fn forty_changes_fill_one_1472_byte_message_at_once() {
         [Sent {
             at: ms(10),
             from: M,
-            len: 1448,
+            len: 1452,
             kind: Kind::Entries { seq: 1, count: 40 },
         }]
     );
@@ -100,7 +159,7 @@ fn forty_changes_fill_one_1472_byte_message_at_once() {
     net.run_until(ms(30));
     let sent: Vec<_> = net.entries_msgs(M, ms(20), ms(30));
     let summary: Vec<_> = sent.iter().map(|s| (s.at, s.len)).collect();
-    assert_eq!(summary, [(ms(20), 1448), (ms(22), 44)]);
+    assert_eq!(summary, [(ms(20), 1452), (ms(22), 48)]);
     assert_eq!(net.tables[B].entries().len(), 81);
 }
 
@@ -213,6 +272,29 @@ fn malformed_payloads_are_counted_not_fatal() {
 }
 
 #[test]
+fn a_kernel_masters_message_installs_without_sequence_checks() {
+    let mut net = started();
+    let before = net.counters(B);
+    let mut buf = [0u8; 64];
+    let mut writer = MessageWriter::new(&mut buf, 1, 500);
+    writer.push(&conn(7));
+    // A kernel sends no record: cut it and fix the size.
+    let len = writer.finish() - wire::RECORD_LEN;
+    buf[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    net.inject(B, &buf[..len]).unwrap();
+    net.run_until(ms(500));
+    assert_eq!(net.tables[B].get(&conn(7)), Some(conn(7)));
+    let c = net.counters(B);
+    assert_eq!(c.entries_installed, before.entries_installed + 1);
+    // Sequence 500 in a record would have been a gap of 499 and a bulk request.
+    assert_eq!((c.msgs_lost, c.seq_resets), (0, 0));
+    assert_eq!(
+        (c.acks_sent, c.bulk_requests_sent),
+        (before.acks_sent, before.bulk_requests_sent)
+    );
+}
+
+#[test]
 fn install_errors_are_counted_by_reason() {
     let mut net = started();
     net.tables[B].vips = Some(vec![VIP]);
@@ -273,7 +355,7 @@ fn each_role_ignores_what_is_not_for_it() {
     let len = writer.finish();
     net.inject(M, &buf[..len]).unwrap();
     assert!(net.tables[M].entries().is_empty());
-    let len = write_control(&mut buf, 1, 0, ControlKind::Ack, 3);
+    let len = write_control(&mut buf, 1, ControlKind::Ack, 3);
     net.inject(B, &buf[..len]).unwrap();
     assert_eq!(net.counters(M).ignored_for_role, 1);
     assert_eq!(net.counters(B).ignored_for_role, 1);

@@ -5,10 +5,13 @@
 //! latency), in send order, to the other node only (the director filters its own). Faults:
 //! `cut[i]` loses everything node `i` sends, `lose` loses chosen entries messages, `paused`
 //! holds messages in flight until it is cleared. After each step every node's deadline must lie
-//! in the future: a deadline that is due but yields nothing would spin the director.
+//! in the future: a deadline that is due but yields nothing would spin the director. Every
+//! message sent must be one a Linux backup reads as version 1 and installs whole
+//! ([`wire::kernel::reads`]), each connection at most once.
 
 use super::super::*;
 use super::table::FakeTable;
+use crate::sync::wire::kernel::{self, Kernel};
 use crate::sync::wire::{self, ControlKind, Message};
 use std::collections::VecDeque;
 
@@ -158,16 +161,22 @@ impl Net {
             {
                 any = true;
                 let bytes = buf[..len].to_vec();
-                let kind = match wire::parse(&bytes).expect("a node sent a malformed message") {
+                let msg = wire::parse(&bytes).expect("a node sent a malformed message");
+                let read = kernel::reads(&bytes, msg.syncid());
+                let kind = match msg {
                     Message::Entries { seq, entries, .. } => {
-                        self.carried
-                            .push((self.now, from, entries.clone().collect()));
+                        let carried: Vec<SyncEntry> = entries.collect();
+                        check_kernel(&read, &carried);
+                        self.carried.push((self.now, from, carried.clone()));
                         Kind::Entries {
-                            seq,
-                            count: entries.len(),
+                            seq: seq.expect("an entries message without a sequence number"),
+                            count: carried.len(),
                         }
                     }
-                    Message::Control { kind, value, .. } => Kind::Control { kind, value },
+                    Message::Control { kind, value, .. } => {
+                        check_kernel(&read, &[]);
+                        Kind::Control { kind, value }
+                    }
                 };
                 self.log.push(Sent {
                     at: self.now,
@@ -197,4 +206,45 @@ impl Net {
         }
         true
     }
+}
+
+/// A Linux backup reads the message as version 1 and installs every entry: the same
+/// connections, each once.
+fn check_kernel(read: &Kernel, carried: &[SyncEntry]) {
+    let installed = read
+        .installed_all()
+        .unwrap_or_else(|| panic!("a kernel backup would not install it whole: {read:?}"));
+    let keys: Vec<_> = installed
+        .iter()
+        .map(|c| {
+            (
+                c.protocol,
+                c.flags & 0x1000,
+                c.caddr,
+                c.cport,
+                c.vaddr,
+                c.vport,
+            )
+        })
+        .collect();
+    let ours: Vec<_> = carried
+        .iter()
+        .map(|e| {
+            let template = if e.template { 0x1000 } else { 0 };
+            let (client, vip) = (e.client.octets(), e.vip.octets());
+            (e.protocol, template, client, e.client_port, vip, e.vport)
+        })
+        .collect();
+    assert_eq!(
+        keys, ours,
+        "what a kernel reads differs from what tapvs reads"
+    );
+    let mut distinct = keys.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        keys.len(),
+        "a connection twice in one message"
+    );
 }

@@ -97,7 +97,7 @@ fn a_request_during_a_walk_walks_the_table_again() {
     net.run_until(ms(10));
     assert_eq!(net.counters(M).bulk_entries_sent, 16 * 40);
     let mut buf = [0u8; 16];
-    let len = write_control(&mut buf, 1, 0, ControlKind::BulkRequest, 0);
+    let len = write_control(&mut buf, 1, ControlKind::BulkRequest, 0);
     net.inject(M, &buf[..len]).unwrap();
     net.run_until(ms(20));
     assert_eq!(
@@ -192,7 +192,7 @@ fn a_walk_joined_midway_does_not_count_as_whole() {
     net.set_master(M, true);
     // Another backup's request: a walk of 25 messages, 16 of them at 0 ms.
     let mut buf = [0u8; 16];
-    let len = write_control(&mut buf, 1, 0, ControlKind::BulkRequest, 0);
+    let len = write_control(&mut buf, 1, ControlKind::BulkRequest, 0);
     net.inject(M, &buf[..len]).unwrap();
     net.run_until(ms(0));
     // This backup starts now; its own request is lost. It gets the walk's last 9 messages
