@@ -394,7 +394,9 @@ impl Dataplane {
             ));
         }
         let busy = s.servers.iter().any(|r| !r.removed && r.name != SORRY)
-            || s.views.iter().any(|v| v.active_conns + v.inactive_conns > 0);
+            || s.views
+                .iter()
+                .any(|v| v.active_conns + v.inactive_conns > 0);
         if busy {
             return Err(IpvsError::Unsupported(
                 "the real servers of a service share one forwarding method",
@@ -518,7 +520,12 @@ impl Dataplane {
                     vport: c.key.vport,
                     dest: view.addr,
                     dest_port: view.port,
-                    state: if c.is_template() { "NONE" } else { c.state.name() }.to_string(),
+                    state: if c.is_template() {
+                        "NONE"
+                    } else {
+                        c.state.name()
+                    }
+                    .to_string(),
                     expires_s: c.expires_ms.saturating_sub(now_ms) / 1000,
                 });
             }

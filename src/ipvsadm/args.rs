@@ -7,6 +7,8 @@
 //! Pure: no I/O. Port names come from a [`PortNames`] table the caller gives.
 
 use super::names::PortNames;
+use crate::dataplane::ipvs::ServiceKey;
+use crate::dataplane::settings::Protocol;
 use std::net::Ipv4Addr;
 
 /// What ipvsadm does when no `-s` is given.
@@ -154,46 +156,12 @@ fn rule(command: Command, opt: Opt) -> u8 {
     row[opt as usize]
 }
 
-/// A transport protocol of a virtual service (`-t` / `-u`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
-
-impl Proto {
-    /// As the listing prints it.
-    pub fn upper(self) -> &'static str {
-        match self {
-            Proto::Tcp => "TCP",
-            Proto::Udp => "UDP",
-        }
+/// How ipvsadm writes a protocol: in a listing, in `-S`, and in /etc/services.
+pub fn proto_names(p: Protocol) -> (&'static str, &'static str, &'static str) {
+    match p {
+        Protocol::Tcp => ("TCP", "-t", "tcp"),
+        Protocol::Udp => ("UDP", "-u", "udp"),
     }
-
-    /// As `-S` prints it.
-    pub fn switch(self) -> &'static str {
-        match self {
-            Proto::Tcp => "-t",
-            Proto::Udp => "-u",
-        }
-    }
-
-    /// As /etc/services names it.
-    pub fn lower(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        }
-    }
-}
-
-/// A virtual service's address (`-t|-u host[:port]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ServiceAddr {
-    pub protocol: Proto,
-    pub addr: Ipv4Addr,
-    pub port: u16,
 }
 
 /// Forwarding methods (`-g`, `-m`, `-i`).
@@ -225,7 +193,7 @@ pub struct Format {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
     pub command: Command,
-    pub service: Option<ServiceAddr>,
+    pub service: Option<ServiceKey>,
     pub scheduler: String,
     /// `-p`: the persistence timeout in seconds.
     pub persistent: Option<u32>,
@@ -233,6 +201,8 @@ pub struct Invocation {
     pub server: Option<(Ipv4Addr, u16)>,
     pub method: Method,
     pub weight: u32,
+    /// `-x` and `-y`: connection thresholds (tapvs has none; only 0 is taken).
+    pub thresholds: [u32; 2],
     /// `--set tcp tcpfin udp` (0: unchanged).
     pub timeouts: [u32; 3],
     pub format: Format,
@@ -461,6 +431,7 @@ pub fn parse(program: &str, args: &[String], names: &PortNames) -> Result<Invoca
         server: None,
         method: Method::Route,
         weight: 1,
+        thresholds: [0; 2],
         timeouts: [0; 3],
         format: Format::default(),
         one_packet: false,
@@ -497,14 +468,14 @@ pub fn parse(program: &str, args: &[String], names: &PortNames) -> Result<Invoca
             "tcp-service" | "udp-service" => {
                 set(Opt::Service)?;
                 let protocol = if g.long == "tcp-service" {
-                    Proto::Tcp
+                    Protocol::Tcp
                 } else {
-                    Proto::Udp
+                    Protocol::Udp
                 };
                 let (addr, port) = host_port(arg, protocol, names).ok_or_else(|| {
                     Failure::fail("illegal virtual server address[:port] specified")
                 })?;
-                inv.service = Some(ServiceAddr {
+                inv.service = Some(ServiceKey {
                     protocol,
                     addr,
                     port,
@@ -530,7 +501,7 @@ pub fn parse(program: &str, args: &[String], names: &PortNames) -> Result<Invoca
             "real-server" => {
                 set(Opt::Server)?;
                 // The protocol only names ports; a real server's is the service's.
-                let protocol = inv.service.map_or(Proto::Tcp, |s| s.protocol);
+                let protocol = inv.service.map_or(Protocol::Tcp, |s| s.protocol);
                 inv.server = Some(host_port(arg, protocol, names).ok_or_else(|| {
                     Failure::fail("illegal real server address[:port] specified")
                 })?);
@@ -549,13 +520,13 @@ pub fn parse(program: &str, args: &[String], names: &PortNames) -> Result<Invoca
                     .ok_or_else(|| Failure::fail("illegal weight specified"))?;
             }
             "u-threshold" | "l-threshold" => {
-                let (opt, what) = if g.long == "u-threshold" {
-                    (Opt::UThreshold, "u_threshold")
+                let (opt, what, slot) = if g.long == "u-threshold" {
+                    (Opt::UThreshold, "u_threshold", 0)
                 } else {
-                    (Opt::LThreshold, "l_threshold")
+                    (Opt::LThreshold, "l_threshold", 1)
                 };
                 set(opt)?;
-                number(arg, 0, i32::MAX as u32)
+                inv.thresholds[slot] = number(arg, 0, i32::MAX as u32)
                     .ok_or_else(|| Failure::fail(format!("illegal {what} specified")))?;
             }
             "connection" => set(Opt::Connection).map(|()| inv.format.connection = true)?,
@@ -595,21 +566,19 @@ pub fn parse(program: &str, args: &[String], names: &PortNames) -> Result<Invoca
     if inv.command == Command::List {
         let only = Opt::Connection.bit() | Opt::Timeout.bit() | Opt::Daemon.bit();
         let shown = Opt::Stats.bit() | Opt::Rate.bit() | Opt::Thresholds.bit();
-        let pc = options & Opt::PersistentConn.bit() != 0
-            && options & Opt::Connection.bit() == 0;
+        let pc = options & Opt::PersistentConn.bit() != 0 && options & Opt::Connection.bit() == 0;
         if options & only != 0 && (options & shown != 0 || pc) {
             return Err(Failure::fail("options conflicts in the list command"));
         }
     }
     if let Some(s) = inv.service.as_mut() {
-        let adds = matches!(
-            inv.command,
-            Command::AddService | Command::EditService
-        );
+        let adds = matches!(inv.command, Command::AddService | Command::EditService);
         if adds && s.port == 0 && inv.persistent.is_none() {
-            return Err(Failure::fail("Zero port specified for non-persistent service"));
+            return Err(Failure::fail(
+                "Zero port specified for non-persistent service",
+            ));
         }
-        if inv.one_packet && s.protocol != Proto::Udp {
+        if inv.one_packet && s.protocol != Protocol::Udp {
             return Err(Failure::fail(
                 "One-Packet Scheduling is only for UDP virtual services",
             ));
@@ -682,7 +651,7 @@ fn netmask(text: &str) -> Option<Ipv4Addr> {
 }
 
 /// `host[:port]`: a dotted IPv4 address, and a port number or a service name (0 if absent).
-fn host_port(text: &str, protocol: Proto, names: &PortNames) -> Option<(Ipv4Addr, u16)> {
+fn host_port(text: &str, protocol: Protocol, names: &PortNames) -> Option<(Ipv4Addr, u16)> {
     let (host, port) = match text.split_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (text, None),
@@ -692,7 +661,7 @@ fn host_port(text: &str, protocol: Proto, names: &PortNames) -> Option<(Ipv4Addr
         None => 0,
         Some(p) => match number(p, 0, 65535) {
             Some(n) => n as u16,
-            None => names.port(p, protocol.lower())?,
+            None => names.port(p, proto_names(protocol).2)?,
         },
     };
     Some((addr, port))
