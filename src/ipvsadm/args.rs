@@ -666,3 +666,6 @@ fn host_port(text: &str, protocol: Protocol, names: &PortNames) -> Option<(Ipv4A
     };
     Some((addr, port))
 }
+
+#[cfg(test)]
+mod tests;
