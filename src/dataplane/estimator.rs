@@ -46,13 +46,13 @@ impl Estimator {
     /// One 2-second tick: the growth since the last tick moves the averages.
     pub fn tick(&mut self, t: &Traffic) {
         let now = ipvs_counts(t);
-        for i in 0..5 {
-            let delta = now[i].wrapping_sub(self.last[i]) as i64;
+        for (i, (avg, last)) in self.avg.iter_mut().zip(&self.last).enumerate() {
+            let delta = now[i].wrapping_sub(*last) as i64;
             // Per 2 s to per second, scaled: << 10 then / 2 for counts, << 5 / 2 for bytes.
             let rate = if i < 3 { delta << 9 } else { delta << 4 };
-            self.avg[i] += (rate - self.avg[i]) >> 2;
-            self.last[i] = now[i];
+            *avg += (rate - *avg) >> 2;
         }
+        self.last = now;
     }
 
     /// Starts again from the current counts (`ipvsadm -Z`).

@@ -441,7 +441,7 @@ pub fn parse(program: &str, args: &[String], names: &PortNames) -> Result<Invoca
     }
     let Tokens { given, rest, error } = tokenize(args);
     // The first option must be a command; an unknown or malformed first option is only "try".
-    if !given.first().is_some_and(|g| command_of(g.long).is_some()) {
+    if given.first().is_none_or(|g| command_of(g.long).is_none()) {
         return Err(Failure::try_help(program));
     }
     let mut options = 0u32;

@@ -241,16 +241,17 @@ pub fn timeouts(t: &IpvsTable) -> String {
 pub fn connections(t: &IpvsTable, f: &Format, n: &PortNames) -> String {
     let mut out = String::from("IPVS connection entries\n");
     if f.persistent_conn {
+        let (state, source, virt, dest, pe) =
+            ("state", "source", "virtual", "destination", "pe name");
         let _ = writeln!(
             out,
-            "pro expire {:<11} {:<18} {:<18} {:<18} {:<16} {}",
-            "state", "source", "virtual", "destination", "pe name", "pe_data"
+            "pro expire {state:<11} {source:<18} {virt:<18} {dest:<18} {pe:<16} pe_data"
         );
     } else {
+        let (state, source, virt) = ("state", "source", "virtual");
         let _ = writeln!(
             out,
-            "pro expire {:<11} {:<18} {:<18} {}",
-            "state", "source", "virtual", "destination"
+            "pro expire {state:<11} {source:<18} {virt:<18} destination"
         );
     }
     for c in &t.conns {
