@@ -9,6 +9,7 @@
 //! - [`config`]: the director's configuration file.
 //! - [`io`]: the only code that makes syscalls for frames: the TAP driver, the fault injector.
 //! - [`impairment`]: `tapvs wire`, an impaired link between two TAPs, and its records.
+//! - [`ipvsadm`]: `tapvs ipvsadm`, ipvsadm 1.31's command line and output against a director.
 //! - [`director`]: the `tapvs director` process: TAP + data plane + host stack + control socket.
 //! - [`server`]: `tapvs server`, the built-in real server: HTTP/1.1, and UDP request/response.
 //! - [`sync`]: connection-table sync master → backup (IPVS sync v1 + sequence, ack, bulk, refresh).
@@ -35,6 +36,7 @@ pub mod health;
 pub mod http1;
 pub mod impairment;
 pub mod io;
+pub mod ipvsadm;
 pub mod lab;
 pub mod ldirectord;
 pub mod metrics;

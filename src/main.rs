@@ -46,6 +46,13 @@ enum Command {
     Plot { dir: PathBuf },
     /// Print every metric a run reports (README.md's "Metrics" table, from the registry).
     Metrics,
+    /// ipvsadm's command line against a running director: `tapvs ipvsadm [--director
+    /// SOCKET] -Ln` (or TAPVS_DIRECTOR=SOCKET); see README "tapvs ipvsadm".
+    #[command(disable_help_flag = true)]
+    Ipvsadm {
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("redrew {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ipvsadm { args } => Ok(ExitCode::from(tapvs::ipvsadm::main(args))),
         Command::Metrics => {
             print!("{}", tapvs::metrics::registry::markdown_table());
             Ok(ExitCode::SUCCESS)

@@ -70,6 +70,8 @@ fn run(scenario: &Path, results: &Path) -> Result<(), String> {
         let pcap = value.get("lab").and_then(|l| l.get("pcap")) == Some(&toml::Value::from(true));
         return match &run_dir {
             Some(dir) if pcap => captures::check(dir),
+            // `tapvs ipvsadm -Ln` of the running director against the real ipvsadm's output.
+            Some(dir) if text.contains("name = \"dr-weighted\"") => ipvsadm_listings(dir),
             _ => Ok(()),
         };
     }
@@ -84,6 +86,46 @@ fn run(scenario: &Path, results: &Path) -> Result<(), String> {
         String::from_utf8_lossy(&out.stderr),
         run_dir.map(|d| evidence(&d)).unwrap_or_default()
     ))
+}
+
+/// dr-weighted's director, listed by `tapvs ipvsadm -Ln` (the runner writes it before and
+/// after the load): before, byte for byte what the real ipvsadm 1.31 prints for that table
+/// (tests/golden/ipvsadm/dr-weighted.out); after, the same lines with rs3 drained to weight 0
+/// (the connection counts, which vary from run to run, are masked).
+fn ipvsadm_listings(run_dir: &Path) -> Result<(), String> {
+    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/ipvsadm");
+    let golden = std::fs::read_to_string(golden_dir.join("dr-weighted.out")).unwrap();
+    let read = |when: &str| {
+        std::fs::read_to_string(run_dir.join(format!("logs/d1-ipvsadm-{when}.log")))
+            .map_err(|e| format!("no ipvsadm listing ({when}): {e}"))
+    };
+    let start = read("start")?;
+    if start != golden {
+        return Err(format!(
+            "ipvsadm -Ln before the load:\n{start}\nexpected:\n{golden}"
+        ));
+    }
+    // Weight is the third column from the end of a server line; the counts are the last two.
+    let mask = |text: &str| -> String {
+        text.lines()
+            .map(|l| match l.strip_prefix("  -> ") {
+                Some(rest) if l.ends_with(' ') => {
+                    let w: Vec<&str> = rest.split_whitespace().collect();
+                    format!("{} {} {}", w[0], w[1], w[2])
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let end = read("end")?;
+    let expected = mask(&golden).replace("198.18.0.13:80 Route 3", "198.18.0.13:80 Route 0");
+    if mask(&end) != expected {
+        return Err(format!(
+            "ipvsadm -Ln after the load:\n{end}\nexpected (counts masked):\n{expected}"
+        ));
+    }
+    Ok(())
 }
 
 /// What a failed run left that tells where it went wrong, for a CI log that outlives the

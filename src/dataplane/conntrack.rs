@@ -134,6 +134,11 @@ impl ConnTable {
 
     /// Whether NAT reply tuples are kept (some service masquerades).
     #[inline]
+    /// The most entries the table holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn has_replies(&self) -> bool {
         self.replies.capacity() > 0
     }

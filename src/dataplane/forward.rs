@@ -164,11 +164,12 @@ impl Dataplane {
         direction: Direction,
         event: Option<TcpEvent>,
     ) -> usize {
+        let timeouts = self.timeouts;
         let conn = self.conns.get_mut(idx);
         let old = conn.state;
         let new = event.map_or(old, |e| old.next_in(direction, e));
         conn.state = new;
-        conn.expires_ms = now_ms + new.timeout_s() as u64 * 1000;
+        conn.expires_ms = now_ms + timeouts.of_ms(new);
         let (server, service) = (conn.server as usize, conn.service as usize);
         if new != old {
             let client = conn.key.client;

@@ -45,7 +45,7 @@ enum Phase {
 pub struct Garp {
     config: GarpConfig,
     /// Every address announced, with its interface (VIPs on the outside, floating ones where
-    /// they are configured). Built at start; never grows.
+    /// they are configured). Built at start; grows only when `ipvsadm -A` adds a VIP.
     addresses: Vec<(Iface, Ipv4Addr)>,
     /// When the current or next burst is due; `None` when idle.
     due_ms: Option<u64>,
@@ -64,6 +64,13 @@ impl Garp {
             phase: Phase::First,
             rounds_left: 0,
             next_address: 0,
+        }
+    }
+
+    /// Announces one more address from the next burst on (a service added with a new VIP).
+    pub fn add(&mut self, iface: Iface, addr: Ipv4Addr) {
+        if !self.addresses.contains(&(iface, addr)) {
+            self.addresses.push((iface, addr));
         }
     }
 

@@ -10,9 +10,11 @@ mod arp;
 pub mod conntrack;
 pub mod counters;
 pub mod defense;
+pub mod estimator;
 mod forward;
 pub mod garp;
 mod icmp;
+pub mod ipvs;
 pub mod neighbour;
 pub mod pending;
 pub mod reset;
@@ -131,6 +133,10 @@ pub struct Dataplane {
     resets: reset::Resets,
     /// SYN-flood defence (see `defense.rs`).
     defense: defense::Defense,
+    /// The settable timeouts (`ipvsadm --set`; see `ipvs.rs`).
+    timeouts: ipvs::Timeouts,
+    /// When the rate estimators next tick (`ipvsadm --rate`).
+    next_estimate_ms: u64,
 }
 
 /// Milliseconds on the caller's clock.
@@ -206,6 +212,8 @@ impl Dataplane {
                 config.limits.max_connections,
                 seed ^ 0x5eed_def0,
             ),
+            timeouts: ipvs::Timeouts::default(),
+            next_estimate_ms: 0,
         }
     }
 
@@ -293,6 +301,7 @@ impl Dataplane {
             if self.defense.drops_entries() {
                 self.random_drop(now_ms);
             }
+            self.estimate(now);
         }
     }
 

@@ -3,6 +3,7 @@
 //! scheduler sees only the resulting views.
 
 use super::counters::Traffic;
+use super::estimator::Estimator;
 use super::settings::{Forwarding, Protocol, ServiceConfig};
 use crate::sched::{self, Flow, Scheduler, ServerView};
 use std::net::Ipv4Addr;
@@ -14,11 +15,19 @@ pub const SORRY: &str = "sorry";
 #[derive(Debug, Clone)]
 pub struct RealServer {
     pub name: String,
-    /// The weight configured at start (restored after a drain ends).
+    /// The administrator's weight: configured at start, changed by `ipvsadm -e -w`; what a
+    /// health check gives back when the server comes up.
     pub configured_weight: u32,
     /// Index of its entry in the neighbour table.
     pub neighbour: usize,
     pub traffic: Traffic,
+    /// Deleted (`ipvsadm -d`): weight 0, not listed; its connections run out as IPVS's do
+    /// with `expire_nodest_conn` off. Its index stays (connections and sync refer to it).
+    pub removed: bool,
+    /// Held at weight 0 by a health check until it passes again.
+    pub health_down: bool,
+    /// Its rates (`ipvsadm --rate`).
+    pub rates: Estimator,
 }
 
 /// One virtual service.
@@ -35,6 +44,11 @@ pub struct Service {
     pub views: Vec<ServerView>,
     scheduler: Box<dyn Scheduler>,
     pub traffic: Traffic,
+    /// Deleted (`ipvsadm -D`): no new connection, not listed; its entries run out. Adding
+    /// the same VIP:port again brings this slot back.
+    pub removed: bool,
+    /// Its rates (`ipvsadm --rate`).
+    pub rates: Estimator,
 }
 
 impl Service {
@@ -66,6 +80,9 @@ impl Service {
                 configured_weight: weight,
                 neighbour: neighbour_of(addr),
                 traffic: Traffic::default(),
+                removed: false,
+                health_down: false,
+                rates: Estimator::default(),
             })
             .collect();
         Service {
@@ -79,7 +96,23 @@ impl Service {
             servers,
             views,
             traffic: Traffic::default(),
+            removed: false,
+            rates: Estimator::default(),
         }
+    }
+
+    /// Replaces the scheduler (`ipvsadm -E -s`); it starts from the current servers.
+    pub fn set_scheduler(&mut self, kind: sched::SchedulerKind) {
+        self.scheduler = sched::build(kind, &self.views);
+    }
+
+    /// Adds a real server at the end (after the sorry server, whose index stays); returns
+    /// its index.
+    pub fn push_server(&mut self, server: RealServer, view: ServerView) -> usize {
+        self.servers.push(server);
+        self.views.push(view);
+        self.scheduler.update(&self.views);
+        self.servers.len() - 1
     }
 
     /// Asks the scheduler for a server for a new connection.

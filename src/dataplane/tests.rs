@@ -533,6 +533,7 @@ fn truncations_of_valid_frames_never_panic_and_are_counted() {
 mod arp;
 mod defense;
 mod health;
+mod ipvs;
 mod vrrp_peers;
 
 mod fuzz {

@@ -1,7 +1,8 @@
 //! The director's control socket: one line in, one line out, per connection, never blocking
 //! the director's loop.
 //! `stats` → the data plane's counters as JSON; `weight SERVICE SERVER WEIGHT` → `ok`;
-//! `active 0|1` → `ok`. Used by the runner (drains) and by people poking at a lab.
+//! `active 0|1` → `ok`; `ipvs JSON` → JSON (`tapvs ipvsadm`'s requests, see
+//! `crate::ipvsadm::request`). Used by the runner (drains) and by people poking at a lab.
 
 use crate::dataplane::Dataplane;
 use smoltcp::time::Instant;
@@ -14,7 +15,7 @@ use std::time::Duration;
 /// Clients served at once; the oldest is let go when one more comes.
 const MAX_CLIENTS: usize = 16;
 /// Longest command line.
-const MAX_LINE: usize = 512;
+const MAX_LINE: usize = 1024;
 /// A client that has not sent its line (or taken its answer) by then is let go.
 const CLIENT_DEADLINE_MS: i64 = 2000;
 
@@ -157,6 +158,9 @@ impl Drop for Control {
 
 /// Runs one command and returns the reply line.
 pub fn execute(command: &str, now: Instant, dp: &mut Dataplane) -> String {
+    if let Some(json) = command.strip_prefix("ipvs ") {
+        return crate::ipvsadm::request::serve(json, now, dp);
+    }
     let words: Vec<&str> = command.split_whitespace().collect();
     match words.as_slice() {
         ["stats"] => serde_json::to_string(&dp.stats()).unwrap_or_else(|e| format!("error {e}")),
@@ -171,7 +175,7 @@ pub fn execute(command: &str, now: Instant, dp: &mut Dataplane) -> String {
             dp.set_active(now, *flag == "1");
             "ok".into()
         }
-        _ => "error commands: stats | weight SERVICE SERVER WEIGHT | active 0|1".into(),
+        _ => "error commands: stats | weight SERVICE SERVER WEIGHT | active 0|1 | ipvs JSON".into(),
     }
 }
 

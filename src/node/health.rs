@@ -221,7 +221,17 @@ impl Health {
                 service,
                 server,
                 weight,
-            } => _ = dp.set_weight_of(service, server, weight),
+            } => {
+                let sorry = self.policies[service].as_ref().and_then(|p| p.sorry);
+                match self.states(service).get(server) {
+                    // A real server: up gives back its administrative weight (`ipvsadm -e`
+                    // may have changed it), down holds it at 0; see `dataplane::ipvs`.
+                    Some(&up) if sorry != Some(server) => {
+                        _ = dp.set_server_health(service, server, up)
+                    }
+                    _ => _ = dp.set_weight_of(service, server, weight),
+                }
+            }
             Action::ExpireConns { service, server } => {
                 let count = dp.expire_server(now, service, server);
                 let name = self

@@ -450,6 +450,19 @@ impl Ctx<'_> {
         self.state.join(format!("{director}.events"))
     }
 
+    /// `tapvs ipvsadm -Ln` of each director, as `logs/<director>-ipvsadm-<when>.log` (what an
+    /// IPVS user would look at; the lab test compares dr-weighted's with a golden file).
+    fn ipvsadm_listing(&self, directors: &[String], when: &str) {
+        for name in directors {
+            let mut socket = crate::ipvsadm::Socket(self.control(name));
+            let names = crate::ipvsadm::names::PortNames::default();
+            let args = ["-Ln".to_string()];
+            let out = crate::ipvsadm::run(&args, &mut socket, &names, &mut std::io::empty());
+            let path = self.state.join(format!("{name}-ipvsadm-{when}.log"));
+            let _ = std::fs::write(path, out.stdout + &out.stderr);
+        }
+    }
+
     fn director_stats(&self, director: &str) -> anyhow::Result<Stats> {
         let line = control::request(&self.control(director), "stats")
             .with_context(|| format!("asking director {director} for stats"))?;
@@ -594,6 +607,7 @@ fn drive(
         ctx.check_server_running(procs, i)?;
     }
     let host_probe_failures = probe_directors(&ctx, &directors);
+    ctx.ipvsadm_listing(&directors, "start");
 
     let router_before = lab.link_stats("rt", "eth0")?;
     let tap_before = super::flood::tap_stats(lab, scenario);
@@ -721,6 +735,7 @@ fn drive(
         unix_ms().saturating_sub(start_unix_ms),
         sum_forwarded(&last),
     ));
+    ctx.ipvsadm_listing(&directors, "end");
     let director_final = last.first().cloned().unwrap_or_default();
     let director_forwarded = sum_forwarded(&last);
     let router_after = lab.link_stats("rt", "eth0")?;

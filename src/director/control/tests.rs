@@ -87,3 +87,55 @@ fn a_flood_of_clients_keeps_the_newest_and_long_lines_are_refused() {
     );
     drop(flood);
 }
+
+/// `tapvs ipvsadm` through a real control socket: a change, then the listing that shows it,
+/// then -S fed back with -R after -C (ipvsadm-save | ipvsadm-restore).
+#[test]
+fn ipvsadm_round_trip_through_the_socket() {
+    use crate::ipvsadm::{Outcome, Socket, names::PortNames, run};
+    let path = socket("ipvsadm");
+    let mut control = Control::bind(&path).unwrap();
+    let mut dp = dataplane();
+    let mut ask = |args: &str, stdin: &str| -> Outcome {
+        let args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+        let (p, input) = (path.clone(), stdin.to_string());
+        let client = std::thread::spawn(move || {
+            let mut input = std::io::Cursor::new(input);
+            run(&args, &mut Socket(p), &PortNames::default(), &mut input)
+        });
+        while !client.is_finished() {
+            control.serve(Instant::from_millis(0), &mut dp);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        client.join().unwrap()
+    };
+    assert_eq!(ask("-a -t 198.18.0.100:80 -r 198.18.0.12 -w 4", "").code, 0);
+    assert_eq!(
+        ask("-e -t 198.18.0.100:80 -r 198.18.0.11:80 -w 2", "").code,
+        0
+    );
+    let save = ask("-S -n", "");
+    assert_eq!(
+        save.stdout,
+        "-A -t 198.18.0.100:80 -s rr\n\
+         -a -t 198.18.0.100:80 -r 198.18.0.11:80 -g -w 2\n\
+         -a -t 198.18.0.100:80 -r 198.18.0.12:80 -g -w 4\n"
+    );
+    let refused = ask("-a -t 198.18.0.100:80 -r 198.18.0.12", "");
+    assert_eq!(
+        (refused.stderr.as_str(), refused.code),
+        ("Destination already exists\n", 255)
+    );
+    let missing = ask("-L -n -t 198.18.0.100:81", "");
+    assert_eq!(
+        (missing.stderr.as_str(), missing.code),
+        ("No such service\n", 1)
+    );
+    assert_eq!(ask("-C", "").code, 0);
+    assert_eq!(ask("-S -n", "").stdout, "");
+    let restored = ask("-R", &format!("\n{}", save.stdout));
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    assert_eq!(ask("-S -n", "").stdout, save.stdout);
+    let listing = ask("-L -n --timeout", "");
+    assert_eq!(listing.stdout, "Timeout (tcp tcpfin udp): 900 120 300\n");
+}
