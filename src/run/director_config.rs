@@ -113,6 +113,7 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
                 unicast: f.unicast,
                 lower_prio_announce_ms: 1000,
             }),
+        failover: None,
         // The status port (7070) on the director's own address, for `tapvs probe`.
         host: Default::default(),
         sync: scenario
