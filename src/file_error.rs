@@ -22,6 +22,15 @@ pub enum FileError {
     /// Not valid TOML, or a field unknown, missing or of the wrong type.
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    /// A line of a configuration file in another program's format (Heartbeat's `ha.cf`) is
+    /// refused: its key (or word) and why.
+    #[error("{path}:{line}: `{key}`: {reason}")]
+    Line {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        reason: String,
+    },
     /// A field parses but its value is refused.
     #[error("{path}: field `{field}`: {reason}")]
     Invalid {
