@@ -7,6 +7,7 @@ mod director_events;
 mod execute;
 mod flood;
 mod health_metrics;
+mod heartbeat;
 mod keepalived;
 mod link_metrics;
 mod loads;
