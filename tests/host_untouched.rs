@@ -100,17 +100,17 @@ fn a_heartbeat_run_changes_nothing_under_etc_run_and_var() {
     let after = snapshot(&roots);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let _ = std::fs::remove_dir_all(&results);
-    assert!(
-        out.status.success(),
-        "the Heartbeat run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let changed = differences(&before, &after);
     assert!(
         changed.is_empty(),
         "the run changed {} path(s) outside the lab:\n{}",
         changed.len(),
         changed.join("\n")
+    );
+    assert!(
+        out.status.success(),
+        "the Heartbeat run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     assert!(before.len() > 100, "the snapshot saw the host's files");
 }
