@@ -73,18 +73,16 @@ fn the_resource_script_drives_the_role_and_reports_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let role = dir.join("role");
     std::fs::write(&role, "backup\n").unwrap();
-    // A stand-in for `tapvs control ... SOCKET role [ROLE]`: keeps the role in a file.
+    // A stand-in for `tapvs control --timeout-ms N SOCKET role [ROLE]`: keeps the role in a file.
     let fake = dir.join("fake-tapvs");
     let text = format!(
-        "#!/bin/sh\nshift 3\n[ \"$1\" = role ] || exit 2\nif [ -n \"$2\" ]; then echo \"$2\" > '{r}'; echo ok; else cat '{r}'; fi\n",
+        "#!/bin/sh\nshift 4\n[ \"$1\" = role ] || exit 2\nif [ -n \"$2\" ]; then echo \"$2\" > '{r}'; echo ok; else cat '{r}'; fi\n",
         r = role.display()
     );
     std::fs::write(&fake, text).unwrap();
     let agent = dir.join("agent");
     std::fs::write(&agent, agent_script(&fake, "/x.sock")).unwrap();
     let run = |arg: &str| {
-        let out = Command::new("sh").arg(&fake).arg("x").output();
-        drop(out);
         let out = Command::new("sh")
             .env("PATH", "/usr/bin:/bin")
             .arg(&agent)
