@@ -138,7 +138,10 @@ impl FailoverSpec {
         }
         let mut hb = Heartbeat {
             keepalive: self.keepalive.unwrap_or(KEEPALIVE),
-            deadtime: self.deadtime.unwrap_or(DEADTIME),
+            // A sweep's own deadtimes stand for the default.
+            deadtime: (self.deadtime)
+                .or(self.sweep_deadtimes.first().copied())
+                .unwrap_or(DEADTIME),
             warntime: self.warntime,
             initdead: self.initdead,
             auto_failback: self.auto_failback.unwrap_or(true),
