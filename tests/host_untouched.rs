@@ -11,10 +11,19 @@ use std::process::Command;
 
 /// Left out of the comparison, each with why.
 const VOLATILE: &[(&str, &str)] = &[
-    ("/run/tapvs", "every lab's state dir, this run's and other runs' on the machine"),
-    ("/run/netns", "the labs' namespace handles (ip netns add/delete)"),
+    (
+        "/run/tapvs",
+        "every lab's state dir, this run's and other runs' on the machine",
+    ),
+    (
+        "/run/netns",
+        "the labs' namespace handles (ip netns add/delete)",
+    ),
     ("/var/tmp", "other programs' temporary files"),
-    ("/var/cache/apt", "package downloads by other users of the machine"),
+    (
+        "/var/cache/apt",
+        "package downloads by other users of the machine",
+    ),
     ("/var/lib/apt", "package lists (apt-get update by others)"),
     ("/var/lib/dpkg", "package installs by others"),
     ("/var/log/apt", "package installs by others"),

@@ -84,9 +84,15 @@ pub fn write_deadtime_sweep(dir: &Path, points: &[DeadtimePoint]) -> Result<(), 
 pub fn deadtime_table(points: &[DeadtimePoint]) -> String {
     let ms = |v: f64| known(v).map_or("n/a".to_string(), |v| trim(v, 1));
     let mut rows = vec![
-        ["deadtime (ms)", "takeover (ms)", "excess (ms)", "outage (ms)", "failed"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "deadtime (ms)",
+            "takeover (ms)",
+            "excess (ms)",
+            "outage (ms)",
+            "failed",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for p in sorted(points) {
         rows.push(vec![
@@ -131,9 +137,17 @@ fn draw(root: &Area, points: &[&DeadtimePoint]) -> PlotResult {
     );
     root.draw(&Text::new(subtitle, (16, 40), text(14, MUTED)))?;
     let body = root.split_vertically(HEADER_H).1;
-    let values = points.iter().flat_map(|p| [p.deadtime_ms, p.takeover_ms, p.outage_ms]);
+    let values = points
+        .iter()
+        .flat_map(|p| [p.deadtime_ms, p.takeover_ms, p.outage_ms]);
     let top = nice_ceil(values.filter_map(known).fold(1.0, f64::max) * 1.1);
-    let right = nice_ceil(points.iter().filter_map(|p| known(p.deadtime_ms)).fold(1.0, f64::max) * 1.1);
+    let right = nice_ceil(
+        points
+            .iter()
+            .filter_map(|p| known(p.deadtime_ms))
+            .fold(1.0, f64::max)
+            * 1.1,
+    );
     let mut chart = ChartBuilder::on(&body)
         .margin(16)
         .x_label_area_size(50)
@@ -177,8 +191,14 @@ fn draw(root: &Area, points: &[&DeadtimePoint]) -> PlotResult {
         HEADER_H as i32 + 8,
         &[
             (Swatch::Line(MUTED), "deadtime".to_string()),
-            (Swatch::Box(OK), "takeover: kill → new master's first gratuitous ARP".to_string()),
-            (Swatch::Box(FAIL), "outage: longest gap without a successful request".to_string()),
+            (
+                Swatch::Box(OK),
+                "takeover: kill → new master's first gratuitous ARP".to_string(),
+            ),
+            (
+                Swatch::Box(FAIL),
+                "outage: longest gap without a successful request".to_string(),
+            ),
         ],
     )
 }
@@ -201,7 +221,11 @@ mod tests {
     #[test]
     fn csv_rows_by_deadtime_with_the_excess_and_nan_as_empty() {
         let dir = std::env::temp_dir().join(format!("tapvs-deadtime-{}", std::process::id()));
-        let points = [point(2000.0, 2210.0), point(1000.0, f64::NAN), point(500.0, 640.0)];
+        let points = [
+            point(2000.0, 2210.0),
+            point(1000.0, f64::NAN),
+            point(500.0, 640.0),
+        ];
         write_deadtime_sweep(&dir, &points).unwrap();
         let csv = std::fs::read_to_string(dir.join(DEADTIME_CSV)).unwrap();
         let rows: Vec<&str> = csv.lines().collect();

@@ -150,10 +150,10 @@ pub fn topology(scenario: &Scenario) -> Topology {
                 address: std::net::Ipv4Addr::new(198, 18, 0, 2 + i as u8),
             })
             // Each director's Heartbeat (`manager = "heartbeat"`): a kernel host on the LAN.
-            .chain(super::heartbeat::hosts(scenario).map(|(name, address)| RealServerHost {
-                name,
-                address,
-            }))
+            .chain(
+                super::heartbeat::hosts(scenario)
+                    .map(|(name, address)| RealServerHost { name, address }),
+            )
             // The foreign host of `spoof_vrrp` events.
             .chain(scenario.spoofer().map(|(name, address)| RealServerHost {
                 name: name.into(),
@@ -392,7 +392,12 @@ impl Ctx<'_> {
     /// Starts director `name`'s Heartbeat (`manager = "heartbeat"`; nothing otherwise) in its
     /// host's namespace, once the director answers on its control socket.
     fn spawn_heartbeat(&self, procs: &mut Procs, name: &str) -> anyhow::Result<()> {
-        let Some(hb) = self.scenario.failover.as_ref().and_then(|f| f.heartbeat.as_ref()) else {
+        let Some(hb) = self
+            .scenario
+            .failover
+            .as_ref()
+            .and_then(|f| f.heartbeat.as_ref())
+        else {
             return Ok(());
         };
         let n: u8 = name

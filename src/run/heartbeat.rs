@@ -100,13 +100,20 @@ impl HeartbeatFiles {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
             Ok(())
         };
-        let logs = (inside(&self.log_name()), inside(&self.log_name().replace(".log", "-debug.log")));
+        let logs = (
+            inside(&self.log_name()),
+            inside(&self.log_name().replace(".log", "-debug.log")),
+        );
         write("ha.cf", ha_cf_text(hb, self.n, &logs), 0o644)?;
         write("haresources", haresources_text(hb), 0o644)?;
         write("authkeys", authkeys_text(scenario), 0o600)?;
         let socket_name = socket.file_name().context("a control socket file")?;
         let socket = inside(&socket_name.to_string_lossy());
-        write(&format!("resource.d/{RESOURCE}"), agent_script(exe, &socket), 0o755)?;
+        write(
+            &format!("resource.d/{RESOURCE}"),
+            agent_script(exe, &socket),
+            0o755,
+        )?;
         let launch = self.root.join("launch.sh");
         let node = &hb.nodes[usize::from(self.n - 1)];
         std::fs::write(&launch, launch_script(&self.state, &self.root, node))
@@ -135,7 +142,12 @@ fn copy_tree(src: &Path, dst: &Path) -> anyhow::Result<()> {
         .arg(dst)
         .status()
         .context("running cp")?;
-    anyhow::ensure!(status.success(), "cp -a {} {} failed", src.display(), dst.display());
+    anyhow::ensure!(
+        status.success(),
+        "cp -a {} {} failed",
+        src.display(),
+        dst.display()
+    );
     Ok(())
 }
 

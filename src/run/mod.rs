@@ -131,7 +131,11 @@ fn sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow:
 
 /// Writes and prints the chart of a Heartbeat deadtime sweep: takeover and outage of each run
 /// next to its deadtime.
-fn deadtime_sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow::Result<()> {
+fn deadtime_sweep(
+    parent: &Path,
+    variants: &[Scenario],
+    records: &[RunRecord],
+) -> anyhow::Result<()> {
     use crate::results::DeadtimePoint;
     let metric = |r: &RunRecord, m: &Metric| r.metrics.get(m.name).copied().unwrap_or(f64::NAN);
     let points: Vec<DeadtimePoint> = variants

@@ -89,7 +89,10 @@ fn the_resource_script_drives_the_role_and_reports_it() {
             .arg(arg)
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).trim().to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )
     };
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
