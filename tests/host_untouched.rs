@@ -47,10 +47,10 @@ fn snapshot(roots: &[&str]) -> BTreeMap<PathBuf, (u64, i128)> {
         use std::os::unix::fs::MetadataExt;
         let mtime = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
         out.insert(path.clone(), (meta.size(), mtime));
-        if meta.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&path) {
-                todo.extend(entries.flatten().map(|e| e.path()));
-            }
+        if meta.is_dir()
+            && let Ok(entries) = std::fs::read_dir(&path)
+        {
+            todo.extend(entries.flatten().map(|e| e.path()));
         }
     }
     out

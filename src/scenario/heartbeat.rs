@@ -73,7 +73,7 @@ impl Heartbeat {
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let ms = |d: Duration| d.as_millis();
         if !(10..=60_000).contains(&ms(self.keepalive))
-            || self.keepalive.subsec_nanos() % 1_000_000 != 0
+            || !self.keepalive.subsec_nanos().is_multiple_of(1_000_000)
         {
             return Err(("keepalive", "must be whole milliseconds, 10ms – 60s".into()));
         }
