@@ -156,14 +156,14 @@ impl FailoverSpec {
                 return Err(invalid(key, reason));
             }
             let path = beside(scenario, file);
-            let text = crate::file_error::read_text(&path)?;
+            let text = read(&path).map_err(|e| invalid("ha_cf", e))?;
             hb = ha_cf(&path, &text)?;
         } else {
             hb.check().map_err(|(key, reason)| invalid(key, reason))?;
         }
         if let Some(file) = &self.haresources {
             let path = beside(scenario, file);
-            let text = crate::file_error::read_text(&path)?;
+            let text = read(&path).map_err(|e| invalid("haresources", e))?;
             hb.preferred = haresources(&path, &text, &hb.nodes, vip)?;
         }
         for (i, &d) in self.sweep_deadtimes.iter().enumerate() {
@@ -179,6 +179,11 @@ impl FailoverSpec {
         }
         Ok(Some(hb))
     }
+}
+
+/// The text of a file the scenario names; why not, as the scenario's field's reason.
+fn read(path: &Path) -> Result<String, String> {
+    crate::file_error::read_text(path).map_err(|e| e.to_string())
 }
 
 /// `file` as named in the scenario at `scenario`: relative to the scenario's folder.

@@ -166,6 +166,15 @@ fn an_ha_cf_and_haresources_are_read() {
 }
 
 #[test]
+fn a_missing_file_is_the_scenario_field_s_error() {
+    let e = load("manager = \"heartbeat\"\nha_cf = \"nowhere.cf\"", "", &[]).unwrap_err();
+    assert!(
+        e.contains("s.toml: field `failover.ha_cf`") && e.contains("nowhere.cf: cannot read"),
+        "{e}"
+    );
+}
+
+#[test]
 fn unsupported_ha_cf_lines_are_refused_with_file_line_and_key() {
     let path = Path::new("conf/ha.cf");
     let cases: [(&str, usize, &str, &str); 8] = [
