@@ -6,8 +6,10 @@ pub use crate::dataplane::settings::{
     Forwarding, InterfaceConfig, Limits, Protocol, RealServerConfig, ServiceConfig, parse_mac,
 };
 pub use crate::node::settings::{
-    DEFAULT_STATUS_PORT, HostSection, NodeSettings, SyncSection, VrrpSection,
+    DEFAULT_STATUS_PORT, FailoverMode, FailoverSection, HostSection, NodeSettings, SyncSection,
+    VrrpSection,
 };
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 /// The file's schema is the node's settings.
@@ -41,11 +43,25 @@ impl DirectorConfig {
     fn check(&self) -> Result<(), (String, String)> {
         let bad = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
         check_interface("interface", &self.interface)?;
-        if self.sync.is_some() && self.vrrp.is_none() {
-            return bad("sync", "connection sync follows the VRRP role: add [vrrp]");
+        if self.sync.is_some() && self.vrrp.is_none() && self.failover.is_none() {
+            let reason = "connection sync follows the failover role: add [vrrp] or [failover]";
+            return bad("sync", reason);
+        }
+        if self.vrrp.is_some() && self.failover.is_some() {
+            return bad(
+                "failover",
+                "the role is VRRP's or set from outside, not both",
+            );
         }
         if let Some(vrrp) = &self.vrrp {
-            self.check_peers(vrrp)?;
+            self.check_peers("vrrp", &vrrp.peers)?;
+            if vrrp.unicast && vrrp.peers.is_empty() {
+                let reason = "unicast adverts need peers to send to: add vrrp.peers";
+                return bad("vrrp.unicast", reason);
+            }
+        }
+        if let Some(failover) = &self.failover {
+            self.check_peers("failover", &failover.peers)?;
         }
         if self.interface.gateway.is_none() {
             return bad(
@@ -102,26 +118,22 @@ impl DirectorConfig {
 }
 
 impl DirectorConfig {
-    /// VRRP peers: on the outside network, not ourselves, listed once; unicast needs them.
-    fn check_peers(&self, vrrp: &VrrpSection) -> Result<(), (String, String)> {
-        let bad = |i: usize, reason: &str| Err((format!("vrrp.peers[{i}]"), reason.into()));
-        for (i, peer) in vrrp.peers.iter().enumerate() {
+    /// Peers (of `section`): on the outside network, not ourselves, listed once.
+    fn check_peers(&self, section: &str, peers: &[Ipv4Addr]) -> Result<(), (String, String)> {
+        let bad = |i: usize, reason: &str| Err((format!("{section}.peers[{i}]"), reason.into()));
+        for (i, peer) in peers.iter().enumerate() {
             if *peer == self.interface.address {
                 return bad(i, "is the director's own address");
             }
             if !self.interface.on_link(*peer) || peer.is_multicast() || peer.is_broadcast() {
                 return bad(
                     i,
-                    "not a host on the outside network (VRRP peers share the link)",
+                    "not a host on the outside network (peers share the link)",
                 );
             }
-            if vrrp.peers[..i].contains(peer) {
+            if peers[..i].contains(peer) {
                 return bad(i, "listed twice");
             }
-        }
-        if vrrp.unicast && vrrp.peers.is_empty() {
-            let reason = "unicast adverts need peers to send to: add vrrp.peers";
-            return Err(("vrrp.unicast".into(), reason.into()));
         }
         Ok(())
     }

@@ -35,6 +35,10 @@ enum Command {
     Server(tapvs::server::Args),
     /// Run the bounded load generator.
     Client(tapvs::client::Args),
+    /// Send one command to a director's control socket and print its answer (exit 1 on an
+    /// `error` answer): `stats`, `weight SERVICE SERVER WEIGHT`, `active 0|1`, `role
+    /// [master|backup]`.
+    Control(tapvs::director::control::ControlArgs),
     /// Ask a director's status port for its status line (exit 1 when none comes).
     Probe(tapvs::probe::ProbeArgs),
     /// Send a bounded number of forged packets in a lab (hostile-host scenarios).
@@ -150,6 +154,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server(args) => tapvs::server::run(args).map(|()| ExitCode::SUCCESS),
         Command::Client(args) => tapvs::client::run(args).map(|()| ExitCode::SUCCESS),
         Command::Probe(args) => Ok(tapvs::probe::run(&args)),
+        Command::Control(args) => Ok(if tapvs::director::control::run_command(&args)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
         Command::Wire(args) => tapvs::impairment::wire::run(args).map(|()| ExitCode::SUCCESS),
         Command::Spoof(command) => tapvs::spoof::run(command).map(|()| ExitCode::SUCCESS),
         Command::Plot { dir } => {

@@ -61,9 +61,11 @@ fn every_broken_scenario_is_refused_with_file_field_and_reason() {
 #[test]
 fn shipped_scenarios_all_pass_the_checks() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    // Scenarios only: scenarios/heartbeat/ holds the Heartbeat files one of them names.
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
     let out = Command::new(env!("CARGO_BIN_EXE_tapvs"))

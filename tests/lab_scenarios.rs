@@ -182,13 +182,22 @@ fn ci_scenarios_meet_their_expectations() {
     let mut flaky = Vec::new();
     // The interoperability scenarios need the real keepalived (`.ci/run` installs it).
     let keepalived = Path::new("/usr/sbin/keepalived").exists();
+    // The heartbeat-* scenarios need the real Heartbeat (`.ci/run` installs it too).
+    let heartbeat = Path::new("/usr/libexec/heartbeat/heartbeat").exists();
     for scenario in &scenarios {
         let text = std::fs::read_to_string(scenario).unwrap();
-        if text.contains("peer = \"keepalived\"") && !keepalived {
+        let missing = if text.contains("peer = \"keepalived\"") && !keepalived {
+            Some("keepalived")
+        } else if text.contains("manager = \"heartbeat\"") && !heartbeat {
+            Some("Heartbeat")
+        } else {
+            None
+        };
+        if let Some(program) = missing {
             if std::env::var_os("CI").is_some() {
-                failures.push(format!("{}: keepalived is missing", scenario.display()));
+                failures.push(format!("{}: {program} is missing", scenario.display()));
             } else {
-                eprintln!("SKIPPED {}: keepalived is missing", scenario.display());
+                eprintln!("SKIPPED {}: {program} is missing", scenario.display());
             }
             continue;
         }

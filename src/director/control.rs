@@ -2,9 +2,13 @@
 //! the director's loop.
 //! `stats` → the data plane's counters as JSON; `weight SERVICE SERVER WEIGHT` → `ok`;
 //! `active 0|1` → `ok`; `ipvs JSON` → JSON (`tapvs ipvsadm`'s requests, see
-//! `crate::ipvsadm::request`). Used by the runner (drains) and by people poking at a lab.
+//! `crate::ipvsadm::request`); `role master|backup` → `ok` or `ok unchanged` (`[failover] mode =
+//! "external"` only: Heartbeat's resource agent); `role` → `master`, `backup`, `init` or
+//! `none`. Used by the runner (drains), Heartbeat's resource agent, ldirectord (through `tapvs
+//! ipvsadm`) and people poking at a lab (`tapvs control SOCKET COMMAND`).
 
-use crate::dataplane::Dataplane;
+use crate::node::Director;
+use crate::node::external::RoleChange;
 use smoltcp::time::Instant;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -61,7 +65,7 @@ impl Control {
 
     /// Takes new clients and moves every client on as far as it can go without waiting;
     /// `now` is the director's clock.
-    pub fn serve(&mut self, now: Instant, dp: &mut Dataplane) {
+    pub fn serve(&mut self, now: Instant, node: &mut Director) {
         while let Ok((stream, _)) = self.listener.accept() {
             if stream.set_nonblocking(true).is_err() {
                 continue;
@@ -77,7 +81,7 @@ impl Control {
                 written: 0,
             });
         }
-        self.clients.retain_mut(|c| match c.turn(now, dp) {
+        self.clients.retain_mut(|c| match c.turn(now, node) {
             Ok(Turn::Waiting) => now.total_millis() - c.since_ms < CLIENT_DEADLINE_MS,
             Ok(Turn::Done) => false,
             Err(e) => {
@@ -94,13 +98,13 @@ impl Control {
 }
 
 impl Client {
-    fn turn(&mut self, now: Instant, dp: &mut Dataplane) -> io::Result<Turn> {
+    fn turn(&mut self, now: Instant, node: &mut Director) -> io::Result<Turn> {
         if self.output.is_empty() {
             let Some(line) = self.read_line()? else {
                 return Ok(Turn::Waiting);
             };
             let command = String::from_utf8_lossy(&line);
-            self.output = execute(command.trim(), now, dp).into_bytes();
+            self.output = execute(command.trim(), now, node).into_bytes();
             self.output.push(b'\n');
         }
         while self.written < self.output.len() {
@@ -157,11 +161,15 @@ impl Drop for Control {
 }
 
 /// Runs one command and returns the reply line.
-pub fn execute(command: &str, now: Instant, dp: &mut Dataplane) -> String {
+pub fn execute(command: &str, now: Instant, node: &mut Director) -> String {
     if let Some(json) = command.strip_prefix("ipvs ") {
-        return crate::ipvsadm::request::serve(json, now, dp);
+        return crate::ipvsadm::request::serve(json, now, node.dataplane_mut());
     }
     let words: Vec<&str> = command.split_whitespace().collect();
+    if let ["role", rest @ ..] = words.as_slice() {
+        return role(rest, now, node);
+    }
+    let dp = node.dataplane_mut();
     match words.as_slice() {
         ["stats"] => serde_json::to_string(&dp.stats()).unwrap_or_else(|e| format!("error {e}")),
         ["weight", service, server, weight] => {
@@ -175,16 +183,40 @@ pub fn execute(command: &str, now: Instant, dp: &mut Dataplane) -> String {
             dp.set_active(now, *flag == "1");
             "ok".into()
         }
-        _ => "error commands: stats | weight SERVICE SERVER WEIGHT | active 0|1 | ipvs JSON".into(),
+        _ => "error commands: stats | weight SERVICE SERVER WEIGHT | active 0|1 | role [master|backup] | ipvs JSON"
+            .into(),
+    }
+}
+
+/// `role`: the director's role; `role master|backup`: sets it (external failover only).
+fn role(words: &[&str], now: Instant, node: &mut Director) -> String {
+    let master = match words {
+        [] => {
+            let state = node.vrrp_state().map(crate::node::failover::vrrp_state);
+            return state.map_or("none", |s| s.name()).into();
+        }
+        ["master"] => true,
+        ["backup"] => false,
+        _ => return "error usage: role [master|backup]".into(),
+    };
+    match node.set_role(now, master) {
+        Ok(RoleChange::Changed) => "ok".into(),
+        Ok(RoleChange::Unchanged) => "ok unchanged".into(),
+        Err(e) => format!("error {e}"),
     }
 }
 
 /// Sends one command to a director's control socket and returns its reply line (runner side).
 pub fn request(path: &Path, command: &str) -> io::Result<String> {
-    let mut stream = UnixStream::connect(path)?;
     // Short: a frozen director must not stall the runner's sampling.
-    stream.set_read_timeout(Some(Duration::from_millis(300)))?;
-    stream.set_write_timeout(Some(Duration::from_millis(300)))?;
+    request_within(path, command, Duration::from_millis(300))
+}
+
+/// [`request`] waiting at most `timeout` for each of the write and the answer.
+pub fn request_within(path: &Path, command: &str, timeout: Duration) -> io::Result<String> {
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     stream.write_all(command.as_bytes())?;
     stream.write_all(b"\n")?;
     let mut line = String::new();
@@ -194,3 +226,27 @@ pub fn request(path: &Path, command: &str) -> io::Result<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// `tapvs control SOCKET COMMAND...`: one command to a director, for scripts (Heartbeat's
+/// resource agent) and people.
+#[derive(Debug, clap::Args)]
+pub struct ControlArgs {
+    /// The director's control socket (`tapvs director --control`).
+    pub socket: PathBuf,
+    /// The command and its words, e.g. `role master`.
+    #[arg(required = true, num_args = 1..)]
+    pub command: Vec<String>,
+    /// How long to wait for the director, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub timeout_ms: u64,
+}
+
+/// Sends the command and prints the answer; false when the director answered `error ...`.
+pub fn run_command(args: &ControlArgs) -> anyhow::Result<bool> {
+    use anyhow::Context;
+    let timeout = Duration::from_millis(args.timeout_ms.max(1));
+    let answer = request_within(&args.socket, &args.command.join(" "), timeout)
+        .with_context(|| format!("asking the director at {}", args.socket.display()))?;
+    println!("{answer}");
+    Ok(!answer.starts_with("error"))
+}

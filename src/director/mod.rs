@@ -148,7 +148,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
         }
         sink.drain(&mut node, now);
         if let Some(control) = &mut control {
-            control.serve(clock(), node.dataplane_mut());
+            control.serve(clock(), &mut node);
         }
     }
     let now = clock();

@@ -62,10 +62,12 @@ entries! {
         "First director fault (kill, freeze, stop, cut_link) → the other director's first gratuitous ARP.";
     MASTER_DOWN_MS = "master_down_ms", Ms, Formula, Mean,
         "RFC 5798's Master_Down_Interval (3 × interval + (256 − priority) × interval / 256) of the director that takes over.";
+    DEADTIME_MS = "deadtime_ms", Ms, Formula, Mean,
+        "With `manager = \"heartbeat\"`: Heartbeat's deadtime, after which the surviving node declares the other dead and takes the VIP (what `takeover_excess_ms` and `takeover_ratio` are then measured against).";
     TAKEOVER_EXCESS_MS = "takeover_excess_ms", Ms, FirstFault, Max,
-        "`takeover_ms` − `master_down_ms` (the kill lands up to one interval after the last advert, so about −interval ≤ excess ≤ lab latency).";
+        "`takeover_ms` − `master_down_ms` (the kill lands up to one interval after the last advert, so about −interval ≤ excess ≤ lab latency); with Heartbeat, − `deadtime_ms` (its resource scripts' time).";
     TAKEOVER_RATIO = "takeover_ratio", Ratio, FirstFault, Mean,
-        "`takeover_ms` ÷ `master_down_ms`.";
+        "`takeover_ms` ÷ `master_down_ms` (Heartbeat: ÷ `deadtime_ms`).";
     OUTAGE_MS = "outage_ms", Ms, Longest, Max,
         "Longest run of intervals in which no successful response *completed* (whenever its request started), while the loads were sending (with `[failover]`).";
     SPLIT_BRAIN_MS = "split_brain_ms", Ms, Sampled, Max,

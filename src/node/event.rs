@@ -17,6 +17,9 @@ pub enum DirectorEvent {
     Started { seed: u64 },
     /// The VRRP router changed state.
     Vrrp { state: VrrpState },
+    /// An outside manager (Heartbeat's resource agent) set the role (`[failover] mode =
+    /// "external"`): master or backup.
+    Role { state: VrrpState },
     /// A lower-priority master was heard while master: the VIPs were announced again.
     SplitBrainHealed,
     /// The master handed over with a priority-0 advert.
@@ -150,6 +153,7 @@ impl std::fmt::Display for DirectorEvent {
         match self {
             Started { seed } => write!(f, "seed {seed}"),
             Vrrp { state } => write!(f, "vrrp {}", state.name()),
+            Role { state } => write!(f, "role {} (set from outside)", state.name()),
             SplitBrainHealed => f.write_str("vrrp split_brain_healed"),
             PeerResigned => f.write_str("vrrp peer_resigned"),
             GratuitousArp => f.write_str("vrrp garp"),
@@ -234,6 +238,9 @@ mod tests {
     fn every_kind_of_event_reads_back_as_written() {
         let events = [
             DirectorEvent::Started { seed: 7 },
+            DirectorEvent::Role {
+                state: VrrpState::Master,
+            },
             DirectorEvent::GratuitousArp,
             DirectorEvent::NeighbourResolved {
                 ip: Ipv4Addr::new(198, 18, 0, 11),

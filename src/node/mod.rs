@@ -8,6 +8,7 @@
 //! the same way.
 
 pub mod event;
+pub mod external;
 pub mod failover;
 pub mod health;
 pub mod host;
@@ -21,6 +22,7 @@ use crate::control::vrrp::State;
 use crate::dataplane::{Dataplane, Event, Iface, Verdict};
 use crate::io::vnet::VnetHeader;
 use event::DirectorEvent;
+use external::{ExternalRole, RoleChange};
 use failover::Failover;
 use health::Health;
 use host::HostStack;
@@ -60,6 +62,8 @@ pub struct Director {
     dp: Dataplane,
     host: HostStack,
     failover: Option<Failover>,
+    /// The role set from outside (`[failover] mode = "external"`) instead of VRRP.
+    external: Option<ExternalRole>,
     sync: Option<sync::Sync>,
     health: Option<Health>,
     out: Outbox,
@@ -96,11 +100,15 @@ impl Director {
             .as_ref()
             .map(|section| Failover::start(section, &mut dp, now))
             .transpose()?;
-        let peers = settings.vrrp.as_ref().map_or(&[][..], |v| &v.peers[..]);
+        let external = settings
+            .failover
+            .as_ref()
+            .filter(|_| failover.is_none())
+            .map(|_| ExternalRole::start(&mut dp, now));
         let sync = settings
             .sync
             .as_ref()
-            .map(|s| sync::Sync::new(s, peers, &mut dp))
+            .map(|s| sync::Sync::new(s, settings.peers(), &mut dp))
             .transpose()?;
         let health = Health::start(settings, &mut host, &mut dp, now)?;
         let mut events = EventQueue::default();
@@ -112,6 +120,7 @@ impl Director {
             dp,
             host,
             failover,
+            external,
             sync,
             health,
             out: Outbox::default(),
@@ -176,7 +185,7 @@ impl Director {
         }
         self.dp.handle_timeout(now);
         self.take_dataplane_events();
-        let state = self.failover.as_ref().map(|f| f.state());
+        let state = self.vrrp_state();
         if let Some(s) = &mut self.sync {
             s.set_master(now, state == Some(State::Master));
             s.poll(now, &mut self.dp, &mut self.out);
@@ -290,9 +299,24 @@ impl Director {
         &mut self.dp
     }
 
-    /// The VRRP router's state (`None`: no VRRP, always active).
+    /// The role: the VRRP router's state, or the one set from outside (`None`: no failover,
+    /// always active).
     pub fn vrrp_state(&self) -> Option<State> {
-        self.failover.as_ref().map(|f| f.state())
+        (self.failover.as_ref().map(|f| f.state())).or(self.external.as_ref().map(|e| e.state()))
+    }
+
+    /// Makes the director master or backup (`[failover] mode = "external"`: Heartbeat's
+    /// resource agent through the control socket). Sync follows at once. Refused when VRRP (or
+    /// nothing) decides the role.
+    pub fn set_role(&mut self, now: Instant, master: bool) -> Result<RoleChange, RoleError> {
+        self.now = now;
+        let role = self.external.as_mut().ok_or(RoleError::NotExternal)?;
+        let change = role.set(now, master, &mut self.dp, &mut self.events);
+        if let Some(s) = &mut self.sync {
+            s.set_master(now, master);
+            s.poll(now, &mut self.dp, &mut self.out);
+        }
+        Ok(change)
     }
 
     /// The host stack's counters.
@@ -309,6 +333,14 @@ impl Director {
     pub fn dropped(&self) -> (u64, u64) {
         (self.events.dropped, self.out.dropped())
     }
+}
+
+/// Why [`Director::set_role`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RoleError {
+    /// The role is VRRP's to decide, or the director has no failover.
+    #[error("the role is set from outside only with [failover] mode = \"external\"")]
+    NotExternal,
 }
 
 /// Whether a frame for the director is a VRRP packet (IPv4 protocol 112).

@@ -28,11 +28,15 @@ pub struct NodeSettings {
     /// Active/passive failover with VRRPv3; without it the director is always active.
     #[serde(default)]
     pub vrrp: Option<VrrpSection>,
+    /// Active/passive failover driven from outside instead of VRRP (`mode = "external"`:
+    /// Heartbeat's resource agent through the control socket); exclusive with `vrrp`.
+    #[serde(default)]
+    pub failover: Option<FailoverSection>,
     /// The director's own host stack (its address, not the VIPs).
     #[serde(default)]
     pub host: HostSection,
     /// Connection sync with the other director (IPVS sync v1 + sequence numbers, bulk
-    /// transfer, refresh); needs `vrrp` (the role follows it).
+    /// transfer, refresh); needs `vrrp` or `failover` (the role follows it).
     #[serde(default)]
     pub sync: Option<SyncSection>,
     /// The seed of every random choice the node makes (flow hash, SYN-flood defence, host
@@ -79,6 +83,26 @@ impl Default for HostSection {
     }
 }
 
+/// Failover without VRRP: the role is set from outside ([`crate::node::Director::set_role`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSection {
+    pub mode: FailoverMode,
+    /// The other directors' addresses: sync datagrams are taken only from them (empty: from
+    /// anyone).
+    #[serde(default)]
+    pub peers: Vec<Ipv4Addr>,
+}
+
+/// Who decides a director's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailoverMode {
+    /// A program outside the node (Heartbeat's resource agent): `role master|backup` on the
+    /// control socket. The director starts passive.
+    External,
+}
+
 /// One VRRP instance (keepalived's `vrrp_instance`) for all the director's VIPs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +144,15 @@ fn default_true() -> bool {
 }
 
 impl NodeSettings {
+    /// The other directors whose sync datagrams are taken (VRRP's or the external failover's).
+    pub fn peers(&self) -> &[Ipv4Addr] {
+        match (&self.vrrp, &self.failover) {
+            (Some(v), _) => &v.peers,
+            (None, Some(f)) => &f.peers,
+            (None, None) => &[],
+        }
+    }
+
     /// The data plane's part of the settings.
     pub fn dataplane(&self) -> DataplaneSettings<'_> {
         DataplaneSettings {

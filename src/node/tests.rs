@@ -22,6 +22,7 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::TcpControl;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+mod external;
 mod failover;
 mod hosts;
 mod lan;
@@ -48,19 +49,27 @@ fn director_ip(d: usize) -> Ipv4Addr {
 
 /// Director `d`'s settings; `health` is a `[service.health]` body (empty: no checks).
 fn settings(d: usize, health: &str) -> NodeSettings {
+    let vrrp = format!(
+        "[vrrp]\nvrid = 51\npriority = {}\nadvert_interval_ms = 100\npeers = [\"{}\"]\n",
+        PRIORITIES[d],
+        director_ip(1 - d)
+    );
+    settings_with(d, health, &vrrp)
+}
+
+/// [`settings`] with `failover` (a `[vrrp]` or `[failover]` section) deciding the role.
+fn settings_with(d: usize, health: &str, failover: &str) -> NodeSettings {
     let [a, b, c, e, f, g] = director_mac(d).0;
     let mut text = format!(
         "seed = {d}\n\
          [interface]\nname = \"d{n}\"\nmac = \"{a:02x}:{b:02x}:{c:02x}:{e:02x}:{f:02x}:{g:02x}\"\n\
          address = \"{ip}\"\nprefix_len = 24\ngateway = \"198.18.0.1\"\n\
          [limits]\nmax_connections = 4096\n\
-         [vrrp]\nvrid = 51\npriority = {prio}\nadvert_interval_ms = 100\npeers = [\"{peer}\"]\n\
+         {failover}\
          [sync]\n\
          [[service]]\nvip = \"{VIP}\"\nport = 80\nscheduler = \"rr\"\n",
         n = d + 1,
         ip = director_ip(d),
-        prio = PRIORITIES[d],
-        peer = director_ip(1 - d),
     );
     if !health.is_empty() {
         text += &format!("[service.health]\n{health}\n");
@@ -81,8 +90,15 @@ fn server_addr(i: usize) -> SocketAddrV4 {
 
 /// Both directors started at 0, the router and the real servers, nothing run yet.
 fn lan(health: &str) -> Lan {
-    let directors = (0..2)
-        .map(|d| Director::new(&settings(d, health), &format!("d{}", d + 1), 7, ms(0)).unwrap())
+    lan_of((0..2).map(|d| settings(d, health)).collect())
+}
+
+/// [`lan`] with directors built from `settings`.
+fn lan_of(settings: Vec<NodeSettings>) -> Lan {
+    let directors = settings
+        .iter()
+        .enumerate()
+        .map(|(d, s)| Director::new(s, &format!("d{}", d + 1), 7, ms(0)).unwrap())
         .collect();
     let router = Router::new(
         EthernetAddress([0x02, 0, 0, 0, 0, 1]),

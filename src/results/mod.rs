@@ -9,6 +9,7 @@ mod compare;
 #[cfg(test)]
 mod compare_tests;
 mod csv_out;
+mod deadtime_sweep;
 mod derive;
 mod failover_chart;
 #[cfg(test)]
@@ -34,6 +35,9 @@ use std::path::{Path, PathBuf};
 
 pub use compare::{
     COMPARISON_CSV, COMPARISON_METRICS, COMPARISON_PNG, comparison_table, write_comparison,
+};
+pub use deadtime_sweep::{
+    DEADTIME_CSV, DEADTIME_PNG, DeadtimePoint, deadtime_table, write_deadtime_sweep,
 };
 pub use failover_chart::{FAILOVER_PNG, write_failover_chart};
 pub use sweep::{SWEEP_CSV, SWEEP_PNG, SweepPoint, master_down_ms, sweep_table, write_sweep};

@@ -317,8 +317,18 @@ fn failover_metrics(m: &mut Values, scenario: &Scenario, c: &Collected, rows: &[
         if let Some(f) = &scenario.failover {
             let other = usize::from(e.director == "d1");
             let advert_ms = f.advert_interval.as_secs_f64() * 1000.0;
-            let formula = crate::results::master_down_ms(advert_ms, f.priorities[other]);
-            m.set(&cat::MASTER_DOWN_MS, formula);
+            let formula = match &f.heartbeat {
+                Some(hb) => {
+                    let deadtime = hb.deadtime.as_secs_f64() * 1000.0;
+                    m.set(&cat::DEADTIME_MS, deadtime);
+                    deadtime
+                }
+                None => {
+                    let formula = crate::results::master_down_ms(advert_ms, f.priorities[other]);
+                    m.set(&cat::MASTER_DOWN_MS, formula);
+                    formula
+                }
+            };
             m.set(&cat::TAKEOVER_EXCESS_MS, takeover - formula);
             m.set(&cat::TAKEOVER_RATIO, takeover / formula);
         }

@@ -98,6 +98,7 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
         vrrp: scenario
             .failover
             .as_ref()
+            .filter(|f| f.heartbeat.is_none())
             .map(|f| crate::config::VrrpSection {
                 vrid: f.vrid,
                 priority: f.priorities[(n - 1) as usize],
@@ -112,6 +113,15 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
                 },
                 unicast: f.unicast,
                 lower_prio_announce_ms: 1000,
+            }),
+        // Heartbeat sets the role through the control socket; sync takes the other director's.
+        failover: scenario
+            .failover
+            .as_ref()
+            .filter(|f| f.heartbeat.is_some())
+            .map(|_| crate::config::FailoverSection {
+                mode: crate::config::FailoverMode::External,
+                peers: vec![director_address(3 - n)],
             }),
         // The status port (7070) on the director's own address, for `tapvs probe`.
         host: Default::default(),

@@ -8,7 +8,7 @@ use std::path::Path;
 /// What one director's event log says.
 #[derive(Debug, Default)]
 pub struct DirectorLog {
-    /// VRRP transitions and gratuitous ARPs: (wall-clock ms, event).
+    /// VRRP transitions, roles set from outside and gratuitous ARPs: (wall-clock ms, event).
     pub transitions: Vec<(u64, DirectorEvent)>,
     /// Health changes: (wall-clock ms, server, up).
     pub health: Vec<(u64, String, bool)>,
@@ -46,6 +46,7 @@ impl DirectorLog {
             DirectorEvent::SyncCounters(report) => self.last_sync = Some(report),
             DirectorEvent::HealthCounters { servers } => self.last_health = Some(servers),
             event @ (DirectorEvent::Vrrp { .. }
+            | DirectorEvent::Role { .. }
             | DirectorEvent::GratuitousArp
             | DirectorEvent::SplitBrainHealed
             | DirectorEvent::PeerResigned) => self.transitions.push((line.unix_ms, event)),

@@ -142,6 +142,11 @@ pub fn topology(scenario: &Scenario) -> Topology {
                 name: d.clone(),
                 address: std::net::Ipv4Addr::new(198, 18, 0, 2 + i as u8),
             })
+            // Each director's Heartbeat (`manager = "heartbeat"`): a kernel host on the LAN.
+            .chain(
+                super::heartbeat::hosts(scenario)
+                    .map(|(name, address)| RealServerHost { name, address }),
+            )
             // The foreign host of `spoof_vrrp` events.
             .chain(scenario.spoofer().map(|(name, address)| RealServerHost {
                 name: name.into(),
@@ -377,6 +382,42 @@ impl Ctx<'_> {
         self.spawn_as(procs, "sw", name, &log, &self.exe, &args)
     }
 
+    /// Starts director `name`'s Heartbeat (`manager = "heartbeat"`; nothing otherwise) in its
+    /// host's namespace, once the director answers on its control socket.
+    fn spawn_heartbeat(&self, procs: &mut Procs, name: &str) -> anyhow::Result<()> {
+        let Some(hb) = self
+            .scenario
+            .failover
+            .as_ref()
+            .and_then(|f| f.heartbeat.as_ref())
+        else {
+            return Ok(());
+        };
+        let n: u8 = name
+            .strip_prefix('d')
+            .and_then(|n| n.parse().ok())
+            .context("director names are d1, d2")?;
+        wait_for("director", Duration::from_secs(5), || {
+            self.director_stats(name).is_ok()
+        })?;
+        super::heartbeat::find()?;
+        let files = super::heartbeat::HeartbeatFiles::new(&self.state, n);
+        let (program, args) = files.prepare(self.scenario, hb, &self.exe, &self.control(name))?;
+        let (host, _) = super::heartbeat::host(n);
+        let mut cmd: Command = self.lab.command(&host, &program);
+        cmd.args(&args)
+            .stdin(Stdio::null())
+            .stdout(log_file(&self.state, &format!("{host}.out.log"))?)
+            .stderr(log_file(&self.state, &format!("{host}.log"))?)
+            .process_group(0);
+        let child = self
+            .lab
+            .spawn(&host, &mut cmd)
+            .with_context(|| format!("starting Heartbeat in {host}"))?;
+        procs.add_group(&host, child);
+        Ok(())
+    }
+
     /// Starts keepalived (VRRP only) in the peer's namespace and waits for its VRRP process.
     fn spawn_keepalived(&self, procs: &mut Procs, name: &str, number: u8) -> anyhow::Result<()> {
         let files = KeepalivedFiles::new(&self.state, name);
@@ -588,11 +629,16 @@ fn drive(
         wait_for("director", Duration::from_secs(5), || {
             ctx.director_stats(name).is_ok()
         })?;
+        ctx.spawn_heartbeat(procs, name)?;
     }
     // VRRP routers start as backups and elect a master after Master_Down_Interval (3.4 s at
     // 1 s adverts): the load starts on a converged pair, not during the election.
     if let Some(f) = scenario.failover.as_ref().filter(|_| directors.len() > 1) {
-        let limit = f.advert_interval * 4 + Duration::from_secs(2);
+        let limit = match &f.heartbeat {
+            // Heartbeat acquires its resources ~10 s after both nodes are up.
+            Some(hb) => hb.initdead() + Duration::from_secs(20),
+            None => f.advert_interval * 4 + Duration::from_secs(2),
+        };
         wait_for("a VRRP master", limit, || {
             directors
                 .iter()
@@ -934,6 +980,8 @@ fn apply(
             ctx.spawn_server(procs, i)
         }
         Action::KillDirector => {
+            // With Heartbeat, the machine dies: its Heartbeat with the director.
+            procs.kill(&heartbeat_of(&event.director));
             if !procs.kill(&event.director) {
                 bail!("director `{}` is not running", event.director);
             }
@@ -942,10 +990,15 @@ fn apply(
         Action::FreezeDirector => signal(libc::SIGSTOP),
         Action::ResumeDirector => signal(libc::SIGCONT),
         Action::StopDirector => {
+            // Heartbeat first: it gives the VIP up (and the peer takes it) before it exits.
+            procs.stop(&heartbeat_of(&event.director), Duration::from_secs(10));
             procs.stop(&event.director, Duration::from_secs(2));
             Ok(())
         }
-        Action::RestartDirector => ctx.spawn_director(procs, &event.director),
+        Action::RestartDirector => {
+            ctx.spawn_director(procs, &event.director)?;
+            ctx.spawn_heartbeat(procs, &event.director)
+        }
         Action::CutLink | Action::RestoreLink => Ok(ctx
             .lab
             .set_director_link(&event.director, event.action == Action::RestoreLink)?),
@@ -955,6 +1008,12 @@ fn apply(
         Action::SpoofVrrp => ctx.spawn_spoofer(procs, event, directors),
         Action::DegradeLink | Action::RepairLink => ctx.set_link(procs, event),
     }
+}
+
+/// The process name of director `name`'s Heartbeat (none runs without `manager =
+/// "heartbeat"`, and the name then matches nothing).
+fn heartbeat_of(name: &str) -> String {
+    format!("{name}hb")
 }
 
 #[cfg(test)]

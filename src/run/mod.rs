@@ -7,6 +7,7 @@ mod director_events;
 mod execute;
 mod flood;
 mod health_metrics;
+mod heartbeat;
 mod keepalived;
 #[allow(dead_code)] // wired into the runner with `[health] checker = "ldirectord"`
 mod ldirectord;
@@ -83,6 +84,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         {
             sweep(&args.results.join(&scenario.name), &variants, &group)?;
         }
+        if scenario
+            .failover
+            .as_ref()
+            .is_some_and(|f| !f.sweep_deadtimes.is_empty())
+        {
+            deadtime_sweep(&args.results.join(&scenario.name), &variants, &group)?;
+        }
         records.extend(group);
     }
     if scenarios.len() > 1 {
@@ -119,6 +127,37 @@ fn sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow:
     let dir = parent.join(format!("sweep-{}", run_id()));
     crate::results::write_sweep(&dir, &points)?;
     println!("{}", crate::results::sweep_table(&points));
+    println!("sweep: {}", dir.display());
+    Ok(())
+}
+
+/// Writes and prints the chart of a Heartbeat deadtime sweep: takeover and outage of each run
+/// next to its deadtime.
+fn deadtime_sweep(
+    parent: &Path,
+    variants: &[Scenario],
+    records: &[RunRecord],
+) -> anyhow::Result<()> {
+    use crate::results::DeadtimePoint;
+    let metric = |r: &RunRecord, m: &Metric| r.metrics.get(m.name).copied().unwrap_or(f64::NAN);
+    let points: Vec<DeadtimePoint> = variants
+        .iter()
+        .zip(records)
+        .filter_map(|(v, r)| {
+            let hb = v.failover.as_ref()?.heartbeat.as_ref()?;
+            Some(DeadtimePoint {
+                run: r.scenario.clone(),
+                keepalive_ms: hb.keepalive.as_secs_f64() * 1000.0,
+                deadtime_ms: hb.deadtime.as_secs_f64() * 1000.0,
+                takeover_ms: metric(r, &cat::TAKEOVER_MS),
+                outage_ms: metric(r, &cat::OUTAGE_MS),
+                failed_requests: metric(r, &cat::FAILED_REQUESTS),
+            })
+        })
+        .collect();
+    let dir = parent.join(format!("sweep-{}", run_id()));
+    crate::results::write_deadtime_sweep(&dir, &points)?;
+    println!("{}", crate::results::deadtime_table(&points));
     println!("sweep: {}", dir.display());
     Ok(())
 }

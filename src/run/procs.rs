@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 pub struct Proc {
     pub name: String,
     pub child: Child,
+    /// Started as its own process group (`process_group(0)`) whose members are its own
+    /// children (Heartbeat's): a kill ends the whole group; SIGTERM goes to the leader alone,
+    /// so it can shut its children down in order.
+    pub group: bool,
 }
 
 /// Every process a run started; dropping it ends those still running.
@@ -28,6 +32,16 @@ impl Procs {
         self.list.push(Proc {
             name: name.to_string(),
             child,
+            group: false,
+        });
+    }
+
+    /// [`Procs::add`] for a process group leader whose group is killed with it.
+    pub fn add_group(&mut self, name: &str, child: Child) {
+        self.list.push(Proc {
+            name: name.to_string(),
+            child,
+            group: true,
         });
     }
 
@@ -50,7 +64,7 @@ impl Procs {
             return false;
         };
         let mut p = self.list.remove(i);
-        signal(&p.child, libc::SIGKILL);
+        kill(&p);
         let _ = p.child.wait();
         true
     }
@@ -59,7 +73,7 @@ impl Procs {
     pub fn stop(&mut self, name: &str, grace: Duration) -> Option<ExitStatus> {
         let i = self.list.iter().position(|p| p.name == name)?;
         let mut p = self.list.remove(i);
-        Some(stop_child(&mut p.child, grace))
+        Some(stop_child(&mut p, grace))
     }
 
     /// Ends everything still running.
@@ -68,25 +82,39 @@ impl Procs {
             signal(&p.child, libc::SIGTERM);
         }
         for mut p in self.list.drain(..) {
-            stop_child(&mut p.child, Duration::from_secs(2));
+            stop_child(&mut p, Duration::from_secs(2));
         }
     }
 }
 
-fn stop_child(child: &mut Child, grace: Duration) -> ExitStatus {
-    if let Ok(Some(status)) = child.try_wait() {
+/// SIGKILL to `p`, or to its whole group while its leader is not reaped (so the group id
+/// cannot have been reused).
+fn kill(p: &Proc) {
+    if p.group {
+        // SAFETY: kill(2) on the process group this run started, led by an unreaped child.
+        unsafe {
+            libc::kill(-(p.child.id() as libc::pid_t), libc::SIGKILL);
+        }
+    } else {
+        signal(&p.child, libc::SIGKILL);
+    }
+}
+
+fn stop_child(p: &mut Proc, grace: Duration) -> ExitStatus {
+    // A group leader (Heartbeat) that ends cleanly has ended its children first.
+    if let Ok(Some(status)) = p.child.try_wait() {
         return status;
     }
-    signal(child, libc::SIGTERM);
+    signal(&p.child, libc::SIGTERM);
     let start = Instant::now();
     while start.elapsed() < grace {
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = p.child.try_wait() {
             return status;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    signal(child, libc::SIGKILL);
-    child
+    kill(p);
+    p.child
         .wait()
         .unwrap_or_else(|_| std::os::unix::process::ExitStatusExt::from_raw(9))
 }

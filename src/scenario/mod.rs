@@ -5,6 +5,7 @@
 pub mod command;
 pub use crate::duration;
 pub mod echo;
+pub mod heartbeat;
 pub mod ldirectord_cf;
 pub mod link;
 mod validate;
@@ -208,6 +209,41 @@ pub struct FailoverSpec {
     /// Adverts go by unicast to the other director instead of to 224.0.0.18.
     #[serde(default)]
     pub unicast: bool,
+    /// Who moves the VIP: `vrrp` (tapvs's own), or `heartbeat` (the real Heartbeat beside each
+    /// tapvs director, driving it through its control socket; see `heartbeat.rs`). The keys
+    /// below are Heartbeat's and need it.
+    #[serde(default)]
+    pub manager: heartbeat::Manager,
+    /// Heartbeat's keepalive interval (ha.cf's sample: 2s).
+    #[serde(default, with = "duration_option")]
+    pub keepalive: Option<Duration>,
+    /// Silence after which Heartbeat declares the other node dead (ha.cf's sample: 30s).
+    #[serde(default, with = "duration_option")]
+    pub deadtime: Option<Duration>,
+    /// A keepalive this late is warned of (default: halfway from keepalive to deadtime).
+    #[serde(default, with = "duration_option")]
+    pub warntime: Option<Duration>,
+    /// The deadtime at start-up (default: twice the deadtime).
+    #[serde(default, with = "duration_option")]
+    pub initdead: Option<Duration>,
+    /// The preferred node (d1) takes the VIP back when it returns (default: true).
+    #[serde(default)]
+    pub auto_failback: Option<bool>,
+    /// `ucast` (to the other node, the default) or `bcast` on the LAN.
+    #[serde(default)]
+    pub media: Option<heartbeat::Media>,
+    /// Heartbeat's own `ha.cf`, instead of the keys above (relative to this file).
+    #[serde(default)]
+    pub ha_cf: Option<std::path::PathBuf>,
+    /// Heartbeat's own `haresources` (default: `d1 <VIP>`; relative to this file).
+    #[serde(default)]
+    pub haresources: Option<std::path::PathBuf>,
+    /// Run the scenario once per deadtime listed here and chart the takeover against it.
+    #[serde(default, with = "duration_list")]
+    pub sweep_deadtimes: Vec<Duration>,
+    /// Heartbeat's settings, read and checked from the keys or files above.
+    #[serde(skip)]
+    pub heartbeat: Option<heartbeat::Heartbeat>,
 }
 
 fn default_sync_refresh() -> Duration {
@@ -620,6 +656,10 @@ impl Scenario {
         }
         let invalid = crate::file_error::invalid(path);
         scenario.expand_repeats().map_err(invalid)?;
+        let vip = scenario.service.vip;
+        if let Some(f) = &mut scenario.failover {
+            f.heartbeat = f.resolve_heartbeat(path, vip)?;
+        }
         scenario.check().map_err(invalid)?;
         for variant in scenario
             .variants()
@@ -640,6 +680,26 @@ impl Scenario {
     /// The runs this scenario stands for: itself, or one per mode of `lab.compare_modes`
     /// (named `<name>-<mode>`, keeping only the expectations for that mode).
     pub fn variants(&self) -> Vec<Scenario> {
+        if let Some(f) = self
+            .failover
+            .as_ref()
+            .filter(|f| !f.sweep_deadtimes.is_empty())
+        {
+            return f
+                .sweep_deadtimes
+                .iter()
+                .map(|&deadtime| {
+                    let mut s = self.clone();
+                    let f = s.failover.as_mut().expect("checked above");
+                    f.sweep_deadtimes.clear();
+                    if let Some(hb) = &mut f.heartbeat {
+                        hb.deadtime = deadtime;
+                    }
+                    s.name = format!("{}-deadtime-{}", self.name, duration::format(deadtime));
+                    s
+                })
+                .collect();
+        }
         if let Some(sweep) = self
             .failover
             .as_ref()

@@ -226,11 +226,56 @@ impl Scenario {
         if f.vrid == 0 {
             return bad("failover.vrid", "must be 1 – 255");
         }
+        if f.manager == super::heartbeat::Manager::Heartbeat {
+            self.check_heartbeat_manager(f)?;
+        }
         if !self.lab.mode.has_director() {
             return bad(
                 "failover",
                 format!("mode `{}` has no director", self.lab.mode.name()),
             );
+        }
+        Ok(())
+    }
+
+    /// `manager = "heartbeat"`: two tapvs directors, and faults that Heartbeat can see (its
+    /// timing and files were checked as the scenario was read).
+    fn check_heartbeat_manager(&self, f: &super::FailoverSpec) -> Check {
+        if f.peer != super::Peer::Tapvs {
+            return bad(
+                "failover.peer",
+                "Heartbeat manages two tapvs directors: keep peer = \"tapvs\"",
+            );
+        }
+        if !f.sweep_advert_intervals.is_empty() {
+            let reason = "VRRP's interval sweep: with Heartbeat, sweep_deadtimes";
+            return bad("failover.sweep_advert_intervals", reason);
+        }
+        if !f.sweep_deadtimes.is_empty() && !self.lab.compare_modes.is_empty() {
+            let reason = "a scenario sweeps deadtimes or compares modes, not both";
+            return bad("failover.sweep_deadtimes", reason);
+        }
+        if let Some(l) = self.links.iter().position(|l| l.name == "heartbeat") {
+            let reason = "the heartbeat link filters VRRP adverts; Heartbeat speaks UDP 694";
+            return bad(format!("link[{l}].name"), reason);
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            use super::Action::*;
+            // The director and its Heartbeat are one machine: these act on the director only.
+            if matches!(
+                e.action,
+                FreezeDirector
+                    | ResumeDirector
+                    | CutLink
+                    | RestoreLink
+                    | PartitionHeartbeat
+                    | HealHeartbeat
+                    | SpoofVrrp
+            ) {
+                let reason = "not with manager = \"heartbeat\" (kill_director, stop_director \
+                              and restart_director act on the director and its Heartbeat)";
+                return bad(format!("event[{i}].action"), reason);
+            }
         }
         Ok(())
     }

@@ -223,6 +223,47 @@ fn every_metric() -> BTreeMap<String, f64> {
     metrics(&s, &c, &timeline(&s, &c))
 }
 
+/// Two directors under Heartbeat (deadtime 1 s), d1 killed at 5 s.
+const HEARTBEAT: &str = r#"
+name = "heartbeat"
+interval = "100ms"
+[failover]
+manager = "heartbeat"
+keepalive = "200ms"
+deadtime = "1s"
+[service]
+scheduler = "rr"
+[[real_server]]
+name = "rs1"
+[[load]]
+name = "web"
+mode = "open"
+rate = 100
+connection = "new"
+duration = "8s"
+[[event]]
+at = "5s"
+action = "kill_director"
+director = "d1"
+"#;
+
+fn heartbeat_metrics() -> BTreeMap<String, f64> {
+    let s = Scenario::parse(Path::new("heartbeat.toml"), HEARTBEAT).unwrap();
+    let c = collected(&s);
+    metrics(&s, &c, &timeline(&s, &c))
+}
+
+#[test]
+fn a_heartbeat_takeover_is_measured_against_the_deadtime() {
+    let m = heartbeat_metrics();
+    // d2's first gratuitous ARP is at 5.3 s (see `collected`).
+    assert_eq!(m.get("takeover_ms"), Some(&300.0));
+    assert_eq!(m.get("deadtime_ms"), Some(&1000.0));
+    assert_eq!(m.get("takeover_excess_ms"), Some(&-700.0));
+    assert_eq!(m.get("takeover_ratio"), Some(&0.3));
+    assert!(!m.contains_key("master_down_ms"), "no VRRP formula");
+}
+
 #[test]
 fn every_computed_metric_is_in_the_registry() {
     for key in every_metric().keys() {
@@ -235,9 +276,9 @@ fn every_computed_metric_is_in_the_registry() {
 
 #[test]
 fn every_registry_entry_is_computed() {
-    let m = every_metric();
+    let (m, hb) = (every_metric(), heartbeat_metrics());
     let mut computed = BTreeSet::new();
-    for key in m.keys() {
+    for key in m.keys().chain(hb.keys()) {
         match registry::lookup(key) {
             Some(Entry::Metric(x)) => computed.insert(x.name.to_string()),
             Some(Entry::Member(f, _)) => computed.insert(f.pattern()),
