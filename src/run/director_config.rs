@@ -3,7 +3,7 @@
 use crate::config::{
     DirectorConfig, Forwarding, InterfaceConfig, Limits, RealServerConfig, ServiceConfig,
 };
-use crate::scenario::{Mode, Scenario};
+use crate::scenario::{FailoverProtocol, FailoverSpec, Mode, Scenario};
 use std::net::Ipv4Addr;
 
 /// The MAC of director `n` (1-based): locally administered, `02:74:76` ("tv").
@@ -98,6 +98,7 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
         vrrp: scenario
             .failover
             .as_ref()
+            .filter(|f| f.protocol == FailoverProtocol::Vrrp)
             .map(|f| crate::config::VrrpSection {
                 vrid: f.vrid,
                 priority: f.priorities[(n - 1) as usize],
@@ -113,6 +114,11 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
                 unicast: f.unicast,
                 lower_prio_announce_ms: 1000,
             }),
+        heartbeat: scenario
+            .failover
+            .as_ref()
+            .filter(|f| f.protocol == FailoverProtocol::Heartbeat)
+            .map(|f| heartbeat_section(f, n)),
         // The status port (7070) on the director's own address, for `tapvs probe`.
         host: Default::default(),
         sync: scenario
@@ -124,5 +130,26 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
                 refresh_s: f.sync_refresh.as_secs(),
             }),
         seed: Some(seed),
+    }
+}
+
+/// Director `n`'s heartbeat settings: node `d<n>`, the other director as its `ucast` peer,
+/// d1 the haresources primary; the generation is left to the director's clock.
+fn heartbeat_section(f: &FailoverSpec, n: u8) -> crate::config::HeartbeatSection {
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    crate::config::HeartbeatSection {
+        node: format!("d{n}"),
+        peer_node: format!("d{}", 3 - n),
+        peer: director_address(3 - n),
+        primary: "d1".into(),
+        port: crate::control::heartbeat::wire::PORT,
+        keepalive_ms: ms(f.keepalive),
+        deadtime_ms: ms(f.deadtime),
+        warntime_ms: ms(f.warntime),
+        initdead_ms: ms(f.initdead),
+        auto_failback: f.auto_failback,
+        auth_index: 1,
+        auth_key: f.auth_key.clone(),
+        clock_s: None,
     }
 }

@@ -192,6 +192,50 @@ pub struct FailoverSpec {
     /// Adverts go by unicast to the other director instead of to 224.0.0.18.
     #[serde(default)]
     pub unicast: bool,
+    /// What the two tapvs directors speak: VRRPv3 (keepalived's) or heartbeat 3's protocol.
+    #[serde(default)]
+    pub protocol: FailoverProtocol,
+    /// heartbeat: the ha.cf timers (d1 is the haresources primary).
+    #[serde(default = "default_hb_keepalive", with = "duration_field")]
+    pub keepalive: Duration,
+    #[serde(default = "default_hb_deadtime", with = "duration_field")]
+    pub deadtime: Duration,
+    #[serde(default = "default_hb_warntime", with = "duration_field")]
+    pub warntime: Duration,
+    #[serde(default = "default_hb_initdead", with = "duration_field")]
+    pub initdead: Duration,
+    /// heartbeat: d1 takes the VIPs back when it returns.
+    #[serde(default = "default_true")]
+    pub auto_failback: bool,
+    /// heartbeat: the authkeys secret (`1 sha1 <auth_key>`).
+    #[serde(default = "default_hb_auth_key")]
+    pub auth_key: String,
+}
+
+/// The failover protocol of `[failover]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailoverProtocol {
+    #[default]
+    Vrrp,
+    Heartbeat,
+}
+
+// heartbeat's own defaults (ha.cf).
+fn default_hb_keepalive() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_hb_deadtime() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_hb_warntime() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_hb_initdead() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_hb_auth_key() -> String {
+    "tapvs-lab".into()
 }
 
 fn default_sync_refresh() -> Duration {

@@ -226,11 +226,49 @@ impl Scenario {
         if f.vrid == 0 {
             return bad("failover.vrid", "must be 1 – 255");
         }
+        if f.protocol == super::FailoverProtocol::Heartbeat {
+            self.check_heartbeat_protocol(f)?;
+        }
         if !self.lab.mode.has_director() {
             return bad(
                 "failover",
                 format!("mode `{}` has no director", self.lab.mode.name()),
             );
+        }
+        Ok(())
+    }
+
+    /// `[failover] protocol = "heartbeat"`: ha.cf's timer order and an authkeys secret.
+    fn check_heartbeat_protocol(&self, f: &super::FailoverSpec) -> Check {
+        if f.peer != super::Peer::Tapvs || !f.sweep_advert_intervals.is_empty() {
+            return bad(
+                "failover.protocol",
+                "heartbeat is spoken by two tapvs directors, without advert sweeps",
+            );
+        }
+        let ms = Duration::from_millis;
+        in_range("failover.keepalive", f.keepalive, ms(10), ms(60_000))?;
+        if f.warntime <= f.keepalive || f.warntime >= f.deadtime {
+            return bad(
+                "failover.warntime",
+                "must be above keepalive and below deadtime",
+            );
+        }
+        if f.initdead < f.deadtime {
+            return bad("failover.initdead", "must be at least deadtime");
+        }
+        for (field, d) in [
+            ("failover.deadtime", f.deadtime),
+            ("failover.warntime", f.warntime),
+            ("failover.initdead", f.initdead),
+            ("failover.keepalive", f.keepalive),
+        ] {
+            if !d.subsec_nanos().is_multiple_of(1_000_000) {
+                return bad(field, "heartbeat counts it in whole milliseconds");
+            }
+        }
+        if f.auth_key.is_empty() || f.auth_key.chars().any(char::is_whitespace) {
+            return bad("failover.auth_key", "a non-empty secret without spaces");
         }
         Ok(())
     }
