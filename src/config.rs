@@ -118,7 +118,10 @@ impl DirectorConfig {
         for (field, name) in [("node", &hb.node), ("peer_node", &hb.peer_node)] {
             let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
             if name.is_empty() || name.len() > 60 || !name.chars().all(ok) {
-                return bad(field, "1 to 60 of a-z, 0-9, '-', '_', '.' (heartbeat lowercases)");
+                return bad(
+                    field,
+                    "1 to 60 of a-z, 0-9, '-', '_', '.' (heartbeat lowercases)",
+                );
             }
         }
         if hb.node == hb.peer_node {
@@ -137,7 +140,10 @@ impl DirectorConfig {
             return bad("keepalive_ms", "at least 10 ms");
         }
         if hb.warntime_ms <= hb.keepalive_ms || hb.warntime_ms >= hb.deadtime_ms {
-            return bad("warntime_ms", "must be above keepalive_ms and below deadtime_ms");
+            return bad(
+                "warntime_ms",
+                "must be above keepalive_ms and below deadtime_ms",
+            );
         }
         if hb.initdead_ms < hb.deadtime_ms {
             return bad("initdead_ms", "must be at least deadtime_ms");

@@ -15,8 +15,8 @@
 
 use super::EventQueue;
 use super::event::{DirectorEvent, VrrpReport, VrrpState};
-use super::outbox::Outbox;
 use super::heartbeat::Heartbeat;
+use super::outbox::Outbox;
 use super::settings::{NodeSettings, VrrpSection};
 use crate::control::vrrp::{State, VrrpConfig, VrrpEvent, VrrpRouter};
 use crate::dataplane::{Dataplane, Iface};
@@ -40,11 +40,7 @@ pub struct Vrrp {
 impl Vrrp {
     /// Builds the router for the data plane's VIPs and starts it (INIT → BACKUP, or MASTER for
     /// the address owner). The data plane starts passive.
-    pub fn start(
-        section: &VrrpSection,
-        dp: &mut Dataplane,
-        now: Instant,
-    ) -> anyhow::Result<Vrrp> {
+    pub fn start(section: &VrrpSection, dp: &mut Dataplane, now: Instant) -> anyhow::Result<Vrrp> {
         let mut vips: Vec<_> = dp.services().iter().map(|s| s.vip).collect();
         vips.sort();
         vips.dedup();

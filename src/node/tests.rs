@@ -23,6 +23,7 @@ use smoltcp::wire::TcpControl;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 mod failover;
+mod heartbeat;
 mod hosts;
 mod lan;
 
@@ -81,8 +82,13 @@ fn server_addr(i: usize) -> SocketAddrV4 {
 
 /// Both directors started at 0, the router and the real servers, nothing run yet.
 fn lan(health: &str) -> Lan {
+    lan_of(|d| settings(d, health))
+}
+
+/// Both directors (built from `settings(d)`) started at 0, the router and the real servers.
+fn lan_of(settings: impl Fn(usize) -> NodeSettings) -> Lan {
     let directors = (0..2)
-        .map(|d| Director::new(&settings(d, health), &format!("d{}", d + 1), 7, ms(0)).unwrap())
+        .map(|d| Director::new(&settings(d), &format!("d{}", d + 1), 7, ms(0)).unwrap())
         .collect();
     let router = Router::new(
         EthernetAddress([0x02, 0, 0, 0, 0, 1]),
