@@ -13,7 +13,9 @@
 //! - Start-up hand-shake: on first hearing the peer, `starting` and `resource rsc_hold=none
 //!   isstable=0`; on the peer's `resource` the node is stable and says so (`isstable=1`),
 //!   taking the group first if it is the primary (haresources names it) and the peer does not
-//!   hold it. A peer's `starting` is answered with our `resource ... isstable=1`.
+//!   hold it. A peer's `starting` is answered with our `resource ... isstable=1`, or, while
+//!   we wait for its `resource`, with our `starting` again (heartbeat ignores a `starting`
+//!   that came before its own: seen with a real peer, which otherwise waits for ever).
 //! - Takeover: the peer dead, the node takes the group (heartbeat's `mach_down`).
 //! - Fail-back (`auto_failback on`): the non-primary holding the group, once the returned
 //!   primary says it is stable, asks `ask_resources info=me`; the primary answers
@@ -168,6 +170,8 @@ struct PeerView {
     acked: u64,
     hold: Option<Hold>,
     stable: bool,
+    /// Our `starting` was sent again for this start of the peer.
+    echoed: bool,
     uuid: [u8; 16],
 }
 
@@ -258,6 +262,7 @@ impl HeartbeatNode {
             self.peer.acked = 0;
             self.peer.hold = None;
             self.peer.stable = false;
+            self.peer.echoed = false;
         }
         if let Some(seq) = msg.hex("seq") {
             if seq <= self.peer.last_seq {
@@ -304,8 +309,20 @@ impl HeartbeatNode {
             "starting" => {
                 self.peer.hold = None;
                 self.peer.stable = false;
-                if self.phase == Phase::Stable {
-                    self.say_stable(None);
+                match self.phase {
+                    Phase::Stable => self.say_stable(None),
+                    // Our `starting` may have crossed its start: heartbeat answers only one
+                    // that comes after its own. Once per start of the peer.
+                    Phase::Joining if !self.peer.echoed => {
+                        self.peer.echoed = true;
+                        self.queue(Out::Starting);
+                        self.queue(Out::Resource {
+                            hold: self.own_hold(),
+                            stable: false,
+                            info: None,
+                        });
+                    }
+                    _ => {}
                 }
             }
             "resource" => {

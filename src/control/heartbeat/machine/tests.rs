@@ -208,3 +208,23 @@ fn a_replayed_message_is_stale_and_a_clean_stop_hands_over_at_once() {
     assert_eq!(p.holders(), [false, true]);
     assert!(p.first(1, HbEvent::Acquired, stop).unwrap() - stop < Duration::from_millis(50));
 }
+
+fn count(wire: &[Vec<u8>], what: &[u8]) -> usize {
+    wire.iter()
+        .filter(|m| m.windows(what.len()).any(|w| w == what))
+        .count()
+}
+
+/// A real heartbeat ignores a `starting` that came before its own; while we wait for its
+/// `resource`, its `starting` is answered with ours again, once per start of the peer.
+#[test]
+fn a_crossing_starting_is_sent_again_once() {
+    let mut p = Pair::new(true);
+    p.run(1000);
+    // Started together, each got the other's `starting` while waiting: each sent its twice.
+    assert_eq!(count(&p.wire[0], b"(0)t=starting,"), 2);
+    assert_eq!(count(&p.wire[1], b"(0)t=starting,"), 2);
+    p.run(2000);
+    assert_eq!(count(&p.wire[0], b"(0)t=starting,"), 2);
+    assert_eq!(count(&p.wire[1], b"(0)t=starting,"), 2);
+}
