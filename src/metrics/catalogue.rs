@@ -61,7 +61,7 @@ entries! {
     TAKEOVER_MS = "takeover_ms", Ms, FirstFault, Mean,
         "First director fault (kill, freeze, stop, cut_link) → the other director's first gratuitous ARP.";
     MASTER_DOWN_MS = "master_down_ms", Ms, Formula, Mean,
-        "RFC 5798's Master_Down_Interval (3 × interval + (256 − priority) × interval / 256) of the director that takes over.";
+        "RFC 5798's Master_Down_Interval (3 × interval + (256 − priority) × interval / 256) of the director that takes over; heartbeat's `deadtime` with `protocol = \"heartbeat\"`.";
     TAKEOVER_EXCESS_MS = "takeover_excess_ms", Ms, FirstFault, Max,
         "`takeover_ms` − `master_down_ms` (the kill lands up to one interval after the last advert, so about −interval ≤ excess ≤ lab latency).";
     TAKEOVER_RATIO = "takeover_ratio", Ratio, FirstFault, Mean,

@@ -270,6 +270,28 @@ impl Scenario {
         if f.auth_key.is_empty() || f.auth_key.chars().any(char::is_whitespace) {
             return bad("failover.auth_key", "a non-empty secret without spaces");
         }
+        // The switch's heartbeat filter and the `heartbeat` wire take VRRP frames only.
+        let vrrp_only = [super::Action::PartitionHeartbeat, super::Action::SpoofVrrp];
+        if let Some(i) = self
+            .events
+            .iter()
+            .position(|e| vrrp_only.contains(&e.action))
+        {
+            return bad(
+                format!("event[{i}].action"),
+                "acts on VRRP frames only, not on heartbeat's protocol (UDP 694)",
+            );
+        }
+        if let Some(i) = self
+            .links
+            .iter()
+            .position(|l| l.name == super::link::HEARTBEAT)
+        {
+            return bad(
+                format!("link[{i}].name"),
+                "the heartbeat wire impairs VRRP frames only, not heartbeat's protocol",
+            );
+        }
         Ok(())
     }
 

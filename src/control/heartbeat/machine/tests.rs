@@ -122,7 +122,7 @@ fn the_survivor_takes_the_group_within_deadtime() {
     let killed = p.now;
     p.kill(0);
     p.run(1500);
-    assert_eq!(p.holders()[1], true);
+    assert!(p.holders()[1]);
     let took = p.first(1, HbEvent::Acquired, killed).unwrap() - killed;
     // Dead 1000 ms after the last keepalive heard, which is at most 10 ms before the kill.
     assert!(took <= Duration::from_millis(1000), "{took}");
@@ -161,7 +161,7 @@ fn without_auto_failback_the_holder_keeps_it() {
     // And the backup's death gives it back.
     p.kill(1);
     p.run(1500);
-    assert_eq!(p.holders()[0], true);
+    assert!(p.holders()[0]);
 }
 
 #[test]
