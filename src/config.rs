@@ -6,8 +6,8 @@ pub use crate::dataplane::settings::{
     Forwarding, InterfaceConfig, Limits, Protocol, RealServerConfig, ServiceConfig, parse_mac,
 };
 pub use crate::node::settings::{
-    DEFAULT_STATUS_PORT, FailoverMode, FailoverSection, HostSection, NodeSettings, SyncSection,
-    VrrpSection,
+    DEFAULT_STATUS_PORT, FailoverMode, FailoverSection, HeartbeatSection, HostSection,
+    NodeSettings, SyncSection, VrrpSection,
 };
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -43,15 +43,24 @@ impl DirectorConfig {
     fn check(&self) -> Result<(), (String, String)> {
         let bad = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
         check_interface("interface", &self.interface)?;
-        if self.sync.is_some() && self.vrrp.is_none() && self.failover.is_none() {
-            let reason = "connection sync follows the failover role: add [vrrp] or [failover]";
+        let roles = [
+            self.vrrp.is_some(),
+            self.heartbeat.is_some(),
+            self.failover.is_some(),
+        ];
+        if self.sync.is_some() && !roles.contains(&true) {
+            let reason = "connection sync follows the failover role: add [vrrp], [heartbeat] or \
+                          [failover]";
             return bad("sync", reason);
         }
-        if self.vrrp.is_some() && self.failover.is_some() {
+        if roles.iter().filter(|&&r| r).count() > 1 {
             return bad(
                 "failover",
-                "the role is VRRP's or set from outside, not both",
+                "one way to set the role: [vrrp], [heartbeat] or [failover] (from outside)",
             );
+        }
+        if let Some(hb) = &self.heartbeat {
+            self.check_heartbeat(hb)?;
         }
         if let Some(vrrp) = &self.vrrp {
             self.check_peers("vrrp", &vrrp.peers)?;
@@ -118,6 +127,52 @@ impl DirectorConfig {
 }
 
 impl DirectorConfig {
+    /// Heartbeat: node names as heartbeat takes them, the peer on the outside network, timers
+    /// in heartbeat's order (keepalive < warntime < deadtime <= initdead), authkeys' index.
+    fn check_heartbeat(&self, hb: &HeartbeatSection) -> Result<(), (String, String)> {
+        let bad = |field: &str, reason: &str| Err((format!("heartbeat.{field}"), reason.into()));
+        for (field, name) in [("node", &hb.node), ("peer_node", &hb.peer_node)] {
+            let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+            if name.is_empty() || name.len() > 60 || !name.chars().all(ok) {
+                return bad(
+                    field,
+                    "1 to 60 of a-z, 0-9, '-', '_', '.' (heartbeat lowercases)",
+                );
+            }
+        }
+        if hb.node == hb.peer_node {
+            return bad("peer_node", "must differ from node");
+        }
+        if hb.primary != hb.node && hb.primary != hb.peer_node {
+            return bad("primary", "must be node or peer_node");
+        }
+        if !self.interface.on_link(hb.peer) || hb.peer == self.interface.address {
+            return bad("peer", "the other director, on the outside network");
+        }
+        if hb.port == 0 {
+            return bad("port", "must be 1 – 65535");
+        }
+        if hb.keepalive_ms < 10 {
+            return bad("keepalive_ms", "at least 10 ms");
+        }
+        if hb.warntime_ms <= hb.keepalive_ms || hb.warntime_ms >= hb.deadtime_ms {
+            return bad(
+                "warntime_ms",
+                "must be above keepalive_ms and below deadtime_ms",
+            );
+        }
+        if hb.initdead_ms < hb.deadtime_ms {
+            return bad("initdead_ms", "must be at least deadtime_ms");
+        }
+        if !(1..=15).contains(&hb.auth_index) {
+            return bad("auth_index", "authkeys numbers keys 1 – 15");
+        }
+        if hb.auth_key.is_empty() || hb.auth_key.chars().any(char::is_whitespace) {
+            return bad("auth_key", "a non-empty secret without spaces");
+        }
+        Ok(())
+    }
+
     /// Peers (of `section`): on the outside network, not ourselves, listed once.
     fn check_peers(&self, section: &str, peers: &[Ipv4Addr]) -> Result<(), (String, String)> {
         let bad = |i: usize, reason: &str| Err((format!("{section}.peers[{i}]"), reason.into()));

@@ -6,4 +6,5 @@
 //! does I/O or imports tokio, and it must not import `dataplane`: the embedding layer turns
 //! events into data-plane actions (activate, gratuitous ARP).
 
+pub mod heartbeat;
 pub mod vrrp;

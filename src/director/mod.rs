@@ -70,7 +70,12 @@ fn drawn_seed() -> u64 {
 
 /// Runs a director until SIGTERM/SIGINT (or `max_seconds`).
 pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
-    let config = DirectorConfig::load(&args.config)?;
+    let mut config = DirectorConfig::load(&args.config)?;
+    if let Some(hb) = config.heartbeat.as_mut() {
+        // Heartbeat's generation: the start's Unix seconds, larger on every restart.
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+        hb.clock_s.get_or_insert(unix.as_secs());
+    }
     // The outside TAP first, then the inside one of a two-armed NAT director: index = `Iface`.
     let started = std::time::Instant::now();
     let mut ports = open_ports(&config, &args, started)?;

@@ -63,7 +63,7 @@ entries! {
     MASTER_DOWN_MS = "master_down_ms", Ms, Formula, Mean,
         "RFC 5798's Master_Down_Interval (3 × interval + (256 − priority) × interval / 256) of the director that takes over.";
     DEADTIME_MS = "deadtime_ms", Ms, Formula, Mean,
-        "With `manager = \"heartbeat\"`: Heartbeat's deadtime, after which the surviving node declares the other dead and takes the VIP (what `takeover_excess_ms` and `takeover_ratio` are then measured against).";
+        "With `manager` or `protocol = \"heartbeat\"`: Heartbeat's deadtime, after which the surviving node declares the other dead and takes the VIP (what `takeover_excess_ms` and `takeover_ratio` are then measured against).";
     TAKEOVER_EXCESS_MS = "takeover_excess_ms", Ms, FirstFault, Max,
         "`takeover_ms` − `master_down_ms` (the kill lands up to one interval after the last advert, so about −interval ≤ excess ≤ lab latency); with Heartbeat, − `deadtime_ms` (its resource scripts' time).";
     TAKEOVER_RATIO = "takeover_ratio", Ratio, FirstFault, Mean,

@@ -45,6 +45,8 @@ pub enum DirectorEvent {
     ConnsExpired { server: String, count: usize },
     /// The VRRP router's counters (a few times a second, and at the end).
     VrrpCounters(VrrpReport),
+    /// The heartbeat node's counters (a few times a second, and at the end).
+    HeartbeatCounters(HeartbeatReport),
     /// The sync node's counters (a few times a second, and at the end).
     SyncCounters(SyncReport),
     /// Every checked server's state and counters (a few times a second, and at the end).
@@ -94,6 +96,23 @@ pub struct VrrpReport {
     /// Unicast adverts not sent: the peer's MAC was not known yet.
     pub unicast_unresolved: u64,
     /// Gratuitous ARPs the data plane sent (every burst, takeovers and re-announcements).
+    pub garps: u64,
+}
+
+/// The heartbeat counters of a director.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatReport {
+    /// It holds the VIPs (master).
+    pub holding: bool,
+    pub peer_alive: bool,
+    #[serde(flatten)]
+    pub counters: crate::control::heartbeat::machine::HbCounters,
+    /// Datagrams to the heartbeat port from another address than the peer's.
+    pub wrong_source: u64,
+    /// Datagrams to the heartbeat port that failed the IPv4 or UDP checks.
+    pub malformed_frames: u64,
+    /// Polls that found the peer's MAC unknown.
+    pub unresolved: u64,
     pub garps: u64,
 }
 
@@ -183,6 +202,7 @@ impl std::fmt::Display for DirectorEvent {
                 write!(f, "health: expired {count} connection(s) of {server}")
             }
             VrrpCounters(_) => f.write_str("vrrp counters"),
+            HeartbeatCounters(_) => f.write_str("heartbeat counters"),
             SyncCounters(_) => f.write_str("sync counters"),
             HealthCounters { .. } => f.write_str("health counters"),
             Table { conns, active } => write!(f, "table {conns} (active {active})"),

@@ -1,4 +1,5 @@
-//! keepalived's half of the director: a VRRPv3 router (`control::vrrp`) wired to the data
+//! The director's failover, VRRP or heartbeat's protocol ([`Failover`]); here keepalived's
+//! half of the director: a VRRPv3 router (`control::vrrp`) wired to the data
 //! plane. Adverts go out of the outside port from the director's own address, to 224.0.0.18
 //! or (`unicast`) to each peer's MAC and address, resolved by the data plane's neighbour
 //! table (an advert for a peer not resolved yet is not sent, and counted); adverts heard
@@ -14,8 +15,9 @@
 
 use super::EventQueue;
 use super::event::{DirectorEvent, VrrpReport, VrrpState};
+use super::heartbeat::Heartbeat;
 use super::outbox::Outbox;
-use super::settings::VrrpSection;
+use super::settings::{NodeSettings, VrrpSection};
 use crate::control::vrrp::{State, VrrpConfig, VrrpEvent, VrrpRouter};
 use crate::dataplane::{Dataplane, Iface};
 use crate::wire::vrrp::{AddressList, GROUP, GROUP_MAC, VrrpRepr, emit_frame_to, parse_frame};
@@ -23,7 +25,7 @@ use smoltcp::time::{Duration, Instant};
 use std::net::Ipv4Addr;
 
 /// The VRRP router of a director.
-pub struct Failover {
+pub struct Vrrp {
     router: VrrpRouter,
     /// Protocol-112 frames for the director that did not parse as adverts (dropped, counted).
     not_adverts: u64,
@@ -35,14 +37,10 @@ pub struct Failover {
     state: State,
 }
 
-impl Failover {
+impl Vrrp {
     /// Builds the router for the data plane's VIPs and starts it (INIT → BACKUP, or MASTER for
     /// the address owner). The data plane starts passive.
-    pub fn start(
-        section: &VrrpSection,
-        dp: &mut Dataplane,
-        now: Instant,
-    ) -> anyhow::Result<Failover> {
+    pub fn start(section: &VrrpSection, dp: &mut Dataplane, now: Instant) -> anyhow::Result<Vrrp> {
         let mut vips: Vec<_> = dp.services().iter().map(|s| s.vip).collect();
         vips.sort();
         vips.dedup();
@@ -61,7 +59,7 @@ impl Failover {
         dp.attach_host_stack();
         dp.set_active(now, false);
         router.start(now);
-        Ok(Failover {
+        Ok(Vrrp {
             router,
             not_adverts: 0,
             unicast: if section.unicast {
@@ -201,5 +199,95 @@ pub fn vrrp_state(state: State) -> VrrpState {
         State::Init => VrrpState::Init,
         State::Backup => VrrpState::Backup,
         State::Master => VrrpState::Master,
+    }
+}
+
+/// The director's failover: VRRP (keepalived's protocol) or heartbeat's
+/// (`super::heartbeat`). Both drive the data plane and sync the same way.
+pub enum Failover {
+    Vrrp(Vrrp),
+    Heartbeat(Heartbeat),
+}
+
+impl Failover {
+    /// The failover the settings ask for, started; none: the director is always active.
+    pub fn start(
+        settings: &NodeSettings,
+        dp: &mut Dataplane,
+        now: Instant,
+        events: &mut EventQueue,
+    ) -> anyhow::Result<Option<Failover>> {
+        if let Some(section) = &settings.vrrp {
+            return Ok(Some(Failover::Vrrp(Vrrp::start(section, dp, now)?)));
+        }
+        if let Some(section) = &settings.heartbeat {
+            let hb = Heartbeat::start(section, dp, now, events)?;
+            return Ok(Some(Failover::Heartbeat(hb)));
+        }
+        Ok(None)
+    }
+
+    /// Whether a frame for the director is this protocol's.
+    pub fn wants(&self, frame: &[u8]) -> bool {
+        match self {
+            Failover::Vrrp(_) => super::is_vrrp(frame),
+            Failover::Heartbeat(h) => h.wants(frame),
+        }
+    }
+
+    pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        match self {
+            Failover::Vrrp(v) => v.handle_frame(now, frame),
+            Failover::Heartbeat(h) => h.handle_frame(now, frame),
+        }
+    }
+
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        dp: &mut Dataplane,
+        out: &mut Outbox,
+        events: &mut EventQueue,
+    ) {
+        match self {
+            Failover::Vrrp(v) => v.poll(now, dp, out, events),
+            Failover::Heartbeat(h) => h.poll(now, dp, out, events),
+        }
+    }
+
+    /// The counters, as an event.
+    pub fn report(&self, dp: &Dataplane) -> DirectorEvent {
+        match self {
+            Failover::Vrrp(v) => DirectorEvent::VrrpCounters(v.report(dp)),
+            Failover::Heartbeat(h) => DirectorEvent::HeartbeatCounters(h.report(dp)),
+        }
+    }
+
+    pub fn shutdown(
+        &mut self,
+        now: Instant,
+        dp: &mut Dataplane,
+        out: &mut Outbox,
+        events: &mut EventQueue,
+    ) {
+        match self {
+            Failover::Vrrp(v) => v.shutdown(now, dp, out, events),
+            Failover::Heartbeat(h) => h.shutdown(now, dp, out, events),
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Failover::Vrrp(v) => v.poll_timeout(),
+            Failover::Heartbeat(h) => h.poll_timeout(),
+        }
+    }
+
+    /// VRRP's state; heartbeat's as master (holding the group) or backup.
+    pub fn state(&self) -> State {
+        match self {
+            Failover::Vrrp(v) => v.state(),
+            Failover::Heartbeat(h) => h.state(),
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod event;
 pub mod external;
 pub mod failover;
 pub mod health;
+pub mod heartbeat;
 pub mod host;
 pub mod outbox;
 pub mod settings;
@@ -95,11 +96,9 @@ impl Director {
         let mut dp = Dataplane::new(&settings.dataplane(), sub_seed(seed, 1));
         dp.attach_host_stack();
         let mut host = HostStack::new(settings, sub_seed(seed, 2), now)?;
-        let failover = settings
-            .vrrp
-            .as_ref()
-            .map(|section| Failover::start(section, &mut dp, now))
-            .transpose()?;
+        let mut events = EventQueue::default();
+        events.push(DirectorEvent::Started { seed });
+        let failover = Failover::start(settings, &mut dp, now, &mut events)?;
         let external = settings
             .failover
             .as_ref()
@@ -111,8 +110,6 @@ impl Director {
             .map(|s| sync::Sync::new(s, settings.peers(), &mut dp))
             .transpose()?;
         let health = Health::start(settings, &mut host, &mut dp, now)?;
-        let mut events = EventQueue::default();
-        events.push(DirectorEvent::Started { seed });
         let mut timers = Timers::default();
         timers.set(Timer::Sample, Some(now));
         timers.set(Timer::Stats, Some(now + STATS_EVERY));
@@ -160,7 +157,7 @@ impl Director {
 
     /// A frame for the director itself: VRRP, sync, or its host stack.
     fn for_host(&mut self, now: Instant, port: Iface, frame: &mut [u8], offload: &VnetHeader) {
-        if let Some(f) = self.failover.as_mut().filter(|_| is_vrrp(frame)) {
+        if let Some(f) = self.failover.as_mut().filter(|f| f.wants(frame)) {
             f.handle_frame(now, frame);
             // A transition, an answer to a lower priority: at the advert's instant.
             f.poll(now, &mut self.dp, &mut self.out, &mut self.events);
@@ -218,8 +215,7 @@ impl Director {
     /// The counters of VRRP, sync and the checks, and a table sample, as events.
     fn sample(&mut self, now: Instant) {
         if let Some(f) = &self.failover {
-            self.events
-                .push(DirectorEvent::VrrpCounters(f.report(&self.dp)));
+            self.events.push(f.report(&self.dp));
         }
         if let Some(s) = &self.sync {
             self.events.push(DirectorEvent::SyncCounters(s.report(now)));

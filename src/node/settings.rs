@@ -32,6 +32,9 @@ pub struct NodeSettings {
     /// Heartbeat's resource agent through the control socket); exclusive with `vrrp`.
     #[serde(default)]
     pub failover: Option<FailoverSection>,
+    /// Active/passive failover with heartbeat 3's protocol instead of VRRP.
+    #[serde(default)]
+    pub heartbeat: Option<HeartbeatSection>,
     /// The director's own host stack (its address, not the VIPs).
     #[serde(default)]
     pub host: HostSection,
@@ -144,12 +147,14 @@ fn default_true() -> bool {
 }
 
 impl NodeSettings {
-    /// The other directors whose sync datagrams are taken (VRRP's or the external failover's).
+    /// The other directors whose sync datagrams are taken (VRRP's, heartbeat's peer, or the
+    /// external failover's).
     pub fn peers(&self) -> &[Ipv4Addr] {
-        match (&self.vrrp, &self.failover) {
-            (Some(v), _) => &v.peers,
-            (None, Some(f)) => &f.peers,
-            (None, None) => &[],
+        match (&self.vrrp, &self.heartbeat, &self.failover) {
+            (Some(v), ..) => &v.peers,
+            (None, Some(h), _) => std::slice::from_ref(&h.peer),
+            (None, None, Some(f)) => &f.peers,
+            (None, None, None) => &[],
         }
     }
 
@@ -162,10 +167,69 @@ impl NodeSettings {
             limits: &self.limits,
             defense: self.defense,
             garp: self.garp,
-            unicast_peers: match &self.vrrp {
-                Some(v) if v.unicast => &v.peers,
+            unicast_peers: match (&self.vrrp, &self.heartbeat) {
+                (Some(v), _) if v.unicast => &v.peers,
+                (_, Some(h)) => std::slice::from_ref(&h.peer),
                 _ => &[],
             },
         }
     }
+}
+
+/// Heartbeat 3's protocol (ha.cf, authkeys and haresources of a two-node cluster whose one
+/// resource group is the director's VIPs), spoken with one peer by unicast (`ucast`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatSection {
+    /// Our node name (ha.cf `node`; lowercase, as heartbeat compares them).
+    pub node: String,
+    /// The peer's node name.
+    pub peer_node: String,
+    /// The peer's address (ha.cf `ucast`).
+    pub peer: Ipv4Addr,
+    /// The node haresources gives the VIPs to when both are up: `node` or `peer_node`.
+    pub primary: String,
+    /// UDP port (ha.cf `udpport`). The timers default to heartbeat's own.
+    #[serde(default = "default_hb_port")]
+    pub port: u16,
+    #[serde(default = "default_keepalive_ms")]
+    pub keepalive_ms: u64,
+    #[serde(default = "default_deadtime_ms")]
+    pub deadtime_ms: u64,
+    /// A late-heartbeat warning after this long (below deadtime).
+    #[serde(default = "default_warntime_ms")]
+    pub warntime_ms: u64,
+    /// Deadtime at start, before the peer was ever heard.
+    #[serde(default = "default_initdead_ms")]
+    pub initdead_ms: u64,
+    /// The primary takes the VIPs back when it returns.
+    #[serde(default = "default_true")]
+    pub auto_failback: bool,
+    /// authkeys: `auth <auth_index>` / `<auth_index> sha1 <auth_key>`.
+    #[serde(default = "default_auth_index")]
+    pub auth_index: u8,
+    pub auth_key: String,
+    /// Unix seconds at start: the heartbeat generation and the base of message times. None:
+    /// the director process sets it from its clock (it must grow from one start to the next).
+    #[serde(default)]
+    pub clock_s: Option<u64>,
+}
+
+fn default_hb_port() -> u16 {
+    crate::control::heartbeat::wire::PORT
+}
+fn default_keepalive_ms() -> u64 {
+    2000
+}
+fn default_deadtime_ms() -> u64 {
+    30_000
+}
+fn default_warntime_ms() -> u64 {
+    10_000
+}
+fn default_initdead_ms() -> u64 {
+    120_000
+}
+fn default_auth_index() -> u8 {
+    1
 }

@@ -24,6 +24,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 mod external;
 mod failover;
+mod heartbeat;
 mod hosts;
 mod lan;
 
@@ -90,15 +91,13 @@ fn server_addr(i: usize) -> SocketAddrV4 {
 
 /// Both directors started at 0, the router and the real servers, nothing run yet.
 fn lan(health: &str) -> Lan {
-    lan_of((0..2).map(|d| settings(d, health)).collect())
+    lan_of(|d| settings(d, health))
 }
 
-/// [`lan`] with directors built from `settings`.
-fn lan_of(settings: Vec<NodeSettings>) -> Lan {
-    let directors = settings
-        .iter()
-        .enumerate()
-        .map(|(d, s)| Director::new(s, &format!("d{}", d + 1), 7, ms(0)).unwrap())
+/// Both directors (built from `settings(d)`) started at 0, the router and the real servers.
+fn lan_of(settings: impl Fn(usize) -> NodeSettings) -> Lan {
+    let directors = (0..2)
+        .map(|d| Director::new(&settings(d), &format!("d{}", d + 1), 7, ms(0)).unwrap())
         .collect();
     let router = Router::new(
         EthernetAddress([0x02, 0, 0, 0, 0, 1]),

@@ -313,7 +313,8 @@ fn failover_metrics(m: &mut Values, scenario: &Scenario, c: &Collected, rows: &[
             .min();
         let takeover = garp.map_or(f64::NAN, |t| (t - at) as f64);
         m.set(&cat::TAKEOVER_MS, takeover);
-        // Against RFC 5798's Master_Down_Interval of the director that takes over.
+        // Against RFC 5798's Master_Down_Interval of the director that takes over, or
+        // heartbeat's deadtime.
         if let Some(f) = &scenario.failover {
             let other = usize::from(e.director == "d1");
             let advert_ms = f.advert_interval.as_secs_f64() * 1000.0;

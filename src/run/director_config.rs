@@ -3,7 +3,7 @@
 use crate::config::{
     DirectorConfig, Forwarding, InterfaceConfig, Limits, RealServerConfig, ServiceConfig,
 };
-use crate::scenario::{Mode, Scenario};
+use crate::scenario::{FailoverSpec, Mode, Scenario};
 use std::net::Ipv4Addr;
 
 /// The MAC of director `n` (1-based): locally administered, `02:74:76` ("tv").
@@ -118,11 +118,15 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
         failover: scenario
             .failover
             .as_ref()
-            .filter(|f| f.heartbeat.is_some())
+            .filter(|f| f.heartbeat_manager().is_some())
             .map(|_| crate::config::FailoverSection {
                 mode: crate::config::FailoverMode::External,
                 peers: vec![director_address(3 - n)],
             }),
+        heartbeat: scenario
+            .failover
+            .as_ref()
+            .and_then(|f| f.heartbeat_protocol().map(|hb| heartbeat_section(f, hb, n))),
         // The status port (7070) on the director's own address, for `tapvs probe`.
         host: Default::default(),
         sync: scenario
@@ -134,5 +138,31 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
                 refresh_s: f.sync_refresh.as_secs(),
             }),
         seed: Some(seed),
+    }
+}
+
+/// Director `n`'s heartbeat settings: node `d<n>`, the other director as its `ucast` peer,
+/// d1 the haresources primary; the generation is left to the director's clock.
+fn heartbeat_section(
+    f: &FailoverSpec,
+    hb: &crate::scenario::heartbeat::Heartbeat,
+    n: u8,
+) -> crate::config::HeartbeatSection {
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    let me = usize::from(n - 1);
+    crate::config::HeartbeatSection {
+        node: hb.nodes[me].clone(),
+        peer_node: hb.nodes[1 - me].clone(),
+        peer: director_address(3 - n),
+        primary: hb.nodes[hb.preferred].clone(),
+        port: hb.udpport,
+        keepalive_ms: ms(hb.keepalive),
+        deadtime_ms: ms(hb.deadtime),
+        warntime_ms: ms(hb.warntime()),
+        initdead_ms: ms(hb.initdead()),
+        auto_failback: hb.auto_failback,
+        auth_index: 1,
+        auth_key: f.auth_key.clone().unwrap_or_else(|| "tapvs-lab".into()),
+        clock_s: None,
     }
 }

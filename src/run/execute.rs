@@ -389,7 +389,7 @@ impl Ctx<'_> {
             .scenario
             .failover
             .as_ref()
-            .and_then(|f| f.heartbeat.as_ref())
+            .and_then(|f| f.heartbeat_manager())
         else {
             return Ok(());
         };

@@ -36,7 +36,7 @@ pub fn hosts(scenario: &Scenario) -> impl Iterator<Item = (String, Ipv4Addr)> {
     let managed = scenario
         .failover
         .as_ref()
-        .is_some_and(|f| f.heartbeat.is_some());
+        .is_some_and(|f| f.heartbeat_manager().is_some());
     (1..=2u8).filter(move |_| managed).map(host)
 }
 

@@ -104,7 +104,22 @@ impl Heartbeat {
 
 /// The part of [`FailoverSpec`] that sets Heartbeat up.
 impl FailoverSpec {
-    /// Builds and checks Heartbeat's settings (`manager = "heartbeat"`; otherwise `None`),
+    /// Heartbeat's settings when the real Heartbeat moves the VIP (`manager = "heartbeat"`).
+    pub fn heartbeat_manager(&self) -> Option<&Heartbeat> {
+        self.heartbeat
+            .as_ref()
+            .filter(|_| self.manager == Manager::Heartbeat)
+    }
+
+    /// Heartbeat's settings when the directors speak its protocol (`protocol = "heartbeat"`).
+    pub fn heartbeat_protocol(&self) -> Option<&Heartbeat> {
+        self.heartbeat
+            .as_ref()
+            .filter(|_| self.protocol == super::FailoverProtocol::Heartbeat)
+    }
+
+    /// Builds and checks Heartbeat's settings (`manager` or `protocol = "heartbeat"`; otherwise
+    /// `None`),
     /// reading `ha_cf` and `haresources` relative to `scenario` (the scenario file).
     pub fn resolve_heartbeat(
         &self,
@@ -127,11 +142,28 @@ impl FailoverSpec {
             ("haresources", self.haresources.is_some()),
             ("sweep_deadtimes", !self.sweep_deadtimes.is_empty()),
         ];
-        if self.manager != Manager::Heartbeat {
+        let protocol = self.protocol == super::FailoverProtocol::Heartbeat;
+        if self.manager == Manager::Heartbeat && protocol {
+            return Err(invalid(
+                "protocol",
+                "manager = \"heartbeat\" runs the real Heartbeat beside each director; \
+                 protocol = \"heartbeat\" has the directors speak it themselves: one of them"
+                    .into(),
+            ));
+        }
+        if self.auth_key.is_some() && !protocol {
+            return Err(invalid(
+                "auth_key",
+                "the secret of protocol = \"heartbeat\"".into(),
+            ));
+        }
+        if self.manager != Manager::Heartbeat && !protocol {
             return match keys.iter().find(|(_, given)| *given) {
                 Some((key, _)) => Err(invalid(
                     key,
-                    "a Heartbeat setting: needs manager = \"heartbeat\"".into(),
+                    "a Heartbeat setting: needs manager = \"heartbeat\" or protocol = \
+                     \"heartbeat\""
+                        .into(),
                 )),
                 None => Ok(None),
             };

@@ -244,6 +244,22 @@ pub struct FailoverSpec {
     /// Heartbeat's settings, read and checked from the keys or files above.
     #[serde(skip)]
     pub heartbeat: Option<heartbeat::Heartbeat>,
+    /// What the two tapvs directors speak themselves: VRRPv3 (keepalived's, the default) or
+    /// heartbeat 3's protocol (UDP 694, sha1), with the Heartbeat keys above.
+    #[serde(default)]
+    pub protocol: FailoverProtocol,
+    /// `protocol = "heartbeat"`: the authkeys secret (`1 sha1 <auth_key>`; default `tapvs-lab`).
+    #[serde(default)]
+    pub auth_key: Option<String>,
+}
+
+/// The failover protocol of `[failover]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailoverProtocol {
+    #[default]
+    Vrrp,
+    Heartbeat,
 }
 
 fn default_sync_refresh() -> Duration {

@@ -229,6 +229,9 @@ impl Scenario {
         if f.manager == super::heartbeat::Manager::Heartbeat {
             self.check_heartbeat_manager(f)?;
         }
+        if f.protocol == super::FailoverProtocol::Heartbeat {
+            self.check_heartbeat_protocol(f)?;
+        }
         if !self.lab.mode.has_director() {
             return bad(
                 "failover",
@@ -276,6 +279,51 @@ impl Scenario {
                               and restart_director act on the director and its Heartbeat)";
                 return bad(format!("event[{i}].action"), reason);
             }
+        }
+        Ok(())
+    }
+
+    /// `[failover] protocol = "heartbeat"`: two tapvs directors by unicast, a secret without
+    /// spaces, and no VRRP-only faults (the timing was checked as the scenario was read).
+    fn check_heartbeat_protocol(&self, f: &super::FailoverSpec) -> Check {
+        if f.peer != super::Peer::Tapvs || !f.sweep_advert_intervals.is_empty() {
+            return bad(
+                "failover.protocol",
+                "heartbeat is spoken by two tapvs directors, without advert sweeps",
+            );
+        }
+        if f.media == Some(super::heartbeat::Media::Bcast) {
+            return bad(
+                "failover.media",
+                "tapvs speaks heartbeat by unicast to the other director only",
+            );
+        }
+        if let Some(key) = &f.auth_key
+            && (key.is_empty() || key.chars().any(char::is_whitespace))
+        {
+            return bad("failover.auth_key", "a non-empty secret without spaces");
+        }
+        // The switch's heartbeat filter and the `heartbeat` wire take VRRP frames only.
+        let vrrp_only = [super::Action::PartitionHeartbeat, super::Action::SpoofVrrp];
+        if let Some(i) = self
+            .events
+            .iter()
+            .position(|e| vrrp_only.contains(&e.action))
+        {
+            return bad(
+                format!("event[{i}].action"),
+                "acts on VRRP frames only, not on heartbeat's protocol (UDP 694)",
+            );
+        }
+        if let Some(i) = self
+            .links
+            .iter()
+            .position(|l| l.name == super::link::HEARTBEAT)
+        {
+            return bad(
+                format!("link[{i}].name"),
+                "the heartbeat wire impairs VRRP frames only, not heartbeat's protocol",
+            );
         }
         Ok(())
     }

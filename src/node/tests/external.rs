@@ -9,14 +9,10 @@ use crate::node::event::{DirectorEvent, VrrpState};
 const EXTERNAL: &str = "[failover]\nmode = \"external\"\npeers = [\"{peer}\"]\n";
 
 fn external_lan() -> Lan {
-    lan_of(
-        (0..2)
-            .map(|d| {
-                let section = EXTERNAL.replace("{peer}", &director_ip(1 - d).to_string());
-                settings_with(d, "", &section)
-            })
-            .collect(),
-    )
+    lan_of(|d| {
+        let section = EXTERNAL.replace("{peer}", &director_ip(1 - d).to_string());
+        settings_with(d, "", &section)
+    })
 }
 
 fn became(state: VrrpState) -> impl Fn(&DirectorEvent) -> bool {
