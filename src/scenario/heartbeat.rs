@@ -215,7 +215,8 @@ impl FailoverSpec {
 
 /// The text of a file the scenario names; why not, as the scenario's field's reason.
 fn read(path: &Path) -> Result<String, String> {
-    crate::file_error::read_text(path).map_err(|e| e.to_string())
+    // Cut: a scenario may name a file by a huge path.
+    crate::file_error::read_text(path).map_err(|e| super::echo::shown_message(&e.to_string()))
 }
 
 /// `file` as named in the scenario at `scenario`: relative to the scenario's folder.

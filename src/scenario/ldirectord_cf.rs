@@ -42,7 +42,9 @@ pub fn inject(
         return Err(field("must be a file name (a string)"));
     };
     let path = resolve(scenario_path, Path::new(name));
-    let text = crate::file_error::read_text(&path)?;
+    // A file that cannot be read is the scenario's field's error (cut: the name may be huge).
+    let text = crate::file_error::read_text(&path)
+        .map_err(|e| field(&super::echo::shown_message(&e.to_string())))?;
     let cf = cf::parse(&text).map_err(|e| FileError::Line {
         path: path.clone(),
         line: e.line,

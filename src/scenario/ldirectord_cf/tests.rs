@@ -146,3 +146,15 @@ fn refusals_name_the_file_and_the_line() {
         assert!(e.to_string().contains(want), "case {i}: {e}");
     }
 }
+
+#[test]
+fn a_huge_file_name_is_cut_and_the_scenario_named() {
+    let huge = "n".repeat(60_000);
+    let text = SCENARIO.replace("ldirectord.cf\"", &format!("{huge}\""));
+    let e = Scenario::parse(Path::new("s.toml"), &text)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("s.toml: field `ldirectord_cf`"), "{e:.200}");
+    assert!(e.len() < 2000, "{} bytes", e.len());
+}
