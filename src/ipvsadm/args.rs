@@ -316,6 +316,27 @@ fn tokenize(args: &[String]) -> Tokens {
     Tokens { given, rest, error }
 }
 
+/// An option's argument from the next word (`args[*i]`), taken when `kind` wants one: a
+/// required one must be there (`written` names the option in the error), an optional one is
+/// any next word that is not an option.
+fn next_arg(
+    kind: Arg,
+    args: &[String],
+    i: &mut usize,
+    written: &str,
+) -> Result<Option<String>, Failure> {
+    match (kind, args.get(*i)) {
+        (Arg::None, _) => Ok(None),
+        (Arg::Required, None) => Err(Failure::popt(written, "missing argument")),
+        (Arg::Optional, Some(v)) if v.starts_with('-') => Ok(None),
+        (Arg::Optional, None) => Ok(None),
+        (_, Some(v)) => {
+            *i += 1;
+            Ok(Some(v.clone()))
+        }
+    }
+}
+
 fn split(args: &[String], given: &mut Vec<Given>, rest: &mut Vec<String>) -> Result<(), Failure> {
     let mut i = 0;
     while i < args.len() {
@@ -335,20 +356,7 @@ fn split(args: &[String], given: &mut Vec<Given>, rest: &mut Vec<String>) -> Res
                 }
                 (Arg::None, None) => None,
                 (_, Some(v)) => Some(v),
-                (Arg::Required, None) => match args.get(i) {
-                    Some(v) => {
-                        i += 1;
-                        Some(v.clone())
-                    }
-                    None => return Err(Failure::popt(a, "missing argument")),
-                },
-                (Arg::Optional, None) => match args.get(i) {
-                    Some(v) if !v.starts_with('-') => {
-                        i += 1;
-                        Some(v.clone())
-                    }
-                    _ => None,
-                },
+                (kind, None) => next_arg(kind, args, &mut i, a)?,
             };
             given.push(Given {
                 long: long_name,
@@ -372,20 +380,7 @@ fn split(args: &[String], given: &mut Vec<Given>, rest: &mut Vec<String>) -> Res
                         j = chars.len();
                         Some(tail)
                     }
-                    Arg::Required => match args.get(i) {
-                        Some(v) => {
-                            i += 1;
-                            Some(v.clone())
-                        }
-                        None => return Err(Failure::popt(&format!("-{c}"), "missing argument")),
-                    },
-                    Arg::Optional => match args.get(i) {
-                        Some(v) if !v.starts_with('-') => {
-                            i += 1;
-                            Some(v.clone())
-                        }
-                        _ => None,
-                    },
+                    kind => next_arg(kind, args, &mut i, &format!("-{c}"))?,
                 };
                 given.push(Given {
                     long: long_name,

@@ -180,20 +180,7 @@ fn entry(e: &[u8]) -> Result<Option<Conn>, &'static str> {
 /// 900 s; client 198.19.0.8:40001 → the VIP → 198.18.0.11:8080, TCP FIN_WAIT, NAT, inactive,
 /// 120 s.
 fn two_entries() -> [SyncEntry; 2] {
-    let dr = SyncEntry {
-        protocol: 6,
-        template: false,
-        forwarding: SyncForwarding::DirectRouting,
-        inactive: false,
-        state: 1,
-        client: Ipv4Addr::new(198, 19, 0, 7),
-        client_port: 40000,
-        vip: Ipv4Addr::new(198, 18, 0, 100),
-        vport: 80,
-        server: Ipv4Addr::new(198, 18, 0, 11),
-        server_port: 80,
-        timeout_s: 900,
-    };
+    let dr = super::tests::established();
     let nat = SyncEntry {
         forwarding: SyncForwarding::Nat,
         inactive: true,

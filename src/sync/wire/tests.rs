@@ -5,7 +5,7 @@ use super::*;
 use proptest::prelude::*;
 
 /// client 198.19.0.7:40000 → VIP 198.18.0.100:80 → server 198.18.0.11:80, TCP ESTABLISHED, DR.
-fn established() -> SyncEntry {
+pub(super) fn established() -> SyncEntry {
     SyncEntry {
         protocol: 6,
         template: false,
