@@ -43,6 +43,8 @@
 #                    "ka=198.18.0.3" (keepalived standing in for director d2). Each gets a namespace
 #                    `<PREFIX>-<name>`, eth0 with the address /24 and a default route via the router.
 #                    Addresses in 198.18.0.2-254 (default: none).
+#   INSIDE_LEGS      nat2 only: "name=address ...": peers (of PEERS) that also get eth1 on br1 at the
+#                    address (198.18.1.2-254), switch port `<name>i` (default: none).
 #   ARP_SUPPRESSION  dr only (NAT real servers always keep the defaults, 0):
 #                    1: arp_ignore=1, arp_announce=2 on the real servers (normal direct routing);
 #                    0: both 0, the kernel defaults, which shows the "ARP problem" (default 1).
@@ -156,6 +158,7 @@ else
 fi
 KNAT_SERVICES=${KNAT_SERVICES:-}
 PEERS=${PEERS:-}
+INSIDE_LEGS=${INSIDE_LEGS:-}
 WIRED=${WIRED:-}
 # Is $1 in WIRED?
 wired() { [[ " $WIRED " == *" $1 "* ]]; }
@@ -198,6 +201,14 @@ if [[ "$LAYOUT" == nat2 ]]; then
     for d in $DIRECTORS; do take_name "${d}i"; done
 fi
 if [[ "$LAYOUT" == knat ]]; then take_name kni; fi # the kn box's port on br1
+for leg in $INSIDE_LEGS; do
+    name=${leg%%=*} addr=${leg#*=}
+    [[ "$LAYOUT" == nat2 ]] || die "INSIDE_LEGS needs LAYOUT=nat2 (the inside segment br1)"
+    [[ " $PEERS " == *" $name="* ]] || die "inside leg of '$name': not a peer"
+    take_name "${name}i"
+    in_range "$addr" 1 2 || die "inside leg of $name: $addr is not a host address in 198.18.1.2-254"
+    take_addr "$addr" "inside leg address"
+done
 wirable=" cl $DIRECTORS "
 for rs in $REAL_SERVERS; do wirable+="${rs%%=*} "; done
 for w in $WIRED; do
@@ -364,6 +375,17 @@ for peer in $PEERS; do
     plug "$ns" "$name" br0
     ip -n "$ns" addr add "$addr/24" dev eth0
     ip -n "$ns" route add default via 198.18.0.1
+done
+# Inside legs (nat2): a peer that checks the real servers behind the directors (ldirectord) also
+# has eth1 on br1; the real servers reach it on their own subnet, not through a director.
+for leg in $INSIDE_LEGS; do
+    name=${leg%%=*} addr=${leg#*=}
+    ns="$PREFIX-$name"
+    step "peer $ns: eth1 $addr/24 on br1"
+    ip -n "$NS_SW" link add "${name}i" type veth peer name eth1 netns "$ns"
+    ip -n "$NS_SW" link set "${name}i" master br1 up
+    ip -n "$ns" addr add "$addr/24" dev eth1
+    ip -n "$ns" link set eth1 up
 done
 
 # --- Kernel NAT box (knat) -------------------------------------------------------------------------

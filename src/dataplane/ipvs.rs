@@ -433,6 +433,18 @@ impl Dataplane {
         true
     }
 
+    /// Every real server's name and the weight it schedules with (0 for a deleted one), service
+    /// by service: what an `ipvsadm` command changed shows as a difference.
+    pub fn server_weights(&self) -> Vec<(&str, u32)> {
+        let servers = self
+            .services
+            .iter()
+            .flat_map(|s| s.servers.iter().zip(&s.views));
+        servers
+            .map(|(rs, view)| (rs.name.as_str(), if rs.removed { 0 } else { view.weight }))
+            .collect()
+    }
+
     /// `ipvsadm -Z`: one service's counters and rates, or every service's.
     pub fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), IpvsError> {
         let only = match key {

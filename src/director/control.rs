@@ -163,7 +163,7 @@ impl Drop for Control {
 /// Runs one command and returns the reply line.
 pub fn execute(command: &str, now: Instant, node: &mut Director) -> String {
     if let Some(json) = command.strip_prefix("ipvs ") {
-        return crate::ipvsadm::request::serve(json, now, node.dataplane_mut());
+        return node.ipvs(now, json);
     }
     let words: Vec<&str> = command.split_whitespace().collect();
     if let ["role", rest @ ..] = words.as_slice() {

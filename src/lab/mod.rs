@@ -206,6 +206,10 @@ pub struct Topology {
     /// director d2's stand-in at 198.18.0.3): a namespace each, `eth0` with the address, default
     /// route via the router. What runs there is the runner's business.
     pub peers: Vec<RealServerHost>,
+    /// Peers that also get a leg on the inside bridge `br1` (two-armed NAT only): `eth1` at the
+    /// address (198.18.1.2-254), its switch port `<name>i`. The ldirectord hosts, which check
+    /// real servers that live behind the directors.
+    pub inside_legs: Vec<RealServerHost>,
     /// Links that get an impairment wire instead of a veth pair (`WIRED=` of `lab-up.sh`): a
     /// director (its LAN port), a real server, or `cl` (the clients' uplink). The runner starts
     /// a `tapvs wire` on each ([`Topology::wire_sides`]).
@@ -252,6 +256,7 @@ impl Topology {
             layout,
             nat_gateway: layout.default_nat_gateway(),
             peers: Vec::new(),
+            inside_legs: Vec::new(),
             wired: Vec::new(),
         }
     }

@@ -83,6 +83,24 @@ pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
             ));
         }
     }
+    // An inside leg belongs to a peer and is a port `<peer>i` of `br1`.
+    for leg in &topo.inside_legs {
+        if topo.layout != Layout::NatTwoArmed {
+            return bad(format!(
+                "inside leg of {:?}: only two-armed NAT has an inside segment",
+                leg.name
+            ));
+        }
+        if !topo.peers.iter().any(|p| p.name == leg.name) {
+            return bad(format!("inside leg of {:?}: not a peer", leg.name));
+        }
+        let port = format!("{}i", leg.name);
+        if !is_short_name(&port) || !names.insert(port.clone()) {
+            return bad(format!(
+                "inside leg port name {port:?} is too long, used twice or reserved"
+            ));
+        }
+    }
     // A wired director also has a bridge and two TAPs on the switch.
     for link in &topo.wired {
         let director = topo.lab_directors().contains(link);
@@ -117,7 +135,12 @@ pub(crate) fn validate(topo: &Topology) -> Result<(), LabError> {
         let what = format!("peer {}", p.name);
         (what, p.address, lan, 2)
     });
-    for (what, address, net, first) in vips.chain(servers).chain(peers).chain(gateway) {
+    let legs = topo.inside_legs.iter().map(|p| {
+        let what = format!("inside leg of peer {}", p.name);
+        (what, p.address, [198, 18, 1], 2)
+    });
+    let all = vips.chain(servers).chain(peers).chain(legs).chain(gateway);
+    for (what, address, net, first) in all {
         let [a, b, c, d] = address.octets();
         if [a, b, c] != net || !(first..=254).contains(&d) {
             let [x, y, z] = net;
@@ -213,6 +236,15 @@ pub(crate) fn script_env(
             "PEERS",
             join(
                 topo.peers
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, p.address))
+                    .collect(),
+            ),
+        ),
+        (
+            "INSIDE_LEGS",
+            join(
+                topo.inside_legs
                     .iter()
                     .map(|p| format!("{}={}", p.name, p.address))
                     .collect(),

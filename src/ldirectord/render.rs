@@ -4,7 +4,7 @@
 //! scenario field, rather than silently changed.
 
 use crate::config::Protocol;
-use crate::health::config::{CheckKind, InitialState, OnFailure};
+use crate::health::config::{CheckKind, OnFailure};
 use crate::scenario::{Mode, Scenario};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -44,11 +44,14 @@ pub fn render(scenario: &Scenario) -> Result<String, Refusal> {
             "ldirectord brings a server back after one good check: rise must be 1",
         ));
     }
-    if health.initial != InitialState::Down {
+    if let Some(i) = scenario
+        .real_servers
+        .iter()
+        .position(|r| r.health.is_some())
+    {
         return Err(refuse(
-            "health.initial",
-            "ldirectord puts a server in the table only once a check has passed: initial must \
-             be \"down\"",
+            &format!("real_server[{i}].health"),
+            "ldirectord checks every real server of a service alike",
         ));
     }
     let checktype = match (health.check, scenario.service.protocol) {

@@ -268,7 +268,11 @@ fn what_ldirectord_cannot_do_is_refused_by_field() {
     let cases = [
         ("timeout = \"1s\"", "timeout = \"500ms\"", "health.timeout"),
         ("rise = 1", "rise = 2", "health.rise"),
-        ("initial = \"down\"", "initial = \"up\"", "health.initial"),
+        (
+            "name = \"rs1\"",
+            "name = \"rs1\"\nhealth = { fall = 2 }",
+            "real_server[0].health",
+        ),
         (
             "status = [200, 299]",
             "status = [200, 399]",

@@ -41,6 +41,9 @@ pub enum DirectorEvent {
         reason: HealthReason,
         counters: CheckCounters,
     },
+    /// `ipvsadm` (the control socket's `ipvs` command: ldirectord, a person) changed the
+    /// weight a real server is scheduled with; 0 when it was set to 0 or deleted.
+    Weight { server: String, weight: u32 },
     /// Connections of a server taken out were expired.
     ConnsExpired { server: String, count: usize },
     /// The VRRP router's counters (a few times a second, and at the end).
@@ -198,6 +201,7 @@ impl std::fmt::Display for DirectorEvent {
                 c.failed,
                 c.timeouts
             ),
+            Weight { server, weight } => write!(f, "ipvsadm: {server} weight {weight}"),
             ConnsExpired { server, count } => {
                 write!(f, "health: expired {count} connection(s) of {server}")
             }

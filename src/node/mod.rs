@@ -315,6 +315,25 @@ impl Director {
         Ok(change)
     }
 
+    /// Carries out one `tapvs ipvsadm` request (JSON, see `crate::ipvsadm::request`) and
+    /// returns the reply; each weight it changed becomes a [`DirectorEvent::Weight`].
+    pub fn ipvs(&mut self, now: Instant, json: &str) -> String {
+        self.now = now;
+        let before: Vec<(String, u32)> = (self.dp.server_weights().into_iter())
+            .map(|(name, w)| (name.to_owned(), w))
+            .collect();
+        let reply = crate::ipvsadm::request::serve(json, now, &mut self.dp);
+        for (i, (server, weight)) in self.dp.server_weights().into_iter().enumerate() {
+            if before.get(i).is_none_or(|(_, old)| *old != weight) {
+                self.events.push(DirectorEvent::Weight {
+                    server: server.to_owned(),
+                    weight,
+                });
+            }
+        }
+        reply
+    }
+
     /// The host stack's counters.
     pub fn host_counters(&self) -> &host::HostCounters {
         self.host.counters()

@@ -26,6 +26,7 @@ mod external;
 mod failover;
 mod heartbeat;
 mod hosts;
+mod ipvsadm;
 mod lan;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);

@@ -46,14 +46,14 @@ pub fn write_failover_chart(dir: &Path, runs: &[RunRecord]) -> Result<bool, Resu
 }
 
 /// The metric `name` of `run` when it is a real number.
-fn known(run: &RunRecord, name: &str) -> Option<f64> {
+pub(super) fn known(run: &RunRecord, name: &str) -> Option<f64> {
     run.metrics.get(name).copied().filter(|v| v.is_finite())
 }
 
 /// Space above each panel's plot area (title and legend rows), and where those rows sit.
 const PANEL_TOP: u32 = 56;
-const TITLE_DY: i32 = 30;
-const LEGEND_DY: i32 = 14;
+pub(super) const TITLE_DY: i32 = 30;
+pub(super) const LEGEND_DY: i32 = 14;
 /// Margins of a panel's plot area, left and right, in pixels.
 const MARGIN_L: u32 = 8;
 const MARGIN_R: u32 = 24;
@@ -61,11 +61,11 @@ const MARGIN_R: u32 = 24;
 const NAME_LINES: usize = 3;
 const LINE_H: i32 = 16;
 /// Width of a bar, in x units (a run is 1 wide).
-const BAR_W: f64 = 0.56;
+pub(super) const BAR_W: f64 = 0.56;
 /// Size of value labels, in pixels.
 const VALUE_PX: u32 = 13;
 
-type Chart<'a, 'b> =
+pub(super) type Chart<'a, 'b> =
     ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 pub(super) fn draw(root: &Area, runs: &[RunRecord]) -> PlotResult {
@@ -110,7 +110,7 @@ fn subtitle(runs: &[RunRecord]) -> String {
 
 /// The run names to print: without the part every name shares up to a `-` (e.g. `failover-`),
 /// which is returned apart, so `failover-sync` and `failover-nosync` read `sync` and `nosync`.
-fn short_names(runs: &[RunRecord]) -> (Option<String>, Vec<String>) {
+pub(super) fn short_names(runs: &[RunRecord]) -> (Option<String>, Vec<String>) {
     let full: Vec<&str> = runs.iter().map(|r| r.scenario.as_str()).collect();
     let shared = match full.as_slice() {
         [first, _, ..] => first
@@ -129,11 +129,11 @@ fn short_names(runs: &[RunRecord]) -> (Option<String>, Vec<String>) {
 }
 
 /// The runs as the x axis shows them.
-struct Groups<'r> {
-    runs: &'r [RunRecord],
-    names: &'r [String],
+pub(super) struct Groups<'r> {
+    pub runs: &'r [RunRecord],
+    pub names: &'r [String],
     /// What every name started with and is left out of `names`.
-    prefix: Option<String>,
+    pub prefix: Option<String>,
 }
 
 impl Groups<'_> {
@@ -143,13 +143,13 @@ impl Groups<'_> {
     }
 
     /// Centre of run `i` on the x axis, the runs centred when there are fewer than slots.
-    fn x(&self, i: usize) -> f64 {
+    pub fn x(&self, i: usize) -> f64 {
         i as f64 + (self.slots() - self.runs.len()) as f64 / 2.0
     }
 }
 
 /// Axes, grid and run names of one panel with y from 0 to `y_max`.
-fn frame<'a, 'b>(
+pub(super) fn frame<'a, 'b>(
     root: &Area,
     area: &'a Area<'b>,
     groups: &Groups,
@@ -267,16 +267,34 @@ fn bar(
     value: Option<f64>,
     fill: impl Fn(&Area, (i32, i32), (i32, i32)) -> PlotResult,
 ) -> PlotResult {
+    bar_of_width(root, chart, x, BAR_W, value, fill)
+}
+
+/// [`bar`] `width` wide (in x units).
+pub(super) fn bar_of_width(
+    root: &Area,
+    chart: &Chart,
+    x: f64,
+    width: f64,
+    value: Option<f64>,
+    fill: impl Fn(&Area, (i32, i32), (i32, i32)) -> PlotResult,
+) -> PlotResult {
     let Some(v) = value else {
         return Ok(());
     };
-    let (left, base) = chart.backend_coord(&(x - BAR_W / 2.0, 0.0));
-    let (right, top) = chart.backend_coord(&(x + BAR_W / 2.0, v.max(0.0)));
+    let (left, base) = chart.backend_coord(&(x - width / 2.0, 0.0));
+    let (right, top) = chart.backend_coord(&(x + width / 2.0, v.max(0.0)));
     fill(root, (left, top.min(base - 2)), (right, base))
 }
 
 /// `label` on a white patch, anchored by its bottom centre at `at` (its top centre if `below`).
-fn tag(root: &Area, label: &str, at: (i32, i32), color: RGBColor, below: bool) -> PlotResult {
+pub(super) fn tag(
+    root: &Area,
+    label: &str,
+    at: (i32, i32),
+    color: RGBColor,
+    below: bool,
+) -> PlotResult {
     let v = if below { VPos::Top } else { VPos::Bottom };
     let style = anchored(VALUE_PX, color, HPos::Center, v);
     let (w, h) = root.estimate_text_size(label, &style)?;
@@ -295,18 +313,18 @@ fn tag(root: &Area, label: &str, at: (i32, i32), color: RGBColor, below: bool) -
 }
 
 /// Height of a value label in pixels.
-fn label_h(root: &Area) -> PlotResult<i32> {
+pub(super) fn label_h(root: &Area) -> PlotResult<i32> {
     let style = anchored(VALUE_PX, INK, HPos::Center, VPos::Top);
     Ok(root.estimate_text_size("0123456789", &style)?.1 as i32)
 }
 
 /// A count as printed: whole when whole, else to two decimals.
-fn count(v: f64) -> String {
+pub(super) fn count(v: f64) -> String {
     trim(v, 2)
 }
 
 /// Milliseconds as printed on the outage panel, whose unit is in its title: `0`, `12.5`, `850`.
-fn millis(v: f64) -> String {
+pub(super) fn millis(v: f64) -> String {
     if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else {

@@ -9,7 +9,7 @@ use super::temp_dir::TempDir;
 use super::*;
 use plotters::prelude::*;
 
-fn run(scenario: &str, metrics: &[(&str, f64)]) -> RunRecord {
+pub(super) fn run(scenario: &str, metrics: &[(&str, f64)]) -> RunRecord {
     RunRecord {
         scenario: scenario.into(),
         run_id: format!("20261125-0300-{scenario}"),
@@ -43,7 +43,7 @@ fn five() -> Vec<RunRecord> {
 }
 
 /// The PNG's signature and pixel dimensions; returns its size in bytes.
-fn check_png(path: &Path) -> usize {
+pub(super) fn check_png(path: &Path) -> usize {
     let png = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     let dim = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
@@ -110,9 +110,9 @@ fn nan_missing_and_odd_values_still_draw() {
     keep_sample("failover-sparse", &runs);
 }
 
-/// Heights in pixels of the bars of the broken-connections colour in the left half, left to
-/// right (contiguous columns that have that colour below the panel header).
-fn broken_bars(buf: &[u8]) -> Vec<usize> {
+/// Heights in pixels of the bars of the broken-connections colour (`FAIL`) in the left half, left
+/// to right (contiguous columns that have that colour below the panel header).
+pub(super) fn broken_bars(buf: &[u8]) -> Vec<usize> {
     let (w, h) = SIZE;
     let red = |x: u32| {
         (124..h)

@@ -15,6 +15,9 @@ mod failover_chart;
 #[cfg(test)]
 mod failover_chart_tests;
 mod font;
+mod health_chart;
+#[cfg(test)]
+mod health_chart_tests;
 mod marks;
 mod plot_common;
 mod plot_flood;
@@ -40,6 +43,7 @@ pub use deadtime_sweep::{
     DEADTIME_CSV, DEADTIME_PNG, DeadtimePoint, deadtime_table, write_deadtime_sweep,
 };
 pub use failover_chart::{FAILOVER_PNG, write_failover_chart};
+pub use health_chart::{HEALTH_PNG, write_health_chart};
 pub use sweep::{SWEEP_CSV, SWEEP_PNG, SweepPoint, master_down_ms, sweep_table, write_sweep};
 pub use table::summary_table;
 

@@ -3,7 +3,7 @@
 use crate::config::{
     DirectorConfig, Forwarding, InterfaceConfig, Limits, RealServerConfig, ServiceConfig,
 };
-use crate::scenario::{FailoverSpec, Mode, Scenario};
+use crate::scenario::{Checker, FailoverSpec, Mode, Scenario};
 use std::net::Ipv4Addr;
 
 /// The MAC of director `n` (1-based): locally administered, `02:74:76` ("tv").
@@ -34,8 +34,18 @@ pub fn director_address(n: u8) -> Ipv4Addr {
 /// Configuration of director `n` (1-based: d1 is 198.18.0.2) on TAP `d<n>` (and `d<n>i` for
 /// the inside arm of a two-armed NAT director, at 198.18.1.(1 + n)); its random choices come
 /// from `seed`.
+///
+/// With `[health] checker = "ldirectord"` the director checks nothing itself and has no sorry
+/// server (ldirectord adds its `fallback`); with `initial = "down"` its servers start at weight 0
+/// (as `ipvsadm -a … -w 0`), and ldirectord gives each its weight once a check has passed.
 pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig {
     let s = &scenario.service;
+    let own_checks = scenario.checker() == Checker::Tapvs;
+    let initially_down = !own_checks
+        && scenario
+            .health
+            .as_ref()
+            .is_some_and(|h| h.initial == crate::health::config::InitialState::Down);
     let two_armed = scenario.lab.mode.two_armed(scenario.lab.nat_arms);
     DirectorConfig {
         interface: InterfaceConfig {
@@ -74,15 +84,15 @@ pub fn director_config(scenario: &Scenario, n: u8, seed: u64) -> DirectorConfig 
                     name: rs.name.clone(),
                     address: scenario.server_address(i),
                     port: scenario.server_port(i),
-                    weight: rs.weight,
+                    weight: if initially_down { 0 } else { rs.weight },
                     health: rs.health,
                 })
                 .collect(),
-            health: scenario.health.as_ref().map(|h| h.to_config()),
-            sorry_server: scenario
-                .real_servers
-                .iter()
-                .position(|rs| rs.sorry)
+            health: (scenario.health.as_ref())
+                .filter(|_| own_checks)
+                .map(|h| h.to_config()),
+            sorry_server: (scenario.real_servers.iter())
+                .position(|rs| rs.sorry && own_checks)
                 .map(|i| crate::health::config::SorryServer {
                     address: scenario.server_address(i),
                     port: scenario.server_port(i),

@@ -1,6 +1,6 @@
 //! Reading a director's event log (JSON lines of [`EventLine`], from `tapvs director --events`
 //! or keepalived's notify script) back into the same types: its failover transitions, its
-//! health changes, and its last counters.
+//! health changes, the weights ipvsadm set, and its last counters.
 
 use crate::node::event::{DirectorEvent, EventLine, ServerHealth, SyncReport, VrrpReport};
 use std::path::Path;
@@ -12,6 +12,8 @@ pub struct DirectorLog {
     pub transitions: Vec<(u64, DirectorEvent)>,
     /// Health changes: (wall-clock ms, server, up).
     pub health: Vec<(u64, String, bool)>,
+    /// Weights `ipvsadm` changed (ldirectord's verdicts): (wall-clock ms, server, weight).
+    pub weights: Vec<(u64, String, u32)>,
     pub last_vrrp: Option<VrrpReport>,
     pub last_sync: Option<SyncReport>,
     pub last_health: Option<Vec<ServerHealth>>,
@@ -42,6 +44,9 @@ impl DirectorLog {
             DirectorEvent::Health { server, up, .. } => {
                 self.health.push((line.unix_ms, server, up))
             }
+            DirectorEvent::Weight { server, weight } => {
+                self.weights.push((line.unix_ms, server, weight))
+            }
             DirectorEvent::VrrpCounters(report) => self.last_vrrp = Some(report),
             DirectorEvent::SyncCounters(report) => self.last_sync = Some(report),
             DirectorEvent::HealthCounters { servers } => self.last_health = Some(servers),
@@ -68,6 +73,7 @@ mod tests {
             r#"{"unix_ms":21,"t_ms":6,"event":{"type":"gratuitous_arp"}}"#,
             r#"{"unix_ms":22,"t_ms":7,"event":{"type":"health","server":"rs1","up":false,"reason":"refused","counters":{"checks":3,"ok":1,"failed":2,"timeouts":0,"last_latency_ms":0,"max_latency_ms":1,"transitions":1}}}"#,
             r#"{"unix_ms":30,"t_ms":8,"event":{"type":"table","conns":4,"active":true}}"#,
+            r#"{"unix_ms":30,"t_ms":8,"event":{"type":"weight","server":"rs2","weight":0}}"#,
             r#"{"unix_ms":31,"t_ms":9,"event":{"type":"vrrp_counters","state":"master","adverts_sent":1,"priority_zero_sent":0,"adverts_accepted":0,"priority_zero_received":0,"became_master":1,"became_backup":1,"dropped_not_running":0,"dropped_wrong_vrid":0,"dropped_own_advert":0,"dropped_not_peer":7,"dropped_address_mismatch":0,"dropped_zero_interval":0,"lower_prio_answered":0,"lower_prio_announced":0,"malformed":0,"unicast_unresolved":0,"garps":5}}"#,
             r#"{"unix_ms":40,"event":{"type":"vrrp","sta"#,
         ];
@@ -83,6 +89,7 @@ mod tests {
             )
         );
         assert_eq!(log.health, vec![(22, "rs1".to_string(), false)]);
+        assert_eq!(log.weights, vec![(30, "rs2".to_string(), 0)]);
         let vrrp = log.last_vrrp.unwrap();
         assert_eq!((vrrp.counters.dropped_not_peer, vrrp.garps), (7, 5));
         assert_eq!(log.unreadable, 1, "the line cut short");

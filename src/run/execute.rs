@@ -145,6 +145,7 @@ pub fn topology(scenario: &Scenario) -> Topology {
             // Each director's Heartbeat (`manager = "heartbeat"`): a kernel host on the LAN.
             .chain(
                 super::heartbeat::hosts(scenario)
+                    .into_iter()
                     .map(|(name, address)| RealServerHost { name, address }),
             )
             // The foreign host of `spoof_vrrp` events.
@@ -152,6 +153,16 @@ pub fn topology(scenario: &Scenario) -> Topology {
                 name: name.into(),
                 address,
             }))
+            .collect(),
+        // ldirectord checks real servers behind two-armed NAT directors from the inside.
+        inside_legs: super::heartbeat::hosts(scenario)
+            .into_iter()
+            .filter(|_| layout == crate::lab::Layout::NatTwoArmed)
+            .filter(|_| scenario.checker() == crate::scenario::Checker::Ldirectord)
+            .map(|(name, lan)| RealServerHost {
+                name,
+                address: super::heartbeat::inside_leg(lan),
+            })
             .collect(),
         wired: scenario
             .links
@@ -418,6 +429,77 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Starts the real ldirectord for director `name` (`[health] checker = "ldirectord"`;
+    /// nothing otherwise) in its host's namespace, with the scenario's ldirectord.cf (the one it
+    /// names, or one written from its `[service]` and `[health]`).
+    fn spawn_ldirectord(&self, procs: &mut Procs, name: &str) -> anyhow::Result<()> {
+        if self.scenario.checker() != crate::scenario::Checker::Ldirectord {
+            return Ok(());
+        }
+        let n: u8 = name
+            .strip_prefix('d')
+            .and_then(|n| n.parse().ok())
+            .context("director names are d1, d2")?;
+        super::ldirectord::find()?;
+        // Its first `ipvsadm -L -n` must reach the director.
+        wait_for("director", Duration::from_secs(5), || {
+            self.director_stats(name).is_ok()
+        })?;
+        let cf = match &self.scenario.ldirectord_cf_text {
+            Some(text) => text.clone(),
+            None => crate::ldirectord::render::render(self.scenario)
+                .map_err(|(field, reason)| anyhow::anyhow!("{field}: {reason}"))?,
+        };
+        let files = super::ldirectord::LdirectordFiles::new(&self.state, name);
+        let (program, args) = files.prepare(&cf, &self.exe, &self.control(name))?;
+        let (host, _) = super::heartbeat::host(n);
+        let proc_name = ldirectord_of(name);
+        let mut cmd: Command = self.lab.command(&host, &program);
+        cmd.args(&args)
+            .stdin(Stdio::null())
+            .stdout(log_file(&self.state, &format!("{proc_name}.out.log"))?)
+            .stderr(log_file(&self.state, &format!("{proc_name}.log"))?)
+            .process_group(0);
+        let child = self
+            .lab
+            .spawn(&host, &mut cmd)
+            .with_context(|| format!("starting ldirectord in {host}"))?;
+        procs.add_group(&proc_name, child);
+        Ok(())
+    }
+
+    /// Waits until ldirectord has given every real server of director `name` its weight (its
+    /// first checks passed), within its check timing; a server still out then is reported,
+    /// and the run goes on (a scenario may start with a dead server).
+    fn wait_for_ldirectord(&self, name: &str) {
+        let Some(h) = self.scenario.health.as_ref() else {
+            return;
+        };
+        if self.scenario.checker() != crate::scenario::Checker::Ldirectord {
+            return;
+        }
+        let expected: Vec<&str> = (self.scenario.real_servers.iter())
+            .filter(|rs| !rs.sorry && rs.weight > 0)
+            .map(|rs| rs.name.as_str())
+            .collect();
+        let all_in = || {
+            self.director_stats(name).is_ok_and(|s| {
+                let servers = s.services.iter().flat_map(|svc| &svc.servers);
+                let weighted: Vec<&str> = servers
+                    .filter(|rs| rs.weight > 0)
+                    .map(|rs| rs.name.as_str())
+                    .collect();
+                expected.iter().all(|e| weighted.contains(e))
+            })
+        };
+        // ldirectord (perl) starts in a second or two, then checks one server after another.
+        let limit =
+            (h.interval + h.timeout) * (expected.len() as u32 + 1) + Duration::from_secs(10);
+        if wait_for("ldirectord's first checks", limit, all_in).is_err() {
+            eprintln!("run: {name}: ldirectord has not given every real server its weight yet");
+        }
+    }
+
     /// Starts keepalived (VRRP only) in the peer's namespace and waits for its VRRP process.
     fn spawn_keepalived(&self, procs: &mut Procs, name: &str, number: u8) -> anyhow::Result<()> {
         let files = KeepalivedFiles::new(&self.state, name);
@@ -630,6 +712,7 @@ fn drive(
             ctx.director_stats(name).is_ok()
         })?;
         ctx.spawn_heartbeat(procs, name)?;
+        ctx.spawn_ldirectord(procs, name)?;
     }
     // VRRP routers start as backups and elect a master after Master_Down_Interval (3.4 s at
     // 1 s adverts): the load starts on a converged pair, not during the election.
@@ -639,11 +722,18 @@ fn drive(
             Some(hb) => hb.initdead() + Duration::from_secs(20),
             None => f.advert_interval * 4 + Duration::from_secs(2),
         };
-        wait_for("a VRRP master", limit, || {
+        let what = match &f.heartbeat {
+            Some(_) => "a Heartbeat master",
+            None => "a VRRP master",
+        };
+        wait_for(what, limit, || {
             directors
                 .iter()
                 .any(|d| ctx.director_stats(d).is_ok_and(|s| s.active))
         })?;
+    }
+    for name in &directors {
+        ctx.wait_for_ldirectord(name);
     }
     std::thread::sleep(scenario.lab.settle);
     interrupt.check()?;
@@ -816,7 +906,13 @@ fn drive(
         for (at, event) in log.transitions {
             transitions.push((name.clone(), since(at), event));
         }
-        for (at, server, up) in log.health {
+        // ldirectord's verdicts are the weights it sets: 0 is down, any other weight up.
+        let by_ldirectord = (scenario.checker() == crate::scenario::Checker::Ldirectord)
+            .then_some(log.weights)
+            .into_iter()
+            .flatten()
+            .map(|(at, server, weight)| (at, server, weight > 0));
+        for (at, server, up) in log.health.into_iter().chain(by_ldirectord) {
             health.push(HealthChange {
                 at: since(at),
                 director: name.clone(),
@@ -980,8 +1076,9 @@ fn apply(
             ctx.spawn_server(procs, i)
         }
         Action::KillDirector => {
-            // With Heartbeat, the machine dies: its Heartbeat with the director.
+            // With Heartbeat or ldirectord, the machine dies: they die with the director.
             procs.kill(&heartbeat_of(&event.director));
+            procs.kill(&ldirectord_of(&event.director));
             if !procs.kill(&event.director) {
                 bail!("director `{}` is not running", event.director);
             }
@@ -993,11 +1090,14 @@ fn apply(
             // Heartbeat first: it gives the VIP up (and the peer takes it) before it exits.
             procs.stop(&heartbeat_of(&event.director), Duration::from_secs(10));
             procs.stop(&event.director, Duration::from_secs(2));
+            // ldirectord last: its clean stop (`ipvsadm -D`) must not empty a serving table.
+            procs.stop(&ldirectord_of(&event.director), Duration::from_secs(5));
             Ok(())
         }
         Action::RestartDirector => {
             ctx.spawn_director(procs, &event.director)?;
-            ctx.spawn_heartbeat(procs, &event.director)
+            ctx.spawn_heartbeat(procs, &event.director)?;
+            ctx.spawn_ldirectord(procs, &event.director)
         }
         Action::CutLink | Action::RestoreLink => Ok(ctx
             .lab
@@ -1008,6 +1108,11 @@ fn apply(
         Action::SpoofVrrp => ctx.spawn_spoofer(procs, event, directors),
         Action::DegradeLink | Action::RepairLink => ctx.set_link(procs, event),
     }
+}
+
+/// The process name of director `name`'s ldirectord (`[health] checker = "ldirectord"`).
+fn ldirectord_of(name: &str) -> String {
+    format!("{name}ld")
 }
 
 /// The process name of director `name`'s Heartbeat (none runs without `manager =

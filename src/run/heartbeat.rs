@@ -31,13 +31,30 @@ pub fn host(n: u8) -> (String, Ipv4Addr) {
     (format!("d{n}hb"), Ipv4Addr::new(198, 18, 0, 6 + n))
 }
 
-/// The Heartbeat hosts a scenario's lab needs: one per director with `manager = "heartbeat"`.
-pub fn hosts(scenario: &Scenario) -> impl Iterator<Item = (String, Ipv4Addr)> {
+/// The kernel hosts a scenario's lab needs beside its tapvs directors: one each where Heartbeat
+/// manages the director (`manager = "heartbeat"`) or ldirectord checks for it (`[health]
+/// checker = "ldirectord"`); both run in the same host.
+pub fn hosts(scenario: &Scenario) -> Vec<(String, Ipv4Addr)> {
     let managed = scenario
         .failover
         .as_ref()
         .is_some_and(|f| f.heartbeat_manager().is_some());
-    (1..=2u8).filter(move |_| managed).map(host)
+    let checked = scenario.checker() == crate::scenario::Checker::Ldirectord;
+    if !managed && !checked {
+        return Vec::new();
+    }
+    scenario
+        .tapvs_directors()
+        .iter()
+        .filter_map(|d| d.strip_prefix('d')?.parse().ok())
+        .map(host)
+        .collect()
+}
+
+/// A director host's leg on the inside segment (two-armed NAT, where the real servers
+/// ldirectord checks live behind the directors): its LAN address's number on 198.18.1.0/24.
+pub fn inside_leg(lan: Ipv4Addr) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 1, lan.octets()[3])
 }
 
 /// Heartbeat's files for director `n` under the lab's state dir.

@@ -66,11 +66,6 @@ impl LdirectordFiles {
                 .collect(),
         ))
     }
-
-    /// ldirectord's own log (copied to the run's logs).
-    pub fn log(&self) -> PathBuf {
-        self.root.join("log/ldirectord.log")
-    }
 }
 
 /// The `ipvsadm` ldirectord runs: tapvs's, against this director.
@@ -90,7 +85,7 @@ pub fn launch_script(state: &Path, root: &Path) -> String {
         "# Written by tapvs run: ldirectord in its own mount namespace.
 set -e
 mount --bind '{state}' '{root}/ha.d/tapvs'
-mount --bind '{root}/ha.d' /etc/ha.d
+mount --rbind '{root}/ha.d' /etc/ha.d
 mount --bind '{root}/ipvsadm' {IPVSADM}
 mount --bind '{root}/log' /var/log
 mount --bind '{root}/run' /run

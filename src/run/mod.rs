@@ -9,7 +9,6 @@ mod flood;
 mod health_metrics;
 mod heartbeat;
 mod keepalived;
-#[allow(dead_code)] // wired into the runner with `[health] checker = "ldirectord"`
 mod ldirectord;
 mod link_metrics;
 mod loads;
@@ -171,6 +170,13 @@ fn compare(parent: &Path, records: &[RunRecord]) -> anyhow::Result<()> {
         println!(
             "failover loss: {}",
             dir.join(crate::results::FAILOVER_PNG).display()
+        );
+    }
+    // Runs with a dead real server: detection, recovery and what failed meanwhile.
+    if crate::results::write_health_chart(&dir, records)? {
+        println!(
+            "health checks: {}",
+            dir.join(crate::results::HEALTH_PNG).display()
         );
     }
     println!("{}", crate::results::comparison_table(records));

@@ -15,6 +15,9 @@ const DEFAULT_CHECKTIMEOUT_S: u32 = 5;
 const DEFAULT_NEGOTIATETIMEOUT_S: u32 = 30;
 const DEFAULT_CHECKINTERVAL_S: u32 = 10;
 
+/// The `[health]` keys a scenario with `ldirectord_cf` may still give.
+const CHECKER_KEYS: [&str; 2] = ["checker", "compare_checkers"];
+
 /// Where `ldirectord_cf` points, relative to the scenario file.
 pub fn resolve(scenario_path: &Path, cf: &Path) -> PathBuf {
     scenario_path
@@ -24,12 +27,12 @@ pub fn resolve(scenario_path: &Path, cf: &Path) -> PathBuf {
 }
 
 /// Reads the file the scenario's table names (if any) and puts its `[service]` and `[health]`
-/// into the table, and the lab mode its forwarding method means. Returns the file's content
-/// for [`apply_reals`].
+/// into the table, and the lab mode its forwarding method means. Returns the file (its path,
+/// what it says, for [`apply_reals`], and its text, for the real ldirectord).
 pub fn inject(
     scenario_path: &Path,
     table: &mut Table,
-) -> Result<Option<(PathBuf, LdirectordCf)>, FileError> {
+) -> Result<Option<(PathBuf, LdirectordCf, String)>, FileError> {
     let Some(name) = table.get("ldirectord_cf") else {
         return Ok(None);
     };
@@ -69,13 +72,24 @@ pub fn inject(
             ),
         ));
     };
-    for section in ["service", "health"] {
-        if table.contains_key(section) {
-            return Err(field(&format!(
-                "`[{section}]` is given both here and by {}; keep one",
+    // `[health]` may still say who checks (`checker`, `compare_checkers`); the checks
+    // themselves are the file's.
+    let who_checks = table
+        .remove("health")
+        .map(|h| match h {
+            Value::Table(t) if t.keys().all(|k| CHECKER_KEYS.contains(&k.as_str())) => Ok(t),
+            _ => Err(field(&format!(
+                "`[health]` is given both here and by {}; keep one (here, only `checker` and \
+                 `compare_checkers`)",
                 path.display()
-            )));
-        }
+            ))),
+        })
+        .transpose()?;
+    if table.contains_key("service") {
+        return Err(field(&format!(
+            "`[service]` is given both here and by {}; keep one",
+            path.display()
+        )));
     }
     let masq = v.reals[0].masq;
     if let Some(r) = v.reals.iter().find(|r| r.masq != masq) {
@@ -109,8 +123,19 @@ pub fn inject(
         }
     }
     table.insert("service".into(), Value::Table(service(v)));
-    if let Some(health) = health(&cf, v) {
-        table.insert("health".into(), Value::Table(health));
+    match (health(&cf, v), who_checks) {
+        (Some(mut health), who) => {
+            health.extend(who.unwrap_or_default());
+            table.insert("health".into(), Value::Table(health));
+        }
+        (None, Some(_)) => {
+            return Err(line_error(
+                v.line,
+                "checktype",
+                "`checktype = on` checks nothing, so nobody can be the [health] checker".into(),
+            ));
+        }
+        (None, None) => {}
     }
     for rs in table
         .get("real_server")
@@ -126,7 +151,7 @@ pub fn inject(
             )));
         }
     }
-    Ok(Some((path, cf)))
+    Ok(Some((path, cf, text)))
 }
 
 fn fwd(masq: bool) -> &'static str {

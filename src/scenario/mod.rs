@@ -4,6 +4,7 @@
 
 pub mod command;
 pub use crate::duration;
+mod checker;
 pub mod echo;
 pub mod heartbeat;
 pub mod ldirectord_cf;
@@ -50,6 +51,10 @@ pub struct Scenario {
     /// real servers' weights instead of this file.
     #[serde(default)]
     pub ldirectord_cf: Option<std::path::PathBuf>,
+    /// That file's text, given as it is to the real ldirectord (`[health] checker =
+    /// "ldirectord"`).
+    #[serde(skip)]
+    pub ldirectord_cf_text: Option<String>,
     /// The directors' SYN-flood defence (`[defense]` of their configuration; its defaults when
     /// absent).
     #[serde(default)]
@@ -360,6 +365,34 @@ pub struct HealthSpec {
     /// HTTP: text the body must contain; UDP: text the answer must contain.
     #[serde(default)]
     pub expect: Option<String>,
+    /// Who checks: the directors themselves (`tapvs`), or the real ldirectord beside each
+    /// director, changing its table through `tapvs ipvsadm` (`ldirectord`).
+    #[serde(default)]
+    pub checker: Checker,
+    /// Runs the scenario once per checker (named `<name>-<checker>`), and charts them side by
+    /// side.
+    #[serde(default)]
+    pub compare_checkers: Vec<Checker>,
+}
+
+/// Who runs a scenario's health checks (`[health] checker`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checker {
+    /// The tapvs directors' own checks.
+    #[default]
+    Tapvs,
+    /// The real ldirectord (Debian's 4.12), one beside each director.
+    Ldirectord,
+}
+
+impl Checker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Tapvs => "tapvs",
+            Checker::Ldirectord => "ldirectord",
+        }
+    }
 }
 
 /// The director's defaults, as durations.
@@ -613,6 +646,9 @@ pub struct Expectation {
     /// Applies only to runs in this mode (for scenarios that compare modes).
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// Applies only to runs with this checker (for scenarios that compare checkers).
+    #[serde(default)]
+    pub checker: Option<Checker>,
 }
 
 impl Expectation {
@@ -660,8 +696,9 @@ impl Scenario {
             }
             _ => toml::from_str(text).map_err(parse_error)?,
         };
-        if let Some((cf_path, cf)) = &from_cf {
-            ldirectord_cf::apply_reals(&mut scenario, cf_path, cf)?;
+        if let Some((cf_path, cf, text)) = from_cf {
+            ldirectord_cf::apply_reals(&mut scenario, &cf_path, &cf)?;
+            scenario.ldirectord_cf_text = Some(text);
         }
         if scenario.name.is_empty() {
             scenario.name = path
@@ -687,7 +724,7 @@ impl Scenario {
                 .map_err(|(field, reason)| ScenarioError::Invalid {
                     path: path.into(),
                     field,
-                    reason: format!("{reason} (in the {} run)", variant.lab.mode.name()),
+                    reason: format!("{reason} (in the {} run)", variant.name),
                 })?;
         }
         Ok(scenario)
@@ -734,21 +771,54 @@ impl Scenario {
                 })
                 .collect();
         }
-        if self.lab.compare_modes.is_empty() {
+        let by_mode = if self.lab.compare_modes.is_empty() {
+            vec![self.clone()]
+        } else {
+            self.lab
+                .compare_modes
+                .iter()
+                .map(|&mode| {
+                    let mut s = self.clone();
+                    s.lab.mode = mode;
+                    s.lab.compare_modes.clear();
+                    s.name = format!("{}-{}", self.name, mode.name());
+                    s.expectations.retain(|x| x.mode.is_none_or(|m| m == mode));
+                    s
+                })
+                .collect()
+        };
+        by_mode.iter().flat_map(Scenario::by_checker).collect()
+    }
+
+    /// One run per checker of `[health] compare_checkers` (named `<name>-<checker>`, keeping
+    /// only the expectations for that checker), or the scenario itself.
+    fn by_checker(&self) -> Vec<Scenario> {
+        let checkers = self
+            .health
+            .as_ref()
+            .map(|h| h.compare_checkers.clone())
+            .unwrap_or_default();
+        if checkers.is_empty() {
             return vec![self.clone()];
         }
-        self.lab
-            .compare_modes
-            .iter()
-            .map(|&mode| {
+        checkers
+            .into_iter()
+            .map(|checker| {
                 let mut s = self.clone();
-                s.lab.mode = mode;
-                s.lab.compare_modes.clear();
-                s.name = format!("{}-{}", self.name, mode.name());
-                s.expectations.retain(|x| x.mode.is_none_or(|m| m == mode));
+                let h = s.health.as_mut().expect("checkers come from [health]");
+                h.checker = checker;
+                h.compare_checkers.clear();
+                s.name = format!("{}-{}", self.name, checker.name());
+                s.expectations
+                    .retain(|x| x.checker.is_none_or(|c| c == checker));
                 s
             })
             .collect()
+    }
+
+    /// Who checks the real servers (tapvs without `[health]`: nobody then).
+    pub fn checker(&self) -> Checker {
+        self.health.as_ref().map_or(Checker::Tapvs, |h| h.checker)
     }
 
     /// The address of real server `i` (from 0): 198.18.0.(11 + i) on the LAN, or

@@ -119,6 +119,7 @@ impl Scenario {
         self.check_failover()?;
         self.check_servers()?;
         self.check_health()?;
+        self.check_checker()?;
         self.check_loads()?;
         self.check_links()?;
         self.check_events()?;

@@ -530,3 +530,35 @@ fn lab_down_refuses_anything_but_a_prefix() {
         }
     }
 }
+
+#[test]
+fn inside_legs_belong_to_peers_of_a_two_armed_lab() {
+    let peer = |name: &str, address| RealServerHost {
+        name: name.into(),
+        address,
+    };
+    let mut topo = Topology::with_layout(Layout::NatTwoArmed, 2);
+    topo.peers = vec![peer("d1hb", lan(7))];
+    topo.inside_legs = vec![peer("d1hb", ip(7))];
+    plan::validate(&topo).expect("a peer's leg on br1");
+    let env = plan::script_env("tv1a2b", &topo, &[]);
+    assert!(env.contains(&("INSIDE_LEGS", "d1hb=198.18.1.7".into())));
+    let cases: [(&str, Breaker); 4] = [
+        ("not a peer", |t| t.inside_legs[0].name = "rs1".into()),
+        ("198.18.0.7 is not a host address in 198.18.1.2-254", |t| {
+            t.inside_legs[0].address = lan(7)
+        }),
+        ("address 198.18.1.11 is used twice", |t| {
+            t.inside_legs[0].address = ip(11)
+        }),
+        ("only two-armed NAT", |t| t.layout = Layout::DirectRouting),
+    ];
+    for (expected, break_it) in cases {
+        let mut t = topo.clone();
+        break_it(&mut t);
+        match plan::validate(&t) {
+            Err(LabError::Topology(msg)) => assert!(msg.contains(expected), "{msg:?}"),
+            other => panic!("expected {expected:?}, got {other:?}"),
+        }
+    }
+}

@@ -47,21 +47,45 @@ fn ha_cf_carries_the_scenario_timing_to_each_node() {
 }
 
 #[test]
-fn the_hosts_exist_only_for_heartbeat_scenarios() {
+fn the_hosts_exist_only_for_heartbeat_and_ldirectord_scenarios() {
     let hb = scenario("manager = \"heartbeat\"");
-    let hosts: Vec<_> = hosts(&hb).collect();
+    let found = hosts(&hb);
     assert_eq!(
-        hosts,
+        found,
         [
             ("d1hb".to_string(), Ipv4Addr::new(198, 18, 0, 7)),
             ("d2hb".to_string(), Ipv4Addr::new(198, 18, 0, 8))
         ]
     );
-    assert_eq!(hosts_of_vrrp(), 0);
+    assert_eq!(hosts_of_vrrp(""), 0);
+    // ldirectord beside each tapvs director: VRRP with two, none with keepalived as d2's.
+    let ldirectord = "[health]\ncheck = \"tcp\"\ninterval = \"1s\"\ntimeout = \"1s\"\nrise = 1\nchecker = \"ldirectord\"\n";
+    assert_eq!(hosts_of_vrrp(ldirectord), 2);
+    let one = Scenario::parse(
+        Path::new("ld.toml"),
+        &format!(
+            "[service]\nscheduler = \"rr\"\n{ldirectord}[[real_server]]\nname = \"rs1\"\n\
+             [[load]]\nname = \"web\"\nmode = \"open\"\nrate = 10\nconnection = \"new\"\nduration = \"4s\"\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        hosts(&one),
+        [("d1hb".to_string(), Ipv4Addr::new(198, 18, 0, 7))]
+    );
 }
 
-fn hosts_of_vrrp() -> usize {
-    hosts(&scenario("advert_interval = \"100ms\"")).count()
+fn hosts_of_vrrp(more: &str) -> usize {
+    let mut s = scenario("advert_interval = \"100ms\"");
+    if !more.is_empty() {
+        let text = format!(
+            "[failover]\nadvert_interval = \"100ms\"\n[service]\nscheduler = \"rr\"\n{more}\
+             [[real_server]]\nname = \"rs1\"\n[[load]]\nname = \"web\"\nmode = \"open\"\n\
+             rate = 10\nconnection = \"new\"\nduration = \"4s\"\n"
+        );
+        s = Scenario::parse(Path::new("ld.toml"), &text).unwrap();
+    }
+    hosts(&s).len()
 }
 
 /// The resource script against a fake `tapvs control` that answers like a director: `status`
