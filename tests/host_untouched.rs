@@ -99,6 +99,7 @@ fn a_heartbeat_run_changes_nothing_under_etc_run_and_var() {
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/heartbeat-brief.toml");
     let results = std::env::temp_dir().join(format!("tapvs-host-test-{}", std::process::id()));
     let before = snapshot(&roots);
+    let daemons_before = daemons();
     let out = Command::new(env!("CARGO_BIN_EXE_tapvs"))
         .arg("run")
         .arg("--results")
@@ -122,4 +123,27 @@ fn a_heartbeat_run_changes_nothing_under_etc_run_and_var() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(before.len() > 100, "the snapshot saw the host's files");
+    // ldirectord daemonizes under Heartbeat: it must still end with the run.
+    let left: Vec<_> = daemons()
+        .into_iter()
+        .filter(|d| !daemons_before.contains(d))
+        .collect();
+    assert!(left.is_empty(), "left running after the run: {left:?}");
+}
+
+/// The PIDs and names of the Heartbeat and ldirectord processes on the machine (their `comm`
+/// in /proc: only looked at, never signalled).
+fn daemons() -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim();
+        if comm == "heartbeat" || comm == "ldirectord" {
+            found.push((pid, comm.to_string()));
+        }
+    }
+    found
 }

@@ -184,12 +184,16 @@ fn ci_scenarios_meet_their_expectations() {
     let keepalived = Path::new("/usr/sbin/keepalived").exists();
     // The heartbeat-* scenarios need the real Heartbeat (`.ci/run` installs it too).
     let heartbeat = Path::new("/usr/libexec/heartbeat/heartbeat").exists();
+    // `checker = "ldirectord"` and its comparisons need the real ldirectord (installed too).
+    let ldirectord = Path::new("/usr/sbin/ldirectord").exists();
     for scenario in &scenarios {
         let text = std::fs::read_to_string(scenario).unwrap();
         let missing = if text.contains("peer = \"keepalived\"") && !keepalived {
             Some("keepalived")
         } else if text.contains("manager = \"heartbeat\"") && !heartbeat {
             Some("Heartbeat")
+        } else if text.contains("\"ldirectord\"") && !ldirectord {
+            Some("ldirectord")
         } else {
             None
         };

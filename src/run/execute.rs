@@ -413,7 +413,12 @@ impl Ctx<'_> {
         })?;
         super::heartbeat::find()?;
         let files = super::heartbeat::HeartbeatFiles::new(&self.state, n);
-        let (program, args) = files.prepare(self.scenario, hb, &self.exe, &self.control(name))?;
+        // ldirectord as the group's second resource (the seed's set-up).
+        let cf = self.ldirectord_cf()?;
+        let name_in_ha_d = hb.ldirectord.as_deref().unwrap_or("ldirectord.cf");
+        let ldirectord = cf.as_deref().map(|text| (name_in_ha_d, text));
+        let socket = self.control(name);
+        let (program, args) = files.prepare(self.scenario, hb, (&self.exe, &socket), ldirectord)?;
         let (host, _) = super::heartbeat::host(n);
         let mut cmd: Command = self.lab.command(&host, &program);
         cmd.args(&args)
@@ -433,23 +438,20 @@ impl Ctx<'_> {
     /// nothing otherwise) in its host's namespace, with the scenario's ldirectord.cf (the one it
     /// names, or one written from its `[service]` and `[health]`).
     fn spawn_ldirectord(&self, procs: &mut Procs, name: &str) -> anyhow::Result<()> {
-        if self.scenario.checker() != crate::scenario::Checker::Ldirectord {
+        let managed =
+            (self.scenario.failover.as_ref()).is_some_and(|f| f.heartbeat_manager().is_some());
+        // Under Heartbeat, ldirectord is its resource (see `spawn_heartbeat`).
+        let Some(cf) = self.ldirectord_cf()?.filter(|_| !managed) else {
             return Ok(());
-        }
+        };
         let n: u8 = name
             .strip_prefix('d')
             .and_then(|n| n.parse().ok())
             .context("director names are d1, d2")?;
-        super::ldirectord::find()?;
         // Its first `ipvsadm -L -n` must reach the director.
         wait_for("director", Duration::from_secs(5), || {
             self.director_stats(name).is_ok()
         })?;
-        let cf = match &self.scenario.ldirectord_cf_text {
-            Some(text) => text.clone(),
-            None => crate::ldirectord::render::render(self.scenario)
-                .map_err(|(field, reason)| anyhow::anyhow!("{field}: {reason}"))?,
-        };
         let files = super::ldirectord::LdirectordFiles::new(&self.state, name);
         let (program, args) = files.prepare(&cf, &self.exe, &self.control(name))?;
         let (host, _) = super::heartbeat::host(n);
@@ -468,6 +470,21 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// The ldirectord.cf ldirectord reads (`[health] checker = "ldirectord"`; none otherwise):
+    /// the one the scenario names, or one written from its `[service]` and `[health]`.
+    fn ldirectord_cf(&self) -> anyhow::Result<Option<String>> {
+        if self.scenario.checker() != crate::scenario::Checker::Ldirectord {
+            return Ok(None);
+        }
+        super::ldirectord::find()?;
+        let text = match &self.scenario.ldirectord_cf_text {
+            Some(text) => text.clone(),
+            None => crate::ldirectord::render::render(self.scenario)
+                .map_err(|(field, reason)| anyhow::anyhow!("{field}: {reason}"))?,
+        };
+        Ok(Some(text))
+    }
+
     /// Waits until ldirectord has given every real server of director `name` its weight (its
     /// first checks passed), within its check timing; a server still out then is reported,
     /// and the run goes on (a scenario may start with a dead server).
@@ -482,6 +499,12 @@ impl Ctx<'_> {
             .filter(|rs| !rs.sorry && rs.weight > 0)
             .map(|rs| rs.name.as_str())
             .collect();
+        // Under Heartbeat, only the master runs ldirectord.
+        let managed =
+            (self.scenario.failover.as_ref()).is_some_and(|f| f.heartbeat_manager().is_some());
+        if managed && !self.director_stats(name).is_ok_and(|s| s.active) {
+            return;
+        }
         let all_in = || {
             self.director_stats(name).is_ok_and(|s| {
                 let servers = s.services.iter().flat_map(|svc| &svc.servers);

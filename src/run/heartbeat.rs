@@ -86,12 +86,14 @@ impl HeartbeatFiles {
     /// Builds the private tree and returns the program and arguments that start Heartbeat in
     /// its namespaces. `exe` is tapvs, `socket` the director's control socket (in the state
     /// dir).
+    /// With `ldirectord` (its file's name and text), ldirectord is the group's second resource,
+    /// as in the seed: Heartbeat starts it on the node that takes the VIP.
     pub fn prepare(
         &self,
         scenario: &Scenario,
         hb: &Heartbeat,
-        exe: &Path,
-        socket: &Path,
+        (exe, socket): (&Path, &Path),
+        ldirectord: Option<(&str, &str)>,
     ) -> anyhow::Result<(PathBuf, Vec<String>)> {
         let ha_d = self.ha_d();
         if self.root.exists() {
@@ -122,7 +124,11 @@ impl HeartbeatFiles {
             inside(&self.log_name().replace(".log", "-debug.log")),
         );
         write("ha.cf", ha_cf_text(hb, self.n, &logs), 0o644)?;
-        write("haresources", haresources_text(hb), 0o644)?;
+        write(
+            "haresources",
+            haresources_text(hb, ldirectord.map(|(name, _)| name)),
+            0o644,
+        )?;
         write("authkeys", authkeys_text(scenario), 0o600)?;
         let socket_name = socket.file_name().context("a control socket file")?;
         let socket = inside(&socket_name.to_string_lossy());
@@ -131,21 +137,45 @@ impl HeartbeatFiles {
             agent_script(exe, &socket),
             0o755,
         )?;
+        if let Some((name, cf)) = ldirectord {
+            // Its log in the private /var/log, whatever the file says (the last one counts).
+            write(
+                name,
+                format!("{cf}\nlogfile=\"/var/log/ldirectord.log\"\n"),
+                0o644,
+            )?;
+            let script = super::ldirectord::ipvsadm_script(exe, &socket);
+            std::fs::write(self.root.join("ipvsadm"), script)?;
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::Permissions::from_mode(0o755);
+            std::fs::set_permissions(self.root.join("ipvsadm"), mode)?;
+        }
         let launch = self.root.join("launch.sh");
         let node = &hb.nodes[usize::from(self.n - 1)];
-        std::fs::write(&launch, launch_script(&self.state, &self.root, node))
-            .context("writing Heartbeat's launch script")?;
+        let text = launch_script(&self.state, &self.root, node, ldirectord.is_some());
+        std::fs::write(&launch, text).context("writing Heartbeat's launch script")?;
         let _ = Command::new("chown")
             .args(["-R", "hacluster:haclient"])
             .arg(self.root.join("run/heartbeat"))
             .status();
         Ok((
             PathBuf::from("unshare"),
-            ["-m", "-u", "--propagation", "private", "sh"]
-                .into_iter()
-                .map(String::from)
-                .chain([launch.display().to_string()])
-                .collect(),
+            // Its own PID namespace too: whatever its resources leave running (ldirectord's
+            // daemon) dies with it.
+            [
+                "-m",
+                "-u",
+                "-p",
+                "--kill-child",
+                "--mount-proc",
+                "--propagation",
+                "private",
+                "sh",
+            ]
+            .into_iter()
+            .map(String::from)
+            .chain([launch.display().to_string()])
+            .collect(),
         ))
     }
 }
@@ -209,10 +239,12 @@ node {d2}
     )
 }
 
-/// haresources: the preferred node holds the VIP (the tapvs director's, through the script).
-pub fn haresources_text(hb: &Heartbeat) -> String {
+/// haresources: the preferred node holds the VIP (the tapvs director's, through the script),
+/// and runs ldirectord with file `ldirectord` when given.
+pub fn haresources_text(hb: &Heartbeat, ldirectord: Option<&str>) -> String {
+    let checks = ldirectord.map_or(String::new(), |cf| format!(" ldirectord::{cf}"));
     format!(
-        "# Written by tapvs run: the VIP and the sync role follow the {RESOURCE} resource.\n{} {RESOURCE}\n",
+        "# Written by tapvs run: the VIP and the sync role follow the {RESOURCE} resource.\n{} {RESOURCE}{checks}\n",
         hb.nodes[hb.preferred]
     )
 }
@@ -246,18 +278,28 @@ esac
 
 /// What runs under `unshare -m -u`: the private binds, the node name, then Heartbeat in the
 /// foreground (`-f`), as the process the runner started.
-pub fn launch_script(state: &Path, root: &Path, node: &str) -> String {
+/// With `ldirectord`, its ipvsadm is tapvs's.
+pub fn launch_script(state: &Path, root: &Path, node: &str, ldirectord: bool) -> String {
     let (state, root) = (state.display(), root.display());
+    // Before /run is replaced: `root` is under it.
+    let ipvsadm = if ldirectord {
+        format!("mount --bind '{root}/ipvsadm' /usr/sbin/ipvsadm\n")
+    } else {
+        String::new()
+    };
     format!(
         "# Written by tapvs run: Heartbeat in its own mount and UTS namespaces.
 set -e
 mount --bind '{state}' '{root}/ha.d/tapvs'
 mount --rbind '{root}/ha.d' /etc/ha.d
-mount --bind '{root}/lib' /var/lib/heartbeat
+{ipvsadm}mount --bind '{root}/lib' /var/lib/heartbeat
 mount --bind '{root}/log' /var/log
 mount --bind '{root}/run' /run
 hostname '{node}'
-exec {HEARTBEAT} -f
+# This shell is the PID namespace's init: Heartbeat is not (it misbehaves as PID 1), and when
+# this shell ends, whatever Heartbeat's resources left running ends with it.
+{HEARTBEAT} -f &
+wait $!
 "
     )
 }

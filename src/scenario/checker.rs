@@ -12,6 +12,22 @@ fn bad(field: &str, reason: impl Into<String>) -> Check {
 
 impl Scenario {
     pub(super) fn check_checker(&self) -> Check {
+        let resource = (self.failover.as_ref())
+            .and_then(|f| Some((f, f.heartbeat.as_ref()?.ldirectord.as_ref()?)));
+        if let Some((f, _)) = resource {
+            if f.heartbeat_manager().is_none() {
+                return bad(
+                    "failover.haresources",
+                    "ldirectord is Heartbeat's resource only with manager = \"heartbeat\"",
+                );
+            }
+            if self.checker() != Checker::Ldirectord {
+                return bad(
+                    "health.checker",
+                    "haresources runs ldirectord: give [health] checker = \"ldirectord\"",
+                );
+            }
+        }
         let Some(h) = &self.health else {
             return Ok(());
         };

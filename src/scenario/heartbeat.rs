@@ -50,6 +50,9 @@ pub struct Heartbeat {
     pub nodes: [String; 2],
     /// The node that holds the VIP when both are up (haresources' first word): 0 = d1.
     pub preferred: usize,
+    /// The haresources group's `ldirectord::FILE` resource (`FILE`; `ldirectord.cf` for a bare
+    /// `ldirectord`), when it has one.
+    pub ldirectord: Option<String>,
 }
 
 /// ha.cf's sample values (Heartbeat's documentation).
@@ -181,6 +184,7 @@ impl FailoverSpec {
             udpport: UDPPORT,
             nodes: ["d1".into(), "d2".into()],
             preferred: 0,
+            ldirectord: None,
         };
         if let Some(file) = &self.ha_cf {
             if let Some((key, _)) = keys[..6].iter().find(|(_, given)| *given) {
@@ -196,7 +200,7 @@ impl FailoverSpec {
         if let Some(file) = &self.haresources {
             let path = beside(scenario, file);
             let text = read(&path).map_err(|e| invalid("haresources", e))?;
-            hb.preferred = haresources(&path, &text, &hb.nodes, vip)?;
+            (hb.preferred, hb.ldirectord) = haresources(&path, &text, &hb.nodes, vip)?;
         }
         for (i, &d) in self.sweep_deadtimes.iter().enumerate() {
             let mut run = hb.clone();
@@ -254,6 +258,7 @@ pub fn ha_cf(path: &Path, text: &str) -> Result<Heartbeat, FileError> {
         udpport: UDPPORT,
         nodes: Default::default(),
         preferred: 0,
+        ldirectord: None,
     };
     let mut nodes: Vec<String> = Vec::new();
     // Each key's lines, for the errors of the checks made once the file is read.
@@ -395,14 +400,14 @@ fn heartbeat_time(text: &str) -> Option<Duration> {
 
 /// Reads a `haresources`: one resource group, `NODE RESOURCE...`, whose node is one of
 /// `nodes` and whose resources are the VIP (`IPaddr::VIP/…`, `IPaddr2::VIP/…` or `VIP`) and
-/// optionally `LVSSyncDaemonSwap::master` (sync follows the VIP in tapvs anyway). Returns the
-/// index of the preferred node.
+/// optionally `LVSSyncDaemonSwap::master` (sync follows the VIP in tapvs anyway) and
+/// `ldirectord[::FILE]`. Returns the index of the preferred node and ldirectord's file name.
 pub fn haresources(
     path: &Path,
     text: &str,
     nodes: &[String; 2],
     vip: Ipv4Addr,
-) -> Result<usize, FileError> {
+) -> Result<(usize, Option<String>), FileError> {
     let mut groups: Vec<(usize, Vec<String>)> = Vec::new();
     let mut pending: Option<(usize, Vec<String>)> = None;
     for (i, raw) in text.lines().enumerate() {
@@ -448,8 +453,13 @@ pub fn haresources(
         at(path, *line, node, reason)
     })?;
     let mut has_vip = false;
+    let mut ldirectord = None;
     for resource in &group[1..] {
-        let (agent, args) = resource.split_once("::").unwrap_or(("", resource));
+        let (agent, args) = match resource.split_once("::") {
+            Some(split) => split,
+            None if resource == "ldirectord" => ("ldirectord", "ldirectord.cf"),
+            None => ("", resource.as_str()),
+        };
         match agent {
             "" | "IPaddr" | "IPaddr2" => {
                 let address = args.split('/').next().unwrap_or("");
@@ -466,8 +476,15 @@ pub fn haresources(
             }
             "LVSSyncDaemonSwap" if args == "master" => {}
             "ldirectord" => {
-                let reason = "ldirectord as a Heartbeat resource is not wired into the lab yet";
-                return Err(at(path, *line, resource, reason));
+                let plain = !args.is_empty()
+                    && args.len() <= 64
+                    && (args.bytes()).all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                    && !args.starts_with('.');
+                if !plain {
+                    let reason = "ldirectord's file must be a plain name in /etc/ha.d";
+                    return Err(at(path, *line, resource, reason));
+                }
+                ldirectord = Some(args.to_string());
             }
             _ => {
                 let reason = "not supported by tapvs (it runs the VIP as its tapvs-vip \
@@ -480,7 +497,7 @@ pub fn haresources(
         let reason = format!("the group does not hold the VIP {vip}");
         return Err(at(path, *line, node, reason));
     }
-    Ok(preferred)
+    Ok((preferred, ldirectord))
 }
 
 #[cfg(test)]

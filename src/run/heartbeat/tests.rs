@@ -40,7 +40,15 @@ fn ha_cf_carries_the_scenario_timing_to_each_node() {
     let pos = |what: &str| d1.find(what).unwrap();
     assert!(pos("udpport") < pos("ucast"));
     assert!(ha_cf_text(&hb, 2, &logs).contains("\nucast eth0 198.18.0.7\n"));
-    assert_eq!(haresources_text(&hb).lines().last(), Some("d1 tapvs-vip"));
+    assert_eq!(
+        haresources_text(&hb, None).lines().last(),
+        Some("d1 tapvs-vip")
+    );
+    let seed = haresources_text(&hb, Some("ldirectord.cf"));
+    assert_eq!(
+        seed.lines().last(),
+        Some("d1 tapvs-vip ldirectord::ldirectord.cf")
+    );
     let bcast = scenario("manager = \"heartbeat\"\nmedia = \"bcast\"");
     let hb = bcast.failover.as_ref().unwrap().heartbeat.clone().unwrap();
     assert!(ha_cf_text(&hb, 1, &logs).contains("\nbcast eth0\n"));

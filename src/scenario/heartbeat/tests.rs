@@ -211,9 +211,9 @@ fn haresources_refusals_name_the_line_and_the_resource() {
     let path = Path::new("haresources");
     let cases = [
         (
-            "lb1 IPaddr::198.18.0.100 ldirectord::ldirectord.cf\n",
-            "haresources:1: `ldirectord::ldirectord.cf`",
-            "not wired",
+            "lb1 IPaddr::198.18.0.100 ldirectord::../../etc/passwd\n",
+            "haresources:1: `ldirectord::../../etc/passwd`",
+            "plain name",
         ),
         (
             "\n\nlb1 198.18.0.101/24\n",
@@ -246,8 +246,16 @@ fn haresources_refusals_name_the_line_and_the_resource() {
     }
     assert_eq!(
         haresources(path, "lb2 198.18.0.100\n", &nodes, VIP).unwrap(),
-        1
+        (1, None)
     );
+    // The seed's group: the VIP, then ldirectord with its file.
+    let seed = "lb1 IPaddr::198.18.0.100/24/eth0 ldirectord::ldirectord.cf\n";
+    assert_eq!(
+        haresources(path, seed, &nodes, VIP).unwrap(),
+        (0, Some("ldirectord.cf".into()))
+    );
+    let bare = haresources(path, "lb1 198.18.0.100 ldirectord\n", &nodes, VIP).unwrap();
+    assert_eq!(bare.1.as_deref(), Some("ldirectord.cf"));
 }
 
 #[test]
