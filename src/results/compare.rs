@@ -144,22 +144,7 @@ pub fn comparison_table(runs: &[RunRecord]) -> String {
         }));
         rows.push(row);
     }
-    let widths = super::table::column_widths(&rows);
-    let mut out = String::new();
-    for r in &rows {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, &w))| match c {
-                0 | 1 => format!("{cell:<w$}"),
-                _ => format!("{cell:>w$}"),
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    super::table::aligned(&rows, 2)
 }
 
 /// The metric `name` of `run`, `None` when missing or NaN.
