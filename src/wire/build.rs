@@ -19,29 +19,28 @@ pub struct Flags {
 }
 
 impl Flags {
+    const NONE: Flags = Flags {
+        syn: false,
+        ack: false,
+        fin: false,
+        rst: false,
+    };
     pub const SYN: Flags = Flags {
         syn: true,
-        ack: false,
-        fin: false,
-        rst: false,
+        ..Flags::NONE
     };
     pub const ACK: Flags = Flags {
-        syn: false,
         ack: true,
-        fin: false,
-        rst: false,
+        ..Flags::NONE
     };
     pub const FIN_ACK: Flags = Flags {
-        syn: false,
         ack: true,
         fin: true,
-        rst: false,
+        ..Flags::NONE
     };
     pub const RST: Flags = Flags {
-        syn: false,
-        ack: false,
-        fin: false,
         rst: true,
+        ..Flags::NONE
     };
 }
 
