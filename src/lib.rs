@@ -47,6 +47,7 @@ pub mod run;
 pub mod scenario;
 pub mod sched;
 pub mod server;
+pub mod sockopt;
 pub mod spoof;
 pub mod sync;
 pub mod wire;

@@ -4,6 +4,7 @@
 //! 255, to 224.0.0.18 and/or to unicast addresses), and stops. Destinations outside the lab's
 //! 198.18.0.0/15 (but the VRRP group) are refused, and so are unbounded counts or rates.
 
+use crate::sockopt;
 use crate::wire::vrrp::{self, AddressList, VrrpPacket, VrrpRepr};
 use anyhow::{Context, bail};
 use std::net::Ipv4Addr;
@@ -136,19 +137,8 @@ fn raw_socket(src: Ipv4Addr) -> anyhow::Result<OwnedFd> {
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
     let ttl: libc::c_int = i32::from(vrrp::TTL);
     for option in [libc::IP_TTL, libc::IP_MULTICAST_TTL] {
-        // SAFETY: setsockopt(2) with a pointer to a live c_int and its size.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_IP,
-                option,
-                (&ttl as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error()).context("setting the TTL to 255");
-        }
+        sockopt::set_int(&socket, libc::IPPROTO_IP, option, ttl)
+            .context("setting the TTL to 255")?;
     }
     let addr = sockaddr(src);
     // SAFETY: bind(2) with a valid sockaddr_in and its size.

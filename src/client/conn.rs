@@ -4,8 +4,8 @@
 use super::http::{self, Chunked, Framing};
 use super::record::ErrorKind;
 use crate::server::recv::RecvBuf;
+use crate::sockopt;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
@@ -174,17 +174,7 @@ pub fn check_source(source: IpAddr) -> std::io::Result<()> {
 /// bind time: thousands of connections per second from one address then do not run out of
 /// ports. Best effort: without it bind still works, with fewer ports.
 fn bind_address_no_port(socket: &TcpSocket) {
-    let one: libc::c_int = 1;
-    // SAFETY: a valid descriptor owned by `socket`, and a pointer to a c_int with its size.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&raw const one).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    let _ = sockopt::set_int(socket, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1);
 }
 
 /// Reads one whole response from `stream`; leftover bytes stay in `buf`.

@@ -9,7 +9,7 @@ use super::args::{Format, proto_names};
 use super::names::PortNames;
 use crate::dataplane::ipvs::{IpvsConn, IpvsDest, IpvsService, IpvsStats, IpvsTable, ServiceKey};
 use crate::dataplane::settings::{Forwarding, Protocol};
-use std::fmt::Write;
+use std::fmt::{Display, Write};
 use std::net::Ipv4Addr;
 
 /// ipvsadm's `addrport_to_anyname`: `addr:port`, the port named unless `numeric`.
@@ -55,33 +55,38 @@ fn fwd_switch(f: Forwarding) -> &'static str {
 
 /// The column titles (`print_title`); nothing for `-S`.
 fn title(out: &mut String, f: &Format) {
-    let prot = "Prot LocalAddress:Port";
-    let head = |out: &mut String, cols: [&str; 5]| {
-        let [a, b, c, d, e] = cols;
-        let _ = writeln!(out, "{prot:<33} {a:>8} {b:>8} {c:>8} {d:>8} {e:>8}");
-        out.push_str("  -> RemoteAddress:Port\n");
-    };
-    if f.stats {
-        head(out, ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]);
-    } else if f.rate {
-        head(out, ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]);
-    } else if f.thresholds {
-        let _ = writeln!(
-            out,
-            "{prot:<33} {:<10} {:<10} {:<10} {:<10}",
-            "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
-        );
-        out.push_str("  -> RemoteAddress:Port\n");
-    } else if f.persistent_conn {
-        let _ = writeln!(
-            out,
-            "{prot:<33} {:<9} {:<11} {:<10} {:<10}",
-            "Weight", "PersistConn", "ActiveConn", "InActConn"
-        );
-        out.push_str("  -> RemoteAddress:Port\n");
-    } else {
+    if !(f.stats || f.rate || f.thresholds || f.persistent_conn) {
         out.push_str("Prot LocalAddress:Port Scheduler Flags\n");
         out.push_str("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+        return;
+    }
+    let _ = write!(out, "{:<33}", "Prot LocalAddress:Port");
+    let (active, inactive) = (&"ActiveConn", &"InActConn");
+    if f.stats {
+        right(out, &["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]);
+    } else if f.rate {
+        right(out, &["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]);
+    } else if f.thresholds {
+        let (u, l) = (&"Uthreshold", &"Lthreshold");
+        left(out, &[(u, 10), (l, 10), (active, 10), (inactive, 10)]);
+    } else {
+        let (w, p) = (&"Weight", &"PersistConn");
+        left(out, &[(w, 9), (p, 11), (active, 10), (inactive, 10)]);
+    }
+    out.push_str("\n  -> RemoteAddress:Port\n");
+}
+
+/// ` {value:<width}` for each column: ipvsadm's left-aligned `%-Ns`, `%-Nd` and `%-Nu`.
+fn left(out: &mut String, cols: &[(&dyn Display, usize)]) {
+    for (value, width) in cols {
+        let _ = write!(out, " {value:<width$}");
+    }
+}
+
+/// ` {value:>8}` for each column: the titles over `print_largenum`'s columns.
+fn right(out: &mut String, cols: &[&str]) {
+    for value in cols {
+        let _ = write!(out, " {value:>8}");
     }
 }
 
@@ -146,38 +151,25 @@ fn service(out: &mut String, s: &IpvsService, f: &Format, rule: bool, n: &PortNa
             continue;
         }
         dname.truncate(28);
+        let _ = write!(out, "  -> {dname:<28}");
+        let (active, inactive) = (&d.active, &d.inactive);
         if f.stats {
-            let _ = write!(out, "  -> {dname:<28}");
             five(out, &d.stats, false, f.exact);
         } else if f.rate {
             let r = &d.stats.rates;
-            let _ = write!(
-                out,
-                "  -> {dname:<28} {:>8} {:>8} {:>8}",
-                r.cps, r.inpps, r.outpps
-            );
+            let _ = write!(out, " {:>8} {:>8} {:>8}", r.cps, r.inpps, r.outpps);
             largenum(out, r.inbps, f.exact);
             largenum(out, r.outbps, f.exact);
         } else if f.thresholds {
-            let _ = write!(
-                out,
-                "  -> {dname:<28} {:<10} {:<10} {:<10} {:<10}",
-                0, 0, d.active, d.inactive
-            );
+            left(out, &[(&0, 10), (&0, 10), (active, 10), (inactive, 10)]);
         } else if f.persistent_conn {
-            let _ = write!(
-                out,
-                "  -> {dname:<28} {:<9} {:<11} {:<10} {:<10}",
-                d.weight, d.persistent, d.active, d.inactive
-            );
+            let (w, p) = (&d.weight, &d.persistent);
+            left(out, &[(w, 9), (p, 11), (active, 10), (inactive, 10)]);
         } else {
-            let _ = write!(
+            let fwd = &fwd_name(d.forwarding);
+            left(
                 out,
-                "  -> {dname:<28} {:<7} {:<6} {:<10} {:<10}",
-                fwd_name(d.forwarding),
-                d.weight,
-                d.active,
-                d.inactive
+                &[(fwd, 7), (&d.weight, 6), (active, 10), (inactive, 10)],
             );
         }
         out.push('\n');

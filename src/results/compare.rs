@@ -7,8 +7,8 @@
 //! `n/a`, never a panic. Pure file output, like the rest of `results`.
 
 use super::plot_common::{
-    Area, GRID, HEADER_H, INK, MUTED, OK, PlotResult, Swatch, Y_LABEL_W, anchored, legend_row,
-    nice_ceil, pale_box, panel_title, plot_px, render, text, trim,
+    Area, HEADER_H, INK, MUTED, OK, PlotResult, Swatch, Y_LABEL_W, anchored, legend_row, nice_ceil,
+    pale_box, panel_title, plot_px, render, styled_mesh, text, trim,
 };
 use super::{ResultsError, RunRecord};
 use crate::metrics::catalogue as cat;
@@ -144,22 +144,7 @@ pub fn comparison_table(runs: &[RunRecord]) -> String {
         }));
         rows.push(row);
     }
-    let widths = super::table::column_widths(&rows);
-    let mut out = String::new();
-    for r in &rows {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, &w))| match c {
-                0 | 1 => format!("{cell:<w$}"),
-                _ => format!("{cell:>w$}"),
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    super::table::aligned(&rows, 2)
 }
 
 /// The metric `name` of `run`, `None` when missing or NaN.
@@ -384,16 +369,11 @@ fn panel(root: &Area, area: &Area, runs: &[RunRecord], p: &Panel) -> PlotResult 
         .y_label_area_size(Y_LABEL_W)
         .build_cartesian_2d(-0.5f64..slots as f64 - 0.5, 0f64..y_max)?;
     let fmt = |v: &f64| trim(*v, 2);
-    chart
-        .configure_mesh()
+    styled_mesh(&mut chart)
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(8)
         .y_label_formatter(&fmt)
-        .label_style(text(13, INK))
-        .axis_desc_style(text(14, INK))
-        .light_line_style(GRID.mix(0.5))
-        .bold_line_style(GRID)
         .y_desc(y_desc)
         .draw()?;
 

@@ -103,18 +103,7 @@ pub fn deadtime_table(points: &[DeadtimePoint]) -> String {
             known(p.failed_requests).map_or("n/a".to_string(), |v| trim(v, 0)),
         ]);
     }
-    let widths = super::table::column_widths(&rows);
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, &w)| format!("{c:>w$}"))
-            .collect();
-        out.push_str(&cells.join("  "));
-        out.push('\n');
-    }
-    out
+    super::table::aligned(&rows, 0)
 }
 
 fn draw(root: &Area, points: &[&DeadtimePoint]) -> PlotResult {

@@ -4,8 +4,8 @@
 use super::derive::{self, Share};
 use super::marks::{EVENT_ROW_H, draw_events, event_rows};
 use super::plot_common::{
-    Area, GRID, INK, MUTED, PlotResult, Swatch, Y_LABEL_W, anchored, legend_row, nice_ceil,
-    palette, panel_title, plot_px, render, text, trim,
+    Area, INK, MUTED, PlotResult, Swatch, Y_LABEL_W, anchored, legend_row, nice_ceil, palette,
+    panel_title, plot_px, render, styled_mesh, trim,
 };
 use super::{ResultsError, RunRecord, plot_common};
 use plotters::prelude::*;
@@ -68,16 +68,11 @@ fn per_server_lines(root: &Area, area: &Area, run: &RunRecord, names: &[String])
     let mut chart = build(nice_ceil(data_max) / free)?;
 
     let fmt = |v: &f64| trim(*v, 1);
-    chart
-        .configure_mesh()
+    styled_mesh(&mut chart)
         .x_labels(12)
         .y_labels(8)
         .x_label_formatter(&fmt)
         .y_label_formatter(&fmt)
-        .label_style(text(13, INK))
-        .axis_desc_style(text(14, INK))
-        .light_line_style(GRID.mix(0.5))
-        .bold_line_style(GRID)
         .x_desc("time since load start (s)")
         .y_desc("successful requests / s")
         .draw()?;
@@ -121,16 +116,11 @@ fn share_bars(root: &Area, area: &Area, shares: &[Share]) -> PlotResult {
         .y_label_area_size(56)
         .build_cartesian_2d(-0.6f64..n as f64 - 0.4, 0f64..y_max)?;
     let pct = |v: &f64| format!("{}%", trim(*v, 1));
-    chart
-        .configure_mesh()
+    styled_mesh(&mut chart)
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(6)
         .y_label_formatter(&pct)
-        .label_style(text(13, INK))
-        .axis_desc_style(text(14, INK))
-        .light_line_style(GRID.mix(0.5))
-        .bold_line_style(GRID)
         .y_desc("share of successful requests")
         .draw()?;
 

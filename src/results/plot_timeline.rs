@@ -4,7 +4,7 @@
 use super::marks::{BAND_H, EVENT_ROW_H, draw_events, draw_masters, event_rows};
 use super::plot_common::{
     Area, FAIL, GRID, INK, OK, P50, P99, PlotResult, Swatch, anchored, legend_row, nice_ceil,
-    panel_title, plot_px, render, text, time_panel, trim,
+    panel_title, plot_px, render, styled_mesh, time_panel, trim,
 };
 use super::{ResultsError, RunRecord, derive, plot_common};
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
@@ -95,15 +95,11 @@ where
             trim(*v, 3)
         }
     };
-    let mut m = chart.configure_mesh();
+    let mut m = styled_mesh(chart);
     m.x_labels(14)
         .y_labels(y_labels.max(1))
         .x_label_formatter(&fmt_s)
         .y_label_formatter(&fmt_y)
-        .label_style(text(13, INK))
-        .axis_desc_style(text(14, INK))
-        .light_line_style(GRID.mix(0.5))
-        .bold_line_style(GRID)
         .y_desc(y_desc);
     if x_desc {
         m.x_desc("time since load start (s)");

@@ -79,18 +79,7 @@ pub fn sweep_table(points: &[SweepPoint]) -> String {
             known(p.failed_requests).map_or("n/a".to_string(), |v| trim(v, 0)),
         ]);
     }
-    let widths = super::table::column_widths(&rows);
-    let mut out = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, &w)| format!("{cell:>w$}"))
-            .collect();
-        out.push_str(&line.join("  "));
-        out.push('\n');
-    }
-    out
+    super::table::aligned(&rows, 0)
 }
 
 /// The points by advertisement interval, shortest first (NaN intervals last).

@@ -155,9 +155,33 @@ fn num(v: f64) -> String {
 }
 
 /// The width of each column of `rows` (in characters): the longest cell in it.
-pub(super) fn column_widths(rows: &[Vec<String>]) -> Vec<usize> {
+fn column_widths(rows: &[Vec<String>]) -> Vec<usize> {
     let columns = rows.first().map_or(0, Vec::len);
     (0..columns)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect()
+}
+
+/// `rows` as lines of cells two spaces apart, each cell padded to its column's width: the
+/// first `left` columns aligned left, the others right; no trailing spaces.
+pub(super) fn aligned(rows: &[Vec<String>], left: usize) -> String {
+    let widths = column_widths(rows);
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, &w))| {
+                if c < left {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -275,6 +275,23 @@ fn summary_table_marks_each_expectation() {
 }
 
 #[test]
+fn aligned_rows_are_padded_two_spaces_apart_left_then_right() {
+    let rows: Vec<Vec<String>> = [["run", "x", "ok"], ["long-run", "rr", "7"]]
+        .iter()
+        .map(|r| r.map(String::from).to_vec())
+        .collect();
+    assert_eq!(
+        super::table::aligned(&rows, 1),
+        "run        x  ok\nlong-run  rr   7\n"
+    );
+    assert_eq!(
+        super::table::aligned(&rows, 3),
+        "run       x   ok\nlong-run  rr  7\n"
+    );
+    assert_eq!(super::table::aligned(&[], 0), "");
+}
+
+#[test]
 fn errors_name_the_path_that_failed() {
     let tmp = TempDir::new("errors");
     std::fs::create_dir_all(&tmp.0).unwrap();

@@ -25,6 +25,7 @@ pub mod http;
 pub mod recv;
 mod udp;
 
+use crate::sockopt;
 use anyhow::{Context, bail};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -308,17 +309,7 @@ const UDP_RECV_BUFFER: libc::c_int = 4 << 20;
 /// loopback load of 40 000 requests/s already lost a few (`RcvbufErrors`). Best effort: capped
 /// by `net.core.rmem_max`.
 pub fn grow_recv_buffer(socket: &impl std::os::fd::AsRawFd) {
-    let bytes = UDP_RECV_BUFFER;
-    // SAFETY: a valid descriptor, and a pointer to a c_int with its size.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&raw const bytes).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    let _ = sockopt::set_int(socket, libc::SOL_SOCKET, libc::SO_RCVBUF, UDP_RECV_BUFFER);
 }
 
 /// A listening socket with a backlog fit for thousands of new connections per second.

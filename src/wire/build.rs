@@ -19,29 +19,28 @@ pub struct Flags {
 }
 
 impl Flags {
+    const NONE: Flags = Flags {
+        syn: false,
+        ack: false,
+        fin: false,
+        rst: false,
+    };
     pub const SYN: Flags = Flags {
         syn: true,
-        ack: false,
-        fin: false,
-        rst: false,
+        ..Flags::NONE
     };
     pub const ACK: Flags = Flags {
-        syn: false,
         ack: true,
-        fin: false,
-        rst: false,
+        ..Flags::NONE
     };
     pub const FIN_ACK: Flags = Flags {
-        syn: false,
         ack: true,
         fin: true,
-        rst: false,
+        ..Flags::NONE
     };
     pub const RST: Flags = Flags {
-        syn: false,
-        ack: false,
-        fin: false,
         rst: true,
+        ..Flags::NONE
     };
 }
 
@@ -105,30 +104,12 @@ pub fn tcp_segment(
         timestamp: None,
         payload,
     };
-    let ip = Ipv4Repr {
-        src_addr: ends.src,
-        dst_addr: ends.dst,
-        next_header: IpProtocol::Tcp,
-        payload_len: tcp.buffer_len(),
-        hop_limit: 64,
-    };
-    let mut buf = ethernet(
-        ends.src_mac,
-        ends.dst_mac,
-        EthernetProtocol::Ipv4,
-        ip.buffer_len() + tcp.buffer_len(),
-    );
-    let caps = ChecksumCapabilities::default();
-    let mut pkt = Ipv4Packet::new_unchecked(&mut buf[ETHERNET_HEADER_LEN..]);
-    ip.emit(&mut pkt, &caps);
-    let mut seg = TcpPacket::new_unchecked(pkt.payload_mut());
-    tcp.emit(
-        &mut seg,
-        &IpAddress::Ipv4(ends.src),
-        &IpAddress::Ipv4(ends.dst),
-        &caps,
-    );
-    buf
+    ipv4_frame(
+        ends,
+        IpProtocol::Tcp,
+        tcp.buffer_len(),
+        |b, src, dst, caps| tcp.emit(&mut TcpPacket::new_unchecked(b), src, dst, caps),
+    )
 }
 
 /// An Ethernet + IPv4 + UDP frame with `payload`, checksums filled.
@@ -137,31 +118,40 @@ pub fn udp_frame(ends: Endpoints, payload: &[u8]) -> Vec<u8> {
         src_port: ends.src_port,
         dst_port: ends.dst_port,
     };
+    let len = udp.header_len() + payload.len();
+    ipv4_frame(ends, IpProtocol::Udp, len, |b, src, dst, caps| {
+        let mut dgram = UdpPacket::new_unchecked(b);
+        let fill = |b: &mut [u8]| b.copy_from_slice(payload);
+        udp.emit(&mut dgram, src, dst, payload.len(), fill, caps)
+    })
+}
+
+/// An Ethernet + IPv4 frame of `ends` carrying `payload_len` bytes of `protocol`, which `emit`
+/// writes into the IPv4 payload (given the addresses and capabilities for its checksum).
+fn ipv4_frame(
+    ends: Endpoints,
+    protocol: IpProtocol,
+    payload_len: usize,
+    emit: impl FnOnce(&mut [u8], &IpAddress, &IpAddress, &ChecksumCapabilities),
+) -> Vec<u8> {
     let ip = Ipv4Repr {
         src_addr: ends.src,
         dst_addr: ends.dst,
-        next_header: IpProtocol::Udp,
-        payload_len: udp.header_len() + payload.len(),
+        next_header: protocol,
+        payload_len,
         hop_limit: 64,
     };
     let mut buf = ethernet(
         ends.src_mac,
         ends.dst_mac,
         EthernetProtocol::Ipv4,
-        ip.buffer_len() + ip.payload_len,
+        ip.buffer_len() + payload_len,
     );
     let caps = ChecksumCapabilities::default();
     let mut pkt = Ipv4Packet::new_unchecked(&mut buf[ETHERNET_HEADER_LEN..]);
     ip.emit(&mut pkt, &caps);
-    let mut dgram = UdpPacket::new_unchecked(pkt.payload_mut());
-    udp.emit(
-        &mut dgram,
-        &IpAddress::Ipv4(ends.src),
-        &IpAddress::Ipv4(ends.dst),
-        payload.len(),
-        |b| b.copy_from_slice(payload),
-        &caps,
-    );
+    let (src, dst) = (IpAddress::Ipv4(ends.src), IpAddress::Ipv4(ends.dst));
+    emit(pkt.payload_mut(), &src, &dst, &caps);
     buf
 }
 
