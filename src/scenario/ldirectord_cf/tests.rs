@@ -158,3 +158,28 @@ fn a_huge_file_name_is_cut_and_the_scenario_named() {
     assert!(e.starts_with("s.toml: field `ldirectord_cf`"), "{e:.200}");
     assert!(e.len() < 2000, "{} bytes", e.len());
 }
+
+#[test]
+fn health_may_still_name_the_checker_and_the_real_ldirectord_gets_the_file_as_it_is() {
+    let text = format!("{SCENARIO}[health]\nchecker = \"ldirectord\"\n");
+    let path = files("checker", &text, CF);
+    let s = Scenario::load(&path);
+    let other = files(
+        "checker-more",
+        &format!("{SCENARIO}[health]\nchecker = \"ldirectord\"\nfall = 2\n"),
+        CF,
+    );
+    let refused = Scenario::load(&other);
+    cleanup(&path);
+    cleanup(&other);
+    let s = s.unwrap();
+    assert_eq!(s.checker(), crate::scenario::Checker::Ldirectord);
+    assert_eq!(
+        s.health.as_ref().unwrap().fall,
+        3,
+        "the checks are the file's"
+    );
+    assert_eq!(s.ldirectord_cf_text.as_deref(), Some(CF));
+    let e = refused.unwrap_err().to_string();
+    assert!(e.contains("`[health]` is given both here and by"), "{e}");
+}
