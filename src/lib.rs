@@ -31,6 +31,7 @@ pub mod control;
 pub mod dataplane;
 pub mod director;
 pub mod duration;
+pub mod emu;
 pub mod file_error;
 pub mod health;
 pub mod http1;
