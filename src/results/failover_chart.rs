@@ -76,17 +76,26 @@ pub(super) fn draw(root: &Area, runs: &[RunRecord]) -> PlotResult {
     let sub = clip(root, &subtitle(runs), &sub_style, max_w)?;
     root.draw(&Text::new(sub, (16, 40), sub_style))?;
 
+    two_panels(root, runs, broken_panel, outage_panel)
+}
+
+/// A panel of a two-panel chart: the root, its area, the runs.
+pub(super) type Panel = fn(&Area, &Area, &Groups) -> PlotResult;
+
+/// Below the header, `left` and `right` side by side over the runs (their shared name start
+/// said once).
+pub(super) fn two_panels(root: &Area, runs: &[RunRecord], left: Panel, right: Panel) -> PlotResult {
     let body = root.split_vertically(HEADER_H).1;
     let (bw, _) = body.dim_in_pixel();
-    let (left, right) = body.split_horizontally(bw / 2);
+    let (left_area, right_area) = body.split_horizontally(bw / 2);
     let (prefix, names) = short_names(runs);
     let groups = Groups {
         runs,
         names: &names,
         prefix,
     };
-    broken_panel(root, &left, &groups)?;
-    outage_panel(root, &right, &groups)
+    left(root, &left_area, &groups)?;
+    right(root, &right_area, &groups)
 }
 
 /// What broken and outage mean, how many runs, and the revisions they came from.
@@ -110,7 +119,7 @@ fn subtitle(runs: &[RunRecord]) -> String {
 
 /// The run names to print: without the part every name shares up to a `-` (e.g. `failover-`),
 /// which is returned apart, so `failover-sync` and `failover-nosync` read `sync` and `nosync`.
-pub(super) fn short_names(runs: &[RunRecord]) -> (Option<String>, Vec<String>) {
+fn short_names(runs: &[RunRecord]) -> (Option<String>, Vec<String>) {
     let full: Vec<&str> = runs.iter().map(|r| r.scenario.as_str()).collect();
     let shared = match full.as_slice() {
         [first, _, ..] => first

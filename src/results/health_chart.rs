@@ -6,12 +6,12 @@
 //! `failed_before_detection`: registry entries); a missing or NaN value is no bar and `n/a`.
 
 use super::failover_chart::{
-    BAR_W, Chart, Groups, LEGEND_DY, TITLE_DY, bar_of_width, count, frame, known, millis,
-    short_names, tag,
+    BAR_W, Chart, Groups, LEGEND_DY, TITLE_DY, bar_of_width, count, frame, known, millis, tag,
+    two_panels,
 };
 use super::plot_common::{
-    Area, FAIL, HEADER_H, INK, MUTED, OK, PlotResult, Swatch, legend_row, nice_ceil, panel_title,
-    plot_px, render, text,
+    Area, FAIL, INK, MUTED, OK, PlotResult, Swatch, legend_row, nice_ceil, panel_title, plot_px,
+    render, text,
 };
 use super::{ResultsError, RunRecord};
 use crate::metrics::catalogue as cat;
@@ -46,17 +46,7 @@ pub fn write_health_chart(dir: &Path, runs: &[RunRecord]) -> Result<bool, Result
 pub(super) fn draw(root: &Area, runs: &[RunRecord]) -> PlotResult {
     root.draw(&Text::new(TITLE, (16, 10), text(22, INK)))?;
     root.draw(&Text::new(MEANS, (16, 40), text(14, MUTED)))?;
-    let body = root.split_vertically(HEADER_H).1;
-    let (bw, _) = body.dim_in_pixel();
-    let (left, right) = body.split_horizontally(bw / 2);
-    let (prefix, names) = short_names(runs);
-    let groups = Groups {
-        runs,
-        names: &names,
-        prefix,
-    };
-    times_panel(root, &left, &groups)?;
-    failed_panel(root, &right, &groups)
+    two_panels(root, runs, times_panel, failed_panel)
 }
 
 /// One labelled bar of `metric` for run `i`, `dx` off its centre, `width` wide.

@@ -404,13 +404,7 @@ impl Ctx<'_> {
         else {
             return Ok(());
         };
-        let n: u8 = name
-            .strip_prefix('d')
-            .and_then(|n| n.parse().ok())
-            .context("director names are d1, d2")?;
-        wait_for("director", Duration::from_secs(5), || {
-            self.director_stats(name).is_ok()
-        })?;
+        let (n, host) = self.host_beside(name)?;
         super::heartbeat::find()?;
         let files = super::heartbeat::HeartbeatFiles::new(&self.state, n);
         // ldirectord as the group's second resource (the seed's set-up).
@@ -419,18 +413,42 @@ impl Ctx<'_> {
         let ldirectord = cf.as_deref().map(|text| (name_in_ha_d, text));
         let socket = self.control(name);
         let (program, args) = files.prepare(self.scenario, hb, (&self.exe, &socket), ldirectord)?;
-        let (host, _) = super::heartbeat::host(n);
-        let mut cmd: Command = self.lab.command(&host, &program);
-        cmd.args(&args)
+        self.spawn_daemon(procs, (&host, &host), &program, &args)
+    }
+
+    /// Director `name`'s number and the kernel host beside it (`dNhb`), once the director
+    /// answers on its control socket (what runs there talks to it).
+    fn host_beside(&self, name: &str) -> anyhow::Result<(u8, String)> {
+        let n: u8 = name
+            .strip_prefix('d')
+            .and_then(|n| n.parse().ok())
+            .context("director names are d1, d2")?;
+        wait_for("director", Duration::from_secs(5), || {
+            self.director_stats(name).is_ok()
+        })?;
+        Ok((n, super::heartbeat::host(n).0))
+    }
+
+    /// Starts `program` with `args` in `host`'s namespace as process group `name` (its
+    /// output in `<name>.out.log` and `<name>.log`): a daemon beside a director.
+    fn spawn_daemon(
+        &self,
+        procs: &mut Procs,
+        (host, name): (&str, &str),
+        program: &Path,
+        args: &[String],
+    ) -> anyhow::Result<()> {
+        let mut cmd: Command = self.lab.command(host, program);
+        cmd.args(args)
             .stdin(Stdio::null())
-            .stdout(log_file(&self.state, &format!("{host}.out.log"))?)
-            .stderr(log_file(&self.state, &format!("{host}.log"))?)
+            .stdout(log_file(&self.state, &format!("{name}.out.log"))?)
+            .stderr(log_file(&self.state, &format!("{name}.log"))?)
             .process_group(0);
         let child = self
             .lab
-            .spawn(&host, &mut cmd)
-            .with_context(|| format!("starting Heartbeat in {host}"))?;
-        procs.add_group(&host, child);
+            .spawn(host, &mut cmd)
+            .with_context(|| format!("starting {} in {host}", program.display()))?;
+        procs.add_group(name, child);
         Ok(())
     }
 
@@ -444,30 +462,11 @@ impl Ctx<'_> {
         let Some(cf) = self.ldirectord_cf()?.filter(|_| !managed) else {
             return Ok(());
         };
-        let n: u8 = name
-            .strip_prefix('d')
-            .and_then(|n| n.parse().ok())
-            .context("director names are d1, d2")?;
         // Its first `ipvsadm -L -n` must reach the director.
-        wait_for("director", Duration::from_secs(5), || {
-            self.director_stats(name).is_ok()
-        })?;
+        let (_, host) = self.host_beside(name)?;
         let files = super::ldirectord::LdirectordFiles::new(&self.state, name);
         let (program, args) = files.prepare(&cf, &self.exe, &self.control(name))?;
-        let (host, _) = super::heartbeat::host(n);
-        let proc_name = ldirectord_of(name);
-        let mut cmd: Command = self.lab.command(&host, &program);
-        cmd.args(&args)
-            .stdin(Stdio::null())
-            .stdout(log_file(&self.state, &format!("{proc_name}.out.log"))?)
-            .stderr(log_file(&self.state, &format!("{proc_name}.log"))?)
-            .process_group(0);
-        let child = self
-            .lab
-            .spawn(&host, &mut cmd)
-            .with_context(|| format!("starting ldirectord in {host}"))?;
-        procs.add_group(&proc_name, child);
-        Ok(())
+        self.spawn_daemon(procs, (&host, &ldirectord_of(name)), &program, &args)
     }
 
     /// The ldirectord.cf ldirectord reads (`[health] checker = "ldirectord"`; none otherwise):
