@@ -146,14 +146,27 @@ fn ask_udp(target: SocketAddr, timeout: Duration) -> std::io::Result<Vec<u8>> {
     } else {
         "[::]:0".parse().expect("literal")
     };
+    let deadline = Instant::now() + timeout;
     let socket = UdpSocket::bind(local)?;
     socket.connect(target)?;
-    socket.set_read_timeout(Some(timeout))?;
     socket.send(UDP_REQUEST)?;
     let mut buf = vec![0u8; MAX_LINE];
-    let n = socket.recv(&mut buf)?;
-    buf.truncate(n);
-    Ok(buf)
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        socket.set_read_timeout(Some(left))?;
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            // A signal to this process (a child ending) is not an answer: wait on.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
