@@ -18,3 +18,11 @@ pub trait Node {
     /// When the node next needs [`Node::handle_timeout`]; `None`: only when a frame comes.
     fn poll_timeout(&mut self) -> Option<Instant>;
 }
+
+pub mod director;
+pub mod fabric;
+pub mod link;
+pub mod sim;
+pub mod switch;
+#[cfg(test)]
+mod tests;
