@@ -19,9 +19,10 @@ pub trait Node {
     fn poll_timeout(&mut self) -> Option<Instant>;
 }
 
-pub mod director;
 pub mod fabric;
 pub mod link;
+pub mod nodes;
+pub mod pool;
 pub mod sim;
 pub mod switch;
 #[cfg(test)]

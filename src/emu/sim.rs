@@ -3,14 +3,15 @@
 //! sends on what it caused; idle time costs nothing. Ties go to frames first, then to the
 //! lowest node, then to the frame sent first, so a run is a function of the seed.
 //!
-//! Frames live in a pool of fixed buffers that only grows (to the most frames ever in flight):
-//! after warm-up a frame's trip allocates nothing, formats nothing and takes no lock.
+//! Frames live in a [`Pool`] of fixed buffers: after warm-up a frame's trip allocates nothing,
+//! formats nothing and takes no lock.
 //! A livelock (a node that stays due, frames that never leave an instant) is reported as
 //! [`Stalled`] after [`LIMIT`] steps at one instant, not spun on.
 
 use super::Node;
 use super::fabric::{Fabric, Hop, TopologyError};
 use super::link::{Dropped, Impairments};
+use super::pool::{FRAME_BUF, Pool};
 use super::switch::Forward;
 use smoltcp::time::Instant;
 use std::cmp::Reverse;
@@ -18,9 +19,6 @@ use std::collections::BinaryHeap;
 
 /// Steps at one instant before the loop calls it a livelock.
 pub const LIMIT: u64 = 1_000_000;
-/// A frame buffer: an Ethernet frame of up to 1500 bytes of payload fits, with room to spare
-/// (the director asks for at least 1536).
-pub const FRAME_BUF: usize = 2048;
 
 /// A frame in flight: it lands at `hop` at `at`.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,8 +62,7 @@ pub struct Sim<N: Node> {
     deadlines: Vec<Option<Instant>>,
     pub fabric: Fabric,
     flight: BinaryHeap<Reverse<InFlight>>,
-    bufs: Vec<Box<[u8]>>,
-    free: Vec<u32>,
+    pool: Pool,
     now: Instant,
     seq: u64,
     /// Nodes added or acted on since the last step: their frames and deadline to take.
@@ -81,8 +78,7 @@ impl<N: Node> Sim<N> {
             deadlines: Vec::new(),
             fabric: Fabric::new(seed),
             flight: BinaryHeap::new(),
-            bufs: Vec::new(),
-            free: Vec::new(),
+            pool: Pool::default(),
             now: Instant::ZERO,
             seq: 0,
             touched: Vec::new(),
@@ -210,10 +206,10 @@ impl<N: Node> Sim<N> {
             }
             Hop::Node { node, port } => {
                 self.counters.delivered += 1;
-                let frame = &mut self.bufs[f.buf as usize][..f.len as usize];
+                let frame = &mut self.pool.get_mut(f.buf)[..f.len as usize];
                 match self.nodes[node].handle_frame(self.now, port, frame) {
                     Some(out) => self.send(node, out, f.buf, f.len as usize),
-                    None => self.free.push(f.buf),
+                    None => self.pool.put(f.buf),
                 }
                 self.drain(node);
                 Some(node)
@@ -223,7 +219,7 @@ impl<N: Node> Sim<N> {
 
     /// A frame reached `switch` on `from`: out of one port, or a copy out of every other one.
     fn through_switch(&mut self, switch: usize, from: usize, buf: u32, len: usize) {
-        let frame = &self.bufs[buf as usize][..len];
+        let frame = &self.pool.get(buf)[..len];
         match self.fabric.switch(switch, from, frame) {
             Some(Forward::One(to)) => self.down(switch, to, buf, len),
             Some(Forward::Flood) => {
@@ -234,14 +230,12 @@ impl<N: Node> Sim<N> {
                         self.down(switch, to, buf, len);
                         return;
                     }
-                    let copy = self.take_buf();
-                    let (src, dst) = two(&mut self.bufs, buf, copy);
-                    dst[..len].copy_from_slice(&src[..len]);
+                    let copy = self.pool.copy(buf, len);
                     self.down(switch, to, copy, len);
                 }
-                self.free.push(buf);
+                self.pool.put(buf);
             }
-            Some(Forward::Filter) | None => self.free.push(buf),
+            Some(Forward::Filter) | None => self.pool.put(buf),
         }
     }
 
@@ -253,10 +247,10 @@ impl<N: Node> Sim<N> {
     /// Every frame `node` has to send, sent; then its next deadline.
     fn drain(&mut self, node: usize) {
         loop {
-            let buf = self.take_buf();
-            let out = self.nodes[node].poll_transmit(self.now, &mut self.bufs[buf as usize]);
+            let buf = self.pool.take();
+            let out = self.nodes[node].poll_transmit(self.now, self.pool.get_mut(buf));
             let Some((port, len)) = out else {
-                self.free.push(buf);
+                self.pool.put(buf);
                 break;
             };
             self.send(node, port, buf, len);
@@ -268,7 +262,7 @@ impl<N: Node> Sim<N> {
     fn send(&mut self, node: usize, port: usize, buf: u32, len: usize) {
         if len == 0 || len > FRAME_BUF {
             self.counters.malformed += 1;
-            self.free.push(buf);
+            self.pool.put(buf);
             return;
         }
         let landing = self.fabric.from_node(self.now, (node, port), len);
@@ -294,46 +288,11 @@ impl<N: Node> Sim<N> {
             Err(Dropped::Lost) => self.counters.lost += 1,
             Err(Dropped::QueueFull) => self.counters.queue_full += 1,
         }
-        self.free.push(buf);
+        self.pool.put(buf);
     }
 
-    fn take_buf(&mut self) -> u32 {
-        self.free.pop().unwrap_or_else(|| {
-            self.bufs.push(vec![0; FRAME_BUF].into_boxed_slice());
-            (self.bufs.len() - 1) as u32
-        })
-    }
-
-    /// Frames in flight now.
-    pub fn in_flight(&self) -> usize {
-        self.flight.len()
-    }
-}
-
-/// Two different buffers of the pool, the first to read, the second to write.
-fn two(bufs: &mut [Box<[u8]>], a: u32, b: u32) -> (&[u8], &mut [u8]) {
-    let (a, b) = (a as usize, b as usize);
-    if a < b {
-        let (lo, hi) = bufs.split_at_mut(b);
-        (&lo[a], &mut hi[0])
-    } else {
-        let (lo, hi) = bufs.split_at_mut(a);
-        (&hi[0], &mut lo[b])
-    }
-}
-
-/// A boxed node is a node (labs of mixed hosts: `Sim<Box<dyn Node>>`).
-impl<T: Node + ?Sized> Node for Box<T> {
-    fn handle_frame(&mut self, now: Instant, port: usize, frame: &mut [u8]) -> Option<usize> {
-        (**self).handle_frame(now, port, frame)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        (**self).handle_timeout(now)
-    }
-    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
-        (**self).poll_transmit(now, buf)
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        (**self).poll_timeout()
+    /// Frames in flight now, and frame buffers ever made (the most ever in flight).
+    pub fn in_flight(&self) -> (usize, usize) {
+        (self.flight.len(), self.pool.len())
     }
 }

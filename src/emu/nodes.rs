@@ -1,7 +1,8 @@
-//! The director as an emulated host: [`crate::node::Director`] behind the [`Node`] trait.
-//! Port 0 is its outside interface (the LAN), port 1 its inside one (a two-armed NAT
-//! director's real-server network). Frames on the fabric are whole frames with finished
-//! checksums, so no virtio-net offload header goes with them.
+//! Hosts as the fabric drives them: [`crate::node::Director`] behind the [`Node`] trait, and
+//! a boxed node (labs of mixed hosts, `Sim<Box<dyn Node>>`). The director's port 0 is its
+//! outside interface (the LAN), port 1 its inside one (a two-armed NAT director's real-server
+//! network). Frames on the fabric are whole frames with finished checksums, so no virtio-net
+//! offload header goes with them.
 
 use super::Node;
 use crate::dataplane::Iface;
@@ -37,5 +38,21 @@ impl Node for Director {
 
     fn poll_timeout(&mut self) -> Option<Instant> {
         Director::poll_timeout(self)
+    }
+}
+
+/// A boxed node is a node (labs of mixed hosts: `Sim<Box<dyn Node>>`).
+impl<T: Node + ?Sized> Node for Box<T> {
+    fn handle_frame(&mut self, now: Instant, port: usize, frame: &mut [u8]) -> Option<usize> {
+        (**self).handle_frame(now, port, frame)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        (**self).handle_timeout(now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        (**self).poll_transmit(now, buf)
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        (**self).poll_timeout()
     }
 }
