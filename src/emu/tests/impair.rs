@@ -103,23 +103,18 @@ fn jitter_keeps_order_unless_reorder_is_set() {
     assert_eq!(order(&kept), sorted);
     assert_ne!(order(&free), sorted);
     // Every delay within latency ± jitter, plus B's 20 µs; both ends of the range drawn.
-    for sim in [&kept, &free] {
-        let delays: Vec<u64> = sim
-            .node(1)
-            .seen
-            .iter()
-            .map(|s| (s.at - us(100 * u64::from(s.tag))).total_micros())
-            .collect();
-        assert!(delays.iter().all(|d| (120..=920).contains(d)), "{delays:?}");
-    }
-    let delays = |sim: &Sim<Host>| {
+    let delays = |sim: &Sim<Host>| -> Vec<u64> {
         let seen = &sim.node(1).seen;
-        let d: Vec<u64> = seen
-            .iter()
-            .map(|s| (s.at - us(100 * u64::from(s.tag))).total_micros())
-            .collect();
-        (*d.iter().min().unwrap(), *d.iter().max().unwrap())
+        let sent = |s: &Seen| us(100 * u64::from(s.tag));
+        seen.iter()
+            .map(|s| (s.at - sent(s)).total_micros())
+            .collect()
     };
-    let (lo, hi) = delays(&free);
-    assert!(lo < 140 && hi > 900, "{lo}..{hi}");
+    for sim in [&kept, &free] {
+        let d = delays(sim);
+        assert!(d.iter().all(|d| (120..=920).contains(d)), "{d:?}");
+    }
+    let d = delays(&free);
+    let (lo, hi) = (d.iter().min().unwrap(), d.iter().max().unwrap());
+    assert!(*lo < 140 && *hi > 900, "{lo}..{hi}");
 }
