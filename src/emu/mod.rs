@@ -18,3 +18,12 @@ pub trait Node {
     /// When the node next needs [`Node::handle_timeout`]; `None`: only when a frame comes.
     fn poll_timeout(&mut self) -> Option<Instant>;
 }
+
+pub mod fabric;
+pub mod link;
+pub mod nodes;
+pub mod pool;
+pub mod sim;
+pub mod switch;
+#[cfg(test)]
+mod tests;

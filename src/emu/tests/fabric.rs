@@ -1,0 +1,108 @@
+//! Latency to the microsecond, learning and flooding, two switches, a point-to-point cable,
+//! and bad frames dropped and counted.
+
+use super::{Host, dus, frame, mac, us};
+use crate::emu::link::Impairments;
+use crate::emu::sim::Sim;
+use crate::wire::EthernetAddress;
+
+fn latency(micros: u64) -> Impairments {
+    Impairments {
+        latency: dus(micros),
+        ..Impairments::default()
+    }
+}
+
+/// A (30 µs cable) and B (50 µs) and C (default) on one switch; B echoes.
+fn three() -> Sim<Host> {
+    let mut sim = Sim::new(1);
+    let br0 = sim.add_switch();
+    let a = sim.add_node(Host::new(1));
+    let b = sim.add_node(Host::echo(2));
+    let c = sim.add_node(Host::new(3));
+    sim.attach(a, 0, br0, latency(30)).unwrap();
+    sim.attach(b, 0, br0, latency(50)).unwrap();
+    sim.attach(c, 0, br0, Impairments::default()).unwrap();
+    sim
+}
+
+#[test]
+fn a_frame_arrives_at_send_plus_both_cables_latency_and_learning_stops_the_flood() {
+    let mut sim = three();
+    // To B's MAC, not yet learned: flooded to B and C.
+    sim.node_mut(0)
+        .send_at(us(1_000), 0, frame(mac(2), mac(1), 7, 60));
+    sim.run_until(us(10_000)).unwrap();
+    let b = &sim.node(1).seen;
+    assert_eq!(b.len(), 1);
+    assert_eq!((b[0].at, b[0].port, b[0].tag), (us(1_080), 0, 7));
+    // C got the flood after 30 + 20 µs, but not B's echo: the switch learned A's port.
+    let c: Vec<_> = sim.node(2).seen.iter().map(|s| s.at).collect();
+    assert_eq!(c, [us(1_050)]);
+    // The echo, unicast to A: 50 + 30 µs after B got it.
+    let a = &sim.node(0).seen;
+    assert_eq!(a.len(), 1);
+    assert_eq!((a[0].at, a[0].tag), (us(1_160), 7));
+    let br0 = &sim.fabric.switches[0];
+    assert_eq!(br0.port_of(mac(1)), Some(0));
+    assert_eq!(br0.port_of(mac(2)), Some(1));
+    assert_eq!((br0.stats.flooded, br0.stats.forwarded), (1, 1));
+}
+
+#[test]
+fn broadcast_reaches_every_other_port_of_its_switch_only() {
+    let mut sim = Sim::new(1);
+    let (br0, br1) = (sim.add_switch(), sim.add_switch());
+    let hosts: Vec<usize> = (1..=4).map(|n| sim.add_node(Host::new(n))).collect();
+    // A router-like node with one port on each switch.
+    let router = sim.add_node(Host::new(9));
+    for &h in &hosts[..2] {
+        sim.attach(h, 0, br0, Impairments::default()).unwrap();
+    }
+    for &h in &hosts[2..] {
+        sim.attach(h, 0, br1, Impairments::default()).unwrap();
+    }
+    sim.attach(router, 0, br0, Impairments::default()).unwrap();
+    sim.attach(router, 1, br1, Impairments::default()).unwrap();
+    let bcast = frame(EthernetAddress::BROADCAST, mac(1), 1, 60);
+    sim.node_mut(hosts[0]).send_at(us(0), 0, bcast);
+    sim.run_until(us(1_000)).unwrap();
+    let got = |n: usize| sim.node(n).seen.len();
+    assert_eq!([got(0), got(1), got(2), got(3)], [0, 1, 0, 0]);
+    let r = &sim.node(router).seen;
+    assert_eq!((r.len(), r[0].port, r[0].at), (1, 0, us(40)));
+}
+
+#[test]
+fn a_point_to_point_cable_has_one_latency_each_way() {
+    let mut sim = Sim::new(1);
+    let a = sim.add_node(Host::new(1));
+    let b = sim.add_node(Host::echo(2));
+    sim.connect((a, 1), (b, 3), latency(7)).unwrap();
+    sim.node_mut(a)
+        .send_at(us(100), 1, frame(mac(2), mac(1), 5, 60));
+    sim.run_until(us(1_000)).unwrap();
+    let b = &sim.node(b).seen;
+    assert_eq!((b[0].at, b[0].port), (us(107), 3));
+    let a = &sim.node(a).seen;
+    assert_eq!((a[0].at, a[0].port, a[0].tag), (us(114), 1, 5));
+    assert!(
+        sim.connect((0, 1), (1, 0), latency(1)).is_err(),
+        "port in use"
+    );
+}
+
+#[test]
+fn bad_frames_are_dropped_and_counted() {
+    let mut sim = three();
+    // Shorter than an Ethernet header; empty; out of a port without a cable.
+    sim.node_mut(0).send_at(us(0), 0, vec![0xff; 5]);
+    sim.node_mut(0).send_at(us(1), 0, Vec::new());
+    sim.node_mut(0)
+        .send_at(us(2), 4, frame(mac(2), mac(1), 1, 60));
+    sim.run_until(us(1_000)).unwrap();
+    assert_eq!(sim.fabric.switches[0].stats.malformed, 1);
+    assert_eq!(sim.counters.malformed, 1);
+    assert_eq!(sim.counters.unwired, 1);
+    assert_eq!(sim.counters.delivered, 0);
+}
