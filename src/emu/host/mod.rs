@@ -7,10 +7,16 @@
 //! one server connection; `server` and `client` are the nodes; `exchange` is one client
 //! connection's request and response.
 
+mod client;
+mod exchange;
 mod serve;
 mod server;
 mod stack;
 
+pub use client::{ClientConfig, Pacing, SimClient, Sources};
 pub use serve::ServerStats;
 pub use server::{ServerConfig, ServerState, SimServer};
 pub use stack::{Counters, MAX_FRAME};
+
+#[cfg(test)]
+mod tests;

@@ -134,7 +134,10 @@ impl Slot {
                 Err(_) if self.hung || hang => (None, self.len),
                 Ok(Some((req, n))) => {
                     self.skip = req.content_length;
-                    (Some(answer(&req, name, &mut self.out, &mut self.body_left)), n)
+                    (
+                        Some(answer(&req, name, &mut self.out, &mut self.body_left)),
+                        n,
+                    )
                 }
                 Err(e) => {
                     st.bad_requests += 1;
@@ -155,7 +158,7 @@ impl Slot {
                 }
             }
         }
-        if !sock.may_recv() && self.out.is_empty() && self.body_left == 0 {
+        if sock.state() == tcp::State::CloseWait && self.out.is_empty() && self.body_left == 0 {
             // The client closed its side and nothing is owed: close ours.
             sock.close();
             self.phase = Phase::Closing;

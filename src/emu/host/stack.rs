@@ -29,7 +29,7 @@ pub struct Counters {
     pub frames_out: u64,
     /// Frames that do not parse (Ethernet, ARP or IPv4 header).
     pub malformed: u64,
-    /// IPv4 packets to an address this host does not hold.
+    /// Frames to another MAC, and IPv4 packets to an address this host does not hold.
     pub not_ours: u64,
     /// ARP requests left unanswered on purpose (for an address the host does not announce).
     pub arp_ignored: u64,
@@ -129,7 +129,10 @@ impl Stack {
         let mut config = Config::new(HardwareAddress::Ethernet(mac));
         config.random_seed = seed;
         let mut tx = TxQueue::default();
-        let mut port = Port { rx: None, tx: &mut tx };
+        let mut port = Port {
+            rx: None,
+            tx: &mut tx,
+        };
         let now = Instant::ZERO;
         let mut iface = Interface::new(config, &mut port, now);
         iface.update_ip_addrs(|a| {
@@ -153,7 +156,8 @@ impl Stack {
     /// Filters `frame` and gives it to the stack if the host takes it.
     pub fn input(&mut self, now: Instant, frame: &[u8], addrs: &impl Addresses) {
         self.now = now;
-        match admit(frame, addrs) {
+        let mac = self.iface.hardware_addr();
+        match admit(frame, mac, addrs) {
             Admit::Take => {
                 self.counters.frames_in += 1;
                 let mut port = Port {
@@ -208,10 +212,14 @@ enum Admit {
 }
 
 /// The kernel's address checks, before smoltcp sees the frame.
-fn admit(frame: &[u8], addrs: &impl Addresses) -> Admit {
+fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admit {
     let Ok(eth) = EthernetFrame::new_checked(frame) else {
         return Admit::Malformed;
     };
+    let dst = eth.dst_addr();
+    if HardwareAddress::Ethernet(dst) != mac && dst.is_unicast() {
+        return Admit::NotOurs;
+    }
     match eth.ethertype() {
         EthernetProtocol::Arp => {
             let Ok(repr) = ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p))
