@@ -11,6 +11,7 @@
 //! source addresses ([`Sources`]), sorted and binary-searched.
 
 use super::exchange::{Done, Worker, failed};
+use super::load::{ClientConfig, Pacing, Sources};
 use super::stack::{Addresses, Counters, Stack};
 use crate::client::record::{ErrorKind, Outcome, Recorder};
 use crate::emu::Node;
@@ -19,7 +20,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{IpEndpoint, Ipv4Address};
 
 /// Socket buffer sizes of a client connection (receive, send).
 const RX_BUF: usize = 16 * 1024;
@@ -28,55 +29,6 @@ const TX_BUF: usize = 1024;
 /// The source ports a connection takes one of (Linux's default `ip_local_port_range`).
 const FIRST_PORT: u32 = 32768;
 const PORT_COUNT: u32 = 61000 - FIRST_PORT;
-
-/// The source addresses of the connections, used round robin.
-#[derive(Debug, Clone)]
-pub enum Sources {
-    /// `count` consecutive addresses from `first`.
-    Range {
-        first: Ipv4Address,
-        count: u32,
-    },
-    List(Vec<Ipv4Address>),
-}
-
-/// How requests are paced.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pacing {
-    /// A fixed arrival rate (requests per second), whatever the answers.
-    Open { rate: f64 },
-    /// Each worker: its next request after the previous one's end, plus `think` (success) or
-    /// `backoff` (failure).
-    Closed { think: Duration, backoff: Duration },
-}
-
-/// How a simulated client is set up.
-#[derive(Debug, Clone)]
-pub struct ClientConfig {
-    /// The load's name in the report.
-    pub load: String,
-    pub mac: EthernetAddress,
-    /// Its own address on its link (answers ARP for it), with the link's prefix.
-    pub addr: Ipv4Cidr,
-    pub gateway: Option<Ipv4Address>,
-    pub sources: Sources,
-    pub target: (Ipv4Address, u16),
-    /// The path requested (e.g. `/bytes/100`).
-    pub path: String,
-    pub pacing: Pacing,
-    /// Closed loop: workers. Open loop: most requests in flight.
-    pub concurrency: usize,
-    /// Requests per connection before a new one (1: a new connection per request; 0: never).
-    pub requests_per_conn: u64,
-    /// Per request, from its intended start.
-    pub timeout: Duration,
-    pub max_requests: u64,
-    pub start: Instant,
-    pub duration: Duration,
-    /// The report's interval.
-    pub interval: Duration,
-    pub seed: u64,
-}
 
 struct Addrs {
     own: Ipv4Address,
