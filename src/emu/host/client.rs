@@ -134,7 +134,12 @@ impl SimClient {
         let at = match c.pacing {
             // Microseconds: the cast rounds down to a whole one.
             Pacing::Open { rate } => {
-                c.start + Duration::from_micros((self.claimed as f64 * 1e6 / rate) as u64)
+                // No rate, no arrival; past the duration, none either (and no overflow).
+                let us = self.claimed as f64 * 1e6 / rate;
+                if rate.is_nan() || rate <= 0.0 || us >= c.duration.total_micros() as f64 {
+                    return None;
+                }
+                c.start + Duration::from_micros(us as u64)
             }
             Pacing::Closed { .. } => c.start,
         };
