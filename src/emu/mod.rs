@@ -3,6 +3,8 @@
 //! and real servers) is a sans-IO [`Node`] that the fabric drives: frames in and out on
 //! numbered ports, and a deadline; time only moves when the event loop says so.
 
+pub mod host;
+
 use smoltcp::time::Instant;
 
 /// One host of an emulated lab, as the fabric drives it (the shape of `node::Director`).

@@ -1,0 +1,259 @@
+//! [`SimClient`]: the load generator of an emulated lab, on smoltcp TCP from many source
+//! addresses, recording every outcome into the real client's [`Recorder`] (so the same
+//! [`ClientReport`] and metrics come out). The timing is `tapvs client`'s (see
+//! `src/client/load.rs`): open loop, request i intended at `start + i / rate` and claimed by a
+//! free worker, its latency and timeout counted from then; closed loop, each worker sending
+//! after the previous answer plus the think time, or the error backoff. The load ends after
+//! `max_requests` or at `start + duration`, and every request ends by its timeout.
+//!
+//! Many addresses on one interface: smoltcp 0.14 holds at most 8 addresses per interface (2
+//! as built here), so the interface runs with AnyIP and the host's filter accepts exactly the
+//! source addresses ([`Sources`]), sorted and binary-searched.
+
+use super::exchange::{Done, Worker, failed};
+use super::load::{ClientConfig, Pacing, Sources};
+use super::stack::{Addresses, Counters, Stack};
+use crate::client::record::{ErrorKind, Outcome, Recorder};
+use crate::emu::Node;
+use crate::metrics::ClientReport;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use smoltcp::socket::tcp;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{IpEndpoint, Ipv4Address};
+
+/// Socket buffer sizes of a client connection (receive, send).
+const RX_BUF: usize = 16 * 1024;
+const TX_BUF: usize = 1024;
+
+/// The source ports a connection takes one of (Linux's default `ip_local_port_range`).
+const FIRST_PORT: u32 = 32768;
+const PORT_COUNT: u32 = 61000 - FIRST_PORT;
+
+struct Addrs {
+    own: Ipv4Address,
+    sources: Vec<Ipv4Address>,
+}
+
+impl Addresses for Addrs {
+    fn accepts(&self, dst: Ipv4Address) -> bool {
+        dst == self.own || self.sources.binary_search(&dst).is_ok()
+    }
+    fn answers_arp(&self, target: Ipv4Address) -> bool {
+        self.accepts(target)
+    }
+}
+
+/// A simulated load generator on one port of the fabric (port 0).
+pub struct SimClient {
+    stack: Stack,
+    addrs: Addrs,
+    /// The source addresses in the configured order.
+    order: Vec<Ipv4Address>,
+    config: ClientConfig,
+    workers: Vec<Worker>,
+    /// The requests with and without `Connection: close`.
+    requests: (Vec<u8>, Vec<u8>),
+    /// Requests claimed so far (the next open-loop arrival's index).
+    claimed: u64,
+    conns: u64,
+    /// Where the source ports start (drawn from the seed, like the kernel's random offset).
+    port_offset: u32,
+    recorder: Option<Recorder>,
+}
+
+impl SimClient {
+    pub fn new(config: ClientConfig) -> Self {
+        let mut stack = Stack::new(config.mac, config.addr, config.gateway, config.seed);
+        let order: Vec<Ipv4Address> = match &config.sources {
+            Sources::Range { first, count } => (0..*count)
+                .filter_map(|i| u32::from(*first).checked_add(i).map(Ipv4Address::from))
+                .collect(),
+            Sources::List(list) => list.clone(),
+        };
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        let workers = (0..config.concurrency.max(1))
+            .map(|_| {
+                let mut sock = tcp::Socket::new(
+                    tcp::SocketBuffer::new(vec![0; RX_BUF]),
+                    tcp::SocketBuffer::new(vec![0; TX_BUF]),
+                );
+                sock.set_nagle_enabled(false);
+                let mut w = Worker::new(stack.sockets.add(sock));
+                w.not_before = config.start;
+                w
+            })
+            .collect();
+        let host = config.target.0.to_string();
+        let requests = (
+            crate::client::http::request(&config.path, &host, true),
+            crate::client::http::request(&config.path, &host, config.requests_per_conn == 1),
+        );
+        let to_std = |d: Duration| std::time::Duration::from_micros(d.total_micros());
+        let recorder = Recorder::new(to_std(config.duration), to_std(config.interval));
+        Self {
+            stack,
+            addrs: Addrs {
+                own: config.addr.address(),
+                sources: sorted,
+            },
+            order,
+            port_offset: ChaCha8Rng::seed_from_u64(config.seed).random_range(0..PORT_COUNT),
+            config,
+            workers,
+            requests,
+            claimed: 0,
+            conns: 0,
+            recorder: Some(recorder),
+        }
+    }
+
+    /// The filter's and the interface's frame counters.
+    pub fn counters(&self) -> Counters {
+        self.stack.counters
+    }
+
+    /// Whether the load is over: nothing more to send, nothing in flight.
+    pub fn is_done(&self) -> bool {
+        self.next_arrival().is_none() && self.workers.iter().all(|w| w.deadline().is_none())
+    }
+
+    /// The report so far (every interval, and the total); `None` once taken.
+    pub fn take_report(&mut self) -> Option<ClientReport> {
+        let recorder = self.recorder.take()?;
+        Some(recorder.finish(&self.config.load, 0))
+    }
+
+    /// When the next request is intended, if the load has one left.
+    fn next_arrival(&self) -> Option<Instant> {
+        let c = &self.config;
+        if self.claimed >= c.max_requests {
+            return None;
+        }
+        let at = match c.pacing {
+            // Microseconds: the cast rounds down to a whole one.
+            Pacing::Open { rate } => {
+                // No rate, no arrival; past the duration, none either (and no overflow).
+                let us = self.claimed as f64 * 1e6 / rate;
+                if rate.is_nan() || rate <= 0.0 || us >= c.duration.total_micros() as f64 {
+                    return None;
+                }
+                c.start + Duration::from_micros(us as u64)
+            }
+            Pacing::Closed { .. } => c.start,
+        };
+        (at < c.start + c.duration).then_some(at)
+    }
+
+    /// Runs the workers, records what finished, and starts what is due.
+    fn step(&mut self, now: Instant) {
+        for i in 0..self.workers.len() {
+            let w = &mut self.workers[i];
+            let sock = self.stack.sockets.get_mut::<tcp::Socket>(w.handle);
+            let requests = (&self.requests.0[..], &self.requests.1[..]);
+            if let Some(done) = w.step(now, sock, requests) {
+                self.finish(i, now, done);
+            }
+        }
+        while let Some(at) = self.next_arrival() {
+            let at = match self.config.pacing {
+                Pacing::Open { .. } => at,
+                Pacing::Closed { .. } => now.max(at),
+            };
+            if at > now {
+                break;
+            }
+            let ready = |w: &Worker| w.is_free() && w.not_before <= now;
+            let Some(i) = self.workers.iter().position(ready) else {
+                break;
+            };
+            self.claimed += 1;
+            self.begin(i, now, at);
+        }
+    }
+}
+
+impl SimClient {
+    /// Starts request `at` on worker `i`, or records it as timed out if its time is up.
+    fn begin(&mut self, i: usize, now: Instant, at: Instant) {
+        let deadline = at + self.config.timeout;
+        self.workers[i].at = at;
+        if deadline <= now {
+            return self.finish(i, now, failed(ErrorKind::Timeout, false));
+        }
+        let w = &mut self.workers[i];
+        let sock = self.stack.sockets.get_mut::<tcp::Socket>(w.handle);
+        let local = (!w.reusable(sock)).then(|| {
+            // Round robin over the addresses; each address's ports in turn from the offset.
+            let n = self.order.len().max(1) as u64;
+            let addr = self.order.get((self.conns % n) as usize).copied();
+            let port =
+                FIRST_PORT + ((self.conns / n) as u32).wrapping_add(self.port_offset) % PORT_COUNT;
+            self.conns += 1;
+            // Below 61000, so the cast is exact.
+            IpEndpoint::new(addr.unwrap_or(self.addrs.own).into(), port as u16)
+        });
+        let remote = IpEndpoint::new(self.config.target.0.into(), self.config.target.1);
+        let cx = self.stack.iface.context();
+        let limit = self.config.requests_per_conn;
+        if let Err(done) = w.start(cx, sock, remote, local, deadline, limit) {
+            self.finish(i, now, done);
+        }
+    }
+
+    /// Records a finished request of worker `i` and sets when the worker may send again.
+    fn finish(&mut self, i: usize, now: Instant, done: Done) {
+        let w = &mut self.workers[i];
+        let std = |d: Duration| std::time::Duration::from_micros(d.total_micros());
+        let server = if w.server.is_empty() { "?" } else { &w.server };
+        if let Some(recorder) = &mut self.recorder {
+            recorder.record(&Outcome {
+                at: std(w.at - self.config.start),
+                latency: std(now - w.at),
+                error: done.error,
+                response_bytes: done.response_bytes,
+                request_bytes: done.request_bytes,
+                new_conn: done.new_conn,
+                broken: done.broken,
+                server,
+            });
+        }
+        if let Pacing::Closed { think, backoff } = self.config.pacing {
+            w.not_before = now + if done.error.is_some() { backoff } else { think };
+        }
+    }
+
+    /// When a free worker next takes a request.
+    fn next_start(&self) -> Option<Instant> {
+        let at = self.next_arrival()?;
+        let free = self.workers.iter().filter(|w| w.is_free());
+        let ready = free.map(|w| w.not_before).min()?;
+        Some(at.max(ready))
+    }
+}
+
+impl Node for SimClient {
+    fn handle_frame(&mut self, now: Instant, _port: usize, frame: &mut [u8]) -> Option<usize> {
+        self.stack.input(now, frame, &self.addrs);
+        self.step(now);
+        self.stack.poll(now);
+        None
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.stack.poll(now);
+        self.step(now);
+        self.stack.poll(now);
+    }
+
+    fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        self.stack.transmit(buf).map(|len| (0, len))
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        let workers = self.workers.iter().filter_map(Worker::deadline);
+        let times = [self.stack.poll_at(), self.next_start()];
+        times.into_iter().flatten().chain(workers).min()
+    }
+}

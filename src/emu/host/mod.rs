@@ -1,0 +1,25 @@
+//! Simulated hosts of an emulated lab, each a [`crate::emu::Node`] with one port, on smoltcp's
+//! TCP: [`SimServer`] (a real server speaking `tapvs server`'s HTTP/1) and [`SimClient`] (the
+//! load generator, recording outcomes as `tapvs client` does). Sans-IO: no clock, no thread,
+//! randomness only from the seed. Must not import the runner, the scenario or tokio.
+//!
+//! Layout: `stack` is the interface, device and address filter every host shares; `serve` is
+//! one server connection; `server` and `client` are the nodes, `load` the client's setup; `exchange` is one client
+//! connection's request, and `response` reading its answer.
+
+mod client;
+mod exchange;
+mod load;
+mod response;
+mod serve;
+mod server;
+mod stack;
+
+pub use client::SimClient;
+pub use load::{ClientConfig, Pacing, Sources};
+pub use serve::ServerStats;
+pub use server::{ServerConfig, ServerState, SimServer};
+pub use stack::{Counters, MAX_FRAME};
+
+#[cfg(test)]
+mod tests;

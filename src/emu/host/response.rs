@@ -1,0 +1,133 @@
+//! The response side of a simulated client's request: the request in flight, and reading its
+//! response with the real load generator's parser (`crate::client::http`): head, then a body
+//! framed by length, chunks or the connection's end. Malformed responses are `other` errors.
+
+use crate::client::http::{self, Chunked, Framing};
+use crate::client::record::ErrorKind;
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+
+/// Receive buffer per worker: a whole response head.
+pub const BUF_LEN: usize = 2 * http::MAX_HEAD;
+
+/// Where the response stands.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Head,
+    Length(u64),
+    Chunked(Chunked),
+    UntilClose,
+}
+
+/// The request in flight.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub deadline: Instant,
+    pub close: bool,
+    pub sent: usize,
+    pub established: bool,
+    pub reused: bool,
+    pub body: Body,
+    pub status: u16,
+    pub keep_alive: bool,
+    pub response_bytes: u64,
+}
+
+pub enum Progress {
+    Wait,
+    Done,
+    Failed(ErrorKind),
+}
+
+/// Sends what is left of the request and reads what has come of the response.
+pub fn progress(
+    req: &mut Request,
+    sock: &mut tcp::Socket<'_>,
+    request: &[u8],
+    buf: &mut [u8],
+    len: &mut usize,
+    server: &mut String,
+) -> Progress {
+    if matches!(sock.state(), tcp::State::SynSent | tcp::State::SynReceived) {
+        return Progress::Wait;
+    }
+    if !sock.is_open() {
+        let kind = if req.established {
+            ErrorKind::Reset
+        } else {
+            ErrorKind::Refused
+        };
+        return Progress::Failed(kind);
+    }
+    req.established = true;
+    if req.sent < request.len() {
+        req.sent += sock.send_slice(&request[req.sent..]).unwrap_or(0);
+    }
+    loop {
+        let got = sock.recv_slice(&mut buf[*len..]).unwrap_or(0);
+        *len += got;
+        let used = match read(req, &buf[..*len], server) {
+            Ok(used) => used,
+            Err(kind) => return Progress::Failed(kind),
+        };
+        buf.copy_within(used..*len, 0);
+        *len -= used;
+        match &req.body {
+            Body::Length(0) => return Progress::Done,
+            Body::Chunked(c) if c.is_done() => return Progress::Done,
+            _ if got == 0 && used == 0 => break,
+            _ => {}
+        }
+    }
+    if !sock.may_recv() {
+        // The server's FIN: the end of an until-close body, or a short response.
+        return match req.body {
+            Body::UntilClose => Progress::Done,
+            _ => Progress::Failed(ErrorKind::Short),
+        };
+    }
+    Progress::Wait
+}
+
+/// Takes what it can of `data` for the response; returns how many bytes it used.
+fn read(req: &mut Request, data: &[u8], server: &mut String) -> Result<usize, ErrorKind> {
+    match &mut req.body {
+        Body::Head => match http::parse_head(data) {
+            Ok(None) if data.len() >= BUF_LEN => Err(ErrorKind::Other),
+            Ok(None) => Ok(0),
+            Err(_) => Err(ErrorKind::Other),
+            Ok(Some((head, n))) => {
+                server.clear();
+                match head.server.and_then(|r| std::str::from_utf8(&data[r]).ok()) {
+                    Some(name) => server.push_str(name),
+                    None => server.push('?'),
+                }
+                req.status = head.status;
+                req.keep_alive = head.keep_alive;
+                req.response_bytes = n as u64;
+                req.body = match head.framing {
+                    Framing::Length(n) => Body::Length(n),
+                    Framing::Chunked => Body::Chunked(Chunked::default()),
+                    Framing::UntilClose => Body::UntilClose,
+                };
+                Ok(n)
+            }
+        },
+        Body::Length(left) => {
+            // At most data.len(), so the cast is exact.
+            let n = (*left).min(data.len() as u64) as usize;
+            *left -= n as u64;
+            req.response_bytes += n as u64;
+            Ok(n)
+        }
+        Body::Chunked(decoder) => {
+            let n = decoder.feed(data).map_err(|_| ErrorKind::Other)?;
+            req.response_bytes += n as u64;
+            Ok(n)
+        }
+        Body::UntilClose => {
+            req.response_bytes += data.len() as u64;
+            Ok(data.len())
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! One TCP socket of a [`super::SimServer`]: listening, serving one connection as `tapvs server`
+//! does (read request heads, answer them in order, keep alive or close), or closing. Each slot
+//! keeps its socket and buffers for the whole run, so a connection allocates nothing.
+//!
+//! Answers use the real server's head writer (`crate::server::http`); a connection that read a
+//! request while the server hung never answers again (HTTP/1.1 answers in order), as in
+//! `src/server/conn.rs`.
+
+use crate::server::http::{self, ConnHeader, Method, ParseError, Route};
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp;
+
+/// Body bytes of every response come from here.
+static BODY: [u8; 16 * 1024] = [b'x'; 16 * 1024];
+
+/// The body of `GET /` is this prefix, the server's name and a newline (as `tapvs server`).
+const ROOT_PREFIX: &[u8] = b"tapvs server ";
+
+/// What a slot's socket is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Closed, waiting to listen again.
+    Idle,
+    Listening,
+    Open,
+    /// We closed (FIN sent or RST queued); waiting for the socket to finish.
+    Closing,
+}
+
+/// The server's tallies, as `tapvs server` keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connections accepted (handshake completed or in progress).
+    pub accepted: u64,
+    /// Requests answered.
+    pub requests: u64,
+    /// Requests read while hanging, never answered.
+    pub unanswered: u64,
+    /// Request heads that did not parse (answered 400/505, then closed).
+    pub bad_requests: u64,
+}
+
+/// One socket and the state of the connection it carries.
+#[derive(Debug)]
+pub struct Slot {
+    pub handle: SocketHandle,
+    pub phase: Phase,
+    buf: Vec<u8>,
+    len: usize,
+    /// Request body bytes still to skip.
+    skip: u64,
+    out: Vec<u8>,
+    sent: usize,
+    body_left: u64,
+    close_after: bool,
+    /// A request was read while hanging: nothing more is answered on this connection.
+    hung: bool,
+}
+
+impl Slot {
+    pub fn new(handle: SocketHandle) -> Self {
+        Self {
+            handle,
+            phase: Phase::Idle,
+            buf: vec![0; http::MAX_HEAD],
+            len: 0,
+            skip: 0,
+            out: Vec::with_capacity(512),
+            sent: 0,
+            body_left: 0,
+            close_after: false,
+            hung: false,
+        }
+    }
+
+    fn reset(&mut self) {
+        (self.len, self.skip, self.sent, self.body_left) = (0, 0, 0, 0);
+        self.out.clear();
+        (self.close_after, self.hung) = (false, false);
+    }
+
+    /// Moves the connection on: accepts, reads, answers (unless `hanging`), closes.
+    pub fn step(
+        &mut self,
+        sock: &mut tcp::Socket<'_>,
+        name: &str,
+        hanging: bool,
+        stats: &mut ServerStats,
+    ) {
+        match self.phase {
+            Phase::Idle => {}
+            Phase::Listening if sock.state() == tcp::State::Listen => {}
+            Phase::Listening if sock.is_active() => {
+                stats.accepted += 1;
+                self.reset();
+                self.phase = Phase::Open;
+                self.serve(sock, name, hanging, stats);
+            }
+            Phase::Listening => self.phase = Phase::Idle,
+            Phase::Open => self.serve(sock, name, hanging, stats),
+            Phase::Closing if sock.is_open() => {}
+            Phase::Closing => self.phase = Phase::Idle,
+        }
+    }
+
+    fn serve(&mut self, sock: &mut tcp::Socket<'_>, name: &str, hang: bool, st: &mut ServerStats) {
+        if !sock.is_open() {
+            self.phase = Phase::Idle;
+            return;
+        }
+        loop {
+            if !self.flush(sock) {
+                return;
+            }
+            if self.close_after {
+                sock.close();
+                self.phase = Phase::Closing;
+                return;
+            }
+            self.read(sock);
+            if self.skip > 0 {
+                // Bounded by `len`, so the cast is exact.
+                let n = self.skip.min(self.len as u64) as usize;
+                self.consume(n);
+                self.skip -= n as u64;
+                if self.skip > 0 {
+                    break;
+                }
+            }
+            let parsed = http::parse_request(&self.buf[..self.len]);
+            let (close, used) = match parsed {
+                Ok(None) => break,
+                Ok(Some((_, n))) if self.hung || hang => (None, n),
+                Err(_) if self.hung || hang => (None, self.len),
+                Ok(Some((req, n))) => {
+                    self.skip = req.content_length;
+                    (
+                        Some(answer(&req, name, &mut self.out, &mut self.body_left)),
+                        n,
+                    )
+                }
+                Err(e) => {
+                    st.bad_requests += 1;
+                    let status = if e == ParseError::Version { 505 } else { 400 };
+                    http::write_head(&mut self.out, status, name, 0, ConnHeader::Close);
+                    (Some(true), self.len)
+                }
+            };
+            self.consume(used);
+            match close {
+                Some(close) => {
+                    st.requests += 1;
+                    self.close_after = close;
+                }
+                None => {
+                    self.hung = true;
+                    st.unanswered += 1;
+                }
+            }
+        }
+        if sock.state() == tcp::State::CloseWait && self.out.is_empty() && self.body_left == 0 {
+            // The client closed its side and nothing is owed: close ours.
+            sock.close();
+            self.phase = Phase::Closing;
+        }
+    }
+
+    /// Reads what fits into the head buffer.
+    fn read(&mut self, sock: &mut tcp::Socket<'_>) {
+        if let Ok(n) = sock.recv_slice(&mut self.buf[self.len..]) {
+            self.len += n;
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    /// Queues the pending head and body; `true` once all of it is in the socket.
+    fn flush(&mut self, sock: &mut tcp::Socket<'_>) -> bool {
+        if self.sent < self.out.len() {
+            self.sent += sock.send_slice(&self.out[self.sent..]).unwrap_or(0);
+            if self.sent < self.out.len() {
+                return false;
+            }
+        }
+        self.out.clear();
+        self.sent = 0;
+        while self.body_left > 0 {
+            // At most BODY.len(), so the cast is exact.
+            let n = self.body_left.min(BODY.len() as u64) as usize;
+            let sent = sock.send_slice(&BODY[..n]).unwrap_or(0);
+            self.body_left -= sent as u64;
+            if sent < n {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Writes the answer to `req` into `out` (head and inline body; a long body is left in
+/// `body_left`); returns whether to close after it. The same routes and heads as `tapvs server`.
+fn answer(req: &http::Request<'_>, name: &str, out: &mut Vec<u8>, body_left: &mut u64) -> bool {
+    let conn = match (req.keep_alive, req.minor) {
+        (false, _) => ConnHeader::Close,
+        (true, 0) => ConnHeader::KeepAlive,
+        (true, _) => ConnHeader::None,
+    };
+    let route = match req.method {
+        Method::Other => None,
+        Method::Get | Method::Head => Some(http::route(req.path)),
+    };
+    let (status, len) = match route {
+        None => (405, 0),
+        Some(Route::Root) => (200, (ROOT_PREFIX.len() + name.len() + 1) as u64),
+        Some(Route::Health) => (200, 2),
+        Some(Route::Bytes(n)) => (200, n),
+        Some(Route::BadBytes) => (400, 0),
+        Some(Route::NotFound) => (404, 0),
+    };
+    http::write_head(out, status, name, len, conn);
+    if req.method == Method::Get {
+        match route {
+            Some(Route::Root) => {
+                out.extend_from_slice(ROOT_PREFIX);
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'\n');
+            }
+            Some(Route::Health) => out.extend_from_slice(b"ok"),
+            Some(Route::Bytes(n)) => *body_left = n,
+            _ => {}
+        }
+    }
+    !req.keep_alive
+}

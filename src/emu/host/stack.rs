@@ -1,0 +1,250 @@
+//! One simulated host's network stack: a smoltcp [`Interface`] and [`SocketSet`] over an
+//! in-memory device, and the address filter in front of it. Frames in are borrowed (never
+//! copied); frames out wait in a queue of reused buffers until the fabric takes them.
+//!
+//! The filter stands for the kernel's address checks, which smoltcp cannot express here: an
+//! interface with AnyIP (`set_any_ip`, needed to speak from thousands of client addresses, or
+//! from VIPs held on "lo") takes every IPv4 packet and answers every ARP request. So the host
+//! decides first which destination addresses it accepts, and for which it answers ARP (a real
+//! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted.
+
+use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr, Ipv4Packet,
+};
+use std::collections::VecDeque;
+
+/// Largest Ethernet frame (without FCS) the hosts send or take.
+pub const MAX_FRAME: usize = 1514;
+
+/// What the filter did with the frames it saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames handed to the stack.
+    pub frames_in: u64,
+    /// Frames the stack sent.
+    pub frames_out: u64,
+    /// Frames that do not parse (Ethernet, ARP or IPv4 header).
+    pub malformed: u64,
+    /// Frames to another MAC, and IPv4 packets to an address this host does not hold.
+    pub not_ours: u64,
+    /// ARP requests left unanswered on purpose (for an address the host does not announce).
+    pub arp_ignored: u64,
+}
+
+/// Which addresses a host takes packets for and answers ARP for.
+pub trait Addresses {
+    /// Whether an IPv4 packet to `dst` is for this host.
+    fn accepts(&self, dst: Ipv4Address) -> bool;
+    /// Whether this host answers an ARP request for `target`.
+    fn answers_arp(&self, target: Ipv4Address) -> bool;
+}
+
+/// The frames a host has sent and the fabric has not taken yet, in reused buffers.
+#[derive(Debug, Default)]
+struct TxQueue {
+    queue: VecDeque<Vec<u8>>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// The device smoltcp polls: at most one received frame, and the transmit queue.
+struct Port<'a> {
+    rx: Option<&'a [u8]>,
+    tx: &'a mut TxQueue,
+}
+
+struct Rx<'a>(&'a [u8]);
+struct Tx<'a>(&'a mut TxQueue);
+
+impl phy::RxToken for Rx<'_> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(self.0)
+    }
+}
+
+impl phy::TxToken for Tx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = self
+            .0
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(MAX_FRAME));
+        buf.clear();
+        buf.resize(len, 0);
+        let r = f(&mut buf);
+        self.0.queue.push_back(buf);
+        r
+    }
+}
+
+impl phy::Device for Port<'_> {
+    type RxToken<'b>
+        = Rx<'b>
+    where
+        Self: 'b;
+    type TxToken<'b>
+        = Tx<'b>
+    where
+        Self: 'b;
+
+    fn receive(&mut self, _: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
+        let frame = self.rx.take()?;
+        Some((Rx(frame), Tx(self.tx)))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
+        Some(Tx(self.tx))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = MAX_FRAME;
+        caps
+    }
+}
+
+/// The interface, its sockets and its device.
+pub struct Stack {
+    pub iface: Interface,
+    pub sockets: SocketSet<'static>,
+    tx: TxQueue,
+    /// The last time the stack was given.
+    pub now: Instant,
+    pub counters: Counters,
+}
+
+impl Stack {
+    /// A stack with address `addr` on MAC `mac`, an optional default gateway, AnyIP on (the
+    /// filter decides), and smoltcp's own randomness (ISNs) seeded with `seed`.
+    pub fn new(
+        mac: EthernetAddress,
+        addr: Ipv4Cidr,
+        gateway: Option<Ipv4Address>,
+        seed: u64,
+    ) -> Self {
+        let mut config = Config::new(HardwareAddress::Ethernet(mac));
+        config.random_seed = seed;
+        let mut tx = TxQueue::default();
+        let mut port = Port {
+            rx: None,
+            tx: &mut tx,
+        };
+        let now = Instant::ZERO;
+        let mut iface = Interface::new(config, &mut port, now);
+        iface.update_ip_addrs(|a| {
+            // The capacity is at least one address.
+            let _ = a.push(IpCidr::Ipv4(addr));
+        });
+        if let Some(gw) = gateway {
+            // A route table that cannot hold one default route is a build misconfiguration.
+            let _ = iface.routes_mut().add_default_ipv4_route(gw);
+        }
+        iface.set_any_ip(true);
+        Self {
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            tx,
+            now,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Filters `frame` and gives it to the stack if the host takes it.
+    pub fn input(&mut self, now: Instant, frame: &[u8], addrs: &impl Addresses) {
+        self.now = now;
+        let mac = self.iface.hardware_addr();
+        match admit(frame, mac, addrs) {
+            Admit::Take => {
+                self.counters.frames_in += 1;
+                let mut port = Port {
+                    rx: Some(frame),
+                    tx: &mut self.tx,
+                };
+                self.iface.poll(now, &mut port, &mut self.sockets);
+            }
+            Admit::Malformed => self.counters.malformed += 1,
+            Admit::NotOurs => self.counters.not_ours += 1,
+            Admit::ArpIgnored => self.counters.arp_ignored += 1,
+        }
+    }
+
+    /// Lets the stack send what its sockets have and run its timers; `true` if a socket changed.
+    pub fn poll(&mut self, now: Instant) -> bool {
+        self.now = now;
+        let mut port = Port {
+            rx: None,
+            tx: &mut self.tx,
+        };
+        self.iface.poll(now, &mut port, &mut self.sockets) == PollResult::SocketStateChanged
+    }
+
+    /// The next frame sent, copied into `buf` (`None` if none, or if it does not fit).
+    pub fn transmit(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let frame = self.tx.queue.pop_front()?;
+        let len = frame.len();
+        let fits = len <= buf.len();
+        if fits {
+            buf[..len].copy_from_slice(&frame);
+            self.counters.frames_out += 1;
+        }
+        self.tx.spare.push(frame);
+        fits.then_some(len)
+    }
+
+    /// When the stack next needs [`Stack::poll`]: now if frames wait to leave.
+    pub fn poll_at(&mut self) -> Option<Instant> {
+        if !self.tx.queue.is_empty() {
+            return Some(self.now);
+        }
+        self.iface.poll_at(self.now, &self.sockets)
+    }
+}
+
+enum Admit {
+    Take,
+    Malformed,
+    NotOurs,
+    ArpIgnored,
+}
+
+/// The kernel's address checks, before smoltcp sees the frame.
+fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admit {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return Admit::Malformed;
+    };
+    let dst = eth.dst_addr();
+    if HardwareAddress::Ethernet(dst) != mac && dst.is_unicast() {
+        return Admit::NotOurs;
+    }
+    match eth.ethertype() {
+        EthernetProtocol::Arp => {
+            let Ok(repr) = ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p))
+            else {
+                return Admit::Malformed;
+            };
+            let ArpRepr::EthernetIpv4 {
+                operation,
+                target_protocol_addr,
+                ..
+            } = repr
+            else {
+                return Admit::Malformed;
+            };
+            if operation == ArpOperation::Request && !addrs.answers_arp(target_protocol_addr) {
+                return Admit::ArpIgnored;
+            }
+            Admit::Take
+        }
+        EthernetProtocol::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
+            Err(_) => Admit::Malformed,
+            Ok(ip) if !addrs.accepts(ip.dst_addr()) => Admit::NotOurs,
+            Ok(_) => Admit::Take,
+        },
+        // IPv6 and the rest: smoltcp ignores them, as a v4-only host does.
+        _ => Admit::Take,
+    }
+}

@@ -1,0 +1,82 @@
+//! A hub for the hosts' tests: every frame a node sends reaches every other node after a fixed
+//! one-way delay, in virtual time moved by hand. The fabric proper is built elsewhere.
+
+use crate::emu::Node;
+use crate::emu::host::MAX_FRAME;
+use smoltcp::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::hash::{DefaultHasher, Hash};
+
+/// One-way delay of the hub.
+pub const DELAY: Duration = Duration::from_micros(50);
+
+pub struct Hub<'a> {
+    pub nodes: Vec<&'a mut dyn Node>,
+    pub now: Instant,
+    /// Frames on the wire: when they arrive, from which node, the bytes.
+    wire: VecDeque<(Instant, usize, Vec<u8>)>,
+    /// A hash of every frame sent and its time: equal traces, equal hashes.
+    pub trace: DefaultHasher,
+    pub frames: u64,
+}
+
+impl<'a> Hub<'a> {
+    pub fn new(nodes: Vec<&'a mut dyn Node>) -> Self {
+        Self {
+            nodes,
+            now: Instant::ZERO,
+            wire: VecDeque::new(),
+            trace: DefaultHasher::new(),
+            frames: 0,
+        }
+    }
+
+    /// Runs until nothing is left to do, `done` holds, or `until` is reached.
+    pub fn run(&mut self, until: Instant, mut done: impl FnMut(&mut Self) -> bool) {
+        let mut buf = vec![0; MAX_FRAME];
+        loop {
+            for from in 0..self.nodes.len() {
+                while let Some((_, len)) = self.nodes[from].poll_transmit(self.now, &mut buf) {
+                    self.now.total_micros().hash(&mut self.trace);
+                    buf[..len].hash(&mut self.trace);
+                    self.frames += 1;
+                    if std::env::var_os("HUB_TRACE").is_some() {
+                        eprintln!("{} {from} {}", self.now, smoltcp::wire::PrettyPrinter::<smoltcp::wire::EthernetFrame<&[u8]>>::new("", &&buf[..len]));
+                    }
+                    self.wire
+                        .push_back((self.now + DELAY, from, buf[..len].to_vec()));
+                }
+            }
+            if done(self) {
+                return;
+            }
+            let timers = self.nodes.iter_mut().filter_map(|n| n.poll_timeout());
+            let arrival = self.wire.front().map(|f| f.0);
+            let Some(next) = timers.chain(arrival).min() else {
+                return;
+            };
+            if next > until {
+                self.now = until;
+                return;
+            }
+            self.now = self.now.max(next);
+            while self.wire.front().is_some_and(|f| f.0 <= self.now) {
+                let Some((_, from, mut frame)) = self.wire.pop_front() else {
+                    break;
+                };
+                for (i, node) in self.nodes.iter_mut().enumerate() {
+                    if i != from {
+                        let mut copy = frame.clone();
+                        node.handle_frame(self.now, 0, &mut copy);
+                    }
+                }
+                frame.clear();
+            }
+            for node in &mut self.nodes {
+                if node.poll_timeout().is_some_and(|t| t <= self.now) {
+                    node.handle_timeout(self.now);
+                }
+            }
+        }
+    }
+}
