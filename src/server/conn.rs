@@ -22,9 +22,11 @@ const ROOT_PREFIX: &[u8] = b"tapvs server ";
 
 /// The response chosen for one request: a head (and small body) in `out`, then `stream_body`
 /// bytes from [`BODY`].
-struct Answer {
-    stream_body: u64,
-    close: bool,
+pub(crate) struct Answer {
+    /// Body bytes still to stream after `out` (a body too long to write at once).
+    pub stream_body: u64,
+    /// Close once answered.
+    pub close: bool,
 }
 
 /// Serves one connection until the client closes it, asks to, or sends garbage.
@@ -95,8 +97,9 @@ async fn drain(stream: &mut TcpStream, buf: &mut RecvBuf) {
     }
 }
 
-/// Writes the head (and any small body) of the answer to `req` into `out`.
-fn answer(req: &http::Request<'_>, name: &str, out: &mut Vec<u8>) -> Answer {
+/// Writes the head (and any small body) of the answer to `req` into `out` (also the emulated
+/// real servers', `emu::host`).
+pub(crate) fn answer(req: &http::Request<'_>, name: &str, out: &mut Vec<u8>) -> Answer {
     let close = !req.keep_alive;
     let conn = match (req.keep_alive, req.minor) {
         (false, _) => ConnHeader::Close,

@@ -19,7 +19,7 @@
 //! the load generator), `conn` serves one connection; [`datagram`] is the UDP wire format (pure,
 //! shared with the load generator), `udp` serves one UDP socket.
 
-mod conn;
+pub(crate) mod conn;
 pub mod datagram;
 pub mod http;
 pub mod recv;

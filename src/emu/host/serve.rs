@@ -6,15 +6,12 @@
 //! request while the server hung never answers again (HTTP/1.1 answers in order), as in
 //! `src/server/conn.rs`.
 
-use crate::server::http::{self, ConnHeader, Method, ParseError, Route};
+use crate::server::http::{self, ConnHeader, ParseError};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 
 /// Body bytes of every response come from here.
 static BODY: [u8; 16 * 1024] = [b'x'; 16 * 1024];
-
-/// The body of `GET /` is this prefix, the server's name and a newline (as `tapvs server`).
-const ROOT_PREFIX: &[u8] = b"tapvs server ";
 
 /// What a slot's socket is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,37 +198,9 @@ impl Slot {
 }
 
 /// Writes the answer to `req` into `out` (head and inline body; a long body is left in
-/// `body_left`); returns whether to close after it. The same routes and heads as `tapvs server`.
+/// `body_left`); returns whether to close after it: `tapvs server`'s own answer.
 fn answer(req: &http::Request<'_>, name: &str, out: &mut Vec<u8>, body_left: &mut u64) -> bool {
-    let conn = match (req.keep_alive, req.minor) {
-        (false, _) => ConnHeader::Close,
-        (true, 0) => ConnHeader::KeepAlive,
-        (true, _) => ConnHeader::None,
-    };
-    let route = match req.method {
-        Method::Other => None,
-        Method::Get | Method::Head => Some(http::route(req.path)),
-    };
-    let (status, len) = match route {
-        None => (405, 0),
-        Some(Route::Root) => (200, (ROOT_PREFIX.len() + name.len() + 1) as u64),
-        Some(Route::Health) => (200, 2),
-        Some(Route::Bytes(n)) => (200, n),
-        Some(Route::BadBytes) => (400, 0),
-        Some(Route::NotFound) => (404, 0),
-    };
-    http::write_head(out, status, name, len, conn);
-    if req.method == Method::Get {
-        match route {
-            Some(Route::Root) => {
-                out.extend_from_slice(ROOT_PREFIX);
-                out.extend_from_slice(name.as_bytes());
-                out.push(b'\n');
-            }
-            Some(Route::Health) => out.extend_from_slice(b"ok"),
-            Some(Route::Bytes(n)) => *body_left = n,
-            _ => {}
-        }
-    }
-    !req.keep_alive
+    let answer = crate::server::conn::answer(req, name, out);
+    *body_left = answer.stream_body;
+    answer.close
 }
