@@ -260,18 +260,30 @@ impl Ctx<'_> {
         program: &Path,
         args: &[String],
     ) -> anyhow::Result<()> {
+        let child = self.start(host, name, log, program, args)?;
+        procs.add(name, child);
+        Ok(())
+    }
+
+    /// Starts `program` in `host`'s namespace in a process group of its own, recorded as
+    /// `name`, its output in `<log>.out.log` and `<log>.log`.
+    fn start(
+        &self,
+        host: &str,
+        name: &str,
+        log: &str,
+        program: &Path,
+        args: &[String],
+    ) -> anyhow::Result<std::process::Child> {
         let mut cmd: Command = self.lab.command(host, program);
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(log_file(&self.state, &format!("{log}.out.log"))?)
             .stderr(log_file(&self.state, &format!("{log}.log"))?)
             .process_group(0);
-        let child = self
-            .lab
+        self.lab
             .spawn(name, &mut cmd)
-            .with_context(|| format!("starting {name} in {host}"))?;
-        procs.add(name, child);
-        Ok(())
+            .with_context(|| format!("starting {name} in {host}"))
     }
 
     fn spawn_server(&self, procs: &mut Procs, i: usize) -> anyhow::Result<()> {
@@ -438,16 +450,7 @@ impl Ctx<'_> {
         program: &Path,
         args: &[String],
     ) -> anyhow::Result<()> {
-        let mut cmd: Command = self.lab.command(host, program);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(log_file(&self.state, &format!("{name}.out.log"))?)
-            .stderr(log_file(&self.state, &format!("{name}.log"))?)
-            .process_group(0);
-        let child = self
-            .lab
-            .spawn(host, &mut cmd)
-            .with_context(|| format!("starting {} in {host}", program.display()))?;
+        let child = self.start(host, name, name, program, args)?;
         procs.add_group(name, child);
         Ok(())
     }
