@@ -14,6 +14,7 @@ fn record(mode: &str, run_id: &str, metrics: &[(&str, f64)]) -> RunRecord {
         run_id: run_id.into(),
         revision: "4ed0a7d".into(),
         seed: 0,
+        engine: "netns".into(),
         mode: mode.into(),
         scheduler: "wlc".into(),
         interval_ms: 1000,

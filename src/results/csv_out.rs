@@ -72,8 +72,11 @@ pub(super) fn write_timeline(path: &Path, run: &RunRecord) -> Result<(), Results
 /// Header and values of `summary.csv`, in column order.
 pub(super) fn summary_columns(run: &RunRecord) -> Vec<(String, String)> {
     let mut cols: Vec<(String, String)> = vec![
+        // Not the run id: the same scenario with the same seed in the emulator writes the same
+        // bytes (the folder's name tells the run).
         ("scenario".into(), run.scenario.clone()),
-        ("run_id".into(), run.run_id.clone()),
+        ("engine".into(), run.engine.clone()),
+        ("seed".into(), run.seed.to_string()),
         ("revision".into(), run.revision.clone()),
         ("mode".into(), run.mode.clone()),
         ("scheduler".into(), run.scheduler.clone()),

@@ -15,6 +15,7 @@ pub(super) fn run(scenario: &str, metrics: &[(&str, f64)]) -> RunRecord {
         run_id: format!("20261125-0300-{scenario}"),
         revision: "4ed0a7d".into(),
         seed: 0,
+        engine: "netns".into(),
         mode: "dr".into(),
         scheduler: "mh".into(),
         interval_ms: 100,

@@ -67,6 +67,9 @@ pub struct RunRecord {
     /// The seed the directors' random choices came from (`[lab] seed`, or drawn).
     #[serde(default)]
     pub seed: u64,
+    /// The engine that ran it: `netns` (namespaces, real time) or `emulated` (virtual time).
+    #[serde(default = "netns")]
+    pub engine: String,
     /// Forwarding mode: `dr` or `nat`.
     pub mode: String,
     /// Scheduler name (`rr`, `wrr`, `wlc`, ...).
@@ -202,6 +205,11 @@ pub enum ResultsError {
 }
 
 /// Creates `dir` and writes `run.json`, the CSV files and the plots of `run` into it.
+/// The engine of a record written before there were two.
+fn netns() -> String {
+    "netns".into()
+}
+
 pub fn write_run(dir: &Path, run: &RunRecord) -> Result<(), ResultsError> {
     std::fs::create_dir_all(dir).map_err(|source| ResultsError::Io {
         path: dir.to_path_buf(),

@@ -84,6 +84,7 @@ fn sample() -> RunRecord {
         run_id: "20261125-021500-ab12".into(),
         revision: "88fbf70-dirty".into(),
         seed: 0,
+        engine: "netns".into(),
         mode: "dr".into(),
         scheduler: "wrr".into(),
         interval_ms: 1000,
@@ -202,11 +203,19 @@ fn summary_csv_values_parse_back() {
     let (head, vals) = (&rows[0], &rows[1]);
     assert_eq!(head.len(), vals.len());
     assert_eq!(
-        head[..5],
-        ["scenario", "run_id", "revision", "mode", "scheduler"]
+        head[..6],
+        [
+            "scenario",
+            "engine",
+            "seed",
+            "revision",
+            "mode",
+            "scheduler"
+        ]
     );
     assert_eq!(vals[0], run.scenario);
-    assert_eq!(vals[2], run.revision);
+    assert_eq!(vals[1], run.engine);
+    assert_eq!(vals[3], run.revision);
     let get = |name: &str| &vals[head.iter().position(|h| h == name).unwrap()];
     for (k, v) in &run.metrics {
         let back: f64 = get(k).parse().unwrap();

@@ -39,7 +39,7 @@ impl DirectorLog {
         log
     }
 
-    fn take(&mut self, line: EventLine) {
+    pub(in crate::run) fn take(&mut self, line: EventLine) {
         match line.event {
             DirectorEvent::Health { server, up, .. } => {
                 self.health.push((line.unix_ms, server, up))

@@ -4,8 +4,10 @@
 
 use super::director_config::director_config;
 use super::director_events::DirectorLog;
+use super::engine::{Engine, Finished};
 use super::keepalived::{self, KeepalivedFiles};
 use super::procs::Procs;
+use super::progress::Progress;
 use crate::config::Protocol;
 use crate::dataplane::counters::Traffic;
 use crate::dataplane::stats::Stats;
@@ -100,15 +102,6 @@ pub struct HealthChange {
     pub up: bool,
 }
 
-/// Forwarded traffic of all directors together.
-fn sum_forwarded(stats: &[Stats]) -> Traffic {
-    let mut t = Traffic::default();
-    for s in stats {
-        t.add(&s.forwarded());
-    }
-    t
-}
-
 fn log_file(dir: &Path, name: &str) -> anyhow::Result<File> {
     let path = dir.join(name);
     File::create(&path).with_context(|| format!("creating {}", path.display()))
@@ -193,6 +186,7 @@ pub fn execute(
     scenario: &Scenario,
     interrupt: &Interrupt,
     out_dir: &Path,
+    progress: &mut Progress,
 ) -> anyhow::Result<Collected> {
     let topology = topology(scenario);
     let mut lab =
@@ -203,7 +197,7 @@ pub fn execute(
     eprintln!("run: lab {} is up", lab.prefix());
     // Declared after `lab`, so dropped (processes ended) before the lab is removed.
     let mut procs = Procs::default();
-    let result = drive(scenario, interrupt, &lab, &mut procs, out_dir);
+    let result = drive(scenario, interrupt, &lab, &mut procs, out_dir, progress);
     procs.stop_all();
     copy_logs(&lab.state_dir(), out_dir);
     lab.down().context("removing the lab")?;
@@ -676,22 +670,25 @@ fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> any
 
 /// Director `number`'s seed, from the run's: 63 bits, as a TOML integer holds at most
 /// `i64::MAX` (its configuration file carries it).
-fn director_seed(run_seed: u64, number: u8) -> u64 {
+pub(super) fn director_seed(run_seed: u64, number: u8) -> u64 {
     crate::node::sub_seed(run_seed, u64::from(number)) >> 1
 }
 
 /// A seed for a run whose scenario gives none.
-fn drawn_seed() -> u64 {
+pub(super) fn drawn_seed() -> u64 {
     use std::hash::BuildHasher;
     std::collections::hash_map::RandomState::new().hash_one(unix_ms())
 }
 
+/// Builds the netns engine on a lab that is up: every process started, the directors converged,
+/// the loads about to begin.
 fn drive(
     scenario: &Scenario,
     interrupt: &Interrupt,
     lab: &Lab,
     procs: &mut Procs,
     out_dir: &Path,
+    progress: &mut Progress,
 ) -> anyhow::Result<Collected> {
     let pcap = scenario
         .lab
@@ -709,267 +706,224 @@ fn drive(
         pcap,
     };
     eprintln!("run: seed {}", ctx.seed);
-    let has_director = scenario.lab.mode.has_director();
-    let directors = if has_director {
+    let directors = if scenario.lab.mode.has_director() {
         scenario.tapvs_directors()
     } else {
         Vec::new()
     };
-    // The impaired links first: they carry nothing until their wire runs.
-    ctx.spawn_wires(procs)?;
-    for name in &directors {
-        ctx.spawn_director(procs, name)?;
-    }
-    // keepalived peers (not sampled: they have no control socket).
-    for name in scenario
-        .directors()
-        .iter()
-        .filter(|d| scenario.is_keepalived(d))
-    {
-        ctx.spawn_director(procs, name)?;
-    }
-    for i in 0..scenario.real_servers.len() {
-        ctx.spawn_server(procs, i)?;
-    }
-    let servers_started = Instant::now();
-    for name in &directors {
-        wait_for("director", Duration::from_secs(5), || {
-            ctx.director_stats(name).is_ok()
-        })?;
-        ctx.spawn_heartbeat(procs, name)?;
-        ctx.spawn_ldirectord(procs, name)?;
-    }
-    // VRRP routers start as backups and elect a master after Master_Down_Interval (3.4 s at
-    // 1 s adverts): the load starts on a converged pair, not during the election.
-    if let Some(f) = scenario.failover.as_ref().filter(|_| directors.len() > 1) {
-        let limit = match &f.heartbeat {
-            // Heartbeat acquires its resources ~10 s after both nodes are up.
-            Some(hb) => hb.initdead() + Duration::from_secs(20),
-            None => f.advert_interval * 4 + Duration::from_secs(2),
-        };
-        let what = match &f.heartbeat {
-            Some(_) => "a Heartbeat master",
-            None => "a VRRP master",
-        };
-        wait_for(what, limit, || {
-            directors
-                .iter()
-                .any(|d| ctx.director_stats(d).is_ok_and(|s| s.active))
-        })?;
-    }
-    for name in &directors {
-        ctx.wait_for_ldirectord(name);
-    }
-    std::thread::sleep(scenario.lab.settle);
-    interrupt.check()?;
-    // A server command that cannot start (or exits at once) is gone by now.
-    std::thread::sleep(SERVER_GRACE.saturating_sub(servers_started.elapsed()));
-    for i in 0..scenario.real_servers.len() {
-        ctx.check_server_running(procs, i)?;
-    }
-    let host_probe_failures = probe_directors(&ctx, &directors);
-    ctx.ipvsadm_listing(&directors, "start");
+    let seed = ctx.seed;
+    let mut engine = NetnsEngine::start(ctx, procs, interrupt, directors.clone())?;
+    let walked = super::walk::walk(scenario, &mut engine, interrupt, &directors, progress)?;
+    let finished = engine.finish()?;
+    Ok(super::engine::collect(scenario, seed, walked, finished))
+}
 
-    let router_before = lab.link_stats("rt", "eth0")?;
-    let tap_before = super::flood::tap_stats(lab, scenario);
-    if scenario.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
-        super::flood::drop_replies_to_flood(lab)?;
-    }
-    let start_unix_ms = unix_ms() + 300;
-    for (i, load) in scenario.loads.iter().enumerate() {
-        let out = ctx.state.join(format!("load-{}.json", load.name));
-        let args = super::loads::client_args(scenario, i, load, &out, start_unix_ms);
-        ctx.spawn(
-            procs,
-            "cl",
-            &format!("load-{}", load.name),
-            &ctx.exe,
-            &args.command_line(),
-        )?;
-    }
+/// The netns engine: a lab of namespaces, TAPs and processes, in real time.
+struct NetnsEngine<'a> {
+    ctx: Ctx<'a>,
+    procs: &'a mut Procs,
+    directors: Vec<String>,
+    /// The load start, in Unix milliseconds.
+    start_unix_ms: u64,
+    router_before: LinkStats,
+    tap_before: LinkStats,
+    host_probe_failures: u64,
+}
 
-    let interval_ms = scenario.interval.as_millis() as u64;
-    let end_ms = scenario.load_end().as_millis() as u64;
-    let deadline_ms = end_ms
-        + scenario
-            .loads
-            .iter()
-            .map(|l| l.timeout.as_millis() as u64)
-            .max()
-            .unwrap_or(0)
-        + 10_000;
-    let mut samples = Vec::new();
-    let mut masters = Vec::new();
-    let mut tables = Vec::new();
-    let mut memory = Vec::new();
-    let mut next_memory_sample = 0u64;
-    let mut events = Vec::new();
-    let mut next_event = 0;
-    let mut next_sample = 0u64;
-    // Last known counters of each director (a killed or frozen one keeps its last answer).
-    let mut last: Vec<Stats> = vec![Stats::default(); directors.len()];
-    // Directors ended on purpose by the timeline.
-    let mut gone: Vec<String> = Vec::new();
-    loop {
-        interrupt.check()?;
-        let now = unix_ms().saturating_sub(start_unix_ms);
-        if !directors.is_empty() && unix_ms() >= start_unix_ms && now >= next_sample {
-            let mut active = Vec::new();
-            for (i, name) in directors.iter().enumerate() {
-                if let Ok(stats) = ctx.director_stats(name) {
-                    if stats.active {
-                        active.push(name.clone());
-                    }
-                    tables.push((now, name.clone(), stats.active, stats.conns));
-                    last[i] = stats;
-                }
-            }
-            samples.push((now, sum_forwarded(&last)));
-            masters.push((now, active));
-            next_sample += interval_ms;
+impl<'a> NetnsEngine<'a> {
+    /// Starts the wires, the directors, the real servers and the daemons beside the directors,
+    /// waits for a master, checks the servers and the directors' host stacks, and starts the
+    /// loads 300 ms from now.
+    fn start(
+        ctx: Ctx<'a>,
+        procs: &'a mut Procs,
+        interrupt: &Interrupt,
+        directors: Vec<String>,
+    ) -> anyhow::Result<NetnsEngine<'a>> {
+        let scenario = ctx.scenario;
+        // The impaired links first: they carry nothing until their wire runs.
+        ctx.spawn_wires(procs)?;
+        for name in &directors {
+            ctx.spawn_director(procs, name)?;
         }
-        if unix_ms() >= start_unix_ms && now >= next_memory_sample {
-            for name in &directors {
-                if let Some(pid) = procs.pid(name)
-                    && let Some(rss_kib) = rss_kib(pid)
-                {
-                    let director = name.clone();
-                    memory.push(MemorySample {
-                        t_ms: now,
-                        director,
-                        pid,
-                        rss_kib,
-                    });
-                }
-            }
-            next_memory_sample += 1000;
-        }
-        while next_event < scenario.events.len()
-            && unix_ms() >= start_unix_ms + scenario.events[next_event].at.as_millis() as u64
-        {
-            let event = &scenario.events[next_event];
-            let at = unix_ms().saturating_sub(start_unix_ms);
-            apply(&ctx, procs, event, &directors)?;
-            match event.action {
-                Action::KillDirector | Action::StopDirector => gone.push(event.director.clone()),
-                Action::RestartDirector => gone.retain(|d| d != &event.director),
-                _ => {}
-            }
-            eprintln!(
-                "run: {:>6} ms  {} {}{}{}",
-                at,
-                event.action.name(),
-                event.server,
-                event.director,
-                event.link
-            );
-            events.push((at, event.clone()));
-            next_event += 1;
-        }
+        // keepalived peers (not sampled: they have no control socket).
         for name in scenario
             .directors()
             .iter()
-            .filter(|d| has_director && !gone.contains(d))
+            .filter(|d| scenario.is_keepalived(d))
         {
-            if let Some(status) = procs.exited(name) {
+            ctx.spawn_director(procs, name)?;
+        }
+        for i in 0..scenario.real_servers.len() {
+            ctx.spawn_server(procs, i)?;
+        }
+        let servers_started = Instant::now();
+        for name in &directors {
+            wait_for("director", Duration::from_secs(5), || {
+                ctx.director_stats(name).is_ok()
+            })?;
+            ctx.spawn_heartbeat(procs, name)?;
+            ctx.spawn_ldirectord(procs, name)?;
+        }
+        // VRRP routers start as backups and elect a master after Master_Down_Interval (3.4 s
+        // at 1 s adverts): the load starts on a converged pair, not during the election.
+        if let Some(f) = scenario.failover.as_ref().filter(|_| directors.len() > 1) {
+            let limit = match &f.heartbeat {
+                // Heartbeat acquires its resources ~10 s after both nodes are up.
+                Some(hb) => hb.initdead() + Duration::from_secs(20),
+                None => f.advert_interval * 4 + Duration::from_secs(2),
+            };
+            let what = match &f.heartbeat {
+                Some(_) => "a Heartbeat master",
+                None => "a VRRP master",
+            };
+            wait_for(what, limit, || {
+                directors
+                    .iter()
+                    .any(|d| ctx.director_stats(d).is_ok_and(|s| s.active))
+            })?;
+        }
+        for name in &directors {
+            ctx.wait_for_ldirectord(name);
+        }
+        std::thread::sleep(scenario.lab.settle);
+        interrupt.check()?;
+        // A server command that cannot start (or exits at once) is gone by now.
+        std::thread::sleep(SERVER_GRACE.saturating_sub(servers_started.elapsed()));
+        for i in 0..scenario.real_servers.len() {
+            ctx.check_server_running(procs, i)?;
+        }
+        let host_probe_failures = probe_directors(&ctx, &directors);
+        ctx.ipvsadm_listing(&directors, "start");
+        let lab = ctx.lab;
+        let router_before = lab.link_stats("rt", "eth0")?;
+        let tap_before = super::flood::tap_stats(lab, scenario);
+        if scenario.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
+            super::flood::drop_replies_to_flood(lab)?;
+        }
+        let start_unix_ms = unix_ms() + 300;
+        for (i, load) in scenario.loads.iter().enumerate() {
+            let out = ctx.state.join(format!("load-{}.json", load.name));
+            let args = super::loads::client_args(scenario, i, load, &out, start_unix_ms);
+            let name = format!("load-{}", load.name);
+            ctx.spawn(procs, "cl", &name, &ctx.exe, &args.command_line())?;
+        }
+        Ok(NetnsEngine {
+            ctx,
+            procs,
+            directors,
+            start_unix_ms,
+            router_before,
+            tap_before,
+            host_probe_failures,
+        })
+    }
+}
+
+impl Engine for NetnsEngine<'_> {
+    fn now_ms(&mut self) -> u64 {
+        unix_ms().saturating_sub(self.start_unix_ms)
+    }
+
+    fn advance(&mut self, until_ms: u64) -> anyhow::Result<()> {
+        // Until the load starts, then in small steps (a frozen director must not stall it).
+        let now = unix_ms();
+        let until = (self.start_unix_ms + until_ms)
+            .min(now + 5)
+            .max(self.start_unix_ms);
+        std::thread::sleep(Duration::from_millis(until.saturating_sub(now)));
+        Ok(())
+    }
+
+    fn director_stats(&mut self, name: &str) -> Option<Stats> {
+        self.ctx.director_stats(name).ok()
+    }
+
+    fn memory(&mut self, t_ms: u64) -> Vec<MemorySample> {
+        let procs = &self.procs;
+        self.directors
+            .iter()
+            .filter_map(|name| {
+                let pid = procs.pid(name)?;
+                Some(MemorySample {
+                    t_ms,
+                    director: name.clone(),
+                    pid,
+                    rss_kib: rss_kib(pid)?,
+                })
+            })
+            .collect()
+    }
+
+    fn apply(&mut self, event: &EventSpec) -> anyhow::Result<()> {
+        apply(&self.ctx, self.procs, event, &self.directors)
+    }
+
+    fn check_directors(&mut self, gone: &[String]) -> anyhow::Result<()> {
+        let scenario = self.ctx.scenario;
+        for name in scenario
+            .directors()
+            .iter()
+            .filter(|d| scenario.lab.mode.has_director() && !gone.contains(d))
+        {
+            if let Some(status) = self.procs.exited(name) {
                 bail!("director {name} exited during the run ({status}); see logs/{name}.log");
             }
         }
-        let clients_done = scenario.loads.iter().all(|l| {
-            procs.pid(&format!("load-{}", l.name)).is_none()
-                || procs.exited(&format!("load-{}", l.name)).is_some()
-        });
-        if now > end_ms && clients_done {
-            break;
-        }
-        if now > deadline_ms {
-            bail!("the load generators did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(5));
+        Ok(())
     }
-    for (i, name) in directors.iter().enumerate() {
-        if let Ok(stats) = ctx.director_stats(name) {
-            last[i] = stats;
-        }
+
+    fn loads_done(&mut self) -> bool {
+        self.ctx.scenario.loads.iter().all(|l| {
+            let name = format!("load-{}", l.name);
+            self.procs.pid(&name).is_none() || self.procs.exited(&name).is_some()
+        })
     }
-    samples.push((
-        unix_ms().saturating_sub(start_unix_ms),
-        sum_forwarded(&last),
-    ));
-    ctx.ipvsadm_listing(&directors, "end");
-    let director_final = last.first().cloned().unwrap_or_default();
-    let director_forwarded = sum_forwarded(&last);
-    let router_after = lab.link_stats("rt", "eth0")?;
-    let tap_after = super::flood::tap_stats(lab, scenario);
-    let mut clients = Vec::new();
-    for load in &scenario.loads {
-        let path = ctx.state.join(format!("load-{}.json", load.name));
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "load `{}` wrote no report (see logs/load-{}.log)",
-                load.name, load.name
-            )
-        })?;
-        clients.push(
-            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
-        );
+
+    fn tally(&mut self) -> Option<(u64, u64)> {
+        // The load generators are processes; they report once, at the end.
+        None
     }
-    for name in &directors {
-        procs.stop(name, Duration::from_secs(2));
+
+    fn finish(&mut self) -> anyhow::Result<Finished> {
+        let (ctx, scenario) = (&self.ctx, self.ctx.scenario);
+        ctx.ipvsadm_listing(&self.directors, "end");
+        let router_after = ctx.lab.link_stats("rt", "eth0")?;
+        let tap_after = super::flood::tap_stats(ctx.lab, scenario);
+        let mut clients = Vec::new();
+        for load in &scenario.loads {
+            let path = ctx.state.join(format!("load-{}.json", load.name));
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "load `{}` wrote no report (see logs/load-{}.log)",
+                    load.name, load.name
+                )
+            })?;
+            clients.push(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            );
+        }
+        for name in &self.directors {
+            self.procs.stop(name, Duration::from_secs(2));
+        }
+        let wires = ctx.stop_wires(self.procs);
+        // Every director's event log, now that they have stopped (keepalived's too: its
+        // notify script writes the same lines).
+        let logs = (scenario.directors().iter())
+            .filter(|_| scenario.lab.mode.has_director())
+            .map(|name| (name.clone(), DirectorLog::read(&ctx.events(name))))
+            .collect();
+        Ok(Finished {
+            clients,
+            router_lan: router_after.since(&self.router_before),
+            director_tap: tap_after.since(&self.tap_before),
+            wires,
+            logs,
+            log_epoch_ms: self.start_unix_ms,
+            host_probe_failures: self.host_probe_failures,
+        })
     }
-    let wires = ctx.stop_wires(procs);
-    // Every director's event log, now that they have stopped (keepalived's too: its notify
-    // script writes the same lines).
-    let (mut transitions, mut health) = (Vec::new(), Vec::new());
-    let (mut sync, mut health_counters, mut vrrp) = (Vec::new(), Vec::new(), Vec::new());
-    for name in scenario.directors().iter().filter(|_| has_director) {
-        let log = DirectorLog::read(&ctx.events(name));
-        if log.unreadable > 0 {
-            eprintln!("run: {name}: {} unreadable event line(s)", log.unreadable);
-        }
-        let since = |unix_ms: u64| unix_ms.saturating_sub(start_unix_ms);
-        for (at, event) in log.transitions {
-            transitions.push((name.clone(), since(at), event));
-        }
-        // ldirectord's verdicts are the weights it sets: 0 is down, any other weight up.
-        let by_ldirectord = (scenario.checker() == crate::scenario::Checker::Ldirectord)
-            .then_some(log.weights)
-            .into_iter()
-            .flatten()
-            .map(|(at, server, weight)| (at, server, weight > 0));
-        for (at, server, up) in log.health.into_iter().chain(by_ldirectord) {
-            health.push(HealthChange {
-                at: since(at),
-                director: name.clone(),
-                server,
-                up,
-            });
-        }
-        sync.extend(log.last_sync.map(|r| (name.clone(), r)));
-        vrrp.extend(log.last_vrrp.map(|r| (name.clone(), r)));
-        health_counters.extend(log.last_health.map(|r| (name.clone(), r)));
-    }
-    health.sort_by_key(|h| h.at);
-    Ok(Collected {
-        wires,
-        seed: ctx.seed,
-        memory,
-        director_tap: tap_after.since(&tap_before),
-        vrrp,
-        health,
-        health_counters,
-        director_tables: tables,
-        sync,
-        host_probe_failures,
-        director_forwarded,
-        masters,
-        transitions,
-        events,
-        director_samples: samples,
-        director_final,
-        clients,
-        router_lan: router_after.since(&router_before),
-    })
 }
 
 /// A director event for keepalived: the daemon is a parent (the PID this run spawned) and its

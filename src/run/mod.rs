@@ -4,18 +4,23 @@
 mod derive;
 pub mod director_config;
 mod director_events;
-mod execute;
+mod emulated;
+mod engine;
+pub(crate) mod execute;
 mod flood;
 mod health_metrics;
 mod heartbeat;
 mod keepalived;
 mod ldirectord;
 mod link_metrics;
-mod loads;
+pub(crate) mod loads;
 mod procs;
+mod progress;
 mod timeline;
 mod vrrp_metrics;
+mod walk;
 
+pub use engine::EngineKind;
 pub use execute::{knat_services, topology};
 
 use crate::lab::{Interrupt, check_privileges};
@@ -35,6 +40,10 @@ pub struct RunArgs {
     /// Where result folders go.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// The engine: `netns` (namespaces and real processes, real time, root) or `emulated`
+    /// (virtual time, no root). Default: each scenario's `[lab] engine`, else netns.
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineKind>,
 }
 
 /// What one scenario run ended with.
@@ -52,14 +61,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         .iter()
         .map(|p| Scenario::load(p))
         .collect::<Result<Vec<_>, _>>()?;
-    // keepalived as a peer must be installed: said before any lab exists.
+    let engine = |s: &Scenario| args.engine.unwrap_or(s.lab.engine);
     for (scenario, path) in scenarios.iter().zip(&args.scenarios) {
-        if scenario.tapvs_directors().len() < scenario.directors().len() {
-            keepalived::find()
-                .with_context(|| format!("{}: field `failover.peer`", path.display()))?;
+        match engine(scenario) {
+            // What the emulator cannot run is said before anything runs.
+            EngineKind::Emulated => emulated::supports(scenario)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            // keepalived as a peer must be installed: said before any lab exists.
+            EngineKind::Netns if scenario.tapvs_directors().len() < scenario.directors().len() => {
+                keepalived::find()
+                    .with_context(|| format!("{}: field `failover.peer`", path.display()))?;
+            }
+            EngineKind::Netns => {}
         }
     }
-    check_privileges()?;
+    if scenarios.iter().any(|s| engine(s) == EngineKind::Netns) {
+        check_privileges()?;
+    }
     let interrupt = Interrupt::register()?;
     let mut all_passed = true;
     let mut records = Vec::new();
@@ -67,7 +85,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         let mut group = Vec::new();
         let variants = scenario.variants();
         for variant in &variants {
-            let outcome = run_one(variant, path, &args.results, &interrupt)?;
+            let outcome = run_one(variant, path, &args.results, &interrupt, engine(scenario))?;
             all_passed &= outcome.passed;
             group.push(outcome.record);
         }
@@ -205,6 +223,7 @@ pub fn run_one(
     path: &Path,
     results: &Path,
     interrupt: &Interrupt,
+    engine: EngineKind,
 ) -> anyhow::Result<Outcome> {
     let run_id = run_id();
     let dir = results.join(&scenario.name).join(&run_id);
@@ -212,8 +231,18 @@ pub fn run_one(
     std::fs::copy(path, dir.join("scenario.toml")).context("copying the scenario")?;
     let revision = git_revision();
     std::fs::write(dir.join("revision.txt"), format!("{revision}\n"))?;
-    eprintln!("run: {} ({})", scenario.name, dir.display());
-    let collected = execute::execute(scenario, interrupt, &dir)?;
+    eprintln!(
+        "run: {} in {} ({})",
+        scenario.name,
+        engine.name(),
+        dir.display()
+    );
+    let end_ms = scenario.load_end().as_millis() as u64;
+    let mut progress = progress::Progress::new(&scenario.name, (1, 1), engine.name(), end_ms);
+    let collected = match engine {
+        EngineKind::Netns => execute::execute(scenario, interrupt, &dir, &mut progress)?,
+        EngineKind::Emulated => emulated::execute(scenario, interrupt, &dir, &mut progress)?,
+    };
     std::fs::write(
         dir.join("director.json"),
         serde_json::to_string_pretty(&collected.director_final)?,
@@ -241,6 +270,7 @@ pub fn run_one(
         run_id,
         revision,
         seed: collected.seed,
+        engine: engine.name().into(),
         mode: scenario.lab.mode.name().into(),
         scheduler: format!("{:?}", scenario.service.scheduler).to_lowercase(),
         interval_ms: scenario.interval.as_millis() as u64,

@@ -94,6 +94,8 @@ pub struct LabSpec {
     /// The seed of the directors' random choices (each director gets its own from it); none:
     /// one is drawn. Either way it is in the run's `run.json`.
     pub seed: Option<u64>,
+    /// The engine that runs the scenario unless `tapvs run --engine` says otherwise.
+    pub engine: crate::run::EngineKind,
     /// Capture every frame of each tapvs director's ports to the run's
     /// `pcap/<director>-<port>.pcap` (`tapvs director --pcap`).
     pub pcap: bool,
@@ -133,6 +135,7 @@ impl Default for LabSpec {
             offload: true,
             max_connections: 1 << 20,
             seed: None,
+            engine: crate::run::EngineKind::Netns,
             pcap: false,
             pcap_limit_mb: None,
         }

@@ -1,0 +1,214 @@
+//! Building an emulated lab from a scenario: the same addresses, MACs, director settings and
+//! seeds as the namespace lab (`netns/lab-up.sh`, `director_config`), on the emulator's
+//! switches: br0 the LAN (router, directors, real servers of DR and one-armed NAT), br1 the
+//! inside segment of a two-armed NAT director.
+
+use super::lab_node::{Host, LabNode};
+use crate::config::DirectorConfig;
+use crate::emu::host::{ClientConfig, Pacing, ServerConfig, SimClient, SimServer, Sources};
+use crate::emu::link::Impairments;
+use crate::emu::sim::Sim;
+use crate::node::{Director, sub_seed};
+use crate::run::director_config::{director_config, nat_gateway};
+use crate::run::execute::director_seed;
+use crate::scenario::{LoadMode, Mode, Scenario, client_base};
+use anyhow::Context;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+
+/// The router's LAN address (the real servers' and directors' gateway).
+const ROUTER_LAN: Ipv4Address = Ipv4Address::new(198, 18, 0, 1);
+
+/// Where everything of a built lab is.
+pub struct Built {
+    /// The tapvs directors: name, node.
+    pub directors: Vec<(String, usize)>,
+    /// The real servers: name, node.
+    pub servers: Vec<(String, usize)>,
+    /// One client node per load, in scenario order.
+    pub clients: Vec<usize>,
+    /// The node whose port 0 is the router's LAN interface.
+    pub router: usize,
+    lan: usize,
+    /// Each director's settings and seed, to start it again.
+    settings: Vec<(String, DirectorConfig, u64)>,
+}
+
+/// What the emulator cannot run in `scenario`, if anything.
+pub fn unsupported(s: &Scenario) -> Option<String> {
+    if s.tapvs_directors().len() < s.directors().len() {
+        return Some("keepalived is a real daemon (`failover.peer`)".into());
+    }
+    if s.failover
+        .as_ref()
+        .is_some_and(|f| f.heartbeat_manager().is_some())
+    {
+        return Some("Heartbeat is a real daemon (`failover.manager = \"heartbeat\"`)".into());
+    }
+    if s.checker() == crate::scenario::Checker::Ldirectord {
+        return Some("ldirectord is a real daemon (`health.checker = \"ldirectord\"`)".into());
+    }
+    if let Some(rs) = s.real_servers.iter().find(|r| !r.command.is_empty()) {
+        return Some(format!("real server `{}` runs a command", rs.name));
+    }
+    if s.lab.mode == Mode::Kernel {
+        return Some("`lab.mode = \"kernel\"` is the kernel's NAT".into());
+    }
+    if s.service.protocol != crate::config::Protocol::Tcp {
+        return Some("UDP services are not emulated yet".into());
+    }
+    if s.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
+        return Some("SYN floods are not emulated yet".into());
+    }
+    if !s.links.is_empty() {
+        return Some("`[[link]]` impairments are not emulated yet".into());
+    }
+    if s.loads.len() > 1 {
+        return Some("more than one load is not emulated yet".into());
+    }
+    let later = [
+        crate::scenario::Action::SpoofVrrp,
+        crate::scenario::Action::DegradeLink,
+    ];
+    if let Some(e) = s.events.iter().find(|e| later.contains(&e.action)) {
+        return Some(format!("`{}` events are not emulated yet", e.action.name()));
+    }
+    None
+}
+
+/// A lab host's MAC: locally administered `02:74:76` ("tv"), then its kind and number.
+fn mac(kind: u8, n: usize) -> EthernetAddress {
+    EthernetAddress([0x02, 0x74, 0x76, kind, 0, n as u8 + 1])
+}
+
+fn cidr24(a: std::net::Ipv4Addr) -> Ipv4Cidr {
+    Ipv4Cidr::new(a, 24)
+}
+
+impl Built {
+    /// Director `name` as it starts (again) at `now`.
+    pub fn new_director(&self, name: &str, now: Instant) -> anyhow::Result<Director> {
+        let (_, settings, seed) = (self.settings.iter())
+            .find(|(n, _, _)| n == name)
+            .with_context(|| format!("no director `{name}`"))?;
+        let mut settings = settings.clone();
+        if let Some(hb) = settings.heartbeat.as_mut() {
+            // Heartbeat's generation: larger on every start, as the Unix seconds would be.
+            hb.clock_s = Some(1_000_000_000 + now.total_millis().max(0) as u64 / 1000);
+        }
+        Director::new(&settings, name, *seed, now)
+    }
+}
+
+/// The lab of `scenario` with run seed `seed`: directors and real servers (the loads come
+/// with [`add_clients`]).
+pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Built)> {
+    let mut sim: Sim<LabNode> = Sim::new(sub_seed(seed, 100));
+    let lan = sim.add_switch();
+    let two_armed = scenario.lab.mode.two_armed(scenario.lab.nat_arms);
+    let inside = two_armed.then(|| sim.add_switch());
+    let wire = Impairments::default();
+    let mut built = Built {
+        directors: Vec::new(),
+        servers: Vec::new(),
+        clients: Vec::new(),
+        router: 0,
+        lan,
+        settings: Vec::new(),
+    };
+    if scenario.lab.mode.has_director() {
+        for name in scenario.tapvs_directors() {
+            let n: u8 = name[1..].parse().context("director names are d1, d2")?;
+            let dseed = director_seed(seed, n);
+            let settings = director_config(scenario, n, dseed);
+            built.settings.push((name.clone(), settings, dseed));
+            let director = built.new_director(&name, sim.now())?;
+            let i = sim.add_node(LabNode::new(Host::Director(Box::new(director))));
+            sim.attach(i, 0, lan, wire)?;
+            if let Some(br1) = inside {
+                sim.attach(i, 1, br1, wire)?;
+            }
+            built.directors.push((name, i));
+        }
+    }
+    let dr = matches!(scenario.lab.mode, Mode::Dr);
+    let gateway = match scenario.lab.mode {
+        Mode::Nat => nat_gateway(scenario),
+        _ => ROUTER_LAN,
+    };
+    for (k, rs) in scenario.real_servers.iter().enumerate() {
+        let config = ServerConfig {
+            name: rs.name.clone(),
+            mac: mac(2, k),
+            addr: cidr24(scenario.server_address(k)),
+            gateway: Some(gateway),
+            vips: if dr {
+                vec![scenario.service.vip]
+            } else {
+                Vec::new()
+            },
+            arp_suppression: scenario.lab.arp_suppression,
+            port: scenario.server_port(k),
+            seed: sub_seed(seed, 200 + k as u64),
+        };
+        let i = sim.add_node(LabNode::new(Host::Server(SimServer::new(config))));
+        sim.attach(i, 0, inside.unwrap_or(lan), wire)?;
+        built.servers.push((rs.name.clone(), i));
+    }
+    Ok((sim, built))
+}
+
+/// Places one client per load, its requests starting `start` plus the load's own `start`.
+/// The client node is also the router's LAN side: it holds 198.18.0.1 (the servers' and
+/// directors' gateway) and the clients' addresses.
+pub fn add_clients(
+    sim: &mut Sim<LabNode>,
+    built: &mut Built,
+    scenario: &Scenario,
+    start: Instant,
+    seed: u64,
+) -> anyhow::Result<()> {
+    for (k, load) in scenario.loads.iter().enumerate() {
+        let args = crate::run::loads::client_args(scenario, k, load, std::path::Path::new("-"), 0);
+        let micros = |d: std::time::Duration| Duration::from_micros(d.as_micros() as u64);
+        let target = match args.target {
+            std::net::SocketAddr::V4(v4) => (*v4.ip(), v4.port()),
+            std::net::SocketAddr::V6(_) => anyhow::bail!("the lab is IPv4"),
+        };
+        let config = ClientConfig {
+            load: load.name.clone(),
+            mac: mac(3, k),
+            addr: cidr24(ROUTER_LAN.into()),
+            gateway: None,
+            sources: Sources::Range {
+                first: client_base(k),
+                count: args.clients.max(1),
+            },
+            target,
+            path: args.request_path(),
+            pacing: match args.mode {
+                crate::client::Mode::Open => Pacing::Open { rate: args.rate },
+                crate::client::Mode::Closed => Pacing::Closed {
+                    think: micros(args.think),
+                    backoff: micros(args.error_backoff),
+                },
+            },
+            concurrency: args.concurrency as usize,
+            requests_per_conn: match args.connection {
+                crate::client::ConnMode::New => 1,
+                crate::client::ConnMode::Keepalive => args.requests_per_conn,
+            },
+            timeout: micros(args.timeout),
+            max_requests: args.max_requests,
+            start: start + micros(load.start),
+            duration: micros(args.duration),
+            interval: micros(args.interval),
+            seed: sub_seed(seed, 300 + k as u64),
+        };
+        let i = sim.add_node(LabNode::new(Host::Client(SimClient::new(config))));
+        sim.attach(i, 0, built.lan, Impairments::default())?;
+        built.clients.push(i);
+        built.router = i;
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! One host of an emulated lab as the fabric drives it: a tapvs director, a simulated real
+//! server or client, and what the timeline does to it from outside: its cable pulled
+//! (`cut_link`), its process stopped (`freeze_director`), VRRP between the directors filtered
+//! (`partition_heartbeat`), the process gone (`kill_director`) or ending cleanly
+//! (`stop_director`). Each port counts what crossed it, as `ip -s link` would.
+
+use crate::emu::Node;
+use crate::emu::host::{SimClient, SimServer};
+use crate::lab::LinkStats;
+use crate::node::Director;
+use smoltcp::time::Instant;
+
+/// What runs on the host.
+pub enum Host {
+    Director(Box<Director>),
+    Server(SimServer),
+    Client(SimClient),
+    /// Nothing: a killed director's machine (frames to it are lost).
+    Down,
+}
+
+/// A host with its plugs.
+pub struct LabNode {
+    pub host: Host,
+    /// The cable is pulled: nothing in, nothing out (what is sent is lost).
+    pub cut: bool,
+    /// The process is stopped: it reads nothing, sends nothing and its timers wait.
+    pub frozen: bool,
+    /// VRRP (IP protocol 112) neither reaches nor leaves it (the lab's bridge filter).
+    pub partitioned: bool,
+    /// Ending cleanly: it sends what it has left, then takes nothing more.
+    pub stopping: bool,
+    /// Per port: what came in (rx) and went out (tx).
+    pub ports: [LinkStats; 2],
+}
+
+/// IPv4 protocol 112 (VRRP) in an untagged Ethernet frame.
+fn is_vrrp(frame: &[u8]) -> bool {
+    frame.len() > 23 && frame[12..14] == [0x08, 0x00] && frame[23] == 112
+}
+
+impl LabNode {
+    pub fn new(host: Host) -> LabNode {
+        LabNode {
+            host,
+            cut: false,
+            frozen: false,
+            partitioned: false,
+            stopping: false,
+            ports: Default::default(),
+        }
+    }
+
+    pub fn director(&self) -> Option<&Director> {
+        match &self.host {
+            Host::Director(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn director_mut(&mut self) -> Option<&mut Director> {
+        match &mut self.host {
+            Host::Director(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn node(&mut self) -> Option<&mut dyn Node> {
+        match &mut self.host {
+            Host::Director(d) => Some(&mut **d),
+            Host::Server(s) => Some(s),
+            Host::Client(c) => Some(c),
+            Host::Down => None,
+        }
+    }
+
+    fn count(stats: &mut [LinkStats; 2], port: usize, tx: bool, len: usize) {
+        if let Some(s) = stats.get_mut(port) {
+            if tx {
+                s.tx_packets += 1;
+                s.tx_bytes += len as u64;
+            } else {
+                s.rx_packets += 1;
+                s.rx_bytes += len as u64;
+            }
+        }
+    }
+}
+
+impl Node for LabNode {
+    fn handle_frame(&mut self, now: Instant, port: usize, frame: &mut [u8]) -> Option<usize> {
+        if self.frozen {
+            // The TAP's queue overflows while the process is stopped.
+            if let Some(s) = self.ports.get_mut(port) {
+                s.rx_dropped += 1;
+            }
+            return None;
+        }
+        if self.cut || self.stopping || (self.partitioned && is_vrrp(frame)) {
+            return None;
+        }
+        Self::count(&mut self.ports, port, false, frame.len());
+        let out = self.node()?.handle_frame(now, port, frame)?;
+        if self.partitioned && is_vrrp(frame) {
+            return None;
+        }
+        Self::count(&mut self.ports, out, true, frame.len());
+        Some(out)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if !self.frozen && !self.stopping {
+            if let Some(n) = self.node() {
+                n.handle_timeout(now);
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        if self.frozen {
+            return None;
+        }
+        loop {
+            let (port, len) = self.node()?.poll_transmit(now, buf)?;
+            // A pulled cable or the filter: the frame is sent and lost.
+            if self.cut || (self.partitioned && is_vrrp(&buf[..len])) {
+                continue;
+            }
+            Self::count(&mut self.ports, port, true, len);
+            return Some((port, len));
+        }
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.frozen || self.stopping {
+            return None;
+        }
+        self.node()?.poll_timeout()
+    }
+}
