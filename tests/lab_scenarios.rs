@@ -1,11 +1,211 @@
-//! The lab tests: every scenario marked `ci = true` runs in a real namespace lab through
-//! `tapvs run`, and must meet its expectations. They need root (or CAP_NET_ADMIN) and iproute2;
-//! without them they skip with a message, except under CI (`CI` set), where that is a failure.
+//! The scenario tests: every scenario marked `ci = true` runs through `tapvs run` in both
+//! engines, each run its own test (`netns::dr_basic`, `emulated::dr_basic`), and must meet its
+//! expectations. The netns runs need root (or CAP_NET_ADMIN) and iproute2; without them they skip
+//! with a message, except under CI (`CI` set), where that is a failure. The emulated runs need
+//! nothing; a scenario the emulator refuses (it needs a real daemon) is skipped with its reason.
+//! When both engines have run a scenario, its metrics are put side by side
+//! ([`cross_engine`]). Runs go one at a time: labs side by side on two cores would measure each
+//! other.
 
 mod captures;
+mod cross_engine;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+
+/// Held by every run: one lab at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// One test per CI scenario and engine; `every_ci_scenario_has_its_tests` keeps the list whole.
+macro_rules! scenarios {
+    ($($name:ident => $file:literal),* $(,)?) => {
+        mod netns {
+            $( #[test] fn $name() { super::case($file, "netns") } )*
+        }
+        mod emulated {
+            $( #[test] fn $name() { super::case($file, "emulated") } )*
+        }
+        const LISTED: &[&str] = &[$($file),*];
+    };
+}
+
+scenarios! {
+    all_down_sorry => "all-down-sorry",
+    dr_arp_problem => "dr-arp-problem",
+    dr_basic => "dr-basic",
+    dr_kill => "dr-kill",
+    dr_udp => "dr-udp",
+    dr_vs_nat => "dr-vs-nat",
+    dr_weighted => "dr-weighted",
+    failover_back_and_forth => "failover-back-and-forth",
+    failover_clean => "failover-clean",
+    failover_cut => "failover-cut",
+    failover_freeze => "failover-freeze",
+    failover_health => "failover-health",
+    failover_heartbeat => "failover-heartbeat",
+    failover_kill => "failover-kill",
+    failover_lossy_heartbeat => "failover-lossy-heartbeat",
+    failover_maglev_sloppy => "failover-maglev-sloppy",
+    failover_nat_sync => "failover-nat-sync",
+    failover_nat => "failover-nat",
+    failover_nosync => "failover-nosync",
+    failover_partition => "failover-partition",
+    failover_sweep => "failover-sweep",
+    failover_sync => "failover-sync",
+    heartbeat_failover => "heartbeat-failover",
+    keepalived_backup => "keepalived-backup",
+    keepalived_master => "keepalived-master",
+    nat_basic => "nat-basic",
+    nat_one_armed => "nat-one-armed",
+    nat_udp => "nat-udp",
+    rs_failure_ldirectord => "rs-failure-ldirectord",
+    rs_failure_udp => "rs-failure-udp",
+    rs_failure => "rs-failure",
+    rs_hang_tcp => "rs-hang-tcp",
+    rs_hang => "rs-hang",
+    rs_slow_link => "rs-slow-link",
+    seed => "seed",
+    syn_flood => "syn-flood",
+    sync_delay => "sync-delay",
+    vrrp_spoof => "vrrp-spoof",
+}
+
+#[test]
+fn every_ci_scenario_has_its_tests() {
+    let files: Vec<String> = ci_scenarios()
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut listed: Vec<String> = LISTED.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        files, listed,
+        "scenarios! must list exactly the `ci = true` scenarios"
+    );
+}
+
+/// Where the runs write their results (kept when a run failed).
+fn results_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("tapvs-lab-test-{}", std::process::id()))
+}
+
+/// Runs CI scenario `name` in `engine`: fails, with the runs' evidence, when it fails twice.
+fn case(name: &str, engine: &str) {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"));
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if engine == "netns" {
+        if let Err(why) = lab_possible() {
+            if std::env::var_os("CI").is_some() {
+                panic!("CI is set but the lab tests cannot run: {why}");
+            }
+            eprintln!("SKIPPED {name} (netns): {why} (run as root to include it)");
+            return;
+        }
+        if let Some(program) = missing_daemon(&scenario) {
+            if std::env::var_os("CI").is_some() {
+                panic!("{name}: {program} is missing");
+            }
+            eprintln!("SKIPPED {name} (netns): {program} is missing");
+            return;
+        }
+    }
+    let results = results_dir();
+    let before = if engine == "netns" {
+        lab_namespaces()
+    } else {
+        Vec::new()
+    };
+    let outcome = match run(&scenario, &results, engine) {
+        Ok(runs) => Ok(runs),
+        Err(Refused(why)) => {
+            eprintln!("SKIPPED {name} (emulated): {why}");
+            return;
+        }
+        // One rerun: a lab on a shared 2-core VM sometimes loses a burst of datagrams that no
+        // code of ours saw (dr-udp, twice in CI). A scenario must fail twice to fail; the
+        // first failure and its evidence stay in the log, flagged FLAKY.
+        Err(Failed(first)) => match run(&scenario, &results, engine) {
+            Ok(runs) => {
+                flaky(&format!("{name} ({engine}): {first}"));
+                Ok(runs)
+            }
+            Err(Failed(second)) | Err(Refused(second)) => Err(format!("{first}\n{second}")),
+        },
+    };
+    if engine == "netns" {
+        let leaked: Vec<_> = lab_namespaces()
+            .into_iter()
+            .filter(|n| !before.contains(n))
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "{name}: the run left namespaces behind: {leaked:?}"
+        );
+    }
+    match outcome {
+        Ok(runs) => {
+            cross_engine::record(engine, &scenario, &runs);
+            for dir in &runs {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        Err(why) => panic!(
+            "{name} ({engine}) failed twice (results kept in {}):\n{why}",
+            results.display()
+        ),
+    }
+}
+
+/// Notes a run that failed once and passed on its rerun for `.ci/run`, which prints them even
+/// when the tests pass (cargo hides a passing test's output).
+fn flaky(text: &str) {
+    use std::io::Write;
+    eprintln!("FLAKY (failed once, passed on the rerun): {text}");
+    let path = std::env::temp_dir().join("tapvs-lab-flaky.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{text}");
+    }
+}
+
+/// The real daemon a netns scenario needs and this machine lacks, if any.
+fn missing_daemon(scenario: &Path) -> Option<&'static str> {
+    let text = std::fs::read_to_string(scenario).unwrap();
+    // The interoperability scenarios need the real keepalived (`.ci/run` installs it), the
+    // heartbeat-* ones the real Heartbeat, `checker = "ldirectord"` the real ldirectord.
+    let needs = [
+        (
+            "peer = \"keepalived\"",
+            "/usr/sbin/keepalived",
+            "keepalived",
+        ),
+        (
+            "manager = \"heartbeat\"",
+            "/usr/libexec/heartbeat/heartbeat",
+            "Heartbeat",
+        ),
+        ("\"ldirectord\"", "/usr/sbin/ldirectord", "ldirectord"),
+    ];
+    needs
+        .into_iter()
+        .find(|(mark, path, _)| text.contains(mark) && !Path::new(path).exists())
+        .map(|(_, _, program)| program)
+}
+
+/// Why a run did not pass.
+enum RunError {
+    /// The emulator refuses the scenario (it needs a real daemon): the reason.
+    Refused(String),
+    /// It ran and failed: its output and evidence.
+    Failed(String),
+}
+use RunError::{Failed, Refused};
 
 fn lab_possible() -> Result<(), String> {
     // SAFETY: geteuid has no preconditions.
@@ -29,10 +229,6 @@ fn ci_scenarios() -> Vec<PathBuf> {
             let value: toml::Value = toml::from_str(&text).unwrap();
             value.get("ci").and_then(|v| v.as_bool()) == Some(true)
         })
-        // `TAPVS_LAB_ONLY=dr-udp` runs only the scenarios whose file name contains it.
-        .filter(|p| {
-            std::env::var("TAPVS_LAB_ONLY").map_or(true, |only| p.to_string_lossy().contains(&only))
-        })
         .collect();
     files.sort();
     files
@@ -48,44 +244,57 @@ fn lab_namespaces() -> Vec<String> {
         .collect()
 }
 
-/// Runs one scenario through `tapvs run`; on failure, returns its output and evidence.
-fn run(scenario: &Path, results: &Path) -> Result<(), String> {
+/// Runs one scenario through `tapvs run` in `engine`; returns its runs' result folders, or its
+/// output and evidence.
+fn run(scenario: &Path, results: &Path, engine: &str) -> Result<Vec<PathBuf>, RunError> {
     let out = Command::new(env!("CARGO_BIN_EXE_tapvs"))
-        .arg("run")
-        .arg("--results")
+        .args(["run", "--engine", engine, "--results"])
         .arg(results)
         .arg(scenario)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{}\n{stdout}", scenario.display());
-    let run_dir = stdout
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{} ({engine})\n{stdout}", scenario.display());
+    if let Some(why) = stderr
         .lines()
-        .find_map(|l| l.strip_prefix("results: "))
-        .map(PathBuf::from);
+        .find_map(|l| l.split_once("the emulated engine cannot run this scenario: "))
+    {
+        return Err(Refused(why.1.to_string()));
+    }
+    let runs: Vec<PathBuf> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("results: "))
+        .map(PathBuf::from)
+        .collect();
+    let run_dir = runs.first().cloned();
+    if out.status.success() && engine == "emulated" {
+        return Ok(runs);
+    }
     if out.status.success() {
         // `[lab] pcap = true` (failover-sync): the captures hold what the directors did.
         let text = std::fs::read_to_string(scenario).unwrap();
         let value: toml::Value = toml::from_str(&text).unwrap();
         let pcap = value.get("lab").and_then(|l| l.get("pcap")) == Some(&toml::Value::from(true));
-        return match &run_dir {
+        let checked = match &run_dir {
             Some(dir) if pcap => captures::check(dir),
             // `tapvs ipvsadm -Ln` of the running director against the real ipvsadm's output.
             Some(dir) if text.contains("name = \"dr-weighted\"") => ipvsadm_listings(dir),
             _ => Ok(()),
         };
+        return checked.map(|()| runs).map_err(Failed);
     }
     let failed: Vec<&str> = stdout
         .lines()
         .filter(|l| l.trim_start().starts_with("FAIL"))
         .collect();
-    Err(format!(
+    Err(Failed(format!(
         "exit {:?}\n{}\n{}\n{}",
         out.status.code(),
         failed.join("\n"),
-        String::from_utf8_lossy(&out.stderr),
+        stderr,
         run_dir.map(|d| evidence(&d)).unwrap_or_default()
-    ))
+    )))
 }
 
 /// dr-weighted's director, listed by `tapvs ipvsadm -Ln` (the runner writes it before and
@@ -157,88 +366,4 @@ fn evidence(run_dir: &Path) -> String {
         }
     }
     text
-}
-
-/// One test runs them one after another: labs running side by side on two cores would measure
-/// each other.
-#[test]
-fn ci_scenarios_meet_their_expectations() {
-    if let Err(why) = lab_possible() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but the lab tests cannot run: {why}");
-        }
-        eprintln!("SKIPPED lab scenarios: {why} (run as root to include them)");
-        return;
-    }
-    let results = std::env::temp_dir().join(format!("tapvs-lab-test-{}", std::process::id()));
-    let before = lab_namespaces();
-    let scenarios = ci_scenarios();
-    let only = std::env::var_os("TAPVS_LAB_ONLY").is_some();
-    assert!(
-        only || scenarios.len() >= 3,
-        "the shipped CI scenarios are found"
-    );
-    let mut failures = Vec::new();
-    let mut flaky = Vec::new();
-    // The interoperability scenarios need the real keepalived (`.ci/run` installs it).
-    let keepalived = Path::new("/usr/sbin/keepalived").exists();
-    // The heartbeat-* scenarios need the real Heartbeat (`.ci/run` installs it too).
-    let heartbeat = Path::new("/usr/libexec/heartbeat/heartbeat").exists();
-    // `checker = "ldirectord"` and its comparisons need the real ldirectord (installed too).
-    let ldirectord = Path::new("/usr/sbin/ldirectord").exists();
-    for scenario in &scenarios {
-        let text = std::fs::read_to_string(scenario).unwrap();
-        let missing = if text.contains("peer = \"keepalived\"") && !keepalived {
-            Some("keepalived")
-        } else if text.contains("manager = \"heartbeat\"") && !heartbeat {
-            Some("Heartbeat")
-        } else if text.contains("\"ldirectord\"") && !ldirectord {
-            Some("ldirectord")
-        } else {
-            None
-        };
-        if let Some(program) = missing {
-            if std::env::var_os("CI").is_some() {
-                failures.push(format!("{}: {program} is missing", scenario.display()));
-            } else {
-                eprintln!("SKIPPED {}: {program} is missing", scenario.display());
-            }
-            continue;
-        }
-        let Err(first) = run(scenario, &results) else {
-            continue;
-        };
-        // One rerun: a lab on a shared 2-core VM sometimes loses a burst of datagrams that no
-        // code of ours saw (dr-udp, twice in CI). A scenario must fail twice to fail the test;
-        // the first failure and its evidence stay in the log, flagged FLAKY.
-        match run(scenario, &results) {
-            Ok(()) => flaky.push(format!("{}: {first}", scenario.display())),
-            Err(second) => failures.push(format!("{}:\n{first}\n{second}", scenario.display())),
-        }
-    }
-    for f in &flaky {
-        eprintln!("FLAKY (failed once, passed on the rerun): {f}");
-    }
-    // For `.ci/run`, which prints it even when the test passes (cargo hides its output then).
-    if !flaky.is_empty() {
-        let path = std::env::temp_dir().join("tapvs-lab-flaky.txt");
-        let _ = std::fs::write(path, flaky.join("\n"));
-    }
-    let leaked: Vec<_> = lab_namespaces()
-        .into_iter()
-        .filter(|n| !before.contains(n))
-        .collect();
-    // Kept when something failed, for the timelines and logs of the failed runs.
-    if failures.is_empty() {
-        let _ = std::fs::remove_dir_all(&results);
-    } else {
-        eprintln!("results of the failed runs kept in {}", results.display());
-    }
-    assert!(leaked.is_empty(), "runs left namespaces behind: {leaked:?}");
-    assert!(
-        failures.is_empty(),
-        "{} scenario(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
