@@ -65,8 +65,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
     for (scenario, path) in scenarios.iter().zip(&args.scenarios) {
         match engine(scenario) {
             // What the emulator cannot run is said before anything runs.
-            EngineKind::Emulated => emulated::supports(scenario)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            EngineKind::Emulated => {
+                for variant in scenario.variants() {
+                    emulated::supports(&variant)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                }
+            }
             // keepalived as a peer must be installed: said before any lab exists.
             EngineKind::Netns if scenario.tapvs_directors().len() < scenario.directors().len() => {
                 keepalived::find()

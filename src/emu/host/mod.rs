@@ -10,6 +10,7 @@
 mod client;
 mod exchange;
 mod load;
+mod probe;
 mod response;
 mod serve;
 mod server;
@@ -17,6 +18,7 @@ mod stack;
 
 pub use client::SimClient;
 pub use load::{ClientConfig, Pacing, Sources};
+pub use probe::{ProbeConfig, SimProbe};
 pub use serve::ServerStats;
 pub use server::{ServerConfig, ServerState, SimServer};
 pub use stack::{Counters, MAX_FRAME};

@@ -5,7 +5,9 @@
 
 use super::lab_node::{Host, LabNode};
 use crate::config::DirectorConfig;
-use crate::emu::host::{ClientConfig, Pacing, ServerConfig, SimClient, SimServer, Sources};
+use crate::emu::host::{
+    ClientConfig, Pacing, ProbeConfig, ServerConfig, SimClient, SimProbe, SimServer, Sources,
+};
 use crate::emu::link::Impairments;
 use crate::emu::sim::Sim;
 use crate::node::{Director, sub_seed};
@@ -211,4 +213,45 @@ pub fn add_clients(
         built.router = i;
     }
     Ok(())
+}
+
+/// Places the status-port probe of the tapvs directors on the LAN (at the highest LAN address
+/// the scenario leaves free), starting now; `None` without directors.
+pub fn probe(
+    sim: &mut Sim<LabNode>,
+    built: &Built,
+    scenario: &Scenario,
+    seed: u64,
+) -> anyhow::Result<Option<usize>> {
+    if built.directors.is_empty() {
+        return Ok(None);
+    }
+    let taken = |a: Ipv4Address| {
+        a == scenario.service.vip
+            || (0..scenario.real_servers.len()).any(|i| scenario.server_address(i) == a)
+    };
+    let addr = (200..=254u8)
+        .rev()
+        .map(|h| Ipv4Address::new(198, 18, 0, h))
+        .find(|a| !taken(*a))
+        .context("no free LAN address for the probe")?;
+    let targets = (built.directors.iter())
+        .filter_map(|(name, _)| name[1..].parse::<u8>().ok())
+        .map(|n| {
+            let a = crate::run::director_config::director_address(n);
+            (a, crate::config::DEFAULT_STATUS_PORT)
+        })
+        .collect();
+    let config = ProbeConfig {
+        mac: mac(4, 0),
+        addr: Ipv4Cidr::new(addr, 24),
+        gateway: None,
+        targets,
+        start: sim.now(),
+        timeout: Duration::from_secs(2),
+        seed: sub_seed(seed, 400),
+    };
+    let i = sim.add_node(LabNode::new(Host::Probe(SimProbe::new(config))));
+    sim.attach(i, 0, built.lan, Impairments::default())?;
+    Ok(Some(i))
 }

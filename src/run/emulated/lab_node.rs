@@ -5,7 +5,7 @@
 //! (`stop_director`). Each port counts what crossed it, as `ip -s link` would.
 
 use crate::emu::Node;
-use crate::emu::host::{SimClient, SimServer};
+use crate::emu::host::{SimClient, SimProbe, SimServer};
 use crate::lab::LinkStats;
 use crate::node::Director;
 use smoltcp::time::Instant;
@@ -15,6 +15,8 @@ pub enum Host {
     Director(Box<Director>),
     Server(SimServer),
     Client(SimClient),
+    /// The status-port probe of the directors' host stacks, before the load.
+    Probe(SimProbe),
     /// Nothing: a killed director's machine (frames to it are lost).
     Down,
 }
@@ -70,6 +72,7 @@ impl LabNode {
             Host::Director(d) => Some(&mut **d),
             Host::Server(s) => Some(s),
             Host::Client(c) => Some(c),
+            Host::Probe(p) => Some(p),
             Host::Down => None,
         }
     }

@@ -66,6 +66,7 @@ struct EmulatedEngine {
     logs: Vec<(String, DirectorLog)>,
     /// Each director's log as text lines, for `logs/<director>.events`.
     lines: Vec<String>,
+    host_probe_failures: u64,
 }
 
 impl EmulatedEngine {
@@ -81,6 +82,7 @@ impl EmulatedEngine {
             start: Instant::ZERO,
             logs,
             lines: Vec::new(),
+            host_probe_failures: 0,
         };
         // VRRP routers start as backups and elect a master after Master_Down_Interval: the
         // load starts on a converged pair, as in the lab.
@@ -104,6 +106,7 @@ impl EmulatedEngine {
         let settle = Duration::from_micros(scenario.lab.settle.as_micros() as u64);
         let t = engine.sim.now() + settle;
         engine.run_to(t)?;
+        engine.host_probe_failures = engine.probe_directors(scenario, seed)?;
         // As in the lab, the loads begin 300 ms after they are started.
         engine.start = engine.sim.now() + Duration::from_millis(300);
         build::add_clients(
@@ -114,6 +117,24 @@ impl EmulatedEngine {
             seed,
         )?;
         Ok(engine)
+    }
+
+    /// Asks each director's status port over TCP and UDP, as the lab's probes do; returns how
+    /// many asks got no status line within 2 s. The probe then leaves the lab.
+    fn probe_directors(&mut self, scenario: &Scenario, seed: u64) -> anyhow::Result<u64> {
+        let Some(probe) = build::probe(&mut self.sim, &self.lab, scenario, seed)? else {
+            return Ok(0);
+        };
+        loop {
+            let now = self.sim.now();
+            if let Host::Probe(p) = &self.sim.node(probe).host
+                && let Some(failures) = p.failures(now)
+            {
+                self.sim.node_mut(probe).host = Host::Down;
+                return Ok(failures);
+            }
+            self.run_to(now + Duration::from_millis(10))?;
+        }
     }
 
     fn any_master(&self) -> bool {
@@ -329,7 +350,7 @@ impl Engine for EmulatedEngine {
             wires: Vec::new(),
             logs: std::mem::take(&mut self.logs),
             log_epoch_ms: self.start.total_millis().max(0) as u64,
-            host_probe_failures: 0,
+            host_probe_failures: self.host_probe_failures,
         })
     }
 }
