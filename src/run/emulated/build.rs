@@ -62,17 +62,10 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
     if s.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
         return Some("SYN floods are not emulated yet".into());
     }
-    if !s.links.is_empty() {
-        return Some("`[[link]]` impairments are not emulated yet".into());
-    }
     if s.loads.len() > 1 {
         return Some("more than one load is not emulated yet".into());
     }
-    let later = [
-        crate::scenario::Action::SpoofVrrp,
-        crate::scenario::Action::DegradeLink,
-    ];
-    if let Some(e) = s.events.iter().find(|e| later.contains(&e.action)) {
+    if let Some(e) = (s.events.iter()).find(|e| e.action == crate::scenario::Action::SpoofVrrp) {
         return Some(format!("`{}` events are not emulated yet", e.action.name()));
     }
     None
@@ -88,6 +81,12 @@ fn cidr24(a: std::net::Ipv4Addr) -> Ipv4Cidr {
 }
 
 impl Built {
+    /// Every director, real server and client node.
+    pub fn hosts(&self) -> Vec<usize> {
+        let named = self.directors.iter().chain(&self.servers).map(|(_, i)| *i);
+        named.chain(self.clients.iter().copied()).collect()
+    }
+
     /// Director `name` as it starts (again) at `now`.
     pub fn new_director(&self, name: &str, now: Instant) -> anyhow::Result<Director> {
         let (_, settings, seed) = (self.settings.iter())
@@ -157,7 +156,32 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
         sim.attach(i, 0, inside.unwrap_or(lan), wire)?;
         built.servers.push((rs.name.clone(), i));
     }
+    for (name, i) in built.directors.iter().chain(&built.servers) {
+        put_wire(&mut sim, scenario, name, *i)?;
+    }
     Ok((sim, built))
+}
+
+/// Puts the scenario's `[[link]]` on host `host` (node `i`) between its port 0 and its cable,
+/// if it has one there (`d1`, `d2`, `heartbeat` and `sync` on a director, a real server's
+/// name, `cl` the clients).
+fn put_wire(
+    sim: &mut Sim<LabNode>,
+    scenario: &Scenario,
+    host: &str,
+    i: usize,
+) -> anyhow::Result<()> {
+    for link in scenario
+        .links
+        .iter()
+        .filter(|l| scenario.link_port(&l.name) == host)
+    {
+        let settings = (link.impair().settings(link.filter()))
+            .map_err(|(field, why)| anyhow::anyhow!("link {}: {field}: {why}", link.name))?;
+        let wire = super::wire::Wire::new(&link.name, settings, link.seed)?;
+        sim.node_mut(i).wire = Some(wire);
+    }
+    Ok(())
 }
 
 /// Places one client per load, its requests starting `start` plus the load's own `start`.
@@ -209,6 +233,7 @@ pub fn add_clients(
         };
         let i = sim.add_node(LabNode::new(Host::Client(SimClient::new(config))));
         sim.attach(i, 0, built.lan, Impairments::default())?;
+        put_wire(sim, scenario, "cl", i)?;
         built.clients.push(i);
         built.router = i;
     }

@@ -4,6 +4,7 @@
 //! (`partition_heartbeat`), the process gone (`kill_director`) or ending cleanly
 //! (`stop_director`). Each port counts what crossed it, as `ip -s link` would.
 
+use super::wire::Wire;
 use crate::emu::Node;
 use crate::emu::host::{SimClient, SimProbe, SimServer};
 use crate::lab::LinkStats;
@@ -34,6 +35,10 @@ pub struct LabNode {
     pub stopping: bool,
     /// Per port: what came in (rx) and went out (tx).
     pub ports: [LinkStats; 2],
+    /// The `[[link]]` between its port 0 and its cable, if the scenario has one there.
+    pub wire: Option<Wire>,
+    /// The last time it was given.
+    now: Instant,
 }
 
 /// IPv4 protocol 112 (VRRP) in an untagged Ethernet frame.
@@ -50,6 +55,8 @@ impl LabNode {
             partitioned: false,
             stopping: false,
             ports: Default::default(),
+            wire: None,
+            now: Instant::ZERO,
         }
     }
 
@@ -68,7 +75,11 @@ impl LabNode {
     }
 
     fn node(&mut self) -> Option<&mut dyn Node> {
-        match &mut self.host {
+        Self::inner(&mut self.host)
+    }
+
+    fn inner(host: &mut Host) -> Option<&mut dyn Node> {
+        match host {
             Host::Director(d) => Some(&mut **d),
             Host::Server(s) => Some(s),
             Host::Client(c) => Some(c),
@@ -92,6 +103,7 @@ impl LabNode {
 
 impl Node for LabNode {
     fn handle_frame(&mut self, now: Instant, port: usize, frame: &mut [u8]) -> Option<usize> {
+        self.now = now;
         if self.frozen {
             // The TAP's queue overflows while the process is stopped.
             if let Some(s) = self.ports.get_mut(port) {
@@ -103,6 +115,11 @@ impl Node for LabNode {
             return None;
         }
         Self::count(&mut self.ports, port, false, frame.len());
+        if let (Some(wire), 0) = (&mut self.wire, port) {
+            wire.arrive(now, frame);
+            wire.deliver(now, Self::inner(&mut self.host)?);
+            return None;
+        }
         let out = self.node()?.handle_frame(now, port, frame)?;
         if self.partitioned && is_vrrp(frame) {
             return None;
@@ -112,32 +129,53 @@ impl Node for LabNode {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if !self.frozen && !self.stopping {
-            if let Some(n) = self.node() {
-                n.handle_timeout(now);
-            }
+        self.now = now;
+        if self.frozen || self.stopping {
+            return;
+        }
+        let Some(node) = Self::inner(&mut self.host) else {
+            return;
+        };
+        node.handle_timeout(now);
+        if let Some(wire) = &mut self.wire {
+            wire.deliver(now, node);
         }
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        self.now = now;
         if self.frozen {
             return None;
         }
-        loop {
-            let (port, len) = self.node()?.poll_transmit(now, buf)?;
+        while let Some((port, len)) =
+            Self::inner(&mut self.host).and_then(|n| n.poll_transmit(now, buf))
+        {
             // A pulled cable or the filter: the frame is sent and lost.
             if self.cut || (self.partitioned && is_vrrp(&buf[..len])) {
                 continue;
             }
-            Self::count(&mut self.ports, port, true, len);
-            return Some((port, len));
+            match (&mut self.wire, port) {
+                (Some(wire), 0) => wire.depart(now, &buf[..len]),
+                _ => {
+                    Self::count(&mut self.ports, port, true, len);
+                    return Some((port, len));
+                }
+            }
         }
+        let len = self.wire.as_mut()?.next_out(now, buf)?;
+        Self::count(&mut self.ports, 0, true, len);
+        Some((0, len))
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
         if self.frozen || self.stopping {
             return None;
         }
-        self.node()?.poll_timeout()
+        let now = self.now;
+        let wire = self.wire.as_ref().and_then(|w| w.poll_at(now));
+        [self.node().and_then(|n| n.poll_timeout()), wire]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

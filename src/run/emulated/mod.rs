@@ -8,6 +8,7 @@
 
 mod build;
 mod lab_node;
+mod wire;
 
 use super::director_events::DirectorLog;
 use super::engine::{Engine, Finished};
@@ -67,6 +68,8 @@ struct EmulatedEngine {
     /// Each director's log as text lines, for `logs/<director>.events`.
     lines: Vec<String>,
     host_probe_failures: u64,
+    /// Each `[[link]]`'s name and the frames it impairs.
+    scenario_links: Vec<(String, crate::io::impair::Filter)>,
 }
 
 impl EmulatedEngine {
@@ -83,6 +86,9 @@ impl EmulatedEngine {
             logs,
             lines: Vec::new(),
             host_probe_failures: 0,
+            scenario_links: (scenario.links.iter())
+                .map(|l| (l.name.clone(), l.filter()))
+                .collect(),
         };
         // VRRP routers start as backups and elect a master after Master_Down_Interval: the
         // load starts on a converged pair, as in the lab.
@@ -300,10 +306,29 @@ impl Engine for EmulatedEngine {
                 }
                 Ok(())
             }
-            Action::SpoofVrrp | Action::DegradeLink | Action::RepairLink => bail!(
-                "{} is not played by the emulated engine yet",
-                event.action.name()
-            ),
+            Action::DegradeLink | Action::RepairLink => {
+                let link = (self.scenario_links.iter())
+                    .find(|(name, _)| *name == event.link)
+                    .with_context(|| format!("no link `{}`", event.link))?;
+                let settings = match (event.action, &event.impair) {
+                    (Action::DegradeLink, Some(imp)) => imp.settings(link.1),
+                    _ => crate::scenario::LinkImpair::default().settings(link.1),
+                }
+                .map_err(|(field, why)| anyhow::anyhow!("link {}: {field}: {why}", event.link))?;
+                for i in self.lab.hosts() {
+                    if let Some(w) = self
+                        .sim
+                        .node_mut(i)
+                        .wire
+                        .as_mut()
+                        .filter(|w| w.name == event.link)
+                    {
+                        w.set_settings(settings).map_err(anyhow::Error::msg)?;
+                    }
+                }
+                Ok(())
+            }
+            Action::SpoofVrrp => bail!("spoof_vrrp is not played by the emulated engine yet"),
         }
     }
 
@@ -347,7 +372,10 @@ impl Engine for EmulatedEngine {
             clients,
             router_lan: self.sim.node(self.lab.router).ports[0].clone(),
             director_tap,
-            wires: Vec::new(),
+            wires: (self.lab.hosts().into_iter())
+                .filter_map(|i| self.sim.node(i).wire.as_ref())
+                .map(|w| (w.name.clone(), w.stats()))
+                .collect(),
             logs: std::mem::take(&mut self.logs),
             log_epoch_ms: self.start.total_millis().max(0) as u64,
             host_probe_failures: self.host_probe_failures,
