@@ -204,7 +204,7 @@ pub fn add_clients(
         let config = ClientConfig {
             load: load.name.clone(),
             mac: mac(3, k),
-            addr: cidr24(ROUTER_LAN.into()),
+            addr: cidr24(ROUTER_LAN),
             gateway: None,
             sources: Sources::Range {
                 first: client_base(k),

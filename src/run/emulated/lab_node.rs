@@ -11,7 +11,8 @@ use crate::lab::LinkStats;
 use crate::node::Director;
 use smoltcp::time::Instant;
 
-/// What runs on the host.
+/// What runs on the host. (Sizes differ, but a lab has a handful of hosts: no boxing for them.)
+#[allow(clippy::large_enum_variant)]
 pub enum Host {
     Director(Box<Director>),
     Server(SimServer),

@@ -370,7 +370,7 @@ impl Engine for EmulatedEngine {
         });
         Ok(Finished {
             clients,
-            router_lan: self.sim.node(self.lab.router).ports[0].clone(),
+            router_lan: self.sim.node(self.lab.router).ports[0],
             director_tap,
             wires: (self.lab.hosts().into_iter())
                 .filter_map(|i| self.sim.node(i).wire.as_ref())
