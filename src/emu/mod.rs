@@ -29,3 +29,4 @@ pub mod sim;
 pub mod switch;
 #[cfg(test)]
 mod tests;
+pub mod timers;

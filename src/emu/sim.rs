@@ -13,6 +13,7 @@ use super::fabric::{Fabric, Hop, TopologyError};
 use super::link::{Dropped, Impairments};
 use super::pool::{FRAME_BUF, Pool};
 use super::switch::Forward;
+use super::timers::Timers;
 use smoltcp::time::Instant;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -59,7 +60,7 @@ pub struct Counters {
 /// An emulated lab: its nodes, its fabric, the frames in flight and the virtual clock.
 pub struct Sim<N: Node> {
     nodes: Vec<N>,
-    deadlines: Vec<Option<Instant>>,
+    timers: Timers,
     pub fabric: Fabric,
     flight: BinaryHeap<Reverse<InFlight>>,
     pool: Pool,
@@ -75,7 +76,7 @@ impl<N: Node> Sim<N> {
     pub fn new(seed: u64) -> Sim<N> {
         Sim {
             nodes: Vec::new(),
-            deadlines: Vec::new(),
+            timers: Timers::default(),
             fabric: Fabric::new(seed),
             flight: BinaryHeap::new(),
             pool: Pool::default(),
@@ -93,7 +94,6 @@ impl<N: Node> Sim<N> {
     /// Adds a node; returns its number.
     pub fn add_node(&mut self, node: N) -> usize {
         let id = self.nodes.len();
-        self.deadlines.push(None);
         self.nodes.push(node);
         self.fabric.add_node(id);
         self.touched.push(id);
@@ -145,7 +145,7 @@ impl<N: Node> Sim<N> {
         }
         loop {
             let frame = self.flight.peek().map(|f| f.0.at);
-            let timer = self.earliest_deadline();
+            let timer = self.timers.peek();
             let next = match (frame, timer) {
                 (Some(f), Some((t, _))) => f.min(t),
                 (Some(f), None) => f,
@@ -173,6 +173,7 @@ impl<N: Node> Sim<N> {
                 Some((t, node)) if frame.is_none_or(|f| t < f) => {
                     last = Some(node);
                     self.counters.timeouts += 1;
+                    self.timers.set(node, None);
                     self.nodes[node].handle_timeout(self.now);
                     self.drain(node);
                 }
@@ -181,19 +182,6 @@ impl<N: Node> Sim<N> {
         }
         self.now = self.now.max(end);
         Ok(())
-    }
-
-    /// The earliest node deadline, and the lowest node with it.
-    fn earliest_deadline(&self) -> Option<(Instant, usize)> {
-        let mut best: Option<(Instant, usize)> = None;
-        for (node, d) in self.deadlines.iter().enumerate() {
-            if let Some(t) = *d
-                && best.is_none_or(|(b, _)| t < b)
-            {
-                best = Some((t, node));
-            }
-        }
-        best
     }
 
     /// Lands the first frame in flight; returns the node it reached, if it reached one.
@@ -255,7 +243,8 @@ impl<N: Node> Sim<N> {
             };
             self.send(node, port, buf, len);
         }
-        self.deadlines[node] = self.nodes[node].poll_timeout();
+        let deadline = self.nodes[node].poll_timeout();
+        self.timers.set(node, deadline);
     }
 
     /// `node` sends the frame in `buf` out of `port`.

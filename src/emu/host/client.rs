@@ -197,7 +197,10 @@ impl SimClient {
         let remote = IpEndpoint::new(self.config.target.0.into(), self.config.target.1);
         let cx = self.stack.iface.context();
         let limit = self.config.requests_per_conn;
-        if let Err(done) = w.start(cx, sock, remote, local, deadline, limit) {
+        let started = w.start(cx, sock, remote, local, deadline, limit);
+        // A reused connection sends its request now, not at the next frame or timeout.
+        let requests = (&self.requests.0[..], &self.requests.1[..]);
+        if let Some(done) = started.err().or_else(|| w.step(now, sock, requests)) {
             self.finish(i, now, done);
         }
     }

@@ -13,6 +13,7 @@ mod director;
 mod fabric;
 mod impair;
 mod speed;
+mod timers;
 
 /// The EtherType of the test frames (IEEE 802 local experimental).
 const TEST_ETHERTYPE: [u8; 2] = [0x88, 0xb5];
