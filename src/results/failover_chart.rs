@@ -5,6 +5,7 @@
 //! entries); a missing, NaN or infinite value is no bar and `n/a`, never a panic. Pure file
 //! output, like the rest of `results`.
 
+use super::canvas::Canvas;
 use super::plot_common::{
     Area, FAIL, GRID, HEADER_H, INK, MUTED, OK, PlotResult, Swatch, Y_LABEL_W, anchored,
     legend_row, nice_ceil, pale_box, panel_title, plot_px, render, text, trim,
@@ -66,7 +67,7 @@ pub(super) const BAR_W: f64 = 0.56;
 const VALUE_PX: u32 = 13;
 
 pub(super) type Chart<'a, 'b> =
-    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+    ChartContext<'a, Canvas<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 pub(super) fn draw(root: &Area, runs: &[RunRecord]) -> PlotResult {
     let (w, _) = root.dim_in_pixel();

@@ -330,7 +330,8 @@ fn close_event_labels_take_separate_rows() {
     use plotters::prelude::*;
     super::font::ensure().unwrap();
     let mut buf = vec![0u8; 400 * 100 * 3];
-    let root = BitMapBackend::with_buffer(&mut buf, (400, 100)).into_drawing_area();
+    let root = super::canvas::Canvas::Png(BitMapBackend::with_buffer(&mut buf, (400, 100)))
+        .into_drawing_area();
     let ev = |at_ms, label: &str| EventMark {
         at_ms,
         label: label.into(),
