@@ -24,21 +24,26 @@ pub const FAILOVER_PNG: &str = "failover.png";
 const BROKEN: &str = cat::BROKEN_CONNECTIONS.name;
 const OUTAGE: &str = cat::OUTAGE_MS.name;
 const TAKEOVER: &str = cat::TAKEOVER_MS.name;
+/// Set only in runs with a director fault.
+const FAULT: &str = cat::FAILED_BEFORE_FAULT.name;
 
 const TITLE: &str = "Failover loss by scenario";
 const BROKEN_MEANS: &str = "broken = keep-alive connections that failed a request across the fault";
 const OUTAGE_MEANS: &str = "outage = longest gap without a successful request";
 
-/// Creates `dir` and, when any run has `broken_connections` or `outage_ms` (even a NaN one),
-/// draws `failover.png` there and returns `true`; otherwise writes nothing and returns `false`.
+/// Creates `dir` and, when any run had a director fault (`takeover_ms` or `failed_before_fault`)
+/// and has `broken_connections` or `outage_ms` (even a NaN one), draws `failover.png` there and returns `true`; otherwise writes nothing and returns `false`.
 pub fn write_failover_chart(dir: &Path, runs: &[RunRecord]) -> Result<bool, ResultsError> {
     std::fs::create_dir_all(dir).map_err(|source| ResultsError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let measured = runs
-        .iter()
-        .any(|r| r.metrics.contains_key(BROKEN) || r.metrics.contains_key(OUTAGE));
+    // Loss across a director fault: runs without one (e.g. a comparison of modes) measure
+    // broken connections too, but there is no failover to chart.
+    let measured = runs.iter().any(|r| {
+        let fault = r.metrics.contains_key(TAKEOVER) || r.metrics.contains_key(FAULT);
+        fault && (r.metrics.contains_key(BROKEN) || r.metrics.contains_key(OUTAGE))
+    });
     if !measured {
         return Ok(false);
     }

@@ -49,10 +49,8 @@ pub use deadtime_sweep::{
 };
 pub use failover_chart::{FAILOVER_PNG, write_failover_chart};
 pub use health_chart::{HEALTH_PNG, write_health_chart};
+pub use seeds::{HEADLINE, SEEDS_CSV, SEEDS_SUMMARY_CSV, SeedRun, Stats, quantile, write_seeds};
 pub use sweep::{SWEEP_CSV, SWEEP_PNG, SweepPoint, master_down_ms, sweep_table, write_sweep};
-pub use seeds::{
-    HEADLINE, SEEDS_CSV, SEEDS_SUMMARY_CSV, SeedRun, Stats, quantile, write_seeds,
-};
 pub use table::summary_table;
 
 /// File names inside a result folder.

@@ -132,16 +132,20 @@ pub fn write_seeds(
     for r in runs {
         let mut row = vec![r.seed.to_string()];
         row.extend(r.drawn_ms.iter().map(|(_, ms)| cell(*ms)));
-        row.extend(names.iter().map(|n| {
-            cell(r.record.metrics.get(n).copied().unwrap_or(f64::NAN))
-        }));
+        row.extend(
+            names
+                .iter()
+                .map(|n| cell(r.record.metrics.get(n).copied().unwrap_or(f64::NAN))),
+        );
         rows.push(row);
     }
     super::csv_out::write_rows(&dir.join(SEEDS_CSV), &rows)?;
     let mut summary = vec![
-        ["metric", "runs", "missing", "min", "p50", "p90", "p99", "max", "mean"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "metric", "runs", "missing", "min", "p50", "p90", "p99", "max", "mean",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for n in &names {
         let s = Stats::of(&values(runs, n));

@@ -50,7 +50,11 @@ fn draw(root: &Area, title: &str, sorted: &[f64], s: &Stats, line_ms: Option<f64
     let body = root.split_vertically(HEADER_H).1;
     let lo = sorted[0].min(line_ms.unwrap_or(f64::INFINITY)).min(0.0);
     let hi = sorted[sorted.len() - 1].max(line_ms.unwrap_or(0.0));
-    let right = if hi > lo { nice_ceil(hi * 1.05) } else { lo + 1.0 };
+    let right = if hi > lo {
+        nice_ceil(hi * 1.05)
+    } else {
+        lo + 1.0
+    };
     let mut chart = ChartBuilder::on(&body)
         .margin(16)
         .x_label_area_size(50)
@@ -75,11 +79,17 @@ fn draw(root: &Area, title: &str, sorted: &[f64], s: &Stats, line_ms: Option<f64
     steps.push((right, 1.0));
     chart.draw_series(LineSeries::new(steps, OK.stroke_width(2)))?;
     for (q, at) in [("p50", s.p50), ("p90", s.p90), ("p99", s.p99)] {
-        chart.draw_series(LineSeries::new([(at, 0.0), (at, 1.0)], MUTED.stroke_width(1)))?;
+        chart.draw_series(LineSeries::new(
+            [(at, 0.0), (at, 1.0)],
+            MUTED.stroke_width(1),
+        ))?;
         chart.draw_series([Text::new(q, (at, 0.04), text(13, MUTED))])?;
     }
     if let Some(mdi) = line_ms {
-        chart.draw_series(LineSeries::new([(mdi, 0.0), (mdi, 1.0)], FAIL.stroke_width(2)))?;
+        chart.draw_series(LineSeries::new(
+            [(mdi, 0.0), (mdi, 1.0)],
+            FAIL.stroke_width(2),
+        ))?;
         let label = format!("Master_Down_Interval {} ms", trim(mdi, 1));
         chart.draw_series([Text::new(label, (mdi, 0.95), text(14, FAIL))])?;
     }

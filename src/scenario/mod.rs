@@ -987,3 +987,5 @@ mod duration_field {
 
 #[cfg(test)]
 mod repeat_tests;
+#[cfg(test)]
+mod seeds_tests;

@@ -108,9 +108,16 @@ mod tests {
     #[test]
     fn each_statistic_is_taken_over_the_seeds() {
         let v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        let got: Vec<f64> = [Over::Max, Over::Min, Over::Mean, Over::P50, Over::P90, Over::P99]
-            .map(|o| o.of(&v))
-            .to_vec();
+        let got: Vec<f64> = [
+            Over::Max,
+            Over::Min,
+            Over::Mean,
+            Over::P50,
+            Over::P90,
+            Over::P99,
+        ]
+        .map(|o| o.of(&v))
+        .to_vec();
         assert_eq!(got, [100.0, 1.0, 50.5, 50.0, 90.0, 99.0]);
         assert!(Over::Max.of(&[1.0, f64::NAN]).is_nan());
         assert!(Over::Min.of(&[]).is_nan());
@@ -129,7 +136,10 @@ mod tests {
         assert!(out[0].pass, "{out:?}");
         assert_eq!(out[0].bound, "p90 <= 5");
         v.push(50.0);
-        assert!(!check_over(&s.expectations, &runs(&v))[0].pass, "p90 of 11 is 50");
+        assert!(
+            !check_over(&s.expectations, &runs(&v))[0].pass,
+            "p90 of 11 is 50"
+        );
         // A seed that measured nothing fails it.
         assert!(!check_over(&s.expectations, &runs(&[0.0, f64::NAN]))[0].pass);
         // An expectation without `over` is each run's, not checked here.

@@ -91,14 +91,19 @@ pub(super) fn check_ranges(s: &Scenario) -> Result<(), (String, String)> {
             }
             if b > s.load_end() {
                 let end = duration::format(s.load_end());
-                return bad(format!("the range `{}` ends after the load ({end})", e.when));
+                return bad(format!(
+                    "the range `{}` ends after the load ({end})",
+                    e.when
+                ));
             }
             if e.every.is_some() {
                 return bad("a repeated event (`every`) takes one time, not a range".into());
             }
         }
         if e.when.start() < last_end {
-            return bad("events must be in time order (a range may not overlap the event before)".into());
+            return bad(
+                "events must be in time order (a range may not overlap the event before)".into(),
+            );
         }
         last_end = e.when.end();
     }
