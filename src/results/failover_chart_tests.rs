@@ -103,8 +103,11 @@ fn nan_missing_and_odd_values_still_draw() {
     ];
     assert!(write_failover_chart(&tmp.0, &runs).unwrap());
     check_png(&tmp.0.join(FAILOVER_PNG));
-    // Only NaN: still a chart, all `n/a`.
-    let only_nan = [run("x", &[("broken_connections", f64::NAN)])];
+    // Only NaN: still a chart, all `n/a` (a director fault happened: takeover is there).
+    let only_nan = [run(
+        "x",
+        &[("broken_connections", f64::NAN), ("takeover_ms", f64::NAN)],
+    )];
     assert!(write_failover_chart(&tmp.0.join("one"), &only_nan).unwrap());
     check_png(&tmp.0.join("one").join(FAILOVER_PNG));
     keep_sample("failover-sparse", &runs);
