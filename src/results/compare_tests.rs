@@ -155,7 +155,8 @@ fn director_bars_are_as_tall_as_their_byte_counts() {
     let (w, h) = SIZE;
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        let root = super::canvas::Canvas::Png(BitMapBackend::with_buffer(&mut buf, SIZE))
+            .into_drawing_area();
         root.fill(&WHITE).unwrap();
         compare::draw(&root, &[dr(), nat()]).unwrap();
         root.present().unwrap();

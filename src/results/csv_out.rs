@@ -99,7 +99,7 @@ pub(super) fn write_summary(path: &Path, run: &RunRecord) -> Result<(), ResultsE
     write_rows(path, &[header, values])
 }
 
-fn write_rows(path: &Path, rows: &[Vec<String>]) -> Result<(), ResultsError> {
+pub(super) fn write_rows(path: &Path, rows: &[Vec<String>]) -> Result<(), ResultsError> {
     let err = |source| ResultsError::Csv {
         path: path.to_path_buf(),
         source,

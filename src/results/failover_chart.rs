@@ -5,6 +5,7 @@
 //! entries); a missing, NaN or infinite value is no bar and `n/a`, never a panic. Pure file
 //! output, like the rest of `results`.
 
+use super::canvas::Canvas;
 use super::plot_common::{
     Area, FAIL, GRID, HEADER_H, INK, MUTED, OK, PlotResult, Swatch, Y_LABEL_W, anchored,
     legend_row, nice_ceil, pale_box, panel_title, plot_px, render, text, trim,
@@ -23,21 +24,26 @@ pub const FAILOVER_PNG: &str = "failover.png";
 const BROKEN: &str = cat::BROKEN_CONNECTIONS.name;
 const OUTAGE: &str = cat::OUTAGE_MS.name;
 const TAKEOVER: &str = cat::TAKEOVER_MS.name;
+/// Set only in runs with a director fault.
+const FAULT: &str = cat::FAILED_BEFORE_FAULT.name;
 
 const TITLE: &str = "Failover loss by scenario";
 const BROKEN_MEANS: &str = "broken = keep-alive connections that failed a request across the fault";
 const OUTAGE_MEANS: &str = "outage = longest gap without a successful request";
 
-/// Creates `dir` and, when any run has `broken_connections` or `outage_ms` (even a NaN one),
-/// draws `failover.png` there and returns `true`; otherwise writes nothing and returns `false`.
+/// Creates `dir` and, when any run had a director fault (`takeover_ms` or `failed_before_fault`)
+/// and has `broken_connections` or `outage_ms` (even a NaN one), draws `failover.png` there and returns `true`; otherwise writes nothing and returns `false`.
 pub fn write_failover_chart(dir: &Path, runs: &[RunRecord]) -> Result<bool, ResultsError> {
     std::fs::create_dir_all(dir).map_err(|source| ResultsError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let measured = runs
-        .iter()
-        .any(|r| r.metrics.contains_key(BROKEN) || r.metrics.contains_key(OUTAGE));
+    // Loss across a director fault: runs without one (e.g. a comparison of modes) measure
+    // broken connections too, but there is no failover to chart.
+    let measured = runs.iter().any(|r| {
+        let fault = r.metrics.contains_key(TAKEOVER) || r.metrics.contains_key(FAULT);
+        fault && (r.metrics.contains_key(BROKEN) || r.metrics.contains_key(OUTAGE))
+    });
     if !measured {
         return Ok(false);
     }
@@ -66,7 +72,7 @@ pub(super) const BAR_W: f64 = 0.56;
 const VALUE_PX: u32 = 13;
 
 pub(super) type Chart<'a, 'b> =
-    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+    ChartContext<'a, Canvas<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 pub(super) fn draw(root: &Area, runs: &[RunRecord]) -> PlotResult {
     let (w, _) = root.dim_in_pixel();

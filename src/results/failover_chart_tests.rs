@@ -104,8 +104,11 @@ fn nan_missing_and_odd_values_still_draw() {
     ];
     assert!(write_failover_chart(&tmp.0, &runs).unwrap());
     check_png(&tmp.0.join(FAILOVER_PNG));
-    // Only NaN: still a chart, all `n/a`.
-    let only_nan = [run("x", &[("broken_connections", f64::NAN)])];
+    // Only NaN: still a chart, all `n/a` (a director fault happened: takeover is there).
+    let only_nan = [run(
+        "x",
+        &[("broken_connections", f64::NAN), ("takeover_ms", f64::NAN)],
+    )];
     assert!(write_failover_chart(&tmp.0.join("one"), &only_nan).unwrap());
     check_png(&tmp.0.join("one").join(FAILOVER_PNG));
     keep_sample("failover-sparse", &runs);
@@ -147,7 +150,8 @@ fn broken_bars_are_as_tall_as_their_counts() {
     let (w, h) = SIZE;
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        let root = super::canvas::Canvas::Png(BitMapBackend::with_buffer(&mut buf, SIZE))
+            .into_drawing_area();
         root.fill(&WHITE).unwrap();
         failover_chart::draw(&root, &five()).unwrap();
         root.present().unwrap();

@@ -29,10 +29,15 @@ const TITLE: &str = "A dead real server, by run";
 const MEANS: &str = "detection = server killed \u{2192} taken out of the table   ·   recovery = \
                      server back \u{2192} in the table again";
 
-/// Creates `dir` and, when any run measured `detection_ms` (even a NaN one), draws
+/// Creates `dir` and, when any run had a real-server fault (`detection_ms`, even a NaN one, or
+/// `undetected_faults`), draws
 /// `health.png` there and returns `true`; otherwise writes nothing and returns `false`.
 pub fn write_health_chart(dir: &Path, runs: &[RunRecord]) -> Result<bool, ResultsError> {
-    if !runs.iter().any(|r| r.metrics.contains_key(DETECTION)) {
+    // A real-server fault sets `undetected_faults`; `detection_ms` when all were detected.
+    let faulted = |r: &RunRecord| {
+        r.metrics.contains_key(DETECTION) || r.metrics.contains_key(cat::UNDETECTED_FAULTS.name)
+    };
+    if !runs.iter().any(faulted) {
         return Ok(false);
     }
     std::fs::create_dir_all(dir).map_err(|source| ResultsError::Io {

@@ -50,7 +50,8 @@ fn detection_bars_are_as_tall_as_their_times() {
     let (w, h) = SIZE;
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        let root = super::canvas::Canvas::Png(BitMapBackend::with_buffer(&mut buf, SIZE))
+            .into_drawing_area();
         root.fill(&WHITE).unwrap();
         health_chart::draw(&root, &four()).unwrap();
         root.present().unwrap();

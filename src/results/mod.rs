@@ -5,6 +5,7 @@
 //! plots from `run.json` (`tapvs plot DIR`); [`summary_table`] is the short terminal report.
 //! Pure file output: no clocks, no processes, no network; imports only [`crate::metrics`].
 
+mod canvas;
 mod compare;
 #[cfg(test)]
 mod compare_tests;
@@ -23,6 +24,10 @@ mod plot_common;
 mod plot_flood;
 mod plot_servers;
 mod plot_timeline;
+mod seeds;
+mod seeds_chart;
+#[cfg(test)]
+mod seeds_tests;
 mod sweep;
 #[cfg(test)]
 mod sweep_tests;
@@ -44,6 +49,7 @@ pub use deadtime_sweep::{
 };
 pub use failover_chart::{FAILOVER_PNG, write_failover_chart};
 pub use health_chart::{HEALTH_PNG, write_health_chart};
+pub use seeds::{HEADLINE, SEEDS_CSV, SEEDS_SUMMARY_CSV, SeedRun, Stats, quantile, write_seeds};
 pub use sweep::{SWEEP_CSV, SWEEP_PNG, SweepPoint, master_down_ms, sweep_table, write_sweep};
 pub use table::summary_table;
 

@@ -1,5 +1,6 @@
 //! Drawing helpers shared by the plots: canvas, colours, text, header, legends, number formats.
 
+use super::canvas::Canvas;
 use super::{ResultsError, RunRecord, font};
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
@@ -10,7 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 use std::path::Path;
 
-pub(super) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+pub(super) type Area<'a> = DrawingArea<Canvas<'a>, Shift>;
 pub(super) type PlotResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 /// Canvas size of every plot, in pixels.
@@ -54,23 +55,24 @@ pub(super) fn anchored(size: u32, color: RGBColor, h: HPos, v: VPos) -> TextStyl
     text(size, color).pos(Pos::new(h, v))
 }
 
-/// Draws one PNG at `path`: font, white canvas, `body`, and the file write; errors name `path`.
-pub(super) fn render(
-    path: &Path,
-    body: impl FnOnce(&Area) -> PlotResult,
-) -> Result<(), ResultsError> {
-    let plot_err = |message: String| ResultsError::Plot {
+/// Draws one PNG at `path` and the same chart as an SVG beside it (`path` with `.svg`): font,
+/// white canvas, `body`, and the file writes; errors name the file.
+pub(super) fn render(path: &Path, body: impl Fn(&Area) -> PlotResult) -> Result<(), ResultsError> {
+    let svg = path.with_extension("svg");
+    let plot_err = |path: &Path, message: String| ResultsError::Plot {
         path: path.to_path_buf(),
         message,
     };
-    font::ensure().map_err(|m| plot_err(m.to_string()))?;
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    let drawn = root
-        .fill(&WHITE)
-        .map_err(Into::into)
-        .and_then(|()| body(&root))
-        .and_then(|()| root.present().map_err(Into::into));
-    drawn.map_err(|e| plot_err(e.to_string()))
+    font::ensure().map_err(|m| plot_err(path, m.to_string()))?;
+    let draw = |canvas: Canvas| {
+        let root = canvas.into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(Into::into)
+            .and_then(|()| body(&root))
+            .and_then(|()| root.present().map_err(Into::into))
+    };
+    draw(Canvas::Png(BitMapBackend::new(path, SIZE))).map_err(|e| plot_err(path, e.to_string()))?;
+    draw(Canvas::Svg(SVGBackend::new(&svg, SIZE))).map_err(|e| plot_err(&svg, e.to_string()))
 }
 
 /// Title and a grey line naming the run; returns the area below it.
@@ -180,7 +182,7 @@ where
 
 /// Pixel ranges (x, y) of a chart's plotting area.
 pub(super) fn plot_px<X, Y>(
-    chart: &ChartContext<BitMapBackend, Cartesian2d<X, Y>>,
+    chart: &ChartContext<Canvas, Cartesian2d<X, Y>>,
 ) -> (Range<i32>, Range<i32>)
 where
     X: plotters::coord::ranged1d::Ranged,
@@ -218,8 +220,7 @@ pub(super) fn time_panel<'a, 'b, Y: AsRangedCoord<Value = f64>>(
     area: &'a Area<'b>,
     end_s: f64,
     y: Y,
-) -> PlotResult<ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, Y::CoordDescType>>>
-{
+) -> PlotResult<ChartContext<'a, Canvas<'b>, Cartesian2d<RangedCoordf64, Y::CoordDescType>>> {
     Ok(ChartBuilder::on(area)
         .margin_top(TIME_PANEL_TOP)
         .margin_left(8)

@@ -1,6 +1,7 @@
 //! `flood.png`: the real clients' new-connection success (%) above the director's table size,
 //! on one time axis in seconds, with the flood's window shaded across both panels.
 
+use super::canvas::Canvas;
 use super::plot_common::{
     Area, FAIL, GRID, INK, MUTED, OK, PlotResult, Swatch, legend_row, nice_ceil, panel_title,
     plot_px, render, time_panel, trim,
@@ -16,8 +17,7 @@ pub(super) fn draw(path: &Path, run: &RunRecord, flood: &FloodRecord) -> Result<
 
 const TABLE: RGBColor = RGBColor(255, 127, 14);
 
-type Chart<'a, 'b> =
-    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type Chart<'a, 'b> = ChartContext<'a, Canvas<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 fn mesh(chart: &mut Chart, y_desc: &str) -> PlotResult {
     let fmt_s = |v: &f64| trim(*v, 1);

@@ -1,6 +1,7 @@
 //! `timeline.png`: requests/s (ok and failed) above latency p50/p99, sharing a time axis in
 //! seconds, with every event as a dashed line and the master spans as a band along the top.
 
+use super::canvas::Canvas;
 use super::marks::{BAND_H, EVENT_ROW_H, draw_events, draw_masters, event_rows};
 use super::plot_common::{
     Area, FAIL, GRID, INK, OK, P50, P99, PlotResult, Swatch, anchored, legend_row, nice_ceil,
@@ -78,7 +79,7 @@ fn draw_on(root: &Area, run: &RunRecord) -> PlotResult {
 }
 
 fn mesh<Y>(
-    chart: &mut ChartContext<BitMapBackend, Cartesian2d<RangedCoordf64, Y>>,
+    chart: &mut ChartContext<Canvas, Cartesian2d<RangedCoordf64, Y>>,
     y_desc: &str,
     y_labels: usize,
     x_desc: bool,
@@ -109,7 +110,7 @@ where
 }
 
 fn draw_requests(
-    chart: &mut ChartContext<BitMapBackend, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &mut ChartContext<Canvas, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     run: &RunRecord,
     y_max: f64,
 ) -> PlotResult {
@@ -156,7 +157,7 @@ fn draw_requests(
 /// Grid lines and labels at 1, 2, 5 × 10^k ms (decades only when the range spans many).
 fn log_ticks<Y>(
     root: &Area,
-    chart: &mut ChartContext<BitMapBackend, Cartesian2d<RangedCoordf64, Y>>,
+    chart: &mut ChartContext<Canvas, Cartesian2d<RangedCoordf64, Y>>,
     lo: f64,
     hi: f64,
 ) -> PlotResult

@@ -7,6 +7,7 @@
 //! chart. Pure file output, like the rest of `results`.
 
 use super::ResultsError;
+use super::canvas::Canvas;
 use super::plot_common::{
     Area, FAIL, GRID, HEADER_H, INK, MUTED, OK, PlotResult, Y_LABEL_W, anchored, nice_ceil,
     plot_px, render, text, trim,
@@ -177,8 +178,7 @@ const Y_MAX: f64 = 1e9;
 /// Samples along each formula line.
 const FORMULA_SAMPLES: usize = 240;
 
-type LogChart<'a, 'b> =
-    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<LogCoord<f64>, LogCoord<f64>>>;
+type LogChart<'a, 'b> = ChartContext<'a, Canvas<'b>, Cartesian2d<LogCoord<f64>, LogCoord<f64>>>;
 
 fn draw(root: &Area, points: &[&SweepPoint]) -> PlotResult {
     root.draw(&Text::new(TITLE, (16, 10), text(22, INK)))?;

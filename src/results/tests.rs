@@ -10,7 +10,7 @@ const SERVERS: [(&str, u32); 3] = [("rs1", 1), ("rs2", 1), ("rs3", 2)];
 
 /// 40 one-second intervals at 400 req/s; rs2 is killed at 20 s (failure spike over three
 /// intervals, p99 up to a second), rs3 drained at 30 s.
-fn sample() -> RunRecord {
+pub(super) fn sample() -> RunRecord {
     let timeline = (0..40u64)
         .map(|i| {
             let t_ms = i * 1000;
@@ -339,7 +339,8 @@ fn close_event_labels_take_separate_rows() {
     use plotters::prelude::*;
     super::font::ensure().unwrap();
     let mut buf = vec![0u8; 400 * 100 * 3];
-    let root = BitMapBackend::with_buffer(&mut buf, (400, 100)).into_drawing_area();
+    let root = super::canvas::Canvas::Png(BitMapBackend::with_buffer(&mut buf, (400, 100)))
+        .into_drawing_area();
     let ev = |at_ms, label: &str| EventMark {
         at_ms,
         label: label.into(),

@@ -44,6 +44,17 @@ pub struct RunArgs {
     /// (virtual time, no root). Default: each scenario's `[lab] engine`, else netns.
     #[arg(long, value_enum)]
     pub engine: Option<EngineKind>,
+    /// Runs each scenario (each of its variants) N times, with seeds S, S+1, … (S: `--seed`,
+    /// else the scenario's `lab.seed`, else drawn), each ranged event time drawn per seed. Writes
+    /// `results/<scenario>/seeds-<run-id>/`: `seeds.csv`, `seeds-summary.csv` and a chart per
+    /// measured headline metric (PNG and SVG). With N > 1 a seed's own result folder is kept
+    /// only when one of its expectations failed. Expectations with `over` are checked on the
+    /// seeds' distribution and decide the exit status with the others.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub seeds: u32,
+    /// The seed of the (first) run: overrides the scenario's `lab.seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// What one scenario run ended with.
@@ -89,9 +100,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         let mut group = Vec::new();
         let variants = scenario.variants();
         for variant in &variants {
-            let outcome = run_one(variant, path, &args.results, &interrupt, engine(scenario))?;
-            all_passed &= outcome.passed;
-            group.push(outcome.record);
+            let (passed, record) = seeds(variant, path, args, &interrupt, engine(scenario))?;
+            all_passed &= passed;
+            group.push(record);
         }
         // A scenario that compares modes gets its comparison next to its runs; a sweep of
         // advert intervals gets its chart against the formula.
@@ -118,6 +129,91 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         compare(&args.results.join("comparison"), &records)?;
     }
     Ok(all_passed)
+}
+
+/// Runs `variant` once per seed (`--seeds`, `--seed`), each through [`run_one`] with its ranged
+/// events drawn and only the per-run expectations; with N > 1 drops the folders of the seeds that
+/// passed, writes `seeds-<run-id>/` and checks the expectations `over` seeds. Returns whether
+/// everything held, and the first seed's record (what comparisons and sweeps use).
+fn seeds(
+    variant: &Scenario,
+    path: &Path,
+    args: &RunArgs,
+    interrupt: &Interrupt,
+    engine: EngineKind,
+) -> anyhow::Result<(bool, RunRecord)> {
+    use crate::results::SeedRun;
+    let base = args.seed.or(variant.lab.seed).unwrap_or_else(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(run_id())
+    });
+    let mut runs = Vec::new();
+    let mut passed = true;
+    for (i, seed) in (0..u64::from(args.seeds)).map(|i| (i, base.wrapping_add(i))) {
+        if interrupt.is_set() && !runs.is_empty() {
+            break;
+        }
+        let outcome = run_one(
+            &variant.with_seed(seed).per_run(),
+            path,
+            &args.results,
+            interrupt,
+            (engine, (i as usize + 1, args.seeds as usize)),
+        )?;
+        passed &= outcome.passed;
+        if args.seeds > 1 && outcome.passed {
+            std::fs::remove_dir_all(&outcome.dir)
+                .with_context(|| format!("removing {}", outcome.dir.display()))?;
+        }
+        let drawn_ms = variant.drawn_times(seed).into_iter();
+        runs.push(SeedRun {
+            seed,
+            drawn_ms: drawn_ms
+                .map(|d| (d.column, d.at.as_secs_f64() * 1000.0))
+                .collect(),
+            record: outcome.record,
+        });
+    }
+    let records: Vec<RunRecord> = runs.iter().map(|r| r.record.clone()).collect();
+    let over = crate::scenario::over::check_over(&variant.expectations, &records);
+    for (x, spec) in over
+        .iter()
+        .zip(variant.expectations.iter().filter(|x| x.over.is_some()))
+    {
+        let verdict = if x.pass { "ok" } else { "FAILED" };
+        println!(
+            "  {} over {} seeds: {} = {} ({verdict})",
+            x.metric,
+            runs.len(),
+            x.bound,
+            x.value
+        );
+        if !x.pass && !spec.why.is_empty() {
+            println!("  {} failed: {}", x.metric, spec.why);
+        }
+        passed &= x.pass;
+    }
+    if runs.len() > 1 {
+        // Master_Down_Interval of the director that takes over (the one the first director
+        // event did not hit), as the sweep chart draws it.
+        let mdi = variant.failover.as_ref().map(|f| {
+            let hit = variant
+                .events
+                .iter()
+                .find(|e| e.action.is_director_action());
+            let hit_d1 = hit.is_none_or(|e| e.director == "d1");
+            let backup = f.priorities[usize::from(hit_d1)];
+            crate::results::master_down_ms(f.advert_interval.as_secs_f64() * 1000.0, backup)
+        });
+        let dir = args
+            .results
+            .join(&variant.name)
+            .join(format!("seeds-{}", run_id()));
+        crate::results::write_seeds(&dir, &variant.name, &runs, mdi)?;
+        println!("seeds: {} ({} runs)", dir.display(), runs.len());
+    }
+    let first = runs.into_iter().next().map(|r| r.record);
+    Ok((passed, first.context("no seed ran")?))
 }
 
 /// Writes and prints the chart of an advert-interval sweep: takeover and outage of each run
@@ -227,7 +323,7 @@ pub fn run_one(
     path: &Path,
     results: &Path,
     interrupt: &Interrupt,
-    engine: EngineKind,
+    (engine, seed_of): (EngineKind, (usize, usize)),
 ) -> anyhow::Result<Outcome> {
     let run_id = run_id();
     let dir = results.join(&scenario.name).join(&run_id);
@@ -242,7 +338,7 @@ pub fn run_one(
         dir.display()
     );
     let end_ms = scenario.load_end().as_millis() as u64;
-    let mut progress = progress::Progress::new(&scenario.name, (1, 1), engine.name(), end_ms);
+    let mut progress = progress::Progress::new(&scenario.name, seed_of, engine.name(), end_ms);
     let collected = match engine {
         EngineKind::Netns => execute::execute(scenario, interrupt, &dir, &mut progress)?,
         EngineKind::Emulated => emulated::execute(scenario, interrupt, &dir, &mut progress)?,

@@ -9,6 +9,8 @@ pub mod echo;
 pub mod heartbeat;
 pub mod ldirectord_cf;
 pub mod link;
+pub mod over;
+pub mod seeds;
 mod validate;
 
 pub use link::{LinkImpair, LinkSpec};
@@ -487,8 +489,12 @@ pub enum ConnectionMode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
-    /// Time from the load start.
-    #[serde(with = "duration_field")]
+    /// Time from the load start, as the file gives it: `3s`, or a range `3s..4s` drawn per
+    /// seed ([`Scenario::with_seed`]).
+    #[serde(rename = "at", with = "seeds::when_field")]
+    pub when: seeds::When,
+    /// The time the run uses: `when`, or a range's start until [`Scenario::with_seed`] draws it.
+    #[serde(skip)]
     pub at: Duration,
     pub action: Action,
     /// The real server concerned (server actions).
@@ -652,6 +658,10 @@ pub struct Expectation {
     /// Applies only to runs with this checker (for scenarios that compare checkers).
     #[serde(default)]
     pub checker: Option<Checker>,
+    /// Checked once on this statistic of the metric over the seeds of the run (`tapvs run
+    /// --seeds N`): `max`, `min`, `mean`, `p50`, `p90` or `p99`; none: on each run by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<over::Over>,
 }
 
 impl Expectation {
@@ -711,12 +721,19 @@ impl Scenario {
                 .to_string();
         }
         let invalid = crate::file_error::invalid(path);
+        seeds::resolve(&mut scenario.events);
+        seeds::check_ranges(&scenario).map_err(invalid)?;
         scenario.expand_repeats().map_err(invalid)?;
         let vip = scenario.service.vip;
         if let Some(f) = &mut scenario.failover {
             f.heartbeat = f.resolve_heartbeat(path, vip)?;
         }
         scenario.check().map_err(invalid)?;
+        if scenario.has_ranges() {
+            scenario.at_latest().check().map_err(|(field, reason)| {
+                invalid((field, format!("{reason} (with each range at its end)")))
+            })?;
+        }
         for variant in scenario
             .variants()
             .iter()
@@ -973,3 +990,5 @@ mod duration_field {
 
 #[cfg(test)]
 mod repeat_tests;
+#[cfg(test)]
+mod seeds_tests;

@@ -568,6 +568,7 @@ impl Scenario {
                 }
                 let single = EventSpec {
                     at,
+                    when: super::seeds::When::At(at),
                     every: None,
                     until: None,
                     ..e.clone()
