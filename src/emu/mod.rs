@@ -21,10 +21,14 @@ pub trait Node {
     fn poll_timeout(&mut self) -> Option<Instant>;
 }
 
+pub mod arp;
 pub mod fabric;
 pub mod link;
+pub mod neigh;
+pub mod neighq;
 pub mod nodes;
 pub mod pool;
+pub mod router;
 pub mod sim;
 pub mod switch;
 #[cfg(test)]

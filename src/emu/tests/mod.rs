@@ -12,6 +12,8 @@ mod clock;
 mod director;
 mod fabric;
 mod impair;
+mod neigh;
+mod router;
 mod speed;
 
 /// The EtherType of the test frames (IEEE 802 local experimental).
