@@ -23,6 +23,7 @@ pub trait Node {
 
 pub mod arp;
 pub mod fabric;
+pub mod flooder;
 pub mod link;
 pub mod neigh;
 pub mod neighq;
@@ -30,6 +31,7 @@ pub mod nodes;
 pub mod pool;
 pub mod router;
 pub mod sim;
+pub mod spoofer;
 pub mod switch;
 #[cfg(test)]
 mod tests;

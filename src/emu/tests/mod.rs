@@ -8,6 +8,7 @@ use smoltcp::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+mod attackers;
 mod clock;
 mod director;
 mod fabric;
