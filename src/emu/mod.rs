@@ -27,6 +27,7 @@ pub mod flooder;
 pub mod link;
 pub mod neigh;
 pub mod neighq;
+pub mod neightypes;
 pub mod nodes;
 pub mod pool;
 pub mod router;
