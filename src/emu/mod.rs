@@ -21,11 +21,18 @@ pub trait Node {
     fn poll_timeout(&mut self) -> Option<Instant>;
 }
 
+pub mod arp;
 pub mod fabric;
+pub mod flooder;
 pub mod link;
+pub mod neigh;
+pub mod neighq;
+pub mod neightypes;
 pub mod nodes;
 pub mod pool;
+pub mod router;
 pub mod sim;
+pub mod spoofer;
 pub mod switch;
 #[cfg(test)]
 mod tests;

@@ -8,10 +8,13 @@ use smoltcp::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+mod attackers;
 mod clock;
 mod director;
 mod fabric;
 mod impair;
+mod neigh;
+mod router;
 mod speed;
 mod timers;
 
