@@ -82,6 +82,11 @@ impl Flooder {
     }
 
     /// What it sent, as `tapvs client --syn-flood` reports it.
+    /// Whether every SYN it will send has gone.
+    pub fn is_done(&self) -> bool {
+        self.due == 0 && self.time_of(self.sent + 1).is_none()
+    }
+
     pub fn report(&self, started_unix_ms: u64) -> ClientReport {
         let c = &self.config;
         let elapsed = match self.last_sent {

@@ -5,11 +5,15 @@
 
 use super::lab_node::{Host, LabNode};
 use crate::config::DirectorConfig;
+use crate::emu::flooder::{Flooder, FlooderConfig};
 use crate::emu::host::{
     ClientConfig, Pacing, ProbeConfig, ServerConfig, SimClient, SimProbe, SimServer, Sources,
 };
 use crate::emu::link::Impairments;
+use crate::emu::neightypes::NeighParams;
+use crate::emu::router::{Route, Router, RouterConfig, RouterPort};
 use crate::emu::sim::Sim;
+use crate::emu::spoofer::Spoofer;
 use crate::node::{Director, sub_seed};
 use crate::run::director_config::{director_config, nat_gateway};
 use crate::run::execute::director_seed;
@@ -20,6 +24,20 @@ use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
 /// The router's LAN address (the real servers' and directors' gateway).
 const ROUTER_LAN: Ipv4Address = Ipv4Address::new(198, 18, 0, 1);
+/// The router's address on the clients' segment; load `k`'s host is 198.18.3.(2 + k).
+const ROUTER_CLIENTS: Ipv4Address = Ipv4Address::new(198, 18, 3, 1);
+
+/// The address of load `k`'s host on the clients' segment.
+fn client_host(k: usize) -> Ipv4Address {
+    Ipv4Address::new(198, 18, 3, 2 + k as u8)
+}
+
+/// The MACs of lab hosts by kind (the fourth byte).
+const SERVER: u8 = 2;
+const CLIENT: u8 = 3;
+const PROBE: u8 = 4;
+const ROUTER: u8 = 5;
+const SPOOFER: u8 = 6;
 
 /// Where everything of a built lab is.
 pub struct Built {
@@ -29,9 +47,10 @@ pub struct Built {
     pub servers: Vec<(String, usize)>,
     /// One client node per load, in scenario order.
     pub clients: Vec<usize>,
-    /// The node whose port 0 is the router's LAN interface.
+    /// The router: port 0 on the LAN, port 1 on the clients' segment.
     pub router: usize,
     lan: usize,
+    clients_segment: usize,
     /// Each director's settings and seed, to start it again.
     settings: Vec<(String, DirectorConfig, u64)>,
 }
@@ -58,15 +77,6 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
     }
     if s.service.protocol != crate::config::Protocol::Tcp {
         return Some("UDP services are not emulated yet".into());
-    }
-    if s.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
-        return Some("SYN floods are not emulated yet".into());
-    }
-    if s.loads.len() > 1 {
-        return Some("more than one load is not emulated yet".into());
-    }
-    if let Some(e) = (s.events.iter()).find(|e| e.action == crate::scenario::Action::SpoofVrrp) {
-        return Some(format!("`{}` events are not emulated yet", e.action.name()));
     }
     None
 }
@@ -108,13 +118,20 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
     let lan = sim.add_switch();
     let two_armed = scenario.lab.mode.two_armed(scenario.lab.nat_arms);
     let inside = two_armed.then(|| sim.add_switch());
+    let clients_segment = sim.add_switch();
     let wire = Impairments::default();
+    let router = sim.add_node(LabNode::new(Host::Router(Box::new(router(
+        scenario, seed,
+    )?))));
+    sim.attach(router, 0, lan, wire)?;
+    sim.attach(router, 1, clients_segment, wire)?;
     let mut built = Built {
         directors: Vec::new(),
         servers: Vec::new(),
         clients: Vec::new(),
-        router: 0,
+        router,
         lan,
+        clients_segment,
         settings: Vec::new(),
     };
     if scenario.lab.mode.has_director() {
@@ -140,7 +157,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
     for (k, rs) in scenario.real_servers.iter().enumerate() {
         let config = ServerConfig {
             name: rs.name.clone(),
-            mac: mac(2, k),
+            mac: mac(SERVER, k),
             addr: cidr24(scenario.server_address(k)),
             gateway: Some(gateway),
             vips: if dr {
@@ -184,9 +201,41 @@ fn put_wire(
     Ok(())
 }
 
-/// Places one client per load, its requests starting `start` plus the load's own `start`.
-/// The client node is also the router's LAN side: it holds 198.18.0.1 (the servers' and
-/// directors' gateway) and the clients' addresses.
+/// The router of the lab (`rt`): 198.18.0.1 on the LAN, 198.18.3.1 towards the clients; each
+/// load's addresses (a flood's sources too) routed via that load's host.
+fn router(scenario: &Scenario, seed: u64) -> anyhow::Result<Router> {
+    let mut routes = Vec::new();
+    for (k, load) in scenario.loads.iter().enumerate() {
+        let via = client_host(k);
+        if load.mode == LoadMode::SynFlood {
+            let (net, len) = (
+                crate::client::flood::FLOOD_NET,
+                crate::client::flood::FLOOD_PREFIX,
+            );
+            routes.push(Route::prefix(net, len, via));
+        } else {
+            let first = client_base(k);
+            let last = Ipv4Address::from(u32::from(first) + load.clients.max(1) - 1);
+            routes.push(Route { first, last, via });
+        }
+    }
+    let port = |addr: Ipv4Address, n: usize| RouterPort {
+        mac: mac(ROUTER, n),
+        addr,
+        prefix_len: 24,
+    };
+    let config = RouterConfig {
+        ports: [port(ROUTER_LAN, 0), port(ROUTER_CLIENTS, 1)],
+        routes,
+        neigh: NeighParams::default(),
+        neighbours: 1024,
+        seed: sub_seed(seed, 500),
+    };
+    Ok(Router::new(&config)?)
+}
+
+/// Places one host per load on the clients' segment, its requests starting `start` plus the
+/// load's own `start`: a simulated `tapvs client`, or the flooder of a `syn_flood` load.
 pub fn add_clients(
     sim: &mut Sim<LabNode>,
     built: &mut Built,
@@ -198,46 +247,108 @@ pub fn add_clients(
         let args = crate::run::loads::client_args(scenario, k, load, std::path::Path::new("-"), 0);
         let micros = |d: std::time::Duration| Duration::from_micros(d.as_micros() as u64);
         let target = match args.target {
-            std::net::SocketAddr::V4(v4) => (*v4.ip(), v4.port()),
+            std::net::SocketAddr::V4(v4) => v4,
             std::net::SocketAddr::V6(_) => anyhow::bail!("the lab is IPv4"),
         };
-        let config = ClientConfig {
-            load: load.name.clone(),
-            mac: mac(3, k),
-            addr: cidr24(ROUTER_LAN),
-            gateway: None,
-            sources: Sources::Range {
-                first: client_base(k),
-                count: args.clients.max(1),
-            },
-            target,
-            path: args.request_path(),
-            pacing: match args.mode {
-                crate::client::Mode::Open => Pacing::Open { rate: args.rate },
-                crate::client::Mode::Closed => Pacing::Closed {
-                    think: micros(args.think),
-                    backoff: micros(args.error_backoff),
+        let host = if load.mode == LoadMode::SynFlood {
+            Host::Flooder(Box::new(Flooder::new(FlooderConfig {
+                load: load.name.clone(),
+                mac: mac(CLIENT, k),
+                addr: client_host(k),
+                gateway_mac: mac(ROUTER, 1),
+                first: Ipv4Address::from(u32::from(crate::client::flood::FLOOD_NET) + 1),
+                count: (1u32 << (32 - crate::client::flood::FLOOD_PREFIX)) - 2,
+                target,
+                rate: args.rate,
+                start: start + micros(load.start),
+                duration: micros(args.duration),
+                max_packets: args.max_requests,
+                interval: micros(args.interval),
+                seed: sub_seed(seed, 300 + k as u64),
+            })))
+        } else {
+            Host::Client(SimClient::new(ClientConfig {
+                load: load.name.clone(),
+                mac: mac(CLIENT, k),
+                addr: Ipv4Cidr::new(client_host(k), 24),
+                gateway: Some(ROUTER_CLIENTS),
+                sources: Sources::Range {
+                    first: client_base(k),
+                    count: args.clients.max(1),
                 },
-            },
-            concurrency: args.concurrency as usize,
-            requests_per_conn: match args.connection {
-                crate::client::ConnMode::New => 1,
-                crate::client::ConnMode::Keepalive => args.requests_per_conn,
-            },
-            timeout: micros(args.timeout),
-            max_requests: args.max_requests,
-            start: start + micros(load.start),
-            duration: micros(args.duration),
-            interval: micros(args.interval),
-            seed: sub_seed(seed, 300 + k as u64),
+                target: (*target.ip(), target.port()),
+                path: args.request_path(),
+                pacing: match args.mode {
+                    crate::client::Mode::Open => Pacing::Open { rate: args.rate },
+                    crate::client::Mode::Closed => Pacing::Closed {
+                        think: micros(args.think),
+                        backoff: micros(args.error_backoff),
+                    },
+                },
+                concurrency: args.concurrency as usize,
+                requests_per_conn: match args.connection {
+                    crate::client::ConnMode::New => 1,
+                    crate::client::ConnMode::Keepalive => args.requests_per_conn,
+                },
+                timeout: micros(args.timeout),
+                max_requests: args.max_requests,
+                start: start + micros(load.start),
+                duration: micros(args.duration),
+                interval: micros(args.interval),
+                seed: sub_seed(seed, 300 + k as u64),
+            }))
         };
-        let i = sim.add_node(LabNode::new(Host::Client(SimClient::new(config))));
-        sim.attach(i, 0, built.lan, Impairments::default())?;
+        let i = sim.add_node(LabNode::new(host));
+        sim.attach(i, 0, built.clients_segment, Impairments::default())?;
         put_wire(sim, scenario, "cl", i)?;
         built.clients.push(i);
-        built.router = i;
     }
     Ok(())
+}
+
+/// The foreign host of a `spoof_vrrp` event on the LAN, sending what `tapvs spoof vrrp`
+/// would from now on (to the group and to each director's own address).
+pub fn spoofer(
+    sim: &mut Sim<LabNode>,
+    built: &Built,
+    scenario: &Scenario,
+    event: &crate::scenario::EventSpec,
+) -> anyhow::Result<usize> {
+    let (_, src) = crate::scenario::SPOOFER;
+    let f = scenario
+        .failover
+        .as_ref()
+        .context("spoof_vrrp needs [failover]")?;
+    let numbers: Vec<u8> = (built.directors.iter())
+        .filter_map(|(d, _)| d[1..].parse().ok())
+        .collect();
+    let to = std::iter::once(crate::wire::vrrp::GROUP)
+        .chain(
+            numbers
+                .iter()
+                .map(|&n| crate::run::director_config::director_address(n)),
+        )
+        .collect();
+    let args = crate::spoof::SpoofVrrpArgs {
+        vrid: f.vrid,
+        priority: event.priority.unwrap_or(255),
+        vip: vec![scenario.service.vip],
+        src,
+        to,
+        interval: event.interval,
+        count: event.spoof_count(),
+        advert_cs: 10,
+    };
+    let director_mac = |a: Ipv4Address| {
+        let n = numbers
+            .iter()
+            .find(|&&n| crate::run::director_config::director_address(n) == a)?;
+        Some(EthernetAddress([0x02, 0x74, 0x76, 0, 0, n + 1]))
+    };
+    let spoofer = Spoofer::new(&args, mac(SPOOFER, 0), sim.now(), director_mac)?;
+    let i = sim.add_node(LabNode::new(Host::Spoofer(Box::new(spoofer))));
+    sim.attach(i, 0, built.lan, Impairments::default())?;
+    Ok(i)
 }
 
 /// Places the status-port probe of the tapvs directors on the LAN (at the highest LAN address
@@ -268,7 +379,7 @@ pub fn probe(
         })
         .collect();
     let config = ProbeConfig {
-        mac: mac(4, 0),
+        mac: mac(PROBE, 0),
         addr: Ipv4Cidr::new(addr, 24),
         gateway: None,
         targets,

@@ -6,7 +6,10 @@
 
 use super::wire::Wire;
 use crate::emu::Node;
+use crate::emu::flooder::Flooder;
 use crate::emu::host::{SimClient, SimProbe, SimServer};
+use crate::emu::router::Router;
+use crate::emu::spoofer::Spoofer;
 use crate::lab::LinkStats;
 use crate::node::Director;
 use smoltcp::time::Instant;
@@ -17,6 +20,12 @@ pub enum Host {
     Director(Box<Director>),
     Server(SimServer),
     Client(SimClient),
+    /// The router between the clients and the LAN.
+    Router(Box<Router>),
+    /// A `syn_flood` load.
+    Flooder(Box<Flooder>),
+    /// The foreign host of `spoof_vrrp` events.
+    Spoofer(Box<Spoofer>),
     /// The status-port probe of the directors' host stacks, before the load.
     Probe(SimProbe),
     /// Nothing: a killed director's machine (frames to it are lost).
@@ -85,6 +94,9 @@ impl LabNode {
             Host::Server(s) => Some(s),
             Host::Client(c) => Some(c),
             Host::Probe(p) => Some(p),
+            Host::Router(r) => Some(&mut **r),
+            Host::Flooder(f) => Some(&mut **f),
+            Host::Spoofer(s) => Some(&mut **s),
             Host::Down => None,
         }
     }

@@ -59,6 +59,7 @@ pub fn execute(
 
 /// A running emulated lab.
 struct EmulatedEngine {
+    scenario: Scenario,
     sim: Sim<LabNode>,
     lab: Built,
     /// The load start on the virtual clock.
@@ -80,6 +81,7 @@ impl EmulatedEngine {
             .map(|(name, _)| (name.clone(), DirectorLog::default()))
             .collect();
         let mut engine = EmulatedEngine {
+            scenario: scenario.clone(),
             sim,
             lab,
             start: Instant::ZERO,
@@ -328,7 +330,10 @@ impl Engine for EmulatedEngine {
                 }
                 Ok(())
             }
-            Action::SpoofVrrp => bail!("spoof_vrrp is not played by the emulated engine yet"),
+            Action::SpoofVrrp => {
+                build::spoofer(&mut self.sim, &self.lab, &self.scenario, event)?;
+                Ok(())
+            }
         }
     }
 
@@ -340,6 +345,7 @@ impl Engine for EmulatedEngine {
     fn loads_done(&mut self) -> bool {
         (self.lab.clients.iter()).all(|i| match &self.sim.node(*i).host {
             Host::Client(c) => c.is_done(),
+            Host::Flooder(f) => f.is_done(),
             _ => true,
         })
     }
@@ -351,8 +357,12 @@ impl Engine for EmulatedEngine {
     fn finish(&mut self) -> anyhow::Result<Finished> {
         let mut clients = Vec::new();
         for i in self.lab.clients.clone() {
-            if let Host::Client(c) = &mut self.sim.node_mut(i).host {
-                clients.push(c.take_report().context("a load's report was taken twice")?);
+            match &mut self.sim.node_mut(i).host {
+                Host::Client(c) => {
+                    clients.push(c.take_report().context("a load's report was taken twice")?)
+                }
+                Host::Flooder(f) => clients.push(f.report(0)),
+                _ => {}
             }
         }
         let first = self.lab.directors.first().map(|(_, i)| *i);
@@ -370,7 +380,10 @@ impl Engine for EmulatedEngine {
         });
         Ok(Finished {
             clients,
-            router_lan: self.sim.node(self.lab.router).ports[0],
+            router_lan: match &self.sim.node(self.lab.router).host {
+                Host::Router(r) => r.links[0],
+                _ => Default::default(),
+            },
             director_tap,
             wires: (self.lab.hosts().into_iter())
                 .filter_map(|i| self.sim.node(i).wire.as_ref())
