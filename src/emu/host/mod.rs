@@ -8,10 +8,13 @@
 //! connection's request, and `response` reading its answer.
 
 mod client;
+mod datagram;
 mod exchange;
 mod load;
+mod neigh;
 mod response;
 mod serve;
+mod serve_udp;
 mod server;
 mod stack;
 
