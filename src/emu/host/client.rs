@@ -258,7 +258,7 @@ impl SimClient {
 
     /// Records a finished request of worker `i` and sets when the worker may send again.
     fn finish(&mut self, i: usize, now: Instant, done: Done) {
- let (ok, failed) = &mut self.tally;
+        let (ok, failed) = &mut self.tally;
         *if done.error.is_none() { ok } else { failed } += 1;
         let w = &mut self.workers[i];
         let std = |d: Duration| std::time::Duration::from_micros(d.total_micros());

@@ -147,7 +147,10 @@ impl Datagrams {
             let sock = sockets.get_mut::<udp::Socket>(self.sources[i].handle);
             while let Ok((data, meta)) = sock.recv() {
                 let matched = self.classify(meta.endpoint, data).and_then(|(seq, r, s)| {
-                    let w = *self.pending.get(&seq).filter(|_| self.source_of(seq) == Some(i))?;
+                    let w = *self
+                        .pending
+                        .get(&seq)
+                        .filter(|_| self.source_of(seq) == Some(i))?;
                     self.pending.remove(&seq);
                     Some((w, r, s))
                 });

@@ -87,9 +87,7 @@ impl Worker {
 
     /// Whether the worker can take a request (nothing in flight, no connection closing).
     pub fn is_free(&self) -> bool {
-        self.req.is_none()
-            && self.datagram.is_none()
-            && !matches!(self.conn, Conn::Closing { .. })
+        self.req.is_none() && self.datagram.is_none() && !matches!(self.conn, Conn::Closing { .. })
     }
 
     /// The earliest time the worker must be looked at again.

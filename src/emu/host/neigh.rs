@@ -75,7 +75,8 @@ impl Neighbours {
         else {
             return None;
         };
-        let is_garp = spa == tpa && matches!(operation, ArpOperation::Request | ArpOperation::Reply);
+        let is_garp =
+            spa == tpa && matches!(operation, ArpOperation::Request | ArpOperation::Reply);
         if !is_garp || spa == own || !sha.is_unicast() || !self.known.contains(&spa) {
             return None;
         }

@@ -100,7 +100,12 @@ impl SimServer {
                 vec![bind(None)]
             } else {
                 let own = Some(config.addr.address());
-                config.vips.iter().map(|&v| bind(Some(v))).chain([bind(own)]).collect()
+                config
+                    .vips
+                    .iter()
+                    .map(|&v| bind(Some(v)))
+                    .chain([bind(own)])
+                    .collect()
             };
             UdpServe::new(&mut stack.sockets, &binds)
         });
@@ -165,7 +170,12 @@ impl SimServer {
             slot.step(sock, &self.name, hanging, &mut self.stats);
         }
         if let Some(udp) = &mut self.udp {
-            udp.step(&mut self.stack.sockets, &self.name, hanging, &mut self.stats);
+            udp.step(
+                &mut self.stack.sockets,
+                &self.name,
+                hanging,
+                &mut self.stats,
+            );
         }
         self.top_up();
     }

@@ -93,13 +93,16 @@ fn run_changes(
 ) -> Log {
     let (mut now, mut log, mut wire) = (Instant::ZERO, Vec::new(), Default::default());
     for i in 0..=changes.len() {
-        let until = changes.get(i).map_or(Instant::from_secs(60), |c| {
-            Instant::from_millis(c.0)
-        });
+        let until = changes
+            .get(i)
+            .map_or(Instant::from_secs(60), |c| Instant::from_millis(c.0));
         let mut hub = Hub::new(vec![&mut *client, &mut *server]);
         (hub.now, hub.log, hub.wire) = (now, Some(log), wire);
         hub.run(until, |_| false);
-        (log, wire) = (hub.log.take().unwrap_or_default(), std::mem::take(&mut hub.wire));
+        (log, wire) = (
+            hub.log.take().unwrap_or_default(),
+            std::mem::take(&mut hub.wire),
+        );
         drop(hub);
         now = until;
         if let Some(&(_, state)) = changes.get(i) {

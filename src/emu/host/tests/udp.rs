@@ -1,8 +1,7 @@
 //! UDP: `tapvs client --protocol udp` against `tapvs server --udp-listen`, simulated.
 
 use super::{
-    Log, SERVER, ServerState, SimClient, SimServer, VIP, client, errors, run_changes,
-    server_config,
+    Log, SERVER, ServerState, SimClient, SimServer, VIP, client, errors, run_changes, server_config,
 };
 use crate::client::Protocol;
 use crate::emu::host::{ClientConfig, ServerConfig, Sources};
@@ -77,7 +76,10 @@ fn udp_requests_get_the_servers_answer_of_the_size_asked() {
     assert_eq!(report.total.request_bytes, request_bytes as u64);
     assert_eq!(report.stray_responses, 0);
     let st = server.stats();
-    assert_eq!((st.requests, st.udp_requests, st.udp_malformed), (30, 30, 0));
+    assert_eq!(
+        (st.requests, st.udp_requests, st.udp_malformed),
+        (30, 30, 0)
+    );
     assert_eq!(count(&log, 1, |ip| udp_from(ip, SERVER, 53)), 30);
     assert_eq!(client.tally(), (30, 0));
 }
