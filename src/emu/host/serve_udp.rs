@@ -80,11 +80,7 @@ impl UdpServe {
     ) {
         for &(handle, _) in &self.sockets {
             let sock = set.get_mut::<udp::Socket>(handle);
-            loop {
-                let (query, peer) = match sock.recv() {
-                    Ok((data, meta)) => (Query::parse(data), meta.endpoint),
-                    Err(_) => break,
-                };
+            while let Ok((query, peer)) = sock.recv().map(|(d, m)| (Query::parse(d), m.endpoint)) {
                 let counter = match query {
                     Err(_) => &mut st.udp_malformed,
                     Ok(_) if hanging => &mut st.udp_unanswered,
