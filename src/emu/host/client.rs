@@ -6,13 +6,18 @@
 //! after the previous answer plus the think time, or the error backoff. The load ends after
 //! `max_requests` or at `start + duration`, and every request ends by its timeout.
 //!
+//! With `protocol = udp` the exchange is `tapvs client --protocol udp`'s ([`super::datagram`]):
+//! the same workers and timing, one UDP socket per source address.
+//!
 //! Many addresses on one interface: smoltcp 0.14 holds at most 8 addresses per interface (2
 //! as built here), so the interface runs with AnyIP and the host's filter accepts exactly the
 //! source addresses ([`Sources`]), sorted and binary-searched.
 
+use super::datagram::Datagrams;
 use super::exchange::{Done, Worker, failed};
 use super::load::{ClientConfig, Pacing, Sources};
 use super::stack::{Addresses, Counters, Stack};
+use crate::client::Protocol;
 use crate::client::record::{ErrorKind, Outcome, Recorder};
 use crate::emu::Node;
 use crate::metrics::ClientReport;
@@ -60,6 +65,12 @@ pub struct SimClient {
     /// Where the source ports start (drawn from the seed, like the kernel's random offset).
     port_offset: u32,
     recorder: Option<Recorder>,
+    /// UDP: the sockets and the requests waiting for answers.
+    udp: Option<Datagrams>,
+    /// Requests that ended in this step (UDP), reused.
+    ended: Vec<(usize, Done)>,
+    /// Requests ok and failed so far.
+    tally: (u64, u64),
 }
 
 impl SimClient {
@@ -73,14 +84,28 @@ impl SimClient {
         };
         let mut sorted = order.clone();
         sorted.sort_unstable();
-        let workers = (0..config.concurrency.max(1))
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let port_offset = rng.random_range(0..PORT_COUNT);
+        let udp = (config.protocol == Protocol::Udp).then(|| {
+            // Below 61000, so the cast is exact.
+            let port = |_| (FIRST_PORT + rng.random_range(0..PORT_COUNT)) as u16;
+            let target = IpEndpoint::new(config.target.0.into(), config.target.1);
+            let (wanted, n) = (config.udp_response_bytes, config.concurrency);
+            Datagrams::new(&mut stack.sockets, &order, port, target, wanted, n)
+        });
+        let workers: Vec<Worker> = (0..config.concurrency.max(1))
             .map(|_| {
+                if udp.is_some() {
+                    let mut w = Worker::new(None);
+                    w.not_before = config.start;
+                    return w;
+                }
                 let mut sock = tcp::Socket::new(
                     tcp::SocketBuffer::new(vec![0; RX_BUF]),
                     tcp::SocketBuffer::new(vec![0; TX_BUF]),
                 );
                 sock.set_nagle_enabled(false);
-                let mut w = Worker::new(stack.sockets.add(sock));
+                let mut w = Worker::new(Some(stack.sockets.add(sock)));
                 w.not_before = config.start;
                 w
             })
@@ -99,14 +124,27 @@ impl SimClient {
                 sources: sorted,
             },
             order,
-            port_offset: ChaCha8Rng::seed_from_u64(config.seed).random_range(0..PORT_COUNT),
+            port_offset,
+            ended: Vec::with_capacity(workers.len()),
             config,
             workers,
             requests,
             claimed: 0,
             conns: 0,
             recorder: Some(recorder),
+            udp,
+            tally: (0, 0),
         }
+    }
+
+    /// Requests ok and failed so far (a progress line's figures).
+    pub fn tally(&self) -> (u64, u64) {
+        self.tally
+    }
+
+    /// UDP: datagrams that answered no waiting request, and requests lost to a full socket.
+    pub fn udp_counters(&self) -> (u64, u64) {
+        self.udp.as_ref().map_or((0, 0), |u| (u.stray, u.lost))
     }
 
     /// The filter's and the interface's frame counters.
@@ -122,7 +160,9 @@ impl SimClient {
     /// The report so far (every interval, and the total); `None` once taken.
     pub fn take_report(&mut self) -> Option<ClientReport> {
         let recorder = self.recorder.take()?;
-        Some(recorder.finish(&self.config.load, 0))
+        let mut report = recorder.finish(&self.config.load, 0);
+        report.stray_responses = self.udp_counters().0;
+        Some(report)
     }
 
     /// When the next request is intended, if the load has one left.
@@ -148,9 +188,19 @@ impl SimClient {
 
     /// Runs the workers, records what finished, and starts what is due.
     fn step(&mut self, now: Instant) {
+        if let Some(udp) = &mut self.udp {
+            udp.receive(&mut self.stack.sockets, &mut self.workers, &mut self.ended);
+            udp.expire(now, &mut self.workers, &mut self.ended);
+            let mut ended = std::mem::take(&mut self.ended);
+            for (i, done) in ended.drain(..) {
+                self.finish(i, now, done);
+            }
+            self.ended = ended;
+        }
         for i in 0..self.workers.len() {
             let w = &mut self.workers[i];
-            let sock = self.stack.sockets.get_mut::<tcp::Socket>(w.handle);
+            let Some(handle) = w.handle else { continue };
+            let sock = self.stack.sockets.get_mut::<tcp::Socket>(handle);
             let requests = (&self.requests.0[..], &self.requests.1[..]);
             if let Some(done) = w.step(now, sock, requests) {
                 self.finish(i, now, done);
@@ -182,8 +232,12 @@ impl SimClient {
         if deadline <= now {
             return self.finish(i, now, failed(ErrorKind::Timeout, false));
         }
+        if self.udp.is_some() {
+            return self.send(i, now, deadline);
+        }
         let w = &mut self.workers[i];
-        let sock = self.stack.sockets.get_mut::<tcp::Socket>(w.handle);
+        let Some(handle) = w.handle else { return };
+        let sock = self.stack.sockets.get_mut::<tcp::Socket>(handle);
         let local = (!w.reusable(sock)).then(|| {
             // Round robin over the addresses; each address's ports in turn from the offset.
             let n = self.order.len().max(1) as u64;
@@ -207,6 +261,8 @@ impl SimClient {
 
     /// Records a finished request of worker `i` and sets when the worker may send again.
     fn finish(&mut self, i: usize, now: Instant, done: Done) {
+        let (ok, failed) = &mut self.tally;
+        *if done.error.is_none() { ok } else { failed } += 1;
         let w = &mut self.workers[i];
         let std = |d: Duration| std::time::Duration::from_micros(d.total_micros());
         let server = if w.server.is_empty() { "?" } else { &w.server };
@@ -224,6 +280,21 @@ impl SimClient {
         }
         if let Pacing::Closed { think, backoff } = self.config.pacing {
             w.not_before = now + if done.error.is_some() { backoff } else { think };
+        }
+    }
+
+    /// UDP: sends worker `i`'s request; if its socket is full, lets the stack send first.
+    fn send(&mut self, i: usize, now: Instant, deadline: Instant) {
+        let Some(udp) = &mut self.udp else { return };
+        let (sockets, workers) = (&mut self.stack.sockets, &mut self.workers);
+        let mut sent = udp.send(sockets, workers, (i, deadline), false);
+        if sent == Err(true) {
+            self.stack.poll(now);
+            let (sockets, workers) = (&mut self.stack.sockets, &mut self.workers);
+            sent = udp.send(sockets, workers, (i, deadline), true);
+        }
+        if sent.is_err() {
+            self.finish(i, now, failed(ErrorKind::Other, false));
         }
     }
 

@@ -38,9 +38,21 @@ pub struct Done {
     pub response_bytes: u64,
 }
 
+/// A UDP request in flight (see [`super::datagram`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inflight {
+    pub seq: u64,
+    pub deadline: Instant,
+    /// The request datagram's length.
+    pub request_bytes: u64,
+}
+
 #[derive(Debug)]
 pub struct Worker {
-    pub handle: SocketHandle,
+    /// Its TCP socket; `None` for UDP, where the workers share one socket per source.
+    pub handle: Option<SocketHandle>,
+    /// UDP: the request waiting for its answer.
+    pub datagram: Option<Inflight>,
     conn: Conn,
     req: Option<Request>,
     buf: Vec<u8>,
@@ -54,12 +66,18 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(handle: SocketHandle) -> Self {
+    /// A worker on its own TCP socket, or (`None`) a UDP worker.
+    pub fn new(handle: Option<SocketHandle>) -> Self {
         Self {
             handle,
+            datagram: None,
             conn: Conn::None,
             req: None,
-            buf: vec![0; BUF_LEN],
+            buf: if handle.is_some() {
+                vec![0; BUF_LEN]
+            } else {
+                Vec::new()
+            },
             len: 0,
             server: String::with_capacity(32),
             at: Instant::ZERO,
@@ -69,11 +87,14 @@ impl Worker {
 
     /// Whether the worker can take a request (nothing in flight, no connection closing).
     pub fn is_free(&self) -> bool {
-        self.req.is_none() && !matches!(self.conn, Conn::Closing { .. })
+        self.req.is_none() && self.datagram.is_none() && !matches!(self.conn, Conn::Closing { .. })
     }
 
     /// The earliest time the worker must be looked at again.
     pub fn deadline(&self) -> Option<Instant> {
+        if let Some(d) = self.datagram {
+            return Some(d.deadline);
+        }
         match (&self.req, self.conn) {
             (Some(r), _) => Some(r.deadline),
             (None, Conn::Closing { until }) => Some(until),

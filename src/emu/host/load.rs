@@ -1,6 +1,7 @@
 //! How a [`super::SimClient`]'s load is set up: its addresses, its target and request, its
 //! pacing, its bounds. Plain data, checked by the scenario layer that builds it.
 
+use crate::client::Protocol;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 
@@ -36,12 +37,18 @@ pub struct ClientConfig {
     pub gateway: Option<Ipv4Address>,
     pub sources: Sources,
     pub target: (Ipv4Address, u16),
-    /// The path requested (e.g. `/bytes/100`).
+    /// HTTP/1 over TCP, or `tapvs client --protocol udp`'s datagrams.
+    pub protocol: Protocol,
+    /// TCP: the path requested (e.g. `/bytes/100`).
     pub path: String,
+    /// UDP: the size asked of each answer datagram (`--response-bytes`, 100 by default in
+    /// `tapvs client`), at most `crate::server::datagram::MAX_DATAGRAM`.
+    pub udp_response_bytes: u16,
     pub pacing: Pacing,
     /// Closed loop: workers. Open loop: most requests in flight.
     pub concurrency: usize,
-    /// Requests per connection before a new one (1: a new connection per request; 0: never).
+    /// TCP: requests per connection before a new one (1: a new connection per request; 0:
+    /// never). UDP ignores it, as `tapvs client` does.
     pub requests_per_conn: u64,
     /// Per request, from its intended start.
     pub timeout: Duration,

@@ -8,11 +8,14 @@
 //! connection's request, and `response` reading its answer.
 
 mod client;
+mod datagram;
 mod exchange;
 mod load;
+mod neigh;
 mod probe;
 mod response;
 mod serve;
+mod serve_udp;
 mod server;
 mod stack;
 

@@ -22,6 +22,9 @@ pub enum Phase {
     Open,
     /// We closed (FIN sent or RST queued); waiting for the socket to finish.
     Closing,
+    /// The process died: the kernel closed the socket and finishes it alone (data arriving
+    /// now gets an RST).
+    Orphan,
 }
 
 /// The server's tallies, as `tapvs server` keeps them.
@@ -35,6 +38,12 @@ pub struct ServerStats {
     pub unanswered: u64,
     /// Request heads that did not parse (answered 400/505, then closed).
     pub bad_requests: u64,
+    /// UDP: request datagrams answered (also counted in `requests`).
+    pub udp_requests: u64,
+    /// UDP: datagrams that are no request, never answered.
+    pub udp_malformed: u64,
+    /// UDP: requests read while hanging (or whose answer did not fit), never answered.
+    pub udp_unanswered: u64,
 }
 
 /// One socket and the state of the connection it carries.
@@ -97,7 +106,26 @@ impl Slot {
             Phase::Open => self.serve(sock, name, hanging, stats),
             Phase::Closing if sock.is_open() => {}
             Phase::Closing => self.phase = Phase::Idle,
+            // Linux (tcp_rcv_state_process): data to a socket whose reader is gone is
+            // answered with an RST, and the socket dies.
+            Phase::Orphan if sock.recv_queue() > 0 => sock.abort(),
+            Phase::Orphan if sock.is_open() => {}
+            Phase::Orphan => self.phase = Phase::Idle,
         }
+    }
+
+    /// The process died: the kernel closes the socket as `tcp_close` does. A listener and a
+    /// handshake in progress go away (the peer's next segment gets an RST); a connection
+    /// with unread data is reset; any other sends what was written, then its FIN.
+    pub fn kill(&mut self, sock: &mut tcp::Socket<'_>) {
+        match sock.state() {
+            tcp::State::Closed | tcp::State::TimeWait => {}
+            tcp::State::Listen | tcp::State::SynReceived => sock.abort(),
+            _ if sock.recv_queue() > 0 => sock.abort(),
+            _ => sock.close(),
+        }
+        self.reset();
+        self.phase = Phase::Orphan;
     }
 
     fn serve(&mut self, sock: &mut tcp::Socket<'_>, name: &str, hang: bool, st: &mut ServerStats) {

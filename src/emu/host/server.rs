@@ -1,15 +1,23 @@
 //! [`SimServer`]: a real server of an emulated lab, speaking `tapvs server`'s HTTP/1 on
 //! smoltcp TCP, on one port. It holds its own address and any VIPs "on lo" (DR: it takes
 //! packets to a VIP and answers from it), answers ARP for the VIPs only without ARP
-//! suppression (the ARP problem), and can be killed (no listener: SYNs get RST, open
-//! connections are reset) or hung (handshakes complete, requests are read, none answered).
+//! suppression (the ARP problem), and can be killed or hung. With `protocol = udp` it is
+//! `tapvs server --udp-listen` instead ([`super::serve_udp`]).
+//!
+//! Killed is SIGKILL as Linux handles it: the kernel closes the process's sockets
+//! ([`Slot::kill`]): a connection with unread data is reset, any other gets its FIN (and an
+//! RST for whatever arrives after); SYNs to the closed port get an RST; UDP ports are
+//! closed (ICMP port unreachable). Hung: TCP handshakes complete and requests are read, UDP
+//! requests are read, and none is answered.
 
 use super::serve::{Phase, ServerStats, Slot};
+use super::serve_udp::UdpServe;
 use super::stack::{Addresses, Counters, Stack};
+use crate::client::Protocol;
 use crate::emu::Node;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, IpListenEndpoint, Ipv4Address, Ipv4Cidr};
 
 /// Socket buffer sizes of a server connection (receive, send).
 const RX_BUF: usize = 4 * 1024;
@@ -32,7 +40,11 @@ pub struct ServerConfig {
     /// `arp_ignore=1`/`arp_announce=2`: never answer ARP for a VIP. Without it the server
     /// answers, and may steal the VIP from the director (the ARP problem).
     pub arp_suppression: bool,
-    /// The TCP port served (on every address).
+    /// TCP: HTTP/1 on `port` of every address. UDP: the datagram exchange, bound as the
+    /// runner binds `tapvs server --udp-listen`: with VIPs (DR) to each VIP and its own
+    /// address (for the health checks), without to every address.
+    pub protocol: Protocol,
+    /// The port served.
     pub port: u16,
     /// Seeds smoltcp's randomness (initial sequence numbers).
     pub seed: u64,
@@ -42,7 +54,7 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerState {
     Up,
-    /// The process is dead: no listener (SYN → RST), connections reset.
+    /// The process is dead: its sockets closed as the kernel closes them, nothing listens.
     Killed,
     /// The application is stuck: handshakes complete, requests are read, none is answered.
     Hung,
@@ -71,12 +83,32 @@ pub struct SimServer {
     port: u16,
     state: ServerState,
     slots: Vec<Slot>,
+    /// UDP: the bound sockets.
+    udp: Option<UdpServe>,
     stats: ServerStats,
 }
 
 impl SimServer {
     pub fn new(config: ServerConfig) -> Self {
-        let stack = Stack::new(config.mac, config.addr, config.gateway, config.seed);
+        let mut stack = Stack::new(config.mac, config.addr, config.gateway, config.seed);
+        let udp = (config.protocol == Protocol::Udp).then(|| {
+            let bind = |a: Option<Ipv4Address>| IpListenEndpoint {
+                addr: a.map(Into::into),
+                port: config.port,
+            };
+            let binds: Vec<IpListenEndpoint> = if config.vips.is_empty() {
+                vec![bind(None)]
+            } else {
+                let own = Some(config.addr.address());
+                config
+                    .vips
+                    .iter()
+                    .map(|&v| bind(Some(v)))
+                    .chain([bind(own)])
+                    .collect()
+            };
+            UdpServe::new(&mut stack.sockets, &binds)
+        });
         let addrs = Addrs {
             own: config.addr.address(),
             vips: config.vips,
@@ -89,6 +121,7 @@ impl SimServer {
             port: config.port,
             state: ServerState::Up,
             slots: Vec::new(),
+            udp,
             stats: ServerStats::default(),
         };
         server.top_up();
@@ -110,15 +143,20 @@ impl SimServer {
 
     /// Kills (SIGKILL), hangs (SIGSTOP-like deadlock) or restores the server process at `now`.
     pub fn set_state(&mut self, now: Instant, state: ServerState) {
-        self.state = state;
-        if state == ServerState::Killed {
+        let was = std::mem::replace(&mut self.state, state);
+        let sockets = &mut self.stack.sockets;
+        if state == ServerState::Killed && was != ServerState::Killed {
             for slot in &mut self.slots {
-                self.stack
-                    .sockets
-                    .get_mut::<tcp::Socket>(slot.handle)
-                    .abort();
-                slot.phase = Phase::Idle;
+                slot.kill(sockets.get_mut::<tcp::Socket>(slot.handle));
             }
+            if let Some(udp) = &mut self.udp {
+                udp.close(sockets);
+            }
+        }
+        if state != ServerState::Killed
+            && let Some(udp) = &mut self.udp
+        {
+            udp.open(sockets);
         }
         self.top_up();
         self.stack.poll(now);
@@ -131,11 +169,19 @@ impl SimServer {
             let sock = self.stack.sockets.get_mut::<tcp::Socket>(slot.handle);
             slot.step(sock, &self.name, hanging, &mut self.stats);
         }
+        if let Some(udp) = &mut self.udp {
+            udp.step(
+                &mut self.stack.sockets,
+                &self.name,
+                hanging,
+                &mut self.stats,
+            );
+        }
         self.top_up();
     }
 
     fn top_up(&mut self) {
-        if self.state == ServerState::Killed {
+        if self.state == ServerState::Killed || self.udp.is_some() {
             return;
         }
         let mut listening = self

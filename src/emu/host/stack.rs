@@ -6,8 +6,10 @@
 //! interface with AnyIP (`set_any_ip`, needed to speak from thousands of client addresses, or
 //! from VIPs held on "lo") takes every IPv4 packet and answers every ARP request. So the host
 //! decides first which destination addresses it accepts, and for which it answers ARP (a real
-//! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted.
+//! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted. A
+//! gratuitous ARP updates a known neighbour as Linux does ([`super::neigh`]).
 
+use super::neigh::Neighbours;
 use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
@@ -33,6 +35,8 @@ pub struct Counters {
     pub not_ours: u64,
     /// ARP requests left unanswered on purpose (for an address the host does not announce).
     pub arp_ignored: u64,
+    /// Gratuitous ARPs that updated a neighbour entry.
+    pub gratuitous_arp: u64,
 }
 
 /// Which addresses a host takes packets for and answers ARP for.
@@ -112,6 +116,8 @@ pub struct Stack {
     pub iface: Interface,
     pub sockets: SocketSet<'static>,
     tx: TxQueue,
+    neigh: Neighbours,
+    own: Ipv4Address,
     /// The last time the stack was given.
     pub now: Instant,
     pub counters: Counters,
@@ -148,6 +154,8 @@ impl Stack {
             iface,
             sockets: SocketSet::new(Vec::new()),
             tx,
+            neigh: Neighbours::default(),
+            own: addr.address(),
             now,
             counters: Counters::default(),
         }
@@ -157,19 +165,42 @@ impl Stack {
     pub fn input(&mut self, now: Instant, frame: &[u8], addrs: &impl Addresses) {
         self.now = now;
         let mac = self.iface.hardware_addr();
-        match admit(frame, mac, addrs) {
-            Admit::Take => {
-                self.counters.frames_in += 1;
-                let mut port = Port {
-                    rx: Some(frame),
-                    tx: &mut self.tx,
-                };
-                self.iface.poll(now, &mut port, &mut self.sockets);
+        let frame = match admit(frame, mac, addrs) {
+            Admit::Take => frame,
+            Admit::Arp(repr) => {
+                if let HardwareAddress::Ethernet(mac) = mac
+                    && let Some(reply) = self.neigh.gratuitous(&repr, mac, self.own)
+                {
+                    self.counters.gratuitous_arp += 1;
+                    let mut port = Port {
+                        rx: Some(reply),
+                        tx: &mut self.tx,
+                    };
+                    self.iface.poll(now, &mut port, &mut self.sockets);
+                    return;
+                }
+                if let ArpRepr::EthernetIpv4 {
+                    operation: ArpOperation::Request,
+                    target_protocol_addr,
+                    ..
+                } = repr
+                    && !addrs.answers_arp(target_protocol_addr)
+                {
+                    self.counters.arp_ignored += 1;
+                    return;
+                }
+                self.neigh.learn(&repr, self.own);
+                frame
             }
-            Admit::Malformed => self.counters.malformed += 1,
-            Admit::NotOurs => self.counters.not_ours += 1,
-            Admit::ArpIgnored => self.counters.arp_ignored += 1,
-        }
+            Admit::Malformed => return self.counters.malformed += 1,
+            Admit::NotOurs => return self.counters.not_ours += 1,
+        };
+        self.counters.frames_in += 1;
+        let mut port = Port {
+            rx: Some(frame),
+            tx: &mut self.tx,
+        };
+        self.iface.poll(now, &mut port, &mut self.sockets);
     }
 
     /// Lets the stack send what its sockets have and run its timers; `true` if a socket changed.
@@ -206,9 +237,10 @@ impl Stack {
 
 enum Admit {
     Take,
+    /// An ARP packet, checked.
+    Arp(ArpRepr),
     Malformed,
     NotOurs,
-    ArpIgnored,
 }
 
 /// The kernel's address checks, before smoltcp sees the frame.
@@ -226,18 +258,7 @@ fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admit {
             else {
                 return Admit::Malformed;
             };
-            let ArpRepr::EthernetIpv4 {
-                operation,
-                target_protocol_addr,
-                ..
-            } = repr
-            else {
-                return Admit::Malformed;
-            };
-            if operation == ArpOperation::Request && !addrs.answers_arp(target_protocol_addr) {
-                return Admit::ArpIgnored;
-            }
-            Admit::Take
+            Admit::Arp(repr)
         }
         EthernetProtocol::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
             Err(_) => Admit::Malformed,

@@ -1,8 +1,12 @@
 //! A client and a server (and a bystander) on a hub, in virtual time.
 
+mod garp;
+mod kill;
 mod net;
+mod udp;
 
 use super::{ClientConfig, Pacing, ServerConfig, ServerState, SimClient, SimServer, Sources};
+use crate::client::Protocol;
 use crate::emu::Node;
 use crate::metrics::ClientReport;
 use net::Hub;
@@ -14,7 +18,12 @@ const SERVER: Ipv4Address = Ipv4Address::new(198, 18, 0, 11);
 const VIP: Ipv4Address = Ipv4Address::new(198, 18, 0, 100);
 
 fn server(arp_suppression: bool) -> SimServer {
-    SimServer::new(ServerConfig {
+    SimServer::new(server_config(arp_suppression))
+}
+
+/// rs1 on port 80, holding [`VIP`].
+fn server_config(arp_suppression: bool) -> ServerConfig {
+    ServerConfig {
         name: "rs1".into(),
         mac: EthernetAddress([2, 0, 0, 0, 0, 11]),
         addr: Ipv4Cidr::new(SERVER, 24),
@@ -22,9 +31,10 @@ fn server(arp_suppression: bool) -> SimServer {
         gateway: Some(CLIENT),
         vips: vec![VIP],
         arp_suppression,
+        protocol: Protocol::Tcp,
         port: 80,
         seed: 1,
-    })
+    }
 }
 
 /// A closed-loop client of `n` requests, one worker, new connection per request.
@@ -39,7 +49,9 @@ fn client(n: u64) -> ClientConfig {
             count: 1000,
         },
         target: (SERVER, 80),
+        protocol: Protocol::Tcp,
         path: "/bytes/100".into(),
+        udp_response_bytes: 100,
         pacing: Pacing::Closed {
             think: Duration::ZERO,
             backoff: Duration::from_millis(10),
@@ -67,6 +79,37 @@ fn run(config: ClientConfig, server: &mut SimServer) -> (ClientReport, Instant, 
     drop(hub);
     assert!(client.is_done(), "the load ended by itself");
     (client.take_report().expect("a report"), now, trace)
+}
+
+/// Every frame sent in a run: its time, its sender (0: client, 1: server) and its bytes.
+type Log = Vec<(Instant, usize, Vec<u8>)>;
+
+/// Runs `client` against `server` for a minute, setting the server's state at each of
+/// `changes` (ms); every frame sent.
+fn run_changes(
+    client: &mut SimClient,
+    server: &mut SimServer,
+    changes: &[(i64, ServerState)],
+) -> Log {
+    let (mut now, mut log, mut wire) = (Instant::ZERO, Vec::new(), Default::default());
+    for i in 0..=changes.len() {
+        let until = changes
+            .get(i)
+            .map_or(Instant::from_secs(60), |c| Instant::from_millis(c.0));
+        let mut hub = Hub::new(vec![&mut *client, &mut *server]);
+        (hub.now, hub.log, hub.wire) = (now, Some(log), wire);
+        hub.run(until, |_| false);
+        (log, wire) = (
+            hub.log.take().unwrap_or_default(),
+            std::mem::take(&mut hub.wire),
+        );
+        drop(hub);
+        now = until;
+        if let Some(&(_, state)) = changes.get(i) {
+            server.set_state(now, state);
+        }
+    }
+    log
 }
 
 fn errors(report: &ClientReport, kind: &str) -> u64 {

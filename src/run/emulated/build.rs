@@ -75,9 +75,6 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
     if s.lab.mode == Mode::Kernel {
         return Some("`lab.mode = \"kernel\"` is the kernel's NAT".into());
     }
-    if s.service.protocol != crate::config::Protocol::Tcp {
-        return Some("UDP services are not emulated yet".into());
-    }
     None
 }
 
@@ -167,6 +164,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
             },
             arp_suppression: scenario.lab.arp_suppression,
             port: scenario.server_port(k),
+            protocol: protocol(scenario),
             seed: sub_seed(seed, 200 + k as u64),
         };
         let i = sim.add_node(LabNode::new(Host::Server(SimServer::new(config))));
@@ -199,6 +197,14 @@ fn put_wire(
         sim.node_mut(i).wire = Some(wire);
     }
     Ok(())
+}
+
+/// The service's protocol as the simulated hosts name it.
+fn protocol(scenario: &Scenario) -> crate::client::Protocol {
+    match scenario.service.protocol {
+        crate::config::Protocol::Tcp => crate::client::Protocol::Tcp,
+        crate::config::Protocol::Udp => crate::client::Protocol::Udp,
+    }
 }
 
 /// The router of the lab (`rt`): 198.18.0.1 on the LAN, 198.18.3.1 towards the clients; each
@@ -277,6 +283,8 @@ pub fn add_clients(
                     count: args.clients.max(1),
                 },
                 target: (*target.ip(), target.port()),
+                protocol: args.protocol,
+                udp_response_bytes: args.udp_response_bytes().min(u64::from(u16::MAX)) as u16,
                 path: args.request_path(),
                 pacing: match args.mode {
                     crate::client::Mode::Open => Pacing::Open { rate: args.rate },

@@ -14,10 +14,12 @@ pub struct Hub<'a> {
     pub nodes: Vec<&'a mut dyn Node>,
     pub now: Instant,
     /// Frames on the wire: when they arrive, from which node, the bytes.
-    wire: VecDeque<(Instant, usize, Vec<u8>)>,
+    pub wire: VecDeque<(Instant, usize, Vec<u8>)>,
     /// A hash of every frame sent and its time: equal traces, equal hashes.
     pub trace: DefaultHasher,
     pub frames: u64,
+    /// When set, every frame sent: its time, the sending node and the bytes.
+    pub log: Option<Vec<(Instant, usize, Vec<u8>)>>,
 }
 
 impl<'a> Hub<'a> {
@@ -28,6 +30,7 @@ impl<'a> Hub<'a> {
             wire: VecDeque::new(),
             trace: DefaultHasher::new(),
             frames: 0,
+            log: None,
         }
     }
 
@@ -42,6 +45,9 @@ impl<'a> Hub<'a> {
                     self.frames += 1;
                     if std::env::var_os("HUB_TRACE").is_some() {
                         eprintln!("{} {from} {}", self.now, smoltcp::wire::PrettyPrinter::<smoltcp::wire::EthernetFrame<&[u8]>>::new("", &&buf[..len]));
+                    }
+                    if let Some(log) = &mut self.log {
+                        log.push((self.now, from, buf[..len].to_vec()));
                     }
                     self.wire
                         .push_back((self.now + DELAY, from, buf[..len].to_vec()));

@@ -1,0 +1,227 @@
+//! The UDP load of a [`super::SimClient`]: `tapvs client --protocol udp`'s exchange (see
+//! `src/client/udp.rs`) on smoltcp UDP sockets. One socket per source address, bound once for
+//! the whole run (to a port drawn from the seed, as the kernel draws an ephemeral one);
+//! request `seq` goes out of socket `seq % sources` with the real request datagram
+//! (`crate::server::datagram`), and an answer is matched to its request by `seq` on that
+//! socket. Outcomes are told apart as the real client tells them: ok (the target's answer, the
+//! size asked for), `short`, `other`, `timeout`; everything else is a stray response.
+//! ICMP errors are not seen, as on the real client's unconnected sockets.
+
+use super::exchange::{Done, Inflight, Worker};
+use crate::client::record::ErrorKind;
+use crate::server::datagram::{Answer, AnswerError, MAX_DATAGRAM, MAX_QUERY, Query};
+use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::socket::udp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{IpEndpoint, IpListenEndpoint, Ipv4Address};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// Datagrams a source socket holds each way before the stack takes or gives them.
+const PACKETS: usize = 16;
+
+/// One source socket.
+#[derive(Debug)]
+struct Source {
+    handle: SocketHandle,
+    /// Whether a request on it got an ok answer (its "new connection").
+    answered: bool,
+}
+
+/// The sockets and the request table of a UDP load.
+#[derive(Debug)]
+pub struct Datagrams {
+    target: IpEndpoint,
+    /// Asked-for size of each answer.
+    wanted: u16,
+    sources: Vec<Source>,
+    /// The next request's `seq`.
+    next_seq: u64,
+    /// Requests waiting for an answer: `seq` → worker.
+    pending: HashMap<u64, usize>,
+    /// Datagrams that answered no waiting request.
+    pub stray: u64,
+    /// Requests lost because their socket was full.
+    pub lost: u64,
+    request: Vec<u8>,
+}
+
+impl Datagrams {
+    /// Binds one socket to each of `sources`, socket `i` to port `port(i)`; room for
+    /// `concurrency` requests in flight.
+    pub fn new(
+        sockets: &mut SocketSet<'static>,
+        sources: &[Ipv4Address],
+        mut port: impl FnMut(usize) -> u16,
+        target: IpEndpoint,
+        wanted: u16,
+        concurrency: usize,
+    ) -> Self {
+        let sources = sources
+            .iter()
+            .enumerate()
+            .map(|(i, &addr)| {
+                let mut sock = udp::Socket::new(
+                    udp::PacketBuffer::new(
+                        vec![udp::PacketMetadata::EMPTY; PACKETS],
+                        vec![0; PACKETS * (MAX_DATAGRAM + 100)],
+                    ),
+                    udp::PacketBuffer::new(
+                        vec![udp::PacketMetadata::EMPTY; PACKETS],
+                        vec![0; PACKETS * MAX_QUERY],
+                    ),
+                );
+                let endpoint = IpListenEndpoint {
+                    addr: Some(addr.into()),
+                    port: port(i),
+                };
+                // A non-zero port on a given address always binds.
+                let _ = sock.bind(endpoint);
+                Source {
+                    handle: sockets.add(sock),
+                    answered: false,
+                }
+            })
+            .collect();
+        Self {
+            target,
+            wanted,
+            sources,
+            next_seq: 0,
+            pending: HashMap::with_capacity(concurrency.max(1)),
+            stray: 0,
+            lost: 0,
+            request: Vec::with_capacity(MAX_QUERY),
+        }
+    }
+
+    /// Sends the next request for worker `w`, due by `deadline`. `Err(true)`: the socket is
+    /// full (let the stack send, then call again, with `lose_if_full`: then the request is
+    /// lost, as the kernel drops what overflows a neighbour's queue, and times out);
+    /// `Err(false)`: the send failed.
+    pub fn send(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        workers: &mut [Worker],
+        (w, deadline): (usize, Instant),
+        lose_if_full: bool,
+    ) -> Result<(), bool> {
+        let Some(source) = self.source_of(self.next_seq) else {
+            return Err(false);
+        };
+        let seq = self.next_seq;
+        self.request.clear();
+        Query {
+            seq,
+            bytes: self.wanted,
+        }
+        .emit(&mut self.request);
+        let sock = sockets.get_mut::<udp::Socket>(self.sources[source].handle);
+        match sock.send_slice(&self.request, self.target) {
+            Ok(()) => {}
+            Err(udp::SendError::BufferFull) if lose_if_full => self.lost += 1,
+            Err(udp::SendError::BufferFull) => return Err(true),
+            Err(_) => {
+                self.next_seq += 1;
+                return Err(false);
+            }
+        }
+        self.next_seq += 1;
+        self.pending.insert(seq, w);
+        workers[w].datagram = Some(Inflight {
+            seq,
+            deadline,
+            request_bytes: self.request.len() as u64,
+        });
+        Ok(())
+    }
+
+    /// Reads every answer that came; each one matched to its request ends it into `done`.
+    pub fn receive(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        workers: &mut [Worker],
+        done: &mut Vec<(usize, Done)>,
+    ) {
+        for i in 0..self.sources.len() {
+            let sock = sockets.get_mut::<udp::Socket>(self.sources[i].handle);
+            while let Ok((data, meta)) = sock.recv() {
+                let matched = self.classify(meta.endpoint, data).and_then(|(seq, r, s)| {
+                    let w = *self
+                        .pending
+                        .get(&seq)
+                        .filter(|_| self.source_of(seq) == Some(i))?;
+                    self.pending.remove(&seq);
+                    Some((w, r, s))
+                });
+                let Some((w, result, server)) = matched else {
+                    self.stray += 1;
+                    continue;
+                };
+                let worker = &mut workers[w];
+                let Some(req) = worker.datagram.take() else {
+                    continue;
+                };
+                let mut d = Done {
+                    error: result.err(),
+                    new_conn: false,
+                    broken: false,
+                    request_bytes: req.request_bytes,
+                    response_bytes: 0,
+                };
+                if result.is_ok() {
+                    d.response_bytes = data.len() as u64;
+                    d.new_conn = !std::mem::replace(&mut self.sources[i].answered, true);
+                    worker.server.clear();
+                    worker.server.push_str(server);
+                }
+                done.push((w, d));
+            }
+        }
+    }
+
+    /// Ends every request whose deadline has come: a `timeout` into `done`.
+    pub fn expire(&mut self, now: Instant, workers: &mut [Worker], done: &mut Vec<(usize, Done)>) {
+        for (w, worker) in workers.iter_mut().enumerate() {
+            let Some(req) = worker.datagram.filter(|r| r.deadline <= now) else {
+                continue;
+            };
+            worker.datagram = None;
+            self.pending.remove(&req.seq);
+            let mut d = super::exchange::failed(ErrorKind::Timeout, false);
+            d.request_bytes = req.request_bytes;
+            done.push((w, d));
+        }
+    }
+
+    /// The socket request `seq` goes out of.
+    fn source_of(&self, seq: u64) -> Option<usize> {
+        let n = self.sources.len() as u64;
+        // The remainder is below the number of sources, so the cast is exact.
+        (n > 0).then(|| (seq % n) as usize)
+    }
+
+    /// The `seq` a datagram answers and how, or `None` for a stray (as `src/client/udp.rs`).
+    fn classify<'a>(
+        &self,
+        from: IpEndpoint,
+        datagram: &'a [u8],
+    ) -> Option<(u64, Result<(), ErrorKind>, &'a str)> {
+        if from != self.target {
+            return None;
+        }
+        match Answer::parse(datagram) {
+            Ok(a) => {
+                let expected = a.expected_len(usize::from(self.wanted));
+                let result = match datagram.len().cmp(&expected) {
+                    Ordering::Equal => Ok(()),
+                    Ordering::Less => Err(ErrorKind::Short),
+                    Ordering::Greater => Err(ErrorKind::Other),
+                };
+                Some((a.seq, result, a.server))
+            }
+            Err(e @ AnswerError::Truncated { .. }) => Some((e.seq()?, Err(ErrorKind::Short), "")),
+            Err(e) => Some((e.seq()?, Err(ErrorKind::Other), "")),
+        }
+    }
+}
