@@ -181,7 +181,8 @@ impl SimClient {
                 }
                 c.start + Duration::from_micros(us as u64)
             }
-            Pacing::Closed { .. } => c.start,
+            // A worker starts no request once the load's time is over.
+            Pacing::Closed { .. } => c.start.max(self.stack.now),
         };
         (at < c.start + c.duration).then_some(at)
     }
