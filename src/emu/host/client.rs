@@ -215,8 +215,12 @@ impl SimClient {
             if at > now {
                 break;
             }
-            let ready = |w: &Worker| w.is_free() && w.not_before <= now;
-            let Some(i) = self.workers.iter().position(ready) else {
+            // The worker free the longest takes it: in `tapvs client` each free worker claims
+            // the next arrival at once and waits for it, so arrivals go round the workers.
+            let ready = (self.workers.iter().enumerate())
+                .filter(|(_, w)| w.is_free() && w.not_before <= now)
+                .min_by_key(|(i, w)| (w.not_before, *i));
+            let Some((i, _)) = ready else {
                 break;
             };
             self.claimed += 1;
@@ -279,9 +283,13 @@ impl SimClient {
                 server,
             });
         }
-        if let Pacing::Closed { think, backoff } = self.config.pacing {
-            w.not_before = now + if done.error.is_some() { backoff } else { think };
-        }
+        w.not_before = match self.config.pacing {
+            Pacing::Closed { think, backoff } => {
+                now + if done.error.is_some() { backoff } else { think }
+            }
+            // Open loop: when it became free (the order workers take arrivals in).
+            Pacing::Open { .. } => now,
+        };
     }
 
     /// UDP: sends worker `i`'s request; if its socket is full, lets the stack send first.

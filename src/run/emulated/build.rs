@@ -32,6 +32,11 @@ fn client_host(k: usize) -> Ipv4Address {
     Ipv4Address::new(198, 18, 3, 2 + k as u8)
 }
 
+/// What a tapvs director adds to each frame's way, in and out, over a kernel host's: the TAP
+/// and a userspace process's wake-up. It decides who answers ARP first when real servers
+/// answer for the VIP too (the ARP problem): in the lab, their kernels do.
+const DIRECTOR_WAKEUP: Duration = Duration::from_micros(30);
+
 /// The MACs of lab hosts by kind (the fourth byte).
 const SERVER: u8 = 2;
 const CLIENT: u8 = 3;
@@ -68,6 +73,13 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
     }
     if s.checker() == crate::scenario::Checker::Ldirectord {
         return Some("ldirectord is a real daemon (`health.checker = \"ldirectord\"`)".into());
+    }
+    if s.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
+        // Linux answers a flood with SYN cookies and keeps no state; a smoltcp server keeps a
+        // socket per half-open connection, and a flood's tens of thousands swamp it.
+        return Some(
+            "a SYN flood needs the real servers' SYN cookies, which are not modelled".into(),
+        );
     }
     if let Some(rs) = s.real_servers.iter().find(|r| !r.command.is_empty()) {
         return Some(format!("real server `{}` runs a command", rs.name));
@@ -139,9 +151,13 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
             built.settings.push((name.clone(), settings, dseed));
             let director = built.new_director(&name, sim.now())?;
             let i = sim.add_node(LabNode::new(Host::Director(Box::new(director))));
-            sim.attach(i, 0, lan, wire)?;
+            let tap = Impairments {
+                latency: wire.latency + DIRECTOR_WAKEUP,
+                ..wire
+            };
+            sim.attach(i, 0, lan, tap)?;
             if let Some(br1) = inside {
-                sim.attach(i, 1, br1, wire)?;
+                sim.attach(i, 1, br1, tap)?;
             }
             built.directors.push((name, i));
         }
