@@ -46,7 +46,10 @@ fn the_same_seed_gives_the_same_bytes() {
     let b = run(&results, &["--seed", "5"], &file);
     for name in ["timeline.csv", "summary.csv"] {
         let read = |d: &PathBuf| std::fs::read(d.join(name)).unwrap();
-        assert!(read(&a[0]) == read(&b[0]), "{name} differs between two runs of seed 5");
+        assert!(
+            read(&a[0]) == read(&b[0]),
+            "{name} differs between two runs of seed 5"
+        );
     }
     let _ = std::fs::remove_dir_all(&results);
 }
@@ -59,7 +62,12 @@ fn another_seed_draws_another_kill_time() {
     let dir = std::fs::read_dir(results.join("failover-sync-seeds"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("seeds-"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("seeds-")
+        })
         .expect("a seeds-<run-id> folder");
     let csv = std::fs::read_to_string(dir.join("seeds.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
@@ -69,9 +77,16 @@ fn another_seed_draws_another_kill_time() {
         .iter()
         .map(|r| r.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
-    assert!(kills.iter().all(|k| (5000.0..=5100.0).contains(k)), "{kills:?}");
+    assert!(
+        kills.iter().all(|k| (5000.0..=5100.0).contains(k)),
+        "{kills:?}"
+    );
     assert!(kills[0] != kills[1] || kills[1] != kills[2], "{kills:?}");
-    for chart in ["seeds-takeover_ms.png", "seeds-takeover_ms.svg", "seeds-summary.csv"] {
+    for chart in [
+        "seeds-takeover_ms.png",
+        "seeds-takeover_ms.svg",
+        "seeds-summary.csv",
+    ] {
         assert!(dir.join(chart).exists(), "{chart} missing");
     }
     let _ = std::fs::remove_dir_all(&results);

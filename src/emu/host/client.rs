@@ -104,7 +104,7 @@ impl SimClient {
                     tcp::SocketBuffer::new(vec![0; RX_BUF]),
                     tcp::SocketBuffer::new(vec![0; TX_BUF]),
                 );
-                sock.set_nagle_enabled(false);
+                super::stack::like_linux(&mut sock);
                 let mut w = Worker::new(Some(stack.sockets.add(sock)));
                 w.not_before = config.start;
                 w

@@ -204,7 +204,7 @@ impl SimServer {
                 tcp::SocketBuffer::new(vec![0; RX_BUF]),
                 tcp::SocketBuffer::new(vec![0; TX_BUF]),
             );
-            sock.set_nagle_enabled(false);
+            super::stack::like_linux(&mut sock);
             let mut slot = Slot::new(self.stack.sockets.add(sock));
             let sock = self.stack.sockets.get_mut::<tcp::Socket>(slot.handle);
             if sock.listen(self.port).is_err() {

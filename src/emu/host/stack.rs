@@ -269,3 +269,12 @@ fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admit {
         _ => Admit::Take,
     }
 }
+
+/// Makes a TCP socket's segments look like Linux's where a middle box sees them: timestamps on
+/// (12 bytes of options on every segment, as Linux sends by default; the value is constant, as
+/// nothing here measures RTT from it), and no Nagle (the tapvs client and server set
+/// TCP_NODELAY). smoltcp's delayed ACK is kept.
+pub fn like_linux(sock: &mut smoltcp::socket::tcp::Socket<'_>) {
+    sock.set_tsval_generator(Some(|| 1));
+    sock.set_nagle_enabled(false);
+}
