@@ -188,17 +188,18 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
         built.servers.push((rs.name.clone(), i));
     }
     for (name, i) in built.directors.iter().chain(&built.servers) {
-        put_wire(&mut sim, scenario, name, *i)?;
+        put_wire(&mut sim, (scenario, seed), name, *i)?;
     }
     Ok((sim, built))
 }
 
 /// Puts the scenario's `[[link]]` on host `host` (node `i`) between its port 0 and its cable,
 /// if it has one there (`d1`, `d2`, `heartbeat` and `sync` on a director, a real server's
-/// name, `cl` the clients).
+/// name, `cl` the clients). Its draws come from the run's seed and the link's own, so that
+/// every seed of a `--seeds` run loses other frames.
 fn put_wire(
     sim: &mut Sim<LabNode>,
-    scenario: &Scenario,
+    (scenario, run_seed): (&Scenario, u64),
     host: &str,
     i: usize,
 ) -> anyhow::Result<()> {
@@ -209,7 +210,8 @@ fn put_wire(
     {
         let settings = (link.impair().settings(link.filter()))
             .map_err(|(field, why)| anyhow::anyhow!("link {}: {field}: {why}", link.name))?;
-        let wire = super::wire::Wire::new(&link.name, settings, link.seed)?;
+        let seed = sub_seed(run_seed, link.seed);
+        let wire = super::wire::Wire::new(&link.name, settings, seed)?;
         sim.node_mut(i).wire = Some(wire);
     }
     Ok(())
@@ -324,7 +326,7 @@ pub fn add_clients(
         };
         let i = sim.add_node(LabNode::new(host));
         sim.attach(i, 0, built.clients_segment, Impairments::default())?;
-        put_wire(sim, scenario, "cl", i)?;
+        put_wire(sim, (scenario, seed), "cl", i)?;
         built.clients.push(i);
     }
     Ok(())
