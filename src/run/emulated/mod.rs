@@ -351,7 +351,14 @@ impl Engine for EmulatedEngine {
     }
 
     fn tally(&mut self) -> Option<(u64, u64)> {
-        None
+        let mut sum = (0, 0);
+        for i in &self.lab.clients {
+            if let Host::Client(c) = &self.sim.node(*i).host {
+                let (ok, failed) = c.tally();
+                sum = (sum.0 + ok, sum.1 + failed);
+            }
+        }
+        Some(sum)
     }
 
     fn finish(&mut self) -> anyhow::Result<Finished> {
