@@ -26,6 +26,8 @@ use rand_chacha::ChaCha8Rng;
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Socket buffer sizes of a client connection (receive, send).
 const RX_BUF: usize = 16 * 1024;
@@ -71,6 +73,10 @@ pub struct SimClient {
     ended: Vec<(usize, Done)>,
     /// Requests ok and failed so far.
     tally: (u64, u64),
+    /// The workers' deadlines; an entry is stale unless it is its worker's deadline.
+    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// The workers to step now (their socket was polled, or their deadline came), reused.
+    due: Vec<usize>,
 }
 
 impl SimClient {
@@ -105,7 +111,7 @@ impl SimClient {
                     tcp::SocketBuffer::new(vec![0; TX_BUF]),
                 );
                 sock.set_nagle_enabled(false);
-                let mut w = Worker::new(Some(stack.sockets.add(sock)));
+                let mut w = Worker::new(Some(stack.add_tcp(sock)));
                 w.not_before = config.start;
                 w
             })
@@ -134,6 +140,8 @@ impl SimClient {
             recorder: Some(recorder),
             udp,
             tally: (0, 0),
+            deadlines: BinaryHeap::new(),
+            due: Vec::new(),
         }
     }
 
@@ -198,15 +206,34 @@ impl SimClient {
             }
             self.ended = ended;
         }
-        for i in 0..self.workers.len() {
+        // Worker i has connection i (both made in order): a worker whose socket was not
+        // polled and whose deadline has not come cannot progress.
+        let mut due = std::mem::take(&mut self.due);
+        self.stack.take_woken(&mut due);
+        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop();
+            if self.workers[i].deadline() == Some(t) {
+                due.push(i);
+            }
+        }
+        due.sort_unstable();
+        due.dedup();
+        for &i in &due {
             let w = &mut self.workers[i];
             let Some(handle) = w.handle else { continue };
-            let sock = self.stack.sockets.get_mut::<tcp::Socket>(handle);
+            let sock = self.stack.tcp(handle);
             let requests = (&self.requests.0[..], &self.requests.1[..]);
-            if let Some(done) = w.step(now, sock, requests) {
+            let done = w.step(now, sock, requests);
+            self.watch(i);
+            if let Some(done) = done {
                 self.finish(i, now, done);
             }
         }
+        due.clear();
+        self.due = due;
         while let Some(at) = self.next_arrival() {
             let at = match self.config.pacing {
                 Pacing::Open { .. } => at,
@@ -238,7 +265,7 @@ impl SimClient {
         }
         let w = &mut self.workers[i];
         let Some(handle) = w.handle else { return };
-        let sock = self.stack.sockets.get_mut::<tcp::Socket>(handle);
+        let (cx, sock) = self.stack.tcp_cx(handle);
         let local = (!w.reusable(sock)).then(|| {
             // Round robin over the addresses; each address's ports in turn from the offset.
             let n = self.order.len().max(1) as u64;
@@ -250,14 +277,33 @@ impl SimClient {
             IpEndpoint::new(addr.unwrap_or(self.addrs.own).into(), port as u16)
         });
         let remote = IpEndpoint::new(self.config.target.0.into(), self.config.target.1);
-        let cx = self.stack.iface.context();
         let limit = self.config.requests_per_conn;
         let started = w.start(cx, sock, remote, local, deadline, limit);
         // A reused connection sends its request now, not at the next frame or timeout.
         let requests = (&self.requests.0[..], &self.requests.1[..]);
-        if let Some(done) = started.err().or_else(|| w.step(now, sock, requests)) {
+        let done = started.err().or_else(|| w.step(now, sock, requests));
+        self.watch(i);
+        if let Some(done) = done {
             self.finish(i, now, done);
         }
+    }
+
+    /// Files worker `i`'s deadline, if it has one.
+    fn watch(&mut self, i: usize) {
+        if let Some(t) = self.workers[i].deadline() {
+            self.deadlines.push(Reverse((t, i)));
+        }
+    }
+
+    /// The first worker deadline still standing.
+    fn first_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
+            if self.workers[i].deadline() == Some(t) {
+                return Some(t);
+            }
+            self.deadlines.pop();
+        }
+        None
     }
 
     /// Records a finished request of worker `i` and sets when the worker may send again.
@@ -327,8 +373,14 @@ impl Node for SimClient {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        let workers = self.workers.iter().filter_map(Worker::deadline);
-        let times = [self.stack.poll_at(), self.next_start()];
+        let udp = self.udp.is_some();
+        let tcp = if udp { None } else { self.first_deadline() };
+        let times = [self.stack.poll_at(), self.next_start(), tcp];
+        let workers = self
+            .workers
+            .iter()
+            .filter(|_| udp)
+            .filter_map(Worker::deadline);
         times.into_iter().flatten().chain(workers).min()
     }
 }

@@ -8,6 +8,7 @@
 //! connection's request, and `response` reading its answer.
 
 mod client;
+mod conns;
 mod datagram;
 mod exchange;
 mod load;
