@@ -11,6 +11,7 @@ mod client;
 mod conns;
 mod datagram;
 mod exchange;
+mod filter;
 mod load;
 mod neigh;
 mod probe;

@@ -9,15 +9,15 @@
 //! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted. A
 //! gratuitous ARP updates a known neighbour as Linux does ([`super::neigh`]).
 
-use super::conns::{ConnId, Conns, Key};
+use super::conns::{ConnId, Conns};
+use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
 use smoltcp::iface::{Config, Context, Interface, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    HardwareAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Cidr, Ipv4Packet, TcpPacket,
+    ArpOperation, ArpRepr, EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr,
 };
 use std::collections::VecDeque;
 
@@ -287,49 +287,5 @@ impl Stack {
         let shared = self.iface.poll_at(self.now, &self.sockets);
         let conns = self.conns.poll_at(&mut self.iface, self.now);
         shared.into_iter().chain(conns).min()
-    }
-}
-
-enum Admit {
-    /// For the stack; a TCP segment with its 4-tuple and whether a listener may take it.
-    Take(Option<(Key, bool)>),
-    /// An ARP packet, checked.
-    Arp(ArpRepr),
-    Malformed,
-    NotOurs,
-}
-
-/// The kernel's address checks, before smoltcp sees the frame.
-fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admit {
-    let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return Admit::Malformed;
-    };
-    let dst = eth.dst_addr();
-    if HardwareAddress::Ethernet(dst) != mac && dst.is_unicast() {
-        return Admit::NotOurs;
-    }
-    match eth.ethertype() {
-        EthernetProtocol::Arp => {
-            let Ok(repr) = ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p))
-            else {
-                return Admit::Malformed;
-            };
-            Admit::Arp(repr)
-        }
-        EthernetProtocol::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
-            Err(_) => Admit::Malformed,
-            Ok(ip) if !addrs.accepts(ip.dst_addr()) => Admit::NotOurs,
-            Ok(ip) if ip.next_header() == IpProtocol::Tcp => {
-                // A segment that does not parse goes to smoltcp, which drops it.
-                let tcp = TcpPacket::new_checked(ip.payload()).ok().map(|t| {
-                    let key = (ip.dst_addr(), t.dst_port(), ip.src_addr(), t.src_port());
-                    (key, !t.ack() && !t.rst())
-                });
-                Admit::Take(tcp)
-            }
-            Ok(_) => Admit::Take(None),
-        },
-        // IPv6 and the rest: smoltcp ignores them, as a v4-only host does.
-        _ => Admit::Take(None),
     }
 }
