@@ -15,6 +15,7 @@
 
 use super::datagram::Datagrams;
 use super::exchange::{Done, Worker, failed};
+use super::idle::Idle;
 use super::load::{ClientConfig, Pacing, Sources};
 use super::stack::{Addresses, Counters, Stack};
 use crate::client::Protocol;
@@ -77,6 +78,8 @@ pub struct SimClient {
     deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     /// The workers to step now (their socket was polled, or their deadline came), reused.
     due: Vec<usize>,
+    /// The free workers.
+    idle: Idle,
 }
 
 impl SimClient {
@@ -123,7 +126,7 @@ impl SimClient {
         );
         let to_std = |d: Duration| std::time::Duration::from_micros(d.total_micros());
         let recorder = Recorder::new(to_std(config.duration), to_std(config.interval));
-        Self {
+        let mut client = Self {
             stack,
             addrs: Addrs {
                 own: config.addr.address(),
@@ -142,7 +145,12 @@ impl SimClient {
             tally: (0, 0),
             deadlines: BinaryHeap::new(),
             due: Vec::new(),
+            idle: Idle::default(),
+        };
+        for i in 0..client.workers.len() {
+            client.idle.file(i, client.config.start);
         }
+        client
     }
 
     /// Requests ok and failed so far (a progress line's figures).
@@ -226,7 +234,11 @@ impl SimClient {
             let Some(handle) = w.handle else { continue };
             let sock = self.stack.tcp(handle);
             let requests = (&self.requests.0[..], &self.requests.1[..]);
+            let was_free = w.is_free();
             let done = w.step(now, sock, requests);
+            if !was_free && w.is_free() {
+                self.idle.file(i, w.not_before);
+            }
             self.watch(i);
             if let Some(done) = done {
                 self.finish(i, now, done);
@@ -242,8 +254,9 @@ impl SimClient {
             if at > now {
                 break;
             }
-            let ready = |w: &Worker| w.is_free() && w.not_before <= now;
-            let Some(i) = self.workers.iter().position(ready) else {
+            let workers = &self.workers;
+            let valid = |i: usize, t| workers[i].is_free() && workers[i].not_before == t;
+            let Some(i) = self.idle.claim(now, valid) else {
                 break;
             };
             self.claimed += 1;
@@ -328,6 +341,9 @@ impl SimClient {
         if let Pacing::Closed { think, backoff } = self.config.pacing {
             w.not_before = now + if done.error.is_some() { backoff } else { think };
         }
+        if w.is_free() {
+            self.idle.file(i, w.not_before);
+        }
     }
 
     /// UDP: sends worker `i`'s request; if its socket is full, lets the stack send first.
@@ -346,10 +362,12 @@ impl SimClient {
     }
 
     /// When a free worker next takes a request.
-    fn next_start(&self) -> Option<Instant> {
+    fn next_start(&mut self) -> Option<Instant> {
         let at = self.next_arrival()?;
-        let free = self.workers.iter().filter(|w| w.is_free());
-        let ready = free.map(|w| w.not_before).min()?;
+        let workers = &self.workers;
+        let valid = |i: usize, t| workers[i].is_free() && workers[i].not_before == t;
+        // A worker already free has `not_before` by the arrival (it would have taken it).
+        let ready = self.idle.first(valid)?;
         Some(at.max(ready))
     }
 }

@@ -12,6 +12,7 @@ mod conns;
 mod datagram;
 mod exchange;
 mod filter;
+mod idle;
 mod load;
 mod neigh;
 mod probe;
