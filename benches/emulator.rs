@@ -7,6 +7,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
+use tapvs::client::Protocol;
 use tapvs::emu::Node;
 use tapvs::emu::host::{ClientConfig, Pacing, ServerConfig, SimClient, SimServer, Sources};
 use tapvs::emu::link::Impairments;
@@ -45,6 +46,7 @@ fn server(i: u8) -> SimServer {
         gateway: Some(CLIENT),
         vips: vec![VIP],
         arp_suppression: true,
+        protocol: Protocol::Tcp,
         port: 80,
         seed: u64::from(i),
     })
@@ -61,7 +63,9 @@ fn client(pacing: Pacing, concurrency: usize, requests_per_conn: u64) -> SimClie
             count: 1000,
         },
         target: (VIP, 80),
+        protocol: Protocol::Tcp,
         path: "/bytes/100".into(),
+        udp_response_bytes: 0,
         pacing,
         concurrency,
         requests_per_conn,

@@ -15,6 +15,7 @@
 
 use super::datagram::Datagrams;
 use super::exchange::{Done, Worker, failed};
+use super::idle::Idle;
 use super::load::{ClientConfig, Pacing, Sources};
 use super::stack::{Addresses, Counters, Stack};
 use crate::client::Protocol;
@@ -26,6 +27,8 @@ use rand_chacha::ChaCha8Rng;
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Socket buffer sizes of a client connection (receive, send).
 const RX_BUF: usize = 16 * 1024;
@@ -71,6 +74,12 @@ pub struct SimClient {
     ended: Vec<(usize, Done)>,
     /// Requests ok and failed so far.
     tally: (u64, u64),
+    /// The workers' deadlines; an entry is stale unless it is its worker's deadline.
+    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// The workers to step now (their socket was polled, or their deadline came), reused.
+    due: Vec<usize>,
+    /// The free workers.
+    idle: Idle,
 }
 
 impl SimClient {
@@ -105,7 +114,7 @@ impl SimClient {
                     tcp::SocketBuffer::new(vec![0; TX_BUF]),
                 );
                 super::stack::like_linux(&mut sock);
-                let mut w = Worker::new(Some(stack.sockets.add(sock)));
+                let mut w = Worker::new(Some(stack.add_tcp(sock)));
                 w.not_before = config.start;
                 w
             })
@@ -117,7 +126,7 @@ impl SimClient {
         );
         let to_std = |d: Duration| std::time::Duration::from_micros(d.total_micros());
         let recorder = Recorder::new(to_std(config.duration), to_std(config.interval));
-        Self {
+        let mut client = Self {
             stack,
             addrs: Addrs {
                 own: config.addr.address(),
@@ -134,7 +143,14 @@ impl SimClient {
             recorder: Some(recorder),
             udp,
             tally: (0, 0),
+            deadlines: BinaryHeap::new(),
+            due: Vec::new(),
+            idle: Idle::default(),
+        };
+        for i in 0..client.workers.len() {
+            client.idle.file(i, client.config.start);
         }
+        client
     }
 
     /// Requests ok and failed so far (a progress line's figures).
@@ -198,15 +214,38 @@ impl SimClient {
             }
             self.ended = ended;
         }
-        for i in 0..self.workers.len() {
+        // Worker i has connection i (both made in order): a worker whose socket was not
+        // polled and whose deadline has not come cannot progress.
+        let mut due = std::mem::take(&mut self.due);
+        self.stack.take_woken(&mut due);
+        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop();
+            if self.workers[i].deadline() == Some(t) {
+                due.push(i);
+            }
+        }
+        due.sort_unstable();
+        due.dedup();
+        for &i in &due {
             let w = &mut self.workers[i];
             let Some(handle) = w.handle else { continue };
-            let sock = self.stack.sockets.get_mut::<tcp::Socket>(handle);
+            let sock = self.stack.tcp(handle);
             let requests = (&self.requests.0[..], &self.requests.1[..]);
-            if let Some(done) = w.step(now, sock, requests) {
+            let was_free = w.is_free();
+            let done = w.step(now, sock, requests);
+            if !was_free && w.is_free() {
+                self.idle.file(i, w.not_before);
+            }
+            self.watch(i);
+            if let Some(done) = done {
                 self.finish(i, now, done);
             }
         }
+        due.clear();
+        self.due = due;
         while let Some(at) = self.next_arrival() {
             let at = match self.config.pacing {
                 Pacing::Open { .. } => at,
@@ -217,10 +256,9 @@ impl SimClient {
             }
             // The worker free the longest takes it: in `tapvs client` each free worker claims
             // the next arrival at once and waits for it, so arrivals go round the workers.
-            let ready = (self.workers.iter().enumerate())
-                .filter(|(_, w)| w.is_free() && w.not_before <= now)
-                .min_by_key(|(i, w)| (w.not_before, *i));
-            let Some((i, _)) = ready else {
+            let workers = &self.workers;
+            let valid = |i: usize, t| workers[i].is_free() && workers[i].not_before == t;
+            let Some(i) = self.idle.claim(now, valid) else {
                 break;
             };
             self.claimed += 1;
@@ -242,7 +280,7 @@ impl SimClient {
         }
         let w = &mut self.workers[i];
         let Some(handle) = w.handle else { return };
-        let sock = self.stack.sockets.get_mut::<tcp::Socket>(handle);
+        let (cx, sock) = self.stack.tcp_cx(handle);
         let local = (!w.reusable(sock)).then(|| {
             // Round robin over the addresses; each address's ports in turn from the offset.
             let n = self.order.len().max(1) as u64;
@@ -254,14 +292,33 @@ impl SimClient {
             IpEndpoint::new(addr.unwrap_or(self.addrs.own).into(), port as u16)
         });
         let remote = IpEndpoint::new(self.config.target.0.into(), self.config.target.1);
-        let cx = self.stack.iface.context();
         let limit = self.config.requests_per_conn;
         let started = w.start(cx, sock, remote, local, deadline, limit);
         // A reused connection sends its request now, not at the next frame or timeout.
         let requests = (&self.requests.0[..], &self.requests.1[..]);
-        if let Some(done) = started.err().or_else(|| w.step(now, sock, requests)) {
+        let done = started.err().or_else(|| w.step(now, sock, requests));
+        self.watch(i);
+        if let Some(done) = done {
             self.finish(i, now, done);
         }
+    }
+
+    /// Files worker `i`'s deadline, if it has one.
+    fn watch(&mut self, i: usize) {
+        if let Some(t) = self.workers[i].deadline() {
+            self.deadlines.push(Reverse((t, i)));
+        }
+    }
+
+    /// The first worker deadline still standing.
+    fn first_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
+            if self.workers[i].deadline() == Some(t) {
+                return Some(t);
+            }
+            self.deadlines.pop();
+        }
+        None
     }
 
     /// Records a finished request of worker `i` and sets when the worker may send again.
@@ -290,6 +347,9 @@ impl SimClient {
             // Open loop: when it became free (the order workers take arrivals in).
             Pacing::Open { .. } => now,
         };
+        if w.is_free() {
+            self.idle.file(i, w.not_before);
+        }
     }
 
     /// UDP: sends worker `i`'s request; if its socket is full, lets the stack send first.
@@ -308,10 +368,12 @@ impl SimClient {
     }
 
     /// When a free worker next takes a request.
-    fn next_start(&self) -> Option<Instant> {
+    fn next_start(&mut self) -> Option<Instant> {
         let at = self.next_arrival()?;
-        let free = self.workers.iter().filter(|w| w.is_free());
-        let ready = free.map(|w| w.not_before).min()?;
+        let workers = &self.workers;
+        let valid = |i: usize, t| workers[i].is_free() && workers[i].not_before == t;
+        // A worker already free has `not_before` by the arrival (it would have taken it).
+        let ready = self.idle.first(valid)?;
         Some(at.max(ready))
     }
 }
@@ -335,8 +397,14 @@ impl Node for SimClient {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        let workers = self.workers.iter().filter_map(Worker::deadline);
-        let times = [self.stack.poll_at(), self.next_start()];
+        let udp = self.udp.is_some();
+        let tcp = if udp { None } else { self.first_deadline() };
+        let times = [self.stack.poll_at(), self.next_start(), tcp];
+        let workers = self
+            .workers
+            .iter()
+            .filter(|_| udp)
+            .filter_map(Worker::deadline);
         times.into_iter().flatten().chain(workers).min()
     }
 }

@@ -4,9 +4,10 @@
 //! connection closed by RST while in use `reset`, a FIN before the whole response `short`,
 //! no whole response by the deadline `timeout`.
 
+use super::conns::ConnId;
 use super::response::{BUF_LEN, Body, Progress, Request, progress};
 use crate::client::record::ErrorKind;
-use smoltcp::iface::{Context, SocketHandle};
+use smoltcp::iface::Context;
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
@@ -50,7 +51,7 @@ pub struct Inflight {
 #[derive(Debug)]
 pub struct Worker {
     /// Its TCP socket; `None` for UDP, where the workers share one socket per source.
-    pub handle: Option<SocketHandle>,
+    pub handle: Option<ConnId>,
     /// UDP: the request waiting for its answer.
     pub datagram: Option<Inflight>,
     conn: Conn,
@@ -67,7 +68,7 @@ pub struct Worker {
 
 impl Worker {
     /// A worker on its own TCP socket, or (`None`) a UDP worker.
-    pub fn new(handle: Option<SocketHandle>) -> Self {
+    pub fn new(handle: Option<ConnId>) -> Self {
         Self {
             handle,
             datagram: None,

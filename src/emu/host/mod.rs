@@ -8,8 +8,11 @@
 //! connection's request, and `response` reading its answer.
 
 mod client;
+mod conns;
 mod datagram;
 mod exchange;
+mod filter;
+mod idle;
 mod load;
 mod neigh;
 mod probe;

@@ -6,8 +6,8 @@
 //! request while the server hung never answers again (HTTP/1.1 answers in order), as in
 //! `src/server/conn.rs`.
 
+use super::conns::ConnId;
 use crate::server::http::{self, ConnHeader, ParseError};
-use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 
 /// Body bytes of every response come from here.
@@ -49,7 +49,7 @@ pub struct ServerStats {
 /// One socket and the state of the connection it carries.
 #[derive(Debug)]
 pub struct Slot {
-    pub handle: SocketHandle,
+    pub handle: ConnId,
     pub phase: Phase,
     buf: Vec<u8>,
     len: usize,
@@ -64,7 +64,7 @@ pub struct Slot {
 }
 
 impl Slot {
-    pub fn new(handle: SocketHandle) -> Self {
+    pub fn new(handle: ConnId) -> Self {
         Self {
             handle,
             phase: Phase::Idle,

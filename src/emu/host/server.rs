@@ -18,6 +18,7 @@ use crate::emu::Node;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, IpListenEndpoint, Ipv4Address, Ipv4Cidr};
+use std::collections::BTreeSet;
 
 /// Socket buffer sizes of a server connection (receive, send).
 const RX_BUF: usize = 4 * 1024;
@@ -82,7 +83,13 @@ pub struct SimServer {
     name: String,
     port: u16,
     state: ServerState,
+    /// Slot i holds connection i (both made in order).
     slots: Vec<Slot>,
+    /// How many slots listen, and which are idle (lowest first, as they are reused).
+    listening: usize,
+    idle: BTreeSet<usize>,
+    /// The slots to step now (their socket was polled), reused.
+    woken: Vec<usize>,
     /// UDP: the bound sockets.
     udp: Option<UdpServe>,
     stats: ServerStats,
@@ -121,6 +128,9 @@ impl SimServer {
             port: config.port,
             state: ServerState::Up,
             slots: Vec::new(),
+            listening: 0,
+            idle: BTreeSet::new(),
+            woken: Vec::new(),
             udp,
             stats: ServerStats::default(),
         };
@@ -144,31 +154,57 @@ impl SimServer {
     /// Kills (SIGKILL), hangs (SIGSTOP-like deadlock) or restores the server process at `now`.
     pub fn set_state(&mut self, now: Instant, state: ServerState) {
         let was = std::mem::replace(&mut self.state, state);
-        let sockets = &mut self.stack.sockets;
         if state == ServerState::Killed && was != ServerState::Killed {
-            for slot in &mut self.slots {
-                slot.kill(sockets.get_mut::<tcp::Socket>(slot.handle));
+            for i in 0..self.slots.len() {
+                let slot = &mut self.slots[i];
+                let was = slot.phase;
+                slot.kill(self.stack.tcp(slot.handle));
+                self.moved(i, was);
             }
             if let Some(udp) = &mut self.udp {
-                udp.close(sockets);
+                udp.close(&mut self.stack.sockets);
             }
         }
         if state != ServerState::Killed
             && let Some(udp) = &mut self.udp
         {
-            udp.open(sockets);
+            udp.open(&mut self.stack.sockets);
         }
         self.top_up();
         self.stack.poll(now);
     }
 
-    /// Serves every connection, then keeps [`BACKLOG`] sockets listening (unless killed).
+    /// Slot `i` went from phase `was` to its phase now: the tallies follow.
+    fn moved(&mut self, i: usize, was: Phase) {
+        let now = self.slots[i].phase;
+        if was == now {
+            return;
+        }
+        self.listening -= usize::from(was == Phase::Listening);
+        self.listening += usize::from(now == Phase::Listening);
+        if was == Phase::Idle {
+            self.idle.remove(&i);
+        }
+        if now == Phase::Idle {
+            self.idle.insert(i);
+        }
+    }
+
+    /// Serves every connection that can progress (its socket was polled: a slot's step
+    /// depends on its socket alone), then keeps [`BACKLOG`] sockets listening (unless killed).
     fn step(&mut self) {
         let hanging = self.state == ServerState::Hung;
-        for slot in &mut self.slots {
-            let sock = self.stack.sockets.get_mut::<tcp::Socket>(slot.handle);
+        let mut woken = std::mem::take(&mut self.woken);
+        self.stack.take_woken(&mut woken);
+        woken.sort_unstable();
+        for &i in &woken {
+            let slot = &mut self.slots[i];
+            let was = slot.phase;
+            let sock = self.stack.tcp(slot.handle);
             slot.step(sock, &self.name, hanging, &mut self.stats);
+            self.moved(i, was);
         }
+        self.woken = woken;
         if let Some(udp) = &mut self.udp {
             udp.step(
                 &mut self.stack.sockets,
@@ -184,36 +220,33 @@ impl SimServer {
         if self.state == ServerState::Killed || self.udp.is_some() {
             return;
         }
-        let mut listening = self
-            .slots
-            .iter()
-            .filter(|s| s.phase == Phase::Listening)
-            .count();
-        for slot in self.slots.iter_mut().filter(|s| s.phase == Phase::Idle) {
-            if listening >= BACKLOG {
-                return;
-            }
-            let sock = self.stack.sockets.get_mut::<tcp::Socket>(slot.handle);
-            if sock.listen(self.port).is_ok() {
+        let mut from = 0;
+        while self.listening < BACKLOG {
+            let Some(&i) = self.idle.range(from..).next() else {
+                break;
+            };
+            from = i + 1;
+            let slot = &mut self.slots[i];
+            if self.stack.tcp(slot.handle).listen(self.port).is_ok() {
                 slot.phase = Phase::Listening;
-                listening += 1;
+                self.moved(i, Phase::Idle);
             }
         }
-        while listening < BACKLOG {
+        while self.listening < BACKLOG {
             let mut sock = tcp::Socket::new(
                 tcp::SocketBuffer::new(vec![0; RX_BUF]),
                 tcp::SocketBuffer::new(vec![0; TX_BUF]),
             );
             super::stack::like_linux(&mut sock);
-            let mut slot = Slot::new(self.stack.sockets.add(sock));
-            let sock = self.stack.sockets.get_mut::<tcp::Socket>(slot.handle);
+            let mut slot = Slot::new(self.stack.add_tcp(sock));
+            let sock = self.stack.tcp(slot.handle);
             if sock.listen(self.port).is_err() {
                 // Port 0: nothing can listen; the server refuses everything.
                 return;
             }
             slot.phase = Phase::Listening;
             self.slots.push(slot);
-            listening += 1;
+            self.listening += 1;
         }
     }
 }

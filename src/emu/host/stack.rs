@@ -9,13 +9,15 @@
 //! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted. A
 //! gratuitous ARP updates a known neighbour as Linux does ([`super::neigh`]).
 
+use super::conns::{ConnId, Conns};
+use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
-use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
+use smoltcp::iface::{Config, Context, Interface, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr, Ipv4Packet,
+    ArpOperation, ArpRepr, EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr,
 };
 use std::collections::VecDeque;
 
@@ -114,7 +116,11 @@ impl phy::Device for Port<'_> {
 /// The interface, its sockets and its device.
 pub struct Stack {
     pub iface: Interface,
+    /// Every socket but the connection sockets of [`Stack::add_tcp`].
     pub sockets: SocketSet<'static>,
+    conns: Conns,
+    /// An ARP request left since the last ARP in: sockets may wait for that neighbour.
+    arp_pending: bool,
     tx: TxQueue,
     neigh: Neighbours,
     own: Ipv4Address,
@@ -153,6 +159,8 @@ impl Stack {
         Self {
             iface,
             sockets: SocketSet::new(Vec::new()),
+            conns: Conns::default(),
+            arp_pending: false,
             tx,
             neigh: Neighbours::default(),
             own: addr.address(),
@@ -165,19 +173,18 @@ impl Stack {
     pub fn input(&mut self, now: Instant, frame: &[u8], addrs: &impl Addresses) {
         self.now = now;
         let mac = self.iface.hardware_addr();
-        let frame = match admit(frame, mac, addrs) {
-            Admit::Take => frame,
+        let (frame, tcp) = match admit(frame, mac, addrs) {
+            Admit::Take(tcp) => (frame, tcp),
             Admit::Arp(repr) => {
                 if let HardwareAddress::Ethernet(mac) = mac
                     && let Some(reply) = self.neigh.gratuitous(&repr, mac, self.own)
                 {
                     self.counters.gratuitous_arp += 1;
-                    let mut port = Port {
-                        rx: Some(reply),
-                        tx: &mut self.tx,
-                    };
-                    self.iface.poll(now, &mut port, &mut self.sockets);
-                    return;
+                    // An ARP frame: it fits, and the copy keeps `neigh` free.
+                    let mut copy = [0; 64];
+                    let n = reply.len().min(copy.len());
+                    copy[..n].copy_from_slice(&reply[..n]);
+                    return self.ingress(now, &copy[..n], None, true);
                 }
                 if let ArpRepr::EthernetIpv4 {
                     operation: ArpOperation::Request,
@@ -190,33 +197,79 @@ impl Stack {
                     return;
                 }
                 self.neigh.learn(&repr, self.own);
-                frame
+                self.counters.frames_in += 1;
+                return self.ingress(now, frame, None, true);
             }
             Admit::Malformed => return self.counters.malformed += 1,
             Admit::NotOurs => return self.counters.not_ours += 1,
         };
         self.counters.frames_in += 1;
+        let conn = tcp.and_then(|(key, to_listener)| self.conns.demux(key, to_listener));
+        self.ingress(now, frame, conn, false);
+    }
+
+    /// smoltcp takes `frame` into connection `conn`'s set (or the shared one), then sends.
+    fn ingress(&mut self, now: Instant, frame: &[u8], conn: Option<ConnId>, arp: bool) {
+        self.iface.poll_maintenance(now);
         let mut port = Port {
             rx: Some(frame),
             tx: &mut self.tx,
         };
-        self.iface.poll(now, &mut port, &mut self.sockets);
+        let set = match conn {
+            Some(id) => self.conns.set_mut(id),
+            None => &mut self.sockets,
+        };
+        self.iface.poll_ingress_single(now, &mut port, set);
+        if arp && std::mem::take(&mut self.arp_pending) {
+            // A neighbour may have become known: sockets waiting for it are due.
+            self.conns.touch_all();
+        }
+        self.egress(now);
     }
 
-    /// Lets the stack send what its sockets have and run its timers; `true` if a socket changed.
-    pub fn poll(&mut self, now: Instant) -> bool {
-        self.now = now;
+    fn egress(&mut self, now: Instant) -> bool {
         let mut port = Port {
             rx: None,
             tx: &mut self.tx,
         };
-        self.iface.poll(now, &mut port, &mut self.sockets) == PollResult::SocketStateChanged
+        let (iface, shared) = (&mut self.iface, &mut self.sockets);
+        self.conns.egress(iface, now, &mut port, shared)
+    }
+
+    /// Lets the stack send what its sockets have and run its timers; `true` if it sent.
+    pub fn poll(&mut self, now: Instant) -> bool {
+        self.now = now;
+        self.iface.poll_maintenance(now);
+        self.egress(now)
+    }
+
+    /// Adds a connection socket (in a set of its own, see [`super::conns`]).
+    pub fn add_tcp(&mut self, sock: tcp::Socket<'static>) -> ConnId {
+        self.conns.add(sock)
+    }
+
+    /// Connection socket `id`, to act on (it is polled at the next [`Stack::poll`]).
+    pub fn tcp(&mut self, id: ConnId) -> &mut tcp::Socket<'static> {
+        self.conns.get_mut(id)
+    }
+
+    /// Connection socket `id` and the interface's context (to connect it).
+    pub fn tcp_cx(&mut self, id: ConnId) -> (&mut Context, &mut tcp::Socket<'static>) {
+        (self.iface.context(), self.conns.get_mut(id))
+    }
+
+    /// The connection sockets polled since the last call (they may have progressed).
+    pub fn take_woken(&mut self, out: &mut Vec<ConnId>) {
+        self.conns.take_woken(out);
     }
 
     /// The next frame sent, copied into `buf` (`None` if none, or if it does not fit).
     pub fn transmit(&mut self, buf: &mut [u8]) -> Option<usize> {
         let frame = self.tx.queue.pop_front()?;
         let len = frame.len();
+        // An ARP request (Ethernet type 0x0806, operation 1) of ours.
+        self.arp_pending |=
+            frame.get(12..14) == Some(&[8, 6]) && frame.get(20..22) == Some(&[0, 1]);
         let fits = len <= buf.len();
         if fits {
             buf[..len].copy_from_slice(&frame);
@@ -231,42 +284,9 @@ impl Stack {
         if !self.tx.queue.is_empty() {
             return Some(self.now);
         }
-        self.iface.poll_at(self.now, &self.sockets)
-    }
-}
-
-enum Admit {
-    Take,
-    /// An ARP packet, checked.
-    Arp(ArpRepr),
-    Malformed,
-    NotOurs,
-}
-
-/// The kernel's address checks, before smoltcp sees the frame.
-fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admit {
-    let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return Admit::Malformed;
-    };
-    let dst = eth.dst_addr();
-    if HardwareAddress::Ethernet(dst) != mac && dst.is_unicast() {
-        return Admit::NotOurs;
-    }
-    match eth.ethertype() {
-        EthernetProtocol::Arp => {
-            let Ok(repr) = ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p))
-            else {
-                return Admit::Malformed;
-            };
-            Admit::Arp(repr)
-        }
-        EthernetProtocol::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
-            Err(_) => Admit::Malformed,
-            Ok(ip) if !addrs.accepts(ip.dst_addr()) => Admit::NotOurs,
-            Ok(_) => Admit::Take,
-        },
-        // IPv6 and the rest: smoltcp ignores them, as a v4-only host does.
-        _ => Admit::Take,
+        let shared = self.iface.poll_at(self.now, &self.sockets);
+        let conns = self.conns.poll_at(&mut self.iface, self.now);
+        shared.into_iter().chain(conns).min()
     }
 }
 

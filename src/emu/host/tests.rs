@@ -1,5 +1,6 @@
 //! A client and a server (and a bystander) on a hub, in virtual time.
 
+mod conns;
 mod garp;
 mod kill;
 mod net;

@@ -1,0 +1,251 @@
+//! The TCP sockets of a host, each in its own smoltcp [`SocketSet`], so that an event costs
+//! what it touches rather than a walk over every socket: smoltcp's `Interface::poll` and
+//! `poll_at` look at every socket of the set they are given. A frame in goes to the one set
+//! smoltcp would have picked (the socket of its 4-tuple, or the first listener for a SYN);
+//! egress runs only the sets that are due (their `poll_at` is cached until the socket is
+//! polled or touched) or touched, in passes over them in socket order, one segment per
+//! socket per pass: the order one shared set would have sent them in.
+//!
+//! Must not import the hosts: they hold connection numbers ([`ConnId`]) and ask for sockets.
+
+use smoltcp::iface::{Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::phy::Device;
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{IpAddress, Ipv4Address};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+
+/// A connection socket's number on its host.
+pub type ConnId = usize;
+
+/// A TCP 4-tuple as the host sees it: local address and port, remote address and port.
+pub type Key = (Ipv4Address, u16, Ipv4Address, u16);
+
+struct Conn {
+    set: SocketSet<'static>,
+    handle: SocketHandle,
+    /// When the socket next needs a poll, as last asked.
+    deadline: Option<Instant>,
+    key: Option<Key>,
+    /// In `dirty` already; in this egress's list already; in `woken` already.
+    dirty: bool,
+    queued: bool,
+    woken: bool,
+}
+
+/// Every connection socket of a host, and what is due.
+#[derive(Default)]
+pub struct Conns {
+    conns: Vec<Conn>,
+    by_key: HashMap<Key, ConnId>,
+    listeners: BTreeSet<ConnId>,
+    /// Deadlines; an entry is stale unless it equals its socket's `deadline`.
+    due: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    /// Touched since they were last polled: their deadline is unknown.
+    dirty: Vec<ConnId>,
+    /// Since the host last took them: given a frame, due by their timer, or sent a segment;
+    /// they may have progressed. (A socket only touched and polled for nothing has not.)
+    woken: Vec<ConnId>,
+    scratch: (Vec<ConnId>, Vec<ConnId>),
+}
+
+impl Conns {
+    pub fn add(&mut self, sock: tcp::Socket<'static>) -> ConnId {
+        let mut set = SocketSet::new(Vec::with_capacity(1));
+        let handle = set.add(sock);
+        let id = self.conns.len();
+        self.conns.push(Conn {
+            set,
+            handle,
+            deadline: None,
+            key: None,
+            dirty: false,
+            queued: false,
+            woken: false,
+        });
+        self.touch(id);
+        id
+    }
+
+    /// Socket `id`, to act on: it is polled at the next egress.
+    pub fn get_mut(&mut self, id: ConnId) -> &mut tcp::Socket<'static> {
+        self.touch(id);
+        let c = &mut self.conns[id];
+        c.set.get_mut::<tcp::Socket>(c.handle)
+    }
+
+    fn touch(&mut self, id: ConnId) {
+        let c = &mut self.conns[id];
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    /// Every socket's deadline is to be asked again (a neighbour became known).
+    pub fn touch_all(&mut self) {
+        for id in 0..self.conns.len() {
+            self.touch(id);
+        }
+    }
+
+    /// The set smoltcp would have given a TCP segment to `key`: the socket of that 4-tuple
+    /// or, for a segment without ACK or RST, the first listener, whichever comes first.
+    pub fn demux(&self, key: Key, to_listener: bool) -> Option<ConnId> {
+        let tuple = self.by_key.get(&key).copied();
+        let listener = self.listeners.first().copied().filter(|_| to_listener);
+        tuple.into_iter().chain(listener).min()
+    }
+
+    /// Socket `id`'s set, for a frame in (`id` counts as touched and woken).
+    pub fn set_mut(&mut self, id: ConnId) -> &mut SocketSet<'static> {
+        self.touch(id);
+        self.wake(id);
+        &mut self.conns[id].set
+    }
+
+    fn wake(&mut self, id: ConnId) {
+        let c = &mut self.conns[id];
+        if !c.woken {
+            c.woken = true;
+            self.woken.push(id);
+        }
+    }
+
+    /// The sockets polled since the last call, into `out` (cleared first).
+    pub fn take_woken(&mut self, out: &mut Vec<ConnId>) {
+        out.clear();
+        for &id in &self.woken {
+            self.conns[id].woken = false;
+        }
+        out.append(&mut self.woken);
+    }
+
+    /// Asks socket `id` its deadline, 4-tuple and whether it listens.
+    fn refresh(&mut self, iface: &mut Interface, now: Instant, id: ConnId) {
+        let c = &mut self.conns[id];
+        c.dirty = false;
+        let deadline = iface.poll_at(now, &c.set);
+        if deadline != c.deadline {
+            c.deadline = deadline;
+            if let Some(t) = deadline {
+                self.due.push(Reverse((t, id)));
+            }
+        }
+        let sock = c.set.get::<tcp::Socket>(c.handle);
+        let key = match (sock.local_endpoint(), sock.remote_endpoint()) {
+            (Some(l), Some(r)) => match (l.addr, r.addr) {
+                (IpAddress::Ipv4(la), IpAddress::Ipv4(ra)) => Some((la, l.port, ra, r.port)),
+            },
+            _ => None,
+        };
+        if sock.state() == tcp::State::Listen {
+            self.listeners.insert(id);
+        } else {
+            self.listeners.remove(&id);
+        }
+        if key != c.key {
+            if let Some(old) = c.key.take()
+                && self.by_key.get(&old) == Some(&id)
+            {
+                self.by_key.remove(&old);
+            }
+            c.key = key;
+            if let Some(k) = key {
+                // Two sockets on one 4-tuple: smoltcp takes the first.
+                let e = self.by_key.entry(k).or_insert(id);
+                *e = (*e).min(id);
+            }
+        }
+    }
+
+    /// When the first socket needs a poll.
+    pub fn poll_at(&mut self, iface: &mut Interface, now: Instant) -> Option<Instant> {
+        self.settle(iface, now);
+        while let Some(&Reverse((t, id))) = self.due.peek() {
+            if self.conns[id].deadline == Some(t) {
+                return Some(t);
+            }
+            self.due.pop();
+        }
+        None
+    }
+
+    fn settle(&mut self, iface: &mut Interface, now: Instant) {
+        while let Some(id) = self.dirty.pop() {
+            self.refresh(iface, now, id);
+        }
+    }
+
+    /// Sends what the due sockets have, after `shared` (the host's other sockets); `true` if
+    /// anything was sent.
+    pub fn egress<D: Device>(
+        &mut self,
+        iface: &mut Interface,
+        now: Instant,
+        dev: &mut D,
+        shared: &mut SocketSet<'static>,
+    ) -> bool {
+        // Touched sockets are due now: their deadline may have moved either way.
+        let mut list = std::mem::take(&mut self.scratch.0);
+        let mut active = std::mem::take(&mut self.scratch.1);
+        for &id in &self.dirty {
+            let c = &mut self.conns[id];
+            (c.dirty, c.queued) = (false, true);
+            list.push(id);
+        }
+        self.dirty.clear();
+        while let Some(&Reverse((t, id))) = self.due.peek() {
+            if t > now {
+                break;
+            }
+            self.due.pop();
+            let c = &mut self.conns[id];
+            if c.deadline != Some(t) {
+                continue;
+            }
+            // Its timer came: the refresh below files the next one.
+            c.deadline = None;
+            if !c.queued {
+                c.queued = true;
+                list.push(id);
+            }
+            self.wake(id);
+        }
+        list.sort_unstable();
+        active.extend_from_slice(&list);
+        let mut sent = false;
+        let mut shared_on = true;
+        loop {
+            let mut any = false;
+            if shared_on {
+                shared_on = iface.poll_egress(now, dev, shared) == PollResult::SocketStateChanged;
+                any |= shared_on;
+            }
+            let mut kept = 0;
+            for k in 0..active.len() {
+                let id = active[k];
+                let set = &mut self.conns[id].set;
+                if iface.poll_egress(now, dev, set) == PollResult::SocketStateChanged {
+                    active[kept] = id;
+                    kept += 1;
+                    any = true;
+                    self.wake(id);
+                }
+            }
+            active.truncate(kept);
+            sent |= any;
+            if !any {
+                break;
+            }
+        }
+        for &id in &list {
+            self.conns[id].queued = false;
+            self.refresh(iface, now, id);
+        }
+        list.clear();
+        self.scratch = (list, active);
+        sent
+    }
+}

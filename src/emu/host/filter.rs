@@ -1,0 +1,54 @@
+//! The kernel's address checks in front of a simulated host's stack ([`super::stack`]):
+//! what is not for this host is dropped and counted before smoltcp sees it, and a TCP
+//! segment's 4-tuple is read once, for the per-connection sets ([`super::conns`]).
+
+use super::conns::Key;
+use super::stack::Addresses;
+use smoltcp::wire::{
+    ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, HardwareAddress, IpProtocol, Ipv4Packet,
+    TcpPacket,
+};
+
+pub enum Admit {
+    /// For the stack; a TCP segment with its 4-tuple and whether a listener may take it.
+    Take(Option<(Key, bool)>),
+    /// An ARP packet, checked.
+    Arp(ArpRepr),
+    Malformed,
+    NotOurs,
+}
+
+/// The kernel's address checks, before smoltcp sees the frame.
+pub fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admit {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return Admit::Malformed;
+    };
+    let dst = eth.dst_addr();
+    if HardwareAddress::Ethernet(dst) != mac && dst.is_unicast() {
+        return Admit::NotOurs;
+    }
+    match eth.ethertype() {
+        EthernetProtocol::Arp => {
+            let Ok(repr) = ArpPacket::new_checked(eth.payload()).and_then(|p| ArpRepr::parse(&p))
+            else {
+                return Admit::Malformed;
+            };
+            Admit::Arp(repr)
+        }
+        EthernetProtocol::Ipv4 => match Ipv4Packet::new_checked(eth.payload()) {
+            Err(_) => Admit::Malformed,
+            Ok(ip) if !addrs.accepts(ip.dst_addr()) => Admit::NotOurs,
+            Ok(ip) if ip.next_header() == IpProtocol::Tcp => {
+                // A segment that does not parse goes to smoltcp, which drops it.
+                let tcp = TcpPacket::new_checked(ip.payload()).ok().map(|t| {
+                    let key = (ip.dst_addr(), t.dst_port(), ip.src_addr(), t.src_port());
+                    (key, !t.ack() && !t.rst())
+                });
+                Admit::Take(tcp)
+            }
+            Ok(_) => Admit::Take(None),
+        },
+        // IPv6 and the rest: smoltcp ignores them, as a v4-only host does.
+        _ => Admit::Take(None),
+    }
+}
