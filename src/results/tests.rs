@@ -226,7 +226,7 @@ fn summary_csv_values_parse_back() {
     }
     assert_eq!(get("expect:failed_requests"), "fail");
     assert_eq!(get("expect:outage_ms"), "pass");
-    assert_eq!(head.len(), 5 + run.metrics.len() + run.expectations.len());
+    assert_eq!(head.len(), 6 + run.metrics.len() + run.expectations.len());
 }
 
 #[test]
