@@ -49,10 +49,22 @@ pub fn execute(
     supports(scenario).map_err(anyhow::Error::msg)?;
     let seed = scenario.lab.seed.unwrap_or_else(super::execute::drawn_seed);
     eprintln!("run: seed {seed}");
+    // The wall clock only measures the engine's speed, for the user; nothing in the run reads it.
+    let wall = std::time::Instant::now();
     let mut engine = EmulatedEngine::start(scenario, seed)?;
     let directors = scenario.tapvs_directors();
     let walked = super::walk::walk(scenario, &mut engine, interrupt, &directors, progress)?;
     let finished = engine.finish()?;
+    let (simulated, wall) = (
+        engine.sim.now().total_millis() as f64 / 1000.0,
+        wall.elapsed(),
+    );
+    eprintln!(
+        "run: emulated {simulated:.1} s in {:.3} s of wall time ({:.0}x real time, {} events)",
+        wall.as_secs_f64(),
+        simulated / wall.as_secs_f64().max(1e-9),
+        engine.sim.counters.steps
+    );
     engine.write_logs(&out_dir.join("logs"))?;
     Ok(super::engine::collect(scenario, seed, walked, finished))
 }
