@@ -23,7 +23,7 @@ mod line;
 mod load;
 pub mod record;
 pub mod report;
-mod udp;
+pub(crate) mod udp;
 
 pub use args::{ArgError, Args, ConnMode, MAX_FLOOD_RATE, Mode, Protocol};
 pub use report::summary;

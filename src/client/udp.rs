@@ -178,19 +178,28 @@ impl Udp {
         if from != self.target {
             return None;
         }
-        match Answer::parse(datagram) {
-            Ok(a) => {
-                let expected = a.expected_len(usize::from(self.wanted));
-                let result = match datagram.len().cmp(&expected) {
-                    std::cmp::Ordering::Equal => Ok(()),
-                    std::cmp::Ordering::Less => Err(Short),
-                    std::cmp::Ordering::Greater => Err(Other),
-                };
-                Some((a.seq, result, a.server))
-            }
-            Err(e @ AnswerError::Truncated { .. }) => Some((e.seq()?, Err(Short), "")),
-            Err(e) => Some((e.seq()?, Err(Other), "")),
+        classify(datagram, usize::from(self.wanted))
+    }
+}
+
+/// What an answer datagram from the target says: the `seq` it answers, whether it is whole
+/// (`wanted` bytes asked), and the answering server's name; `None` when no `seq` can be read.
+/// Shared with the emulated client, so that both judge answers alike.
+pub(crate) fn classify(
+    datagram: &[u8],
+    wanted: usize,
+) -> Option<(u64, Result<(), ErrorKind>, &str)> {
+    match Answer::parse(datagram) {
+        Ok(a) => {
+            let result = match datagram.len().cmp(&a.expected_len(wanted)) {
+                std::cmp::Ordering::Equal => Ok(()),
+                std::cmp::Ordering::Less => Err(Short),
+                std::cmp::Ordering::Greater => Err(Other),
+            };
+            Some((a.seq, result, a.server))
         }
+        Err(e @ AnswerError::Truncated { .. }) => Some((e.seq()?, Err(Short), "")),
+        Err(e) => Some((e.seq()?, Err(Other), "")),
     }
 }
 

@@ -9,12 +9,11 @@
 
 use super::exchange::{Done, Inflight, Worker};
 use crate::client::record::ErrorKind;
-use crate::server::datagram::{Answer, AnswerError, MAX_DATAGRAM, MAX_QUERY, Query};
+use crate::server::datagram::{MAX_DATAGRAM, MAX_QUERY, Query};
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint, Ipv4Address};
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 /// Datagrams a source socket holds each way before the stack takes or gives them.
@@ -201,7 +200,7 @@ impl Datagrams {
         (n > 0).then(|| (seq % n) as usize)
     }
 
-    /// The `seq` a datagram answers and how, or `None` for a stray (as `src/client/udp.rs`).
+    /// The `seq` a datagram answers and how, or `None` for a stray (`tapvs client`'s rule).
     fn classify<'a>(
         &self,
         from: IpEndpoint,
@@ -210,18 +209,6 @@ impl Datagrams {
         if from != self.target {
             return None;
         }
-        match Answer::parse(datagram) {
-            Ok(a) => {
-                let expected = a.expected_len(usize::from(self.wanted));
-                let result = match datagram.len().cmp(&expected) {
-                    Ordering::Equal => Ok(()),
-                    Ordering::Less => Err(ErrorKind::Short),
-                    Ordering::Greater => Err(ErrorKind::Other),
-                };
-                Some((a.seq, result, a.server))
-            }
-            Err(e @ AnswerError::Truncated { .. }) => Some((e.seq()?, Err(ErrorKind::Short), "")),
-            Err(e) => Some((e.seq()?, Err(ErrorKind::Other), "")),
-        }
+        crate::client::udp::classify(datagram, usize::from(self.wanted))
     }
 }
