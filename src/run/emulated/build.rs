@@ -365,11 +365,11 @@ pub fn spoofer(
         count: event.spoof_count(),
         advert_cs: 10,
     };
+    // Each director's MAC as its own settings give it.
     let director_mac = |a: Ipv4Address| {
-        let n = numbers
-            .iter()
-            .find(|&&n| crate::run::director_config::director_address(n) == a)?;
-        Some(EthernetAddress([0x02, 0x74, 0x76, 0, 0, n + 1]))
+        let (_, settings, _) =
+            (built.settings.iter()).find(|(_, c, _)| c.interface.address == a)?;
+        Some(EthernetAddress(settings.mac()))
     };
     let spoofer = Spoofer::new(&args, mac(SPOOFER, 0), sim.now(), director_mac)?;
     let i = sim.add_node(LabNode::new(Host::Spoofer(Box::new(spoofer))));
