@@ -272,12 +272,26 @@ fn sync_metrics(m: &mut Values, c: &Collected) {
 /// Failover loss: how long the takeover took, how long clients got nothing, split brain.
 fn failover_metrics(m: &mut Values, scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) {
     let interval = scenario.interval.as_millis() as u64;
-    let fault = c.events.iter().find(|(_, e)| {
+    let faults = c.events.iter().filter(|(_, e)| {
         matches!(
             e.action,
             Action::KillDirector | Action::FreezeDirector | Action::StopDirector | Action::CutLink
         )
     });
+    // The failover is the first fault of the director that was master then; a backup's
+    // restart before it (its table to be rebuilt) is no failover. Without a master known
+    // before any fault, the first fault.
+    let master_before = |at: u64, who: &str| {
+        c.masters
+            .iter()
+            .take_while(|(t, _)| *t <= at)
+            .last()
+            .is_some_and(|(_, names)| names.iter().any(|n| n == who))
+    };
+    let fault = faults
+        .clone()
+        .find(|(at, e)| master_before(*at, &e.director))
+        .or_else(|| faults.clone().next());
     if let Some((at, _)) = fault {
         // Before the fault everything must work: e.g. a peer that wrongly took the VIP. The
         // interval just before the fault is left out: its requests may be in flight at the kill.
@@ -385,5 +399,7 @@ fn failover_metrics(m: &mut Values, scenario: &Scenario, c: &Collected, rows: &[
 #[cfg(test)]
 mod soak_tests;
 
+#[cfg(test)]
+mod failover_tests;
 #[cfg(test)]
 mod registry_tests;

@@ -25,12 +25,12 @@
 //! messages are tracked; with several backups, the fastest one's acknowledgements count).
 //!
 //! # What goes out, backup
-//! A BULK_REQUEST on becoming backup, retried every `bulk_retry` until a whole walk has
-//! arrived: a BULK_DONE whose first sequence number lies in the backup's current gapless run
-//! (a lost request, a lost message of the walk, a walk joined midway or a lost BULK_DONE all
-//! mean asking again); one after every sequence gap (at most one per `bulk_retry`); and an ACK
-//! of the latest sequence number at most every `ack_interval`, while messages keep arriving.
-//! A lost request after a gap is covered by the refresh walk within one period.
+//! A BULK_REQUEST on becoming backup and after every sequence gap, retried every `bulk_retry`
+//! until a whole walk has arrived: a BULK_DONE whose first sequence number lies in the backup's
+//! current gapless run (a lost request, a lost message of the walk, a walk joined midway or a
+//! lost BULK_DONE all mean asking again; a lost request after a gap is not left to the refresh,
+//! which may be long or off); and an ACK of the latest sequence number at most every
+//! `ack_interval`, while messages keep arriving.
 //!
 //! Must not import `dataplane`, `io` or anything that touches a clock or a socket.
 

@@ -83,6 +83,7 @@ impl SyncNode {
             } else {
                 self.counters.seq_resets += 1;
             }
+            self.backup.awaiting_bulk = true;
             self.request_bulk(now);
         }
         let b = &mut self.backup;

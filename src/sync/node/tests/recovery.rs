@@ -40,6 +40,38 @@ fn a_lost_message_is_counted_and_a_bulk_transfer_repairs_it() {
 }
 
 #[test]
+fn a_lost_request_after_a_gap_is_asked_again_without_refresh() {
+    let quiet = SyncConfig {
+        refresh_period: None,
+        ..SyncConfig::default()
+    };
+    let mut net = Net::new([quiet.clone(), quiet]);
+    net.nodes[M].set_master(ms(0), true);
+    net.nodes[B].set_master(ms(0), false);
+    net.lose.push((M, 2));
+    for k in 0..5 {
+        net.run_until(ms(10 + 10 * k));
+        net.change(M, conn(k as u32));
+    }
+    // The gap is seen at 32 ms; the request it asks for goes at 1 s and is lost.
+    net.run_until(ms(999));
+    net.cut[B] = true;
+    net.run_until(ms(1001));
+    net.cut[B] = false;
+    assert!(!net.tables[B].contains(&conn(1)));
+    // Nothing else would repair it (no refresh): the backup asks again a second later.
+    net.run_until(ms(2001));
+    assert_eq!(net.tables[B].entries(), net.tables[M].entries());
+    net.run_until(secs(6));
+    let b = net.counters(B);
+    assert_eq!(
+        (b.bulk_requests_sent, b.msgs_lost),
+        (3, 1),
+        "no asking once whole"
+    );
+}
+
+#[test]
 fn a_backup_started_late_asks_for_and_gets_the_whole_table() {
     let mut net = Net::new([SyncConfig::default(), SyncConfig::default()]);
     net.set_master(M, true);
