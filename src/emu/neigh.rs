@@ -4,8 +4,8 @@
 //! - **Output.** REACHABLE: sent to the cached MAC (the fast path does not touch `used`).
 //!   STALE: sent, and the entry goes DELAY (timer `delay_first_probe_time`, 5 s). DELAY and
 //!   PROBE: sent to the cached MAC. NONE or FAILED: the entry goes INCOMPLETE and one
-//!   broadcast request goes at once. INCOMPLETE: the frame is queued, at most `unres_qlen`
-//!   per neighbour, the oldest dropped first (`unres_discards`).
+//!   broadcast request goes at once. INCOMPLETE: the frame is queued, at most
+//!   `unres_qlen_bytes` per neighbour, the oldest dropped first (`unres_discards`).
 //! - **Timers.** INCOMPLETE: a broadcast request every `retrans_time` (1 s), 3 in all
 //!   (`mcast_solicit`), FAILED at the 4th tick (3 s), its queue dropped. REACHABLE for
 //!   `reachable_time` (uniform in [base/2, 3·base/2), base 30 s, drawn once from the seed) after
@@ -35,6 +35,10 @@ use rand_chacha::ChaCha8Rng;
 use smoltcp::time::{Duration, Instant};
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
+
+/// Frames queued over all unresolved neighbours at most (Linux is bounded by memory only;
+/// 4096 slots of a full frame are 6 MB).
+const QUEUED_FRAMES: usize = 4096;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -71,7 +75,7 @@ impl Neighbours {
             reachable_time: Duration::from_micros(reachable),
             entries: Vec::with_capacity(capacity),
             capacity,
-            queues: FrameQueues::new(capacity, params.unres_qlen),
+            queues: FrameQueues::new(capacity, params.unres_qlen_bytes, QUEUED_FRAMES),
             solicits: VecDeque::with_capacity(2 * capacity),
             stats: NeighStats::default(),
         }
@@ -158,9 +162,7 @@ impl Neighbours {
 
     /// Queues `frame` on entry `entry` (from [`Resolve::Queue`]), dropping the oldest if full.
     pub fn enqueue(&mut self, entry: usize, frame: &[u8]) {
-        if self.queues.push(entry, frame) {
-            self.stats.unres_discards += 1;
-        }
+        self.stats.unres_discards += self.queues.push(entry, frame);
     }
 
     /// Sends a request for entry `i` (`neigh_probe`: unicast while `probes < ucast_solicit`).

@@ -14,9 +14,10 @@ pub struct NeighParams {
     pub locktime: Duration,
     pub mcast_solicit: u32,
     pub ucast_solicit: u32,
-    /// Frames queued per unresolved neighbour (Linux's classic `unres_qlen`; newer kernels
-    /// bound `unres_qlen_bytes` instead, about 100 full-size frames).
-    pub unres_qlen: usize,
+    /// Bytes queued per unresolved neighbour (`unres_qlen_bytes`, each frame charged with the
+    /// kernel's buffer overhead: about 101 full-size frames or 330 SYNs; the classic
+    /// `unres_qlen` of 3 frames is long gone).
+    pub unres_qlen_bytes: usize,
 }
 
 impl Default for NeighParams {
@@ -28,7 +29,7 @@ impl Default for NeighParams {
             locktime: Duration::from_secs(1),
             mcast_solicit: 3,
             ucast_solicit: 3,
-            unres_qlen: 3,
+            unres_qlen_bytes: 212_992,
         }
     }
 }
