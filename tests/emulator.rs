@@ -91,3 +91,30 @@ fn another_seed_draws_another_kill_time() {
     }
     let _ = std::fs::remove_dir_all(&results);
 }
+
+#[test]
+fn a_seed_outside_an_over_bound_keeps_its_folder() {
+    let results = temp("over");
+    std::fs::create_dir_all(&results).unwrap();
+    // Every takeover takes over 250 ms: a bound of 100 over the seeds fails in each seed.
+    let text = std::fs::read_to_string(scenario("failover-sync-seeds"))
+        .unwrap()
+        .replace("max = 460", "max = 100");
+    let file = results.join("tight.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tapvs"))
+        .args(["run", "--engine", "emulated", "--results"])
+        .arg(&results)
+        .args(["--seeds", "2", "--seed", "10"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the bound over the seeds failed");
+    let kept = std::fs::read_dir(results.join("failover-sync-seeds"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("seeds-"))
+        .count();
+    assert_eq!(kept, 2, "both seeds' folders are kept for a look");
+    let _ = std::fs::remove_dir_all(&results);
+}

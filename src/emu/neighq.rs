@@ -211,7 +211,11 @@ mod tests {
     fn a_frame_over_the_budget_is_dropped_itself() {
         let mut q = FrameQueues::new(1, 1000, 8);
         assert_eq!(q.push(0, &frame(1, 300)), 0);
-        assert_eq!(q.push(0, &frame(2, 600)), 1, "too big for any budget of 1000");
+        assert_eq!(
+            q.push(0, &frame(2, 600)),
+            1,
+            "too big for any budget of 1000"
+        );
         assert_eq!(drain(&mut q, 0), [(1, 300)]);
     }
 }

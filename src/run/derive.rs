@@ -272,12 +272,10 @@ fn sync_metrics(m: &mut Values, c: &Collected) {
 /// Failover loss: how long the takeover took, how long clients got nothing, split brain.
 fn failover_metrics(m: &mut Values, scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) {
     let interval = scenario.interval.as_millis() as u64;
-    let faults = c.events.iter().filter(|(_, e)| {
-        matches!(
-            e.action,
-            Action::KillDirector | Action::FreezeDirector | Action::StopDirector | Action::CutLink
-        )
-    });
+    let faults = c
+        .events
+        .iter()
+        .filter(|(_, e)| e.action.is_director_fault());
     // The failover is the first fault of the director that was master then; a backup's
     // restart before it (its table to be rebuilt) is no failover. Without a master known
     // before any fault, the first fault.

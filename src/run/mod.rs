@@ -16,6 +16,7 @@ mod link_metrics;
 pub(crate) mod loads;
 mod procs;
 mod progress;
+mod seeds;
 mod timeline;
 mod vrrp_metrics;
 mod walk;
@@ -48,7 +49,8 @@ pub struct RunArgs {
     /// else the scenario's `lab.seed`, else drawn), each ranged event time drawn per seed. Writes
     /// `results/<scenario>/seeds-<run-id>/`: `seeds.csv`, `seeds-summary.csv` and a chart per
     /// measured headline metric (PNG and SVG). With N > 1 a seed's own result folder is kept
-    /// only when one of its expectations failed. Expectations with `over` are checked on the
+    /// only when one of its expectations failed or its value lies outside a bound checked
+    /// `over` seeds. Expectations with `over` are checked on the
     /// seeds' distribution and decide the exit status with the others.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub seeds: u32,
@@ -100,7 +102,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         let mut group = Vec::new();
         let variants = scenario.variants();
         for variant in &variants {
-            let (passed, record) = seeds(variant, path, args, &interrupt, engine(scenario))?;
+            let (passed, record) = seeds::seeds(variant, path, args, &interrupt, engine(scenario))?;
             all_passed &= passed;
             group.push(record);
         }
@@ -131,91 +133,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
     Ok(all_passed)
 }
 
-/// Runs `variant` once per seed (`--seeds`, `--seed`), each through [`run_one`] with its ranged
-/// events drawn and only the per-run expectations; with N > 1 drops the folders of the seeds that
-/// passed, writes `seeds-<run-id>/` and checks the expectations `over` seeds. Returns whether
-/// everything held, and the first seed's record (what comparisons and sweeps use).
-fn seeds(
-    variant: &Scenario,
-    path: &Path,
-    args: &RunArgs,
-    interrupt: &Interrupt,
-    engine: EngineKind,
-) -> anyhow::Result<(bool, RunRecord)> {
-    use crate::results::SeedRun;
-    let base = args.seed.or(variant.lab.seed).unwrap_or_else(|| {
-        use std::hash::BuildHasher;
-        std::collections::hash_map::RandomState::new().hash_one(run_id())
-    });
-    let mut runs = Vec::new();
-    let mut passed = true;
-    for (i, seed) in (0..u64::from(args.seeds)).map(|i| (i, base.wrapping_add(i))) {
-        if interrupt.is_set() && !runs.is_empty() {
-            break;
-        }
-        let outcome = run_one(
-            &variant.with_seed(seed).per_run(),
-            path,
-            &args.results,
-            interrupt,
-            (engine, (i as usize + 1, args.seeds as usize)),
-        )?;
-        passed &= outcome.passed;
-        if args.seeds > 1 && outcome.passed {
-            std::fs::remove_dir_all(&outcome.dir)
-                .with_context(|| format!("removing {}", outcome.dir.display()))?;
-        }
-        let drawn_ms = variant.drawn_times(seed).into_iter();
-        runs.push(SeedRun {
-            seed,
-            drawn_ms: drawn_ms
-                .map(|d| (d.column, d.at.as_secs_f64() * 1000.0))
-                .collect(),
-            record: outcome.record,
-        });
-    }
-    let records: Vec<RunRecord> = runs.iter().map(|r| r.record.clone()).collect();
-    let over = crate::scenario::over::check_over(&variant.expectations, &records);
-    for (x, spec) in over
-        .iter()
-        .zip(variant.expectations.iter().filter(|x| x.over.is_some()))
-    {
-        let verdict = if x.pass { "ok" } else { "FAILED" };
-        println!(
-            "  {} over {} seeds: {} = {} ({verdict})",
-            x.metric,
-            runs.len(),
-            x.bound,
-            x.value
-        );
-        if !x.pass && !spec.why.is_empty() {
-            println!("  {} failed: {}", x.metric, spec.why);
-        }
-        passed &= x.pass;
-    }
-    if runs.len() > 1 {
-        // Master_Down_Interval of the director that takes over (the one the first director
-        // event did not hit), as the sweep chart draws it.
-        let mdi = variant.failover.as_ref().map(|f| {
-            let hit = variant
-                .events
-                .iter()
-                .find(|e| e.action.is_director_action());
-            let hit_d1 = hit.is_none_or(|e| e.director == "d1");
-            let backup = f.priorities[usize::from(hit_d1)];
-            crate::results::master_down_ms(f.advert_interval.as_secs_f64() * 1000.0, backup)
-        });
-        let dir = args
-            .results
-            .join(&variant.name)
-            .join(format!("seeds-{}", run_id()));
-        crate::results::write_seeds(&dir, &variant.name, &runs, mdi)?;
-        println!("seeds: {} ({} runs)", dir.display(), runs.len());
-    }
-    let first = runs.into_iter().next().map(|r| r.record);
-    Ok((passed, first.context("no seed ran")?))
-}
-
 /// Writes and prints the chart of an advert-interval sweep: takeover and outage of each run
 /// next to Master_Down_Interval.
 fn sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow::Result<()> {
@@ -225,12 +142,8 @@ fn sweep(parent: &Path, variants: &[Scenario], records: &[RunRecord]) -> anyhow:
         .zip(records)
         .filter_map(|(v, r)| {
             let f = v.failover.as_ref()?;
-            // The director that takes over: the one the first director event did not hit.
-            let hit = v
-                .events
-                .iter()
-                .find(|e| e.action.is_director_action())
-                .map_or("d1", |e| e.director.as_str());
+            // The director that takes over at the failover event.
+            let hit = ["d2", "d1"][v.takeover_index()];
             Some(SweepPoint {
                 run: r.scenario.clone(),
                 advert_ms: f.advert_interval.as_secs_f64() * 1000.0,
@@ -451,7 +364,7 @@ fn write_memory(path: &Path, rows: &[execute::MemorySample]) -> anyhow::Result<(
     Ok(())
 }
 
-fn run_id() -> String {
+pub(super) fn run_id() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

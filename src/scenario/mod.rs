@@ -6,6 +6,7 @@ pub mod command;
 pub use crate::duration;
 mod checker;
 pub mod echo;
+mod fault;
 pub mod heartbeat;
 pub mod ldirectord_cf;
 pub mod link;
