@@ -4,6 +4,7 @@
 
 pub mod command;
 pub use crate::duration;
+pub mod bounds;
 mod checker;
 pub mod echo;
 pub mod heartbeat;
@@ -14,7 +15,7 @@ pub mod seeds;
 mod validate;
 
 pub use link::{LinkImpair, LinkSpec};
-pub use validate::client_base;
+pub use bounds::client_base;
 
 use crate::config::Protocol;
 use crate::sched::SchedulerKind;
