@@ -43,7 +43,9 @@ pub const EMULATED: LabBounds = LabBounds {
     real_servers: 100,
     clients_per_load: 65_535,
     concurrency: 50_000,
-    why: "",
+    why: "real servers take 198.18.0.11 upwards, below the VIPs, the loads share \
+          198.19.0.0/16, and each load is one simulated client of at most 50,000 workers, as \
+          `tapvs client`",
 };
 
 /// What an engine takes.
@@ -106,7 +108,7 @@ impl Scenario {
         let b = bounds(engine);
         let larger = |what: &str, widest: String| {
             if engine == EngineKind::Emulated {
-                String::new()
+                format!(" ({})", b.why)
             } else {
                 format!(
                     " ({}); the emulated engine takes up to {widest} {what} (`--engine emulated`)",

@@ -14,8 +14,8 @@ pub mod over;
 pub mod seeds;
 mod validate;
 
-pub use link::{LinkImpair, LinkSpec};
 pub use bounds::client_base;
+pub use link::{LinkImpair, LinkSpec};
 
 use crate::config::Protocol;
 use crate::sched::SchedulerKind;
@@ -989,6 +989,8 @@ mod duration_field {
     }
 }
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod repeat_tests;
 #[cfg(test)]

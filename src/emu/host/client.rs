@@ -107,13 +107,13 @@ impl SimClient {
         let workers: Vec<Worker> = (0..config.concurrency.max(1))
             .map(|_| {
                 if udp.is_some() {
-                    let mut w = Worker::new(None);
+                    let mut w = Worker::new(None, 0);
                     w.not_before = config.start;
                     return w;
                 }
                 let mut sock = buffers.socket();
                 super::stack::like_linux(&mut sock);
-                let mut w = Worker::new(Some(stack.add_tcp(sock)));
+                let mut w = Worker::new(Some(stack.add_tcp(sock)), buffers.read);
                 w.not_before = config.start;
                 w
             })

@@ -240,7 +240,7 @@ impl SimServer {
         while self.listening < BACKLOG {
             let mut sock = self.buffers.socket();
             super::stack::like_linux(&mut sock);
-            let mut slot = Slot::new(self.stack.add_tcp(sock));
+            let mut slot = Slot::new(self.stack.add_tcp(sock), self.buffers.read);
             let sock = self.stack.tcp(slot.handle);
             if sock.listen(self.port).is_err() {
                 // Port 0: nothing can listen; the server refuses everything.

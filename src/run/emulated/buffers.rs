@@ -30,7 +30,8 @@ fn answer_len(request: &[u8], name: &str) -> usize {
     match http::parse_request(request) {
         Ok(Some((req, _))) => {
             let streamed = conn::answer(&req, name, &mut out).stream_body;
-            out.len().saturating_add(usize::try_from(streamed).unwrap_or(usize::MAX))
+            out.len()
+                .saturating_add(usize::try_from(streamed).unwrap_or(usize::MAX))
         }
         _ => 200,
     }
@@ -94,7 +95,8 @@ mod tests {
             client_buffers(&s, 0),
             TcpBuffers {
                 rx: 2 * answer + 2,
-                tx: request
+                tx: request,
+                read: 2 * answer + 2,
             }
         );
         let check = check_request("/health").len();
@@ -103,7 +105,8 @@ mod tests {
             server_buffers(&s),
             TcpBuffers {
                 rx: 2 * check + 2,
-                tx: answer
+                tx: answer,
+                read: 2 * check + 2,
             }
         );
     }

@@ -184,7 +184,9 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
             protocol: protocol(scenario),
             seed: sub_seed(seed, 200 + k as u64),
         };
-        let i = sim.add_node(LabNode::new(Host::Server(SimServer::with_buffers(config, buffers))));
+        let i = sim.add_node(LabNode::new(Host::Server(SimServer::with_buffers(
+            config, buffers,
+        ))));
         sim.attach(i, 0, inside.unwrap_or(lan), wire)?;
         built.servers.push((rs.name.clone(), i));
     }
@@ -301,38 +303,41 @@ pub fn add_clients(
             })))
         } else {
             let buffers = super::buffers::client_buffers(scenario, k);
-            Host::Client(SimClient::with_buffers(ClientConfig {
-                load: load.name.clone(),
-                mac: mac(CLIENT, k),
-                addr: Ipv4Cidr::new(client_host(k), 24),
-                gateway: Some(ROUTER_CLIENTS),
-                sources: Sources::Range {
-                    first: addresses[k].0,
-                    count: addresses[k].1,
-                },
-                target: (*target.ip(), target.port()),
-                protocol: args.protocol,
-                udp_response_bytes: args.udp_response_bytes().min(u64::from(u16::MAX)) as u16,
-                path: args.request_path(),
-                pacing: match args.mode {
-                    crate::client::Mode::Open => Pacing::Open { rate: args.rate },
-                    crate::client::Mode::Closed => Pacing::Closed {
-                        think: micros(args.think),
-                        backoff: micros(args.error_backoff),
+            Host::Client(SimClient::with_buffers(
+                ClientConfig {
+                    load: load.name.clone(),
+                    mac: mac(CLIENT, k),
+                    addr: Ipv4Cidr::new(client_host(k), 24),
+                    gateway: Some(ROUTER_CLIENTS),
+                    sources: Sources::Range {
+                        first: addresses[k].0,
+                        count: addresses[k].1,
                     },
+                    target: (*target.ip(), target.port()),
+                    protocol: args.protocol,
+                    udp_response_bytes: args.udp_response_bytes().min(u64::from(u16::MAX)) as u16,
+                    path: args.request_path(),
+                    pacing: match args.mode {
+                        crate::client::Mode::Open => Pacing::Open { rate: args.rate },
+                        crate::client::Mode::Closed => Pacing::Closed {
+                            think: micros(args.think),
+                            backoff: micros(args.error_backoff),
+                        },
+                    },
+                    concurrency: args.concurrency as usize,
+                    requests_per_conn: match args.connection {
+                        crate::client::ConnMode::New => 1,
+                        crate::client::ConnMode::Keepalive => args.requests_per_conn,
+                    },
+                    timeout: micros(args.timeout),
+                    max_requests: args.max_requests,
+                    start: start + micros(load.start),
+                    duration: micros(args.duration),
+                    interval: micros(args.interval),
+                    seed: sub_seed(seed, 300 + k as u64),
                 },
-                concurrency: args.concurrency as usize,
-                requests_per_conn: match args.connection {
-                    crate::client::ConnMode::New => 1,
-                    crate::client::ConnMode::Keepalive => args.requests_per_conn,
-                },
-                timeout: micros(args.timeout),
-                max_requests: args.max_requests,
-                start: start + micros(load.start),
-                duration: micros(args.duration),
-                interval: micros(args.interval),
-                seed: sub_seed(seed, 300 + k as u64),
-            }, buffers))
+                buffers,
+            ))
         };
         let i = sim.add_node(LabNode::new(host));
         sim.attach(i, 0, built.clients_segment, Impairments::default())?;
