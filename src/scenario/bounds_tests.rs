@@ -9,13 +9,13 @@ use std::collections::HashSet;
 
 /// `servers` real servers and `loads` loads of `clients` addresses and `workers` workers each.
 fn scenario(servers: usize, vip: &str, loads: &[(u32, u32)]) -> Result<Scenario, ScenarioError> {
-    let mut text = format!("[service]\nvip = \"{vip}\"\n");
+    let mut text = format!("[service]\nscheduler = \"rr\"\nvip = \"{vip}\"\n");
     for i in 1..=servers {
         text += &format!("[[real_server]]\nname = \"rs{i}\"\n");
     }
     for (k, (clients, workers)) in loads.iter().enumerate() {
         text += &format!(
-            "[[load]]\nname = \"l{k}\"\nclients = {clients}\nconcurrency = {workers}\n\
+            "[[load]]\nname = \"l{k}\"\nmode = \"closed\"\nclients = {clients}\nconcurrency = {workers}\n\
              duration = \"1s\"\n"
         );
     }

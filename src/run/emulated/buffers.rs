@@ -72,11 +72,14 @@ pub fn server_buffers(scenario: &Scenario) -> TcpBuffers {
 mod tests {
     use super::*;
 
+    /// A check of a path longer than the loads' (a 1-byte answer).
+    const CHECK_PATH: &str = "/bytes/000000000000000000000000000001";
+
     fn scenario(response_bytes: u64) -> Scenario {
         let text = format!(
-            "[service]\nvip = \"198.18.0.100\"\nport = 80\n[[real_server]]\nname = \"rs1\"\n\
-             [[real_server]]\nname = \"longname\"\n[[load]]\nduration = \"1s\"\n\
-             response_bytes = {response_bytes}\n[health]\ncheck = \"http\"\npath = \"/health\"\n"
+            "[service]\nscheduler = \"rr\"\nvip = \"198.18.0.100\"\nport = 80\n[[real_server]]\nname = \"rs1\"\n\
+             [[real_server]]\nname = \"longname\"\n[[load]]\nname = \"web\"\nmode = \"closed\"\nduration = \"1s\"\n\
+             response_bytes = {response_bytes}\n[health]\ncheck = \"http\"\npath = \"{CHECK_PATH}\"\n"
         );
         Scenario::parse(std::path::Path::new("t.toml"), &text).unwrap()
     }
@@ -99,7 +102,7 @@ mod tests {
                 read: 2 * answer + 2,
             }
         );
-        let check = check_request("/health").len();
+        let check = check_request(CHECK_PATH).len();
         assert!(check > request, "{check} {request}");
         assert_eq!(
             server_buffers(&s),
