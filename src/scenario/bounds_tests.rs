@@ -15,7 +15,8 @@ fn scenario(servers: usize, vip: &str, loads: &[(u32, u32)]) -> Result<Scenario,
     }
     for (k, (clients, workers)) in loads.iter().enumerate() {
         text += &format!(
-            "[[load]]\nname = \"l{k}\"\nmode = \"closed\"\nclients = {clients}\nconcurrency = {workers}\n\
+            "[[load]]\nname = \"l{k}\"\nmode = \"closed\"\nclients = {clients}\n\
+             concurrency = {workers}\n\
              duration = \"1s\"\n"
         );
     }

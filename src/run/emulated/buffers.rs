@@ -77,9 +77,11 @@ mod tests {
 
     fn scenario(response_bytes: u64) -> Scenario {
         let text = format!(
-            "[service]\nscheduler = \"rr\"\nvip = \"198.18.0.100\"\nport = 80\n[[real_server]]\nname = \"rs1\"\n\
-             [[real_server]]\nname = \"longname\"\n[[load]]\nname = \"web\"\nmode = \"closed\"\nduration = \"1s\"\n\
-             response_bytes = {response_bytes}\n[health]\ncheck = \"http\"\npath = \"{CHECK_PATH}\"\n"
+            "[service]\nscheduler = \"rr\"\nvip = \"198.18.0.100\"\nport = 80\n\
+             [[real_server]]\nname = \"rs1\"\n[[real_server]]\nname = \"longname\"\n\
+             [[load]]\nname = \"web\"\nmode = \"closed\"\nduration = \"1s\"\n\
+             response_bytes = {response_bytes}\n\
+             [health]\ncheck = \"http\"\npath = \"{CHECK_PATH}\"\n"
         );
         Scenario::parse(std::path::Path::new("t.toml"), &text).unwrap()
     }
