@@ -101,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { scenarios } => {
             for path in scenarios {
                 let s = Scenario::load(&path)?;
+                s.check_engine(&path, s.lab.engine)?;
                 println!(
                     "{}: ok ({}, {} real servers, {} loads, {} events, {} expectations)",
                     path.display(),
@@ -115,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Lab(LabCommand::Up { scenario }) => {
             let s = Scenario::load(&scenario)?;
+            s.check_engine(&scenario, tapvs::run::EngineKind::Netns)?;
             let lab = tapvs::lab::Lab::up_kernel_nat(
                 &tapvs::run::topology(&s),
                 &tapvs::run::knat_services(&s),

@@ -76,6 +76,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<bool> {
         .collect::<Result<Vec<_>, _>>()?;
     let engine = |s: &Scenario| args.engine.unwrap_or(s.lab.engine);
     for (scenario, path) in scenarios.iter().zip(&args.scenarios) {
+        scenario.check_engine(path, engine(scenario))?;
         match engine(scenario) {
             // What the emulator cannot run is said before anything runs.
             EngineKind::Emulated => {

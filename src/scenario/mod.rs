@@ -4,6 +4,7 @@
 
 pub mod command;
 pub use crate::duration;
+pub mod bounds;
 mod checker;
 pub mod echo;
 mod fault;
@@ -14,8 +15,8 @@ pub mod over;
 pub mod seeds;
 mod validate;
 
+pub use bounds::client_base;
 pub use link::{LinkImpair, LinkSpec};
-pub use validate::client_base;
 
 use crate::config::Protocol;
 use crate::sched::SchedulerKind;
@@ -989,6 +990,8 @@ mod duration_field {
     }
 }
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod repeat_tests;
 #[cfg(test)]

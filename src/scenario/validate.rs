@@ -5,14 +5,10 @@ use super::echo::shown;
 use super::{Action, EventSpec, LoadMode, Scenario};
 use crate::metrics::registry::{self, Entry};
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 /// Most events a timeline may hold once repeated events are expanded.
 pub const MAX_EVENTS: usize = 10_000;
-
-/// Largest number of real servers (their addresses are 198.18.0.11 ..= .60).
-pub const MAX_REAL_SERVERS: usize = 50;
 
 /// Names a real server cannot take: the lab's hosts (`kn`: the kernel NAT box), the directors
 /// and their inside TAPs (two-armed NAT), the kernel NAT box's inside port, a wired director's
@@ -121,6 +117,8 @@ impl Scenario {
         self.check_health()?;
         self.check_checker()?;
         self.check_loads()?;
+        // The engine's own bounds are checked when the engine is known; here the widest.
+        self.check_size(super::bounds::WIDEST_ENGINE)?;
         self.check_links()?;
         self.check_events()?;
         self.check_expectations()
@@ -412,10 +410,18 @@ impl Scenario {
     }
 
     fn check_servers(&self) -> Check {
-        if self.real_servers.is_empty() || self.real_servers.len() > MAX_REAL_SERVERS {
+        if self.real_servers.is_empty() {
+            return bad("real_server", "need at least 1 real server");
+        }
+        let vip = self.service.vip;
+        if let Some(i) = (0..self.real_servers.len()).find(|&i| self.server_address(i) == vip) {
             return bad(
-                "real_server",
-                format!("need 1 to {MAX_REAL_SERVERS} real servers"),
+                "service.vip",
+                format!(
+                    "{vip} is real server `{}`'s address (real servers take 198.18.0.11 \
+                     onwards, one each)",
+                    self.real_servers[i].name
+                ),
             );
         }
         let mut names = HashSet::new();
@@ -492,11 +498,12 @@ impl Scenario {
                     "a closed loop has no rate (it runs `concurrency` workers)",
                 );
             }
-            if !(1..=10_000).contains(&l.concurrency) {
-                return bad(f("concurrency"), "must be 1 – 10000");
+            // At most the engine's bound: see `check_size`.
+            if l.concurrency == 0 {
+                return bad(f("concurrency"), "must be at least 1");
             }
-            if !(1..=4096).contains(&l.clients) {
-                return bad(f("clients"), "must be 1 – 4096 client addresses");
+            if l.clients == 0 {
+                return bad(f("clients"), "must be at least 1 client address");
             }
             in_range(
                 &f("duration"),
@@ -835,9 +842,4 @@ impl Scenario {
             ),
         }
     }
-}
-
-/// The address block of load `i`: 198.19.(16·i).1 onwards.
-pub fn client_base(load_index: usize) -> Ipv4Addr {
-    Ipv4Addr::new(198, 19, (16 * load_index) as u8, 1)
 }

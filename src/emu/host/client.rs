@@ -13,6 +13,7 @@
 //! as built here), so the interface runs with AnyIP and the host's filter accepts exactly the
 //! source addresses ([`Sources`]), sorted and binary-searched.
 
+use super::buffers::TcpBuffers;
 use super::datagram::Datagrams;
 use super::exchange::{Done, Worker, failed};
 use super::idle::Idle;
@@ -24,15 +25,10 @@ use crate::emu::Node;
 use crate::metrics::ClientReport;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-
-/// Socket buffer sizes of a client connection (receive, send).
-const RX_BUF: usize = 16 * 1024;
-const TX_BUF: usize = 1024;
 
 /// The source ports a connection takes one of (Linux's default `ip_local_port_range`).
 const FIRST_PORT: u32 = 32768;
@@ -83,7 +79,13 @@ pub struct SimClient {
 }
 
 impl SimClient {
+    /// A client with each connection's buffers at [`TcpBuffers::CLIENT`].
     pub fn new(config: ClientConfig) -> Self {
+        Self::with_buffers(config, TcpBuffers::CLIENT)
+    }
+
+    /// A client whose connections have buffers of `buffers` (sized to its messages).
+    pub fn with_buffers(config: ClientConfig, buffers: TcpBuffers) -> Self {
         let mut stack = Stack::new(config.mac, config.addr, config.gateway, config.seed);
         let order: Vec<Ipv4Address> = match &config.sources {
             Sources::Range { first, count } => (0..*count)
@@ -105,16 +107,13 @@ impl SimClient {
         let workers: Vec<Worker> = (0..config.concurrency.max(1))
             .map(|_| {
                 if udp.is_some() {
-                    let mut w = Worker::new(None);
+                    let mut w = Worker::new(None, 0);
                     w.not_before = config.start;
                     return w;
                 }
-                let mut sock = tcp::Socket::new(
-                    tcp::SocketBuffer::new(vec![0; RX_BUF]),
-                    tcp::SocketBuffer::new(vec![0; TX_BUF]),
-                );
+                let mut sock = buffers.socket();
                 super::stack::like_linux(&mut sock);
-                let mut w = Worker::new(Some(stack.add_tcp(sock)));
+                let mut w = Worker::new(Some(stack.add_tcp(sock)), buffers.read);
                 w.not_before = config.start;
                 w
             })

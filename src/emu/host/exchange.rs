@@ -5,7 +5,7 @@
 //! no whole response by the deadline `timeout`.
 
 use super::conns::ConnId;
-use super::response::{BUF_LEN, Body, Progress, Request, progress};
+use super::response::{Body, Progress, Request, progress};
 use crate::client::record::ErrorKind;
 use smoltcp::iface::Context;
 use smoltcp::socket::tcp;
@@ -67,15 +67,16 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker on its own TCP socket, or (`None`) a UDP worker.
-    pub fn new(handle: Option<ConnId>) -> Self {
+    /// A worker on its own TCP socket, reading into `read_len` bytes, or (`None`) a UDP
+    /// worker.
+    pub fn new(handle: Option<ConnId>, read_len: usize) -> Self {
         Self {
             handle,
             datagram: None,
             conn: Conn::None,
             req: None,
             buf: if handle.is_some() {
-                vec![0; BUF_LEN]
+                vec![0; read_len]
             } else {
                 Vec::new()
             },

@@ -7,6 +7,7 @@
 //! one server connection; `server` and `client` are the nodes, `load` the client's setup; `exchange` is one client
 //! connection's request, and `response` reading its answer.
 
+mod buffers;
 mod client;
 mod conns;
 mod datagram;
@@ -22,6 +23,7 @@ mod serve_udp;
 mod server;
 mod stack;
 
+pub use buffers::TcpBuffers;
 pub use client::SimClient;
 pub use load::{ClientConfig, Pacing, Sources};
 pub use probe::{ProbeConfig, SimProbe};

@@ -7,7 +7,7 @@ use crate::client::record::ErrorKind;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 
-/// Receive buffer per worker: a whole response head.
+/// Receive buffer per worker, at most: a whole response head.
 pub const BUF_LEN: usize = 2 * http::MAX_HEAD;
 
 /// Where the response stands.
@@ -66,7 +66,7 @@ pub fn progress(
     loop {
         let got = sock.recv_slice(&mut buf[*len..]).unwrap_or(0);
         *len += got;
-        let used = match read(req, &buf[..*len], server) {
+        let used = match read(req, &buf[..*len], buf.len(), server) {
             Ok(used) => used,
             Err(kind) => return Progress::Failed(kind),
         };
@@ -89,11 +89,17 @@ pub fn progress(
     Progress::Wait
 }
 
-/// Takes what it can of `data` for the response; returns how many bytes it used.
-fn read(req: &mut Request, data: &[u8], server: &mut String) -> Result<usize, ErrorKind> {
+/// Takes what it can of `data` (read into a buffer of `room` bytes) for the response;
+/// returns how many bytes it used.
+fn read(
+    req: &mut Request,
+    data: &[u8],
+    room: usize,
+    server: &mut String,
+) -> Result<usize, ErrorKind> {
     match &mut req.body {
         Body::Head => match http::parse_head(data) {
-            Ok(None) if data.len() >= BUF_LEN => Err(ErrorKind::Other),
+            Ok(None) if data.len() >= room => Err(ErrorKind::Other),
             Ok(None) => Ok(0),
             Err(_) => Err(ErrorKind::Other),
             Ok(Some((head, n))) => {

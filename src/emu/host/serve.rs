@@ -64,11 +64,12 @@ pub struct Slot {
 }
 
 impl Slot {
-    pub fn new(handle: ConnId) -> Self {
+    /// A slot on socket `handle`, reading request heads into `read_len` bytes.
+    pub fn new(handle: ConnId, read_len: usize) -> Self {
         Self {
             handle,
             phase: Phase::Idle,
-            buf: vec![0; http::MAX_HEAD],
+            buf: vec![0; read_len],
             len: 0,
             skip: 0,
             out: Vec::with_capacity(512),
@@ -152,7 +153,12 @@ impl Slot {
                     break;
                 }
             }
-            let parsed = http::parse_request(&self.buf[..self.len]);
+            let parsed = match http::parse_request(&self.buf[..self.len]) {
+                // A head longer than the buffer: refused as `tapvs server` refuses one longer
+                // than `MAX_HEAD`.
+                Ok(None) if self.len == self.buf.len() => Err(ParseError::TooLong),
+                parsed => parsed,
+            };
             let (close, used) = match parsed {
                 Ok(None) => break,
                 Ok(Some((_, n))) if self.hung || hang => (None, n),

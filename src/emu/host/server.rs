@@ -10,19 +10,15 @@
 //! closed (ICMP port unreachable). Hung: TCP handshakes complete and requests are read, UDP
 //! requests are read, and none is answered.
 
+use super::buffers::TcpBuffers;
 use super::serve::{Phase, ServerStats, Slot};
 use super::serve_udp::UdpServe;
 use super::stack::{Addresses, Counters, Stack};
 use crate::client::Protocol;
 use crate::emu::Node;
-use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, IpListenEndpoint, Ipv4Address, Ipv4Cidr};
 use std::collections::BTreeSet;
-
-/// Socket buffer sizes of a server connection (receive, send).
-const RX_BUF: usize = 4 * 1024;
-const TX_BUF: usize = 16 * 1024;
 
 /// Listening sockets kept ready (smoltcp gives each connection its own socket).
 const BACKLOG: usize = 2;
@@ -93,10 +89,18 @@ pub struct SimServer {
     /// UDP: the bound sockets.
     udp: Option<UdpServe>,
     stats: ServerStats,
+    /// Each connection socket's buffer sizes.
+    buffers: TcpBuffers,
 }
 
 impl SimServer {
+    /// A server with each connection's buffers at [`TcpBuffers::SERVER`].
     pub fn new(config: ServerConfig) -> Self {
+        Self::with_buffers(config, TcpBuffers::SERVER)
+    }
+
+    /// A server whose connections have buffers of `buffers` (sized to its messages).
+    pub fn with_buffers(config: ServerConfig, buffers: TcpBuffers) -> Self {
         let mut stack = Stack::new(config.mac, config.addr, config.gateway, config.seed);
         let udp = (config.protocol == Protocol::Udp).then(|| {
             let bind = |a: Option<Ipv4Address>| IpListenEndpoint {
@@ -133,6 +137,7 @@ impl SimServer {
             woken: Vec::new(),
             udp,
             stats: ServerStats::default(),
+            buffers,
         };
         server.top_up();
         server
@@ -233,12 +238,9 @@ impl SimServer {
             }
         }
         while self.listening < BACKLOG {
-            let mut sock = tcp::Socket::new(
-                tcp::SocketBuffer::new(vec![0; RX_BUF]),
-                tcp::SocketBuffer::new(vec![0; TX_BUF]),
-            );
+            let mut sock = self.buffers.socket();
             super::stack::like_linux(&mut sock);
-            let mut slot = Slot::new(self.stack.add_tcp(sock));
+            let mut slot = Slot::new(self.stack.add_tcp(sock), self.buffers.read);
             let sock = self.stack.tcp(slot.handle);
             if sock.listen(self.port).is_err() {
                 // Port 0: nothing can listen; the server refuses everything.

@@ -17,7 +17,7 @@ use crate::emu::spoofer::Spoofer;
 use crate::node::{Director, sub_seed};
 use crate::run::director_config::{director_config, nat_gateway};
 use crate::run::execute::director_seed;
-use crate::scenario::{LoadMode, Mode, Scenario, client_base};
+use crate::scenario::{LoadMode, Mode, Scenario};
 use anyhow::Context;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
@@ -167,6 +167,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
         Mode::Nat => nat_gateway(scenario),
         _ => ROUTER_LAN,
     };
+    let buffers = super::buffers::server_buffers(scenario);
     for (k, rs) in scenario.real_servers.iter().enumerate() {
         let config = ServerConfig {
             name: rs.name.clone(),
@@ -183,7 +184,9 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
             protocol: protocol(scenario),
             seed: sub_seed(seed, 200 + k as u64),
         };
-        let i = sim.add_node(LabNode::new(Host::Server(SimServer::new(config))));
+        let i = sim.add_node(LabNode::new(Host::Server(SimServer::with_buffers(
+            config, buffers,
+        ))));
         sim.attach(i, 0, inside.unwrap_or(lan), wire)?;
         built.servers.push((rs.name.clone(), i));
     }
@@ -225,10 +228,17 @@ fn protocol(scenario: &Scenario) -> crate::client::Protocol {
     }
 }
 
+/// Each load's client addresses (first, count): blocks of 198.19.0.0/16 (see
+/// `scenario::bounds::client_addresses`).
+fn client_addresses(scenario: &Scenario) -> anyhow::Result<Vec<(std::net::Ipv4Addr, u32)>> {
+    (scenario.client_addresses()).context("the loads' client addresses do not fit in 198.19.0.0/16")
+}
+
 /// The router of the lab (`rt`): 198.18.0.1 on the LAN, 198.18.3.1 towards the clients; each
 /// load's addresses (a flood's sources too) routed via that load's host.
 fn router(scenario: &Scenario, seed: u64) -> anyhow::Result<Router> {
     let mut routes = Vec::new();
+    let addresses = client_addresses(scenario)?;
     for (k, load) in scenario.loads.iter().enumerate() {
         let via = client_host(k);
         if load.mode == LoadMode::SynFlood {
@@ -238,8 +248,8 @@ fn router(scenario: &Scenario, seed: u64) -> anyhow::Result<Router> {
             );
             routes.push(Route::prefix(net, len, via));
         } else {
-            let first = client_base(k);
-            let last = Ipv4Address::from(u32::from(first) + load.clients.max(1) - 1);
+            let (first, count) = addresses[k];
+            let last = Ipv4Address::from(u32::from(first) + count - 1);
             routes.push(Route { first, last, via });
         }
     }
@@ -267,6 +277,7 @@ pub fn add_clients(
     start: Instant,
     seed: u64,
 ) -> anyhow::Result<()> {
+    let addresses = client_addresses(scenario)?;
     for (k, load) in scenario.loads.iter().enumerate() {
         let args = crate::run::loads::client_args(scenario, k, load, std::path::Path::new("-"), 0);
         let micros = |d: std::time::Duration| Duration::from_micros(d.as_micros() as u64);
@@ -291,38 +302,42 @@ pub fn add_clients(
                 seed: sub_seed(seed, 300 + k as u64),
             })))
         } else {
-            Host::Client(SimClient::new(ClientConfig {
-                load: load.name.clone(),
-                mac: mac(CLIENT, k),
-                addr: Ipv4Cidr::new(client_host(k), 24),
-                gateway: Some(ROUTER_CLIENTS),
-                sources: Sources::Range {
-                    first: client_base(k),
-                    count: args.clients.max(1),
-                },
-                target: (*target.ip(), target.port()),
-                protocol: args.protocol,
-                udp_response_bytes: args.udp_response_bytes().min(u64::from(u16::MAX)) as u16,
-                path: args.request_path(),
-                pacing: match args.mode {
-                    crate::client::Mode::Open => Pacing::Open { rate: args.rate },
-                    crate::client::Mode::Closed => Pacing::Closed {
-                        think: micros(args.think),
-                        backoff: micros(args.error_backoff),
+            let buffers = super::buffers::client_buffers(scenario, k);
+            Host::Client(SimClient::with_buffers(
+                ClientConfig {
+                    load: load.name.clone(),
+                    mac: mac(CLIENT, k),
+                    addr: Ipv4Cidr::new(client_host(k), 24),
+                    gateway: Some(ROUTER_CLIENTS),
+                    sources: Sources::Range {
+                        first: addresses[k].0,
+                        count: addresses[k].1,
                     },
+                    target: (*target.ip(), target.port()),
+                    protocol: args.protocol,
+                    udp_response_bytes: args.udp_response_bytes().min(u64::from(u16::MAX)) as u16,
+                    path: args.request_path(),
+                    pacing: match args.mode {
+                        crate::client::Mode::Open => Pacing::Open { rate: args.rate },
+                        crate::client::Mode::Closed => Pacing::Closed {
+                            think: micros(args.think),
+                            backoff: micros(args.error_backoff),
+                        },
+                    },
+                    concurrency: args.concurrency as usize,
+                    requests_per_conn: match args.connection {
+                        crate::client::ConnMode::New => 1,
+                        crate::client::ConnMode::Keepalive => args.requests_per_conn,
+                    },
+                    timeout: micros(args.timeout),
+                    max_requests: args.max_requests,
+                    start: start + micros(load.start),
+                    duration: micros(args.duration),
+                    interval: micros(args.interval),
+                    seed: sub_seed(seed, 300 + k as u64),
                 },
-                concurrency: args.concurrency as usize,
-                requests_per_conn: match args.connection {
-                    crate::client::ConnMode::New => 1,
-                    crate::client::ConnMode::Keepalive => args.requests_per_conn,
-                },
-                timeout: micros(args.timeout),
-                max_requests: args.max_requests,
-                start: start + micros(load.start),
-                duration: micros(args.duration),
-                interval: micros(args.interval),
-                seed: sub_seed(seed, 300 + k as u64),
-            }))
+                buffers,
+            ))
         };
         let i = sim.add_node(LabNode::new(host));
         sim.attach(i, 0, built.clients_segment, Impairments::default())?;

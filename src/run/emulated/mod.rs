@@ -6,6 +6,7 @@
 //! thread, every draw from the seed. What only real daemons can do (keepalived, Heartbeat,
 //! ldirectord, a server `command`) is refused before anything runs, by [`supports`].
 
+mod buffers;
 mod build;
 mod lab_node;
 mod wire;
