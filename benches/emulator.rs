@@ -3,6 +3,12 @@
 //! connections at 500/s and (b) a closed loop of 64 keep-alive workers. Before criterion's
 //! timing, one run of each prints simulated seconds per wall second and events (frames
 //! delivered + timeouts handled) per wall second, from the loop's own counters.
+//!
+//! Then every CI scenario (`ci = true` in `scenarios/`) runs once through `tapvs run --engine
+//! emulated --seed 5`, and its engine line gives simulated seconds per wall second, events per
+//! wall second and the same per CPU second of the engine's thread (the figure a busy machine
+//! does not inflate). Scenarios the emulator refuses are listed as such. Figures, never
+//! assertions.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smoltcp::time::{Duration, Instant};
@@ -177,7 +183,69 @@ fn report(name: &str, client: fn() -> SimClient) {
     );
 }
 
+/// The engine's own line: simulated s, wall s, events, CPU s.
+fn engine_line(stderr: &str) -> Option<(f64, f64, f64, f64)> {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("run: emulated "))?;
+    let word = |after: &str| -> Option<f64> {
+        let rest = &line[line.find(after)? + after.len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    };
+    let simulated = line.split_whitespace().next()?.parse().ok()?;
+    Some((
+        simulated,
+        word(" s in ")?,
+        word("real time, ")?,
+        word("events; ")?,
+    ))
+}
+
+/// Each CI scenario, emulated: simulated s and events per wall s and per CPU s of the engine.
+fn scenarios() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("scenarios"))
+        .expect("scenarios/")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            p.extension().is_some_and(|x| x == "toml") && text.lines().any(|l| l == "ci = true")
+        })
+        .collect();
+    files.sort();
+    let results = std::env::temp_dir().join(format!("tapvs-bench-{}", std::process::id()));
+    println!("scenario                  sim s  wall s  sim/wall  events  events/wall s  sim/CPU s");
+    for file in files {
+        let name = file
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tapvs"))
+            .args(["run", "--engine", "emulated", "--seed", "5", "--results"])
+            .arg(&results)
+            .arg(&file)
+            .output()
+            .expect("running tapvs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match engine_line(&stderr) {
+            Some((sim, wall, events, cpu)) => println!(
+                "{name:<24} {sim:>6.1} {wall:>7.3} {:>8.0}x {events:>8} {:>13.0} {:>9.0}x",
+                sim / wall,
+                events / wall,
+                sim / cpu,
+            ),
+            None if stderr.contains("cannot run this scenario") => {
+                println!("{name:<24} not emulated (refused: it needs a real daemon or kernel)")
+            }
+            None => println!("{name:<24} failed: {}", stderr.lines().last().unwrap_or("")),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&results);
+}
+
 fn benches(c: &mut Criterion) {
+    scenarios();
     report("new_conns_500_per_s", open);
     report("keep_alive_64_closed", closed);
     let mut g = c.benchmark_group("emulator");

@@ -1,9 +1,9 @@
 //! The connection table: IPVS-style entries keyed by (protocol, client addr:port, VIP:port),
-//! stored in a slab reserved up front and indexed by a hash map, so lookups, inserts and the
-//! incremental expiry sweep never allocate.
+//! stored in a slab reserved up front and indexed by a [`FlowIndex`] of slot numbers, so
+//! lookups, inserts and the incremental expiry sweep never allocate.
 
+use super::flow_index::FlowIndex;
 use super::tcp_state::ConnState;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::Ipv4Addr;
 
@@ -24,6 +24,17 @@ impl Hash for ConnKey {
         state.write_u64(hi);
         state.write_u64(lo);
     }
+}
+
+impl ConnKey {
+    /// A key no flow has (protocol 0, every address and port 0): a placeholder.
+    pub const NONE: ConnKey = ConnKey {
+        protocol: 0,
+        client: Ipv4Addr::UNSPECIFIED,
+        client_port: 0,
+        vip: Ipv4Addr::UNSPECIFIED,
+        vport: 0,
+    };
 }
 
 /// Entry flags.
@@ -67,10 +78,14 @@ pub struct TableFull;
 /// Connection table with a fixed capacity.
 pub struct ConnTable {
     slots: Vec<Option<Conn>>,
-    index: HashMap<ConnKey, u32, FlowHasherBuilder>,
+    /// Slots by their entry's key.
+    index: FlowIndex,
     /// NAT connections by their reply tuple: (protocol, server addr:port, client addr:port)
     /// stored as a `ConnKey` whose `client` fields hold the server and `vip` fields the client.
-    replies: HashMap<ConnKey, u32, FlowHasherBuilder>,
+    replies: FlowIndex,
+    /// Per slot, the reply tuple it was last indexed under in `replies`.
+    reply_keys: Vec<ConnKey>,
+    hasher: FlowHasherBuilder,
     free: Vec<u32>,
     capacity: usize,
     cursor: usize,
@@ -80,11 +95,13 @@ impl ConnTable {
     /// Reserves room for `capacity` entries (and as many reply tuples when `nat`); `seed` keys
     /// the hash.
     pub fn with_capacity(capacity: usize, seed: u64, nat: bool) -> Self {
-        let hasher = FlowHasherBuilder { seed };
+        let replies = if nat { capacity } else { 0 };
         ConnTable {
             slots: Vec::with_capacity(capacity),
-            index: HashMap::with_capacity_and_hasher(capacity, hasher),
-            replies: HashMap::with_capacity_and_hasher(if nat { capacity } else { 0 }, hasher),
+            index: FlowIndex::with_capacity(capacity),
+            replies: FlowIndex::with_capacity(replies),
+            reply_keys: Vec::with_capacity(replies),
+            hasher: FlowHasherBuilder { seed },
             free: Vec::with_capacity(capacity),
             capacity,
             cursor: 0,
@@ -103,7 +120,10 @@ impl ConnTable {
     /// The slab index of an entry.
     #[inline]
     pub fn find(&self, key: &ConnKey) -> Option<u32> {
-        self.index.get(key).copied()
+        let slots = &self.slots;
+        (self.index).get(self.hasher.hash_one(key), |s| {
+            slot_key(slots, s) == Some(key)
+        })
     }
 
     /// The entry at a slab index. Panics on an empty slot (a caller bug, never input-driven).
@@ -128,7 +148,7 @@ impl ConnTable {
         } else {
             return Err(TableFull);
         };
-        self.index.insert(conn.key, idx);
+        self.index.insert(self.hasher.hash_one(conn.key), idx);
         Ok(idx)
     }
 
@@ -140,29 +160,62 @@ impl ConnTable {
     }
 
     pub fn has_replies(&self) -> bool {
-        self.replies.capacity() > 0
+        self.replies.is_reserved()
     }
 
-    /// Indexes a NAT connection by its reply tuple.
+    /// Indexes a NAT connection by its reply tuple (a tuple already indexed now leads to
+    /// `idx`).
     pub fn insert_reply(&mut self, reply: ConnKey, idx: u32) {
-        self.replies.insert(reply, idx);
+        let i = idx as usize;
+        if i >= self.reply_keys.capacity() {
+            return;
+        }
+        if self.reply_keys.len() <= i {
+            self.reply_keys.resize(i + 1, ConnKey::NONE);
+        }
+        let hash = self.hasher.hash_one(reply);
+        let keys = &self.reply_keys;
+        let found = (self.replies).get(hash, |s| keys.get(s as usize) == Some(&reply));
+        self.reply_keys[i] = reply;
+        match found {
+            Some(old) => {
+                self.replies.replace(hash, |s| s == old, idx);
+            }
+            None => {
+                self.replies.insert(hash, idx);
+            }
+        }
     }
 
     /// The slab index of the NAT connection a reply belongs to.
     #[inline]
     pub fn find_reply(&self, reply: &ConnKey) -> Option<u32> {
-        self.replies.get(reply).copied()
+        let keys = &self.reply_keys;
+        (self.replies).get(self.hasher.hash_one(reply), |s| {
+            keys.get(s as usize) == Some(reply)
+        })
     }
 
     /// Forgets a reply tuple (when its connection goes).
     pub fn remove_reply(&mut self, reply: &ConnKey) {
-        self.replies.remove(reply);
+        let (keys, hasher) = (&self.reply_keys, &self.hasher);
+        (self.replies).remove(
+            hasher.hash_one(reply),
+            |s| keys.get(s as usize) == Some(reply),
+            |s| hasher.hash_one(keys[s as usize]),
+        );
     }
 
     /// Removes the entry at a slab index and returns it.
     pub fn remove(&mut self, idx: u32) -> Conn {
-        let conn = self.slots[idx as usize].take().expect("live slot");
-        self.index.remove(&conn.key);
+        let conn = self.slots[idx as usize].expect("live slot");
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        (self.index).remove(
+            hasher.hash_one(conn.key),
+            |s| s == idx,
+            |s| hasher.hash_one(slot_key(slots, s).expect("indexed slot")),
+        );
+        self.slots[idx as usize] = None;
         self.free.push(idx);
         conn
     }
@@ -217,6 +270,12 @@ impl ConnTable {
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|c| (i as u32, c)))
     }
+}
+
+/// The key of the entry in slot `s`, if the slot is live.
+#[inline]
+fn slot_key(slots: &[Option<Conn>], s: u32) -> Option<&ConnKey> {
+    slots.get(s as usize)?.as_ref().map(|c| &c.key)
 }
 
 /// A fast keyed hash for flow keys (multiply-xorshift), so a lookup costs a few nanoseconds.

@@ -11,6 +11,7 @@ pub mod conntrack;
 pub mod counters;
 pub mod defense;
 pub mod estimator;
+pub mod flow_index;
 mod forward;
 pub mod garp;
 mod icmp;
@@ -365,6 +366,11 @@ impl Dataplane {
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Whether [`Dataplane::poll_event`] has an event to give.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// When [`Dataplane::handle_timeout`] should next be called.

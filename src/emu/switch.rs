@@ -3,8 +3,8 @@
 //! floods broadcast, multicast and unknown destinations to every other port. It decides; the
 //! fabric moves the frames. It must not import the fabric, the links or the nodes.
 
+use super::fast_hash::FastMap;
 use crate::wire::EthernetAddress;
-use std::collections::HashMap;
 
 /// The Ethernet header: destination, source, EtherType.
 pub const ETHERNET_HEADER: usize = 14;
@@ -23,7 +23,7 @@ pub enum Forward {
 /// One switch's forwarding database and counters.
 #[derive(Debug, Default)]
 pub struct Switch {
-    fdb: HashMap<EthernetAddress, usize>,
+    fdb: FastMap<EthernetAddress, usize>,
     pub stats: SwitchStats,
 }
 

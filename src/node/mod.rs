@@ -266,6 +266,11 @@ impl Director {
         self.timers.next()
     }
 
+    /// Whether [`Director::poll_event`] has an event to give (a look that changes nothing).
+    pub fn has_events(&self) -> bool {
+        !self.events.queue.is_empty() || self.dp.has_events()
+    }
+
     /// The next event.
     pub fn poll_event(&mut self) -> Option<DirectorEvent> {
         // The data plane's events of the latest frames sent (a takeover's first GARP).

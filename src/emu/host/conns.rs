@@ -8,13 +8,14 @@
 //!
 //! Must not import the hosts: they hold connection numbers ([`ConnId`]) and ask for sockets.
 
+use crate::emu::fast_hash::FastMap;
 use smoltcp::iface::{Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, Ipv4Address};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap};
 
 /// A connection socket's number on its host.
 pub type ConnId = usize;
@@ -38,7 +39,7 @@ struct Conn {
 #[derive(Default)]
 pub struct Conns {
     conns: Vec<Conn>,
-    by_key: HashMap<Key, ConnId>,
+    by_key: FastMap<Key, ConnId>,
     listeners: BTreeSet<ConnId>,
     /// Deadlines; an entry is stale unless it equals its socket's `deadline`.
     due: BinaryHeap<Reverse<(Instant, ConnId)>>,
