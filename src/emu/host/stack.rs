@@ -9,6 +9,8 @@
 //! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted. A
 //! gratuitous ARP updates a known neighbour as Linux does ([`super::neigh`]).
 
+use super::acks::Ack;
+pub use super::acks::like_linux;
 use super::conns::{ConnId, Conns};
 use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
@@ -204,12 +206,28 @@ impl Stack {
             Admit::NotOurs => return self.counters.not_ours += 1,
         };
         self.counters.frames_in += 1;
-        let conn = tcp.and_then(|(key, to_listener)| self.conns.demux(key, to_listener));
-        self.ingress(now, frame, conn, false);
+        let Some((seg, id)) = tcp.and_then(|s| Some((s, self.conns.demux(s.key, s.to_listener)?)))
+        else {
+            return self.ingress(now, frame, None, false);
+        };
+        match super::acks::before(self.conns.get_mut(id), &seg) {
+            Ack::Deferred => self.take(now, frame, Some(id), false),
+            Ack::Now => self.ingress(now, frame, Some(id), false),
+            Ack::Quick => {
+                self.ingress(now, frame, Some(id), false);
+                super::acks::after_quick(self.conns.get_mut(id));
+            }
+        }
     }
 
     /// smoltcp takes `frame` into connection `conn`'s set (or the shared one), then sends.
     fn ingress(&mut self, now: Instant, frame: &[u8], conn: Option<ConnId>, arp: bool) {
+        self.take(now, frame, conn, arp);
+        self.egress(now);
+    }
+
+    /// smoltcp takes `frame` into connection `conn`'s set (or the shared one).
+    fn take(&mut self, now: Instant, frame: &[u8], conn: Option<ConnId>, arp: bool) {
         self.iface.poll_maintenance(now);
         let mut port = Port {
             rx: Some(frame),
@@ -224,7 +242,6 @@ impl Stack {
             // A neighbour may have become known: sockets waiting for it are due.
             self.conns.touch_all();
         }
-        self.egress(now);
     }
 
     fn egress(&mut self, now: Instant) -> bool {
@@ -288,13 +305,4 @@ impl Stack {
         let conns = self.conns.poll_at(&mut self.iface, self.now);
         shared.into_iter().chain(conns).min()
     }
-}
-
-/// Makes a TCP socket's segments look like Linux's where a middle box sees them: timestamps on
-/// (12 bytes of options on every segment, as Linux sends by default; the value is constant, as
-/// nothing here measures RTT from it), and no Nagle (the tapvs client and server set
-/// TCP_NODELAY). smoltcp's delayed ACK is kept.
-pub fn like_linux(sock: &mut smoltcp::socket::tcp::Socket<'_>) {
-    sock.set_tsval_generator(Some(|| 1));
-    sock.set_nagle_enabled(false);
 }

@@ -97,7 +97,10 @@ mod tests {
     #[test]
     fn a_start_up_timeout_is_not_a_settled_verdict() {
         assert!(!settled(&server(true, 0, 0)), "no verdict yet");
-        assert!(!settled(&server(true, 0, 1)), "first check timed out, fall pending");
+        assert!(
+            !settled(&server(true, 0, 1)),
+            "first check timed out, fall pending"
+        );
         assert!(!settled(&server(false, 1, 2)), "down and rising");
     }
 
