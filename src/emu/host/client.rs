@@ -113,7 +113,7 @@ impl SimClient {
                     tcp::SocketBuffer::new(vec![0; RX_BUF]),
                     tcp::SocketBuffer::new(vec![0; TX_BUF]),
                 );
-                super::stack::like_linux(&mut sock);
+                super::acks::like_linux(&mut sock);
                 let mut w = Worker::new(Some(stack.add_tcp(sock)));
                 w.not_before = config.start;
                 w

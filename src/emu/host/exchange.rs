@@ -128,7 +128,7 @@ impl Worker {
                 self.conn = Conn::None;
                 // Timestamps as Linux offers them on every connection (a peer without them
                 // turned them off on this socket).
-                super::stack::like_linux(sock);
+                super::acks::like_linux(sock);
                 let connected = local.map(|l| sock.connect(cx, remote, l));
                 if !matches!(connected, Some(Ok(()))) {
                     return Err(failed(ErrorKind::Other, false));

@@ -247,7 +247,7 @@ impl SimServer {
                 tcp::SocketBuffer::new(vec![0; RX_BUF]),
                 tcp::SocketBuffer::new(vec![0; TX_BUF]),
             );
-            super::stack::like_linux(&mut sock);
+            super::acks::like_linux(&mut sock);
             let mut slot = Slot::new(self.stack.add_tcp(sock));
             let sock = self.stack.tcp(slot.handle);
             if sock.listen(self.port).is_err() {

@@ -10,7 +10,6 @@
 //! gratuitous ARP updates a known neighbour as Linux does ([`super::neigh`]).
 
 use super::acks::Ack;
-pub use super::acks::like_linux;
 use super::conns::{ConnId, Conns};
 use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
@@ -186,7 +185,7 @@ impl Stack {
                     let mut copy = [0; 64];
                     let n = reply.len().min(copy.len());
                     copy[..n].copy_from_slice(&reply[..n]);
-                    return self.ingress(now, &copy[..n], None, true);
+                    return self.ingress(now, &copy[..n], None, true, true);
                 }
                 if let ArpRepr::EthernetIpv4 {
                     operation: ArpOperation::Request,
@@ -200,34 +199,23 @@ impl Stack {
                 }
                 self.neigh.learn(&repr, self.own);
                 self.counters.frames_in += 1;
-                return self.ingress(now, frame, None, true);
+                return self.ingress(now, frame, None, true, true);
             }
             Admit::Malformed => return self.counters.malformed += 1,
             Admit::NotOurs => return self.counters.not_ours += 1,
         };
         self.counters.frames_in += 1;
-        let Some((seg, id)) = tcp.and_then(|s| Some((s, self.conns.demux(s.key, s.to_listener)?)))
-        else {
-            return self.ingress(now, frame, None, false);
-        };
-        match super::acks::before(self.conns.get_mut(id), &seg) {
-            Ack::Deferred => self.take(now, frame, Some(id), false),
-            Ack::Now => self.ingress(now, frame, Some(id), false),
-            Ack::Quick => {
-                self.ingress(now, frame, Some(id), false);
-                super::acks::after_quick(self.conns.get_mut(id));
-            }
+        let conn = tcp.and_then(|s| Some((s, self.conns.demux(s.key, s.to_listener)?)));
+        let ack = conn.map(|(seg, id)| (super::acks::before(self.conns.get_mut(id), &seg), id));
+        let send = !matches!(ack, Some((Ack::Deferred, _)));
+        self.ingress(now, frame, conn.map(|(_, id)| id), false, send);
+        if let Some((Ack::Quick, id)) = ack {
+            super::acks::after_quick(self.conns.get_mut(id));
         }
     }
 
-    /// smoltcp takes `frame` into connection `conn`'s set (or the shared one), then sends.
-    fn ingress(&mut self, now: Instant, frame: &[u8], conn: Option<ConnId>, arp: bool) {
-        self.take(now, frame, conn, arp);
-        self.egress(now);
-    }
-
-    /// smoltcp takes `frame` into connection `conn`'s set (or the shared one).
-    fn take(&mut self, now: Instant, frame: &[u8], conn: Option<ConnId>, arp: bool) {
+    /// smoltcp takes `frame` into `conn`'s set (or the shared one), then sends if `send`.
+    fn ingress(&mut self, now: Instant, frame: &[u8], conn: Option<ConnId>, arp: bool, send: bool) {
         self.iface.poll_maintenance(now);
         let mut port = Port {
             rx: Some(frame),
@@ -241,6 +229,9 @@ impl Stack {
         if arp && std::mem::take(&mut self.arp_pending) {
             // A neighbour may have become known: sockets waiting for it are due.
             self.conns.touch_all();
+        }
+        if send {
+            self.egress(now);
         }
     }
 

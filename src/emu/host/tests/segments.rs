@@ -67,3 +67,18 @@ fn a_multi_segment_response_gets_no_quick_ack_of_its_first_segment() {
         "the handshake's and one per two segments: {client:?}"
     );
 }
+
+#[test]
+fn later_data_of_a_connection_waits_for_a_segment_to_carry_its_ack() {
+    use Kind::*;
+    let config = ClientConfig {
+        path: "/bytes/1000".into(),
+        requests_per_conn: 2,
+        ..client(2)
+    };
+    let log = run_changes(&mut SimClient::new(config), &mut server(true), &[]);
+    // Only the first response and the first request are acknowledged on their own.
+    let client = [Syn, Ack, Data, Ack, Data, Fin];
+    assert_eq!(kinds(&log, 0), client, "client");
+    assert_eq!(kinds(&log, 1), [Syn, Ack, Data, Data, Fin, Ack], "server");
+}
