@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod first_checks;
 mod links;
 
 /// How long a real server's command must keep running before the load starts.
@@ -786,6 +787,8 @@ impl<'a> NetnsEngine<'a> {
         for name in &directors {
             ctx.wait_for_ldirectord(name);
         }
+        // The load measures a settled balancer, not the directors' first check round.
+        ctx.wait_for_first_checks(&directors);
         std::thread::sleep(scenario.lab.settle);
         interrupt.check()?;
         // A server command that cannot start (or exits at once) is gone by now.

@@ -112,7 +112,7 @@ impl SimClient {
                     return w;
                 }
                 let mut sock = buffers.socket();
-                super::stack::like_linux(&mut sock);
+                super::acks::like_linux(&mut sock);
                 let mut w = Worker::new(Some(stack.add_tcp(sock)), buffers.read);
                 w.not_before = config.start;
                 w

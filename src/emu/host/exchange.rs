@@ -23,7 +23,8 @@ enum Conn {
     Open {
         used: u64,
     },
-    /// Closed by us after a response; the socket is dropped at `until` at the latest.
+    /// Done after a response: closed once the server's FIN is in (as `tapvs client` drops
+    /// the connection then), and dropped at `until` at the latest.
     Closing {
         until: Instant,
     },
@@ -126,6 +127,9 @@ impl Worker {
                 sock.abort();
                 self.len = 0;
                 self.conn = Conn::None;
+                // Timestamps as Linux offers them on every connection (a peer without them
+                // turned them off on this socket).
+                super::acks::like_linux(sock);
                 let connected = local.map(|l| sock.connect(cx, remote, l));
                 if !matches!(connected, Some(Ok(()))) {
                     return Err(failed(ErrorKind::Other, false));
@@ -156,12 +160,7 @@ impl Worker {
         requests: (&[u8], &[u8]),
     ) -> Option<Done> {
         let Some(req) = &mut self.req else {
-            if let Conn::Closing { until } = self.conn
-                && (!sock.is_open() || now >= until)
-            {
-                sock.abort();
-                self.conn = Conn::None;
-            }
+            self.linger(now, sock);
             return None;
         };
         let request = if req.close { requests.0 } else { requests.1 };
@@ -194,13 +193,29 @@ impl Worker {
             sock.abort();
             self.conn = Conn::None;
         } else if req.close || !req.keep_alive {
-            sock.close();
             self.conn = Conn::Closing {
                 until: now + LINGER,
             };
+            // The server's FIN may have come with the response.
+            self.linger(now, sock);
         }
         self.req = None;
         Some(done)
+    }
+
+    /// A closing connection: our FIN once the server's is in (it carries the ACK of theirs,
+    /// as Linux's does); the socket is dropped once closed, or at `until`.
+    fn linger(&mut self, now: Instant, sock: &mut tcp::Socket<'_>) {
+        let Conn::Closing { until } = self.conn else {
+            return;
+        };
+        if sock.state() == tcp::State::CloseWait {
+            sock.close();
+        }
+        if !sock.is_open() || now >= until {
+            sock.abort();
+            self.conn = Conn::None;
+        }
     }
 }
 

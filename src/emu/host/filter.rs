@@ -10,12 +10,28 @@ use smoltcp::wire::{
 };
 
 pub enum Admit {
-    /// For the stack; a TCP segment with its 4-tuple and whether a listener may take it.
-    Take(Option<(Key, bool)>),
+    /// For the stack; a TCP segment's 4-tuple and flags when it is one.
+    Take(Option<Segment>),
     /// An ARP packet, checked.
     Arp(ArpRepr),
     Malformed,
     NotOurs,
+}
+
+/// What the stack's TCP needs of a segment before smoltcp takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub key: Key,
+    /// A SYN (no ACK, no RST): a listener may take it.
+    pub to_listener: bool,
+    /// A SYN or a SYN-ACK: a connection starts.
+    pub syn: bool,
+    /// It carries data.
+    pub data: bool,
+    /// PSH: the end of what the sender wrote.
+    pub push: bool,
+    /// A FIN without data.
+    pub bare_fin: bool,
 }
 
 /// The kernel's address checks, before smoltcp sees the frame.
@@ -40,9 +56,13 @@ pub fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admi
             Ok(ip) if !addrs.accepts(ip.dst_addr()) => Admit::NotOurs,
             Ok(ip) if ip.next_header() == IpProtocol::Tcp => {
                 // A segment that does not parse goes to smoltcp, which drops it.
-                let tcp = TcpPacket::new_checked(ip.payload()).ok().map(|t| {
-                    let key = (ip.dst_addr(), t.dst_port(), ip.src_addr(), t.src_port());
-                    (key, !t.ack() && !t.rst())
+                let tcp = TcpPacket::new_checked(ip.payload()).ok().map(|t| Segment {
+                    key: (ip.dst_addr(), t.dst_port(), ip.src_addr(), t.src_port()),
+                    to_listener: !t.ack() && !t.rst(),
+                    syn: t.syn() && !t.rst(),
+                    data: !t.payload().is_empty(),
+                    push: t.psh(),
+                    bare_fin: t.fin() && t.payload().is_empty(),
                 });
                 Admit::Take(tcp)
             }

@@ -7,6 +7,7 @@
 //! one server connection; `server` and `client` are the nodes, `load` the client's setup; `exchange` is one client
 //! connection's request, and `response` reading its answer.
 
+mod acks;
 mod buffers;
 mod client;
 mod conns;

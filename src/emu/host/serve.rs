@@ -59,6 +59,8 @@ pub struct Slot {
     sent: usize,
     body_left: u64,
     close_after: bool,
+    /// Response bytes were written since the socket last sent.
+    wrote: bool,
     /// A request was read while hanging: nothing more is answered on this connection.
     hung: bool,
 }
@@ -76,6 +78,7 @@ impl Slot {
             sent: 0,
             body_left: 0,
             close_after: false,
+            wrote: false,
             hung: false,
         }
     }
@@ -83,7 +86,7 @@ impl Slot {
     fn reset(&mut self) {
         (self.len, self.skip, self.sent, self.body_left) = (0, 0, 0, 0);
         self.out.clear();
-        (self.close_after, self.hung) = (false, false);
+        (self.close_after, self.hung, self.wrote) = (false, false, false);
     }
 
     /// Moves the connection on: accepts, reads, answers (unless `hanging`), closes.
@@ -139,6 +142,11 @@ impl Slot {
                 return;
             }
             if self.close_after {
+                if std::mem::replace(&mut self.wrote, false) {
+                    // Linux's write() sends before close() is called: the FIN goes in a
+                    // segment of its own, once the response has left (see `Server::step`).
+                    return;
+                }
                 sock.close();
                 self.phase = Phase::Closing;
                 return;
@@ -211,7 +219,9 @@ impl Slot {
     /// Queues the pending head and body; `true` once all of it is in the socket.
     fn flush(&mut self, sock: &mut tcp::Socket<'_>) -> bool {
         if self.sent < self.out.len() {
-            self.sent += sock.send_slice(&self.out[self.sent..]).unwrap_or(0);
+            let n = sock.send_slice(&self.out[self.sent..]).unwrap_or(0);
+            self.sent += n;
+            self.wrote |= n > 0;
             if self.sent < self.out.len() {
                 return false;
             }
@@ -223,6 +233,7 @@ impl Slot {
             let n = self.body_left.min(BODY.len() as u64) as usize;
             let sent = sock.send_slice(&BODY[..n]).unwrap_or(0);
             self.body_left -= sent as u64;
+            self.wrote |= sent > 0;
             if sent < n {
                 return false;
             }

@@ -221,6 +221,16 @@ impl SimServer {
         self.top_up();
     }
 
+    /// Serves what progressed and sends; once more when that sent something: a connection
+    /// closes only after its response has left (the FIN in a segment of its own).
+    fn step_and_send(&mut self, now: Instant) {
+        self.step();
+        if self.stack.poll(now) {
+            self.step();
+            self.stack.poll(now);
+        }
+    }
+
     fn top_up(&mut self) {
         if self.state == ServerState::Killed || self.udp.is_some() {
             return;
@@ -239,7 +249,7 @@ impl SimServer {
         }
         while self.listening < BACKLOG {
             let mut sock = self.buffers.socket();
-            super::stack::like_linux(&mut sock);
+            super::acks::like_linux(&mut sock);
             let mut slot = Slot::new(self.stack.add_tcp(sock), self.buffers.read);
             let sock = self.stack.tcp(slot.handle);
             if sock.listen(self.port).is_err() {
@@ -256,15 +266,13 @@ impl SimServer {
 impl Node for SimServer {
     fn handle_frame(&mut self, now: Instant, _port: usize, frame: &mut [u8]) -> Option<usize> {
         self.stack.input(now, frame, &self.addrs);
-        self.step();
-        self.stack.poll(now);
+        self.step_and_send(now);
         None
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.stack.poll(now);
-        self.step();
-        self.stack.poll(now);
+        self.step_and_send(now);
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {

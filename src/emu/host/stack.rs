@@ -9,6 +9,7 @@
 //! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted. A
 //! gratuitous ARP updates a known neighbour as Linux does ([`super::neigh`]).
 
+use super::acks::Ack;
 use super::conns::{ConnId, Conns};
 use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
@@ -184,7 +185,7 @@ impl Stack {
                     let mut copy = [0; 64];
                     let n = reply.len().min(copy.len());
                     copy[..n].copy_from_slice(&reply[..n]);
-                    return self.ingress(now, &copy[..n], None, true);
+                    return self.ingress(now, &copy[..n], None, true, true);
                 }
                 if let ArpRepr::EthernetIpv4 {
                     operation: ArpOperation::Request,
@@ -198,18 +199,23 @@ impl Stack {
                 }
                 self.neigh.learn(&repr, self.own);
                 self.counters.frames_in += 1;
-                return self.ingress(now, frame, None, true);
+                return self.ingress(now, frame, None, true, true);
             }
             Admit::Malformed => return self.counters.malformed += 1,
             Admit::NotOurs => return self.counters.not_ours += 1,
         };
         self.counters.frames_in += 1;
-        let conn = tcp.and_then(|(key, to_listener)| self.conns.demux(key, to_listener));
-        self.ingress(now, frame, conn, false);
+        let conn = tcp.and_then(|s| Some((s, self.conns.demux(s.key, s.to_listener)?)));
+        let ack = conn.map(|(seg, id)| (super::acks::before(self.conns.get_mut(id), &seg), id));
+        let send = !matches!(ack, Some((Ack::Deferred, _)));
+        self.ingress(now, frame, conn.map(|(_, id)| id), false, send);
+        if let Some((Ack::Quick, id)) = ack {
+            super::acks::after_quick(self.conns.get_mut(id));
+        }
     }
 
-    /// smoltcp takes `frame` into connection `conn`'s set (or the shared one), then sends.
-    fn ingress(&mut self, now: Instant, frame: &[u8], conn: Option<ConnId>, arp: bool) {
+    /// smoltcp takes `frame` into `conn`'s set (or the shared one), then sends if `send`.
+    fn ingress(&mut self, now: Instant, frame: &[u8], conn: Option<ConnId>, arp: bool, send: bool) {
         self.iface.poll_maintenance(now);
         let mut port = Port {
             rx: Some(frame),
@@ -224,7 +230,9 @@ impl Stack {
             // A neighbour may have become known: sockets waiting for it are due.
             self.conns.touch_all();
         }
-        self.egress(now);
+        if send {
+            self.egress(now);
+        }
     }
 
     fn egress(&mut self, now: Instant) -> bool {
@@ -288,13 +296,4 @@ impl Stack {
         let conns = self.conns.poll_at(&mut self.iface, self.now);
         shared.into_iter().chain(conns).min()
     }
-}
-
-/// Makes a TCP socket's segments look like Linux's where a middle box sees them: timestamps on
-/// (12 bytes of options on every segment, as Linux sends by default; the value is constant, as
-/// nothing here measures RTT from it), and no Nagle (the tapvs client and server set
-/// TCP_NODELAY). smoltcp's delayed ACK is kept.
-pub fn like_linux(sock: &mut smoltcp::socket::tcp::Socket<'_>) {
-    sock.set_tsval_generator(Some(|| 1));
-    sock.set_nagle_enabled(false);
 }

@@ -4,6 +4,7 @@ mod conns;
 mod garp;
 mod kill;
 mod net;
+mod segments;
 mod udp;
 
 use super::{ClientConfig, Pacing, ServerConfig, ServerState, SimClient, SimServer, Sources};

@@ -1,0 +1,67 @@
+//! Linux's ACKs on the hosts' smoltcp sockets, as a middle box counts them: the quick ACK of
+//! a connection's first data, and a FIN's ACK left for the application's own FIN to carry.
+//!
+//! Linux (`tcp_event_data_recv`, `__tcp_ack_snd_check`) acknowledges the first data of a
+//! connection at once (quick-ack mode), later data of a request/response exchange with a
+//! delayed ACK that the answer carries, and a FIN with a delayed ACK. GRO hands it a burst of
+//! segments as one, so a multi-segment response gets one quick ACK; smoltcp already acks every
+//! second segment of such a burst, more than Linux does, so the quick ACK is added only where
+//! the first data is a single segment (PSH set: a whole request or response).
+
+use super::filter::Segment;
+use smoltcp::socket::tcp;
+use smoltcp::time::Duration;
+
+/// smoltcp's delayed ACK (Linux's is 40 ms at least; nothing measured waits on it here).
+const DELAYED_ACK: Duration = Duration::from_millis(10);
+
+/// Makes a TCP socket's segments look like Linux's where a middle box sees them: timestamps on
+/// (12 bytes of options on every segment, as Linux sends by default; the value is constant, as
+/// nothing here measures RTT from it), no Nagle (the tapvs client and server set
+/// TCP_NODELAY). [`before`] and [`after_quick`] add Linux's ACKs.
+pub fn like_linux(sock: &mut tcp::Socket<'_>) {
+    sock.set_tsval_generator(Some(|| 1));
+    sock.set_nagle_enabled(false);
+}
+
+/// What the stack does with a segment for a connection socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// Take it and send at once (an ACK it calls for leaves now).
+    Now,
+    /// Take it and send at once, then delay ACKs again (the quick ACK was this one).
+    Quick,
+    /// Take it and send at the host's next poll, after the application's step: smoltcp
+    /// acknowledges a bare FIN at once, Linux delays that ACK and an application that closes
+    /// now sends it with its FIN.
+    Deferred,
+}
+
+/// Before `seg` goes into `sock`: quick-ack mode from the SYN (or SYN-ACK) to the first data.
+pub fn before(sock: &mut tcp::Socket<'_>, seg: &Segment) -> Ack {
+    if seg.syn {
+        sock.set_ack_delay(None);
+    }
+    if seg.to_listener {
+        // Timestamps are agreed per connection: smoltcp turns them off for good on a listener
+        // whose SYN had none (the directors' health checks), Linux for that connection only.
+        like_linux(sock);
+    }
+    let quick = sock.ack_delay().is_none();
+    if seg.data && quick && !seg.push {
+        // The first segment of a burst: smoltcp's every-second-segment ACKs stand for Linux's.
+        sock.set_ack_delay(Some(DELAYED_ACK));
+    }
+    if seg.bare_fin {
+        Ack::Deferred
+    } else if seg.data && quick && seg.push {
+        Ack::Quick
+    } else {
+        Ack::Now
+    }
+}
+
+/// After the quick ACK went: delayed ACKs from now on.
+pub fn after_quick(sock: &mut tcp::Socket<'_>) {
+    sock.set_ack_delay(Some(DELAYED_ACK));
+}

@@ -1,0 +1,84 @@
+//! The segments of one short connection, as Linux's client and server send them (a lab
+//! capture of `tapvs client` against `tapvs server`, 1 kB responses): the client SYN, ACK,
+//! request, a quick ACK of the response, FIN (carrying the ACK of the server's FIN); the
+//! server SYN-ACK, a quick ACK of the request, response, FIN, ACK of the client's FIN.
+
+use super::{ClientConfig, Log, SimClient, client, run_changes, server};
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
+
+/// One segment as a capture shows it: SYN, FIN, whether it carries data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Syn,
+    Ack,
+    Data,
+    Fin,
+}
+
+/// The TCP segments node `from` sent, in order.
+fn kinds(log: &Log, from: usize) -> Vec<Kind> {
+    let kind = |f: &[u8]| {
+        let eth = EthernetFrame::new_checked(f).ok()?;
+        (eth.ethertype() == EthernetProtocol::Ipv4).then_some(())?;
+        let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+        (ip.next_header() == IpProtocol::Tcp).then_some(())?;
+        let t = TcpPacket::new_checked(ip.payload()).ok()?;
+        Some(match () {
+            _ if t.syn() => Kind::Syn,
+            _ if t.fin() => Kind::Fin,
+            _ if !t.payload().is_empty() => Kind::Data,
+            _ => Kind::Ack,
+        })
+    };
+    log.iter()
+        .filter(|(_, n, _)| *n == from)
+        .filter_map(|(_, _, f)| kind(f))
+        .collect()
+}
+
+fn one_request(path: &str) -> Log {
+    let config = ClientConfig {
+        path: path.into(),
+        ..client(1)
+    };
+    run_changes(&mut SimClient::new(config), &mut server(true), &[])
+}
+
+#[test]
+fn a_short_connection_has_linuxs_segments() {
+    use Kind::*;
+    let log = one_request("/bytes/1000");
+    assert_eq!(kinds(&log, 0), [Syn, Ack, Data, Ack, Fin], "client");
+    assert_eq!(kinds(&log, 1), [Syn, Ack, Data, Fin, Ack], "server");
+}
+
+#[test]
+fn a_multi_segment_response_gets_no_quick_ack_of_its_first_segment() {
+    use Kind::*;
+    // 7 segments: smoltcp acks every second one (Linux, with GRO, once).
+    let log = one_request("/bytes/10000");
+    let client = kinds(&log, 0);
+    assert_eq!(client[..3], [Syn, Ack, Data]);
+    assert_eq!(client.last(), Some(&Fin));
+    let acks = client.iter().filter(|k| **k == Ack).count();
+    assert_eq!(
+        acks,
+        1 + 3,
+        "the handshake's and one per two segments: {client:?}"
+    );
+}
+
+#[test]
+fn later_data_of_a_connection_waits_for_a_segment_to_carry_its_ack() {
+    use Kind::*;
+    let config = ClientConfig {
+        path: "/bytes/1000".into(),
+        requests_per_conn: 2,
+        ..client(2)
+    };
+    let log = run_changes(&mut SimClient::new(config), &mut server(true), &[]);
+    // Only the first response and the first request are acknowledged on their own.
+    let client = [Syn, Ack, Data, Ack, Data, Fin];
+    assert_eq!(kinds(&log, 0), client, "client");
+    assert_eq!(kinds(&log, 1), [Syn, Ack, Data, Data, Fin, Ack], "server");
+}
