@@ -45,8 +45,9 @@ pub fn metrics(scenario: &Scenario, c: &Collected, rows: &[TimelineRow]) -> BTre
     m.set(&cat::LATENCY_P50_MS, total.latency.p50_us as f64 / 1000.0);
     m.set(&cat::LATENCY_P99_MS, total.latency.p99_us as f64 / 1000.0);
 
-    // Shares of new connections, before the first event changes the picture.
-    let until = c.events.first().map_or(u64::MAX, |(at, _)| *at);
+    // Shares of new connections, before the first event changes the picture: in the intervals
+    // that end by its time (the lab applies an event a few ms after it).
+    let until = (c.events.first()).map_or(u64::MAX, |(at, _)| at / interval * interval);
     let before = window(rows, 0, until);
     let conns: u64 = before.servers.values().map(|s| s.new_conns).sum();
     let mut worst_error: f64 = 0.0;
@@ -401,3 +402,5 @@ mod soak_tests;
 mod failover_tests;
 #[cfg(test)]
 mod registry_tests;
+#[cfg(test)]
+mod share_tests;
