@@ -3,10 +3,12 @@
 
 use super::ResultsError;
 use super::plot_common::{
-    Area, FAIL, HEADER_H, INK, MUTED, OK, PlotResult, Y_LABEL_W, nice_ceil, render, text, trim,
+    Area, FAIL, HEADER_H, INK, MUTED, OK, PlotResult, Y_LABEL_W, anchored, nice_ceil, render, text,
+    trim,
 };
 use super::seeds::Stats;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
 use std::path::Path;
 
 /// Draws the CDF of the finite `values` at `path` and returns `true`, or writes nothing and
@@ -90,8 +92,15 @@ fn draw(root: &Area, title: &str, sorted: &[f64], s: &Stats, line_ms: Option<f64
             [(mdi, 0.0), (mdi, 1.0)],
             FAIL.stroke_width(2),
         ))?;
-        let label = format!("Master_Down_Interval {} ms", trim(mdi, 1));
-        chart.draw_series([Text::new(label, (mdi, 0.95), text(14, FAIL))])?;
+        let label = format!("Master_Down_Interval {} ms ", trim(mdi, 1));
+        // In the right half the label goes left of the line, so the plot's edge cuts nothing.
+        let side = if mdi > (lo + right) / 2.0 {
+            HPos::Right
+        } else {
+            HPos::Left
+        };
+        let style = anchored(14, FAIL, side, VPos::Top);
+        chart.draw_series([Text::new(label, (mdi, 0.97), style)])?;
     }
     Ok(())
 }

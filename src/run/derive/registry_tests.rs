@@ -95,6 +95,11 @@ fn web() -> ClientReport {
         }
         intervals.push(iv);
     }
+    web_report(intervals)
+}
+
+/// The report of a load "web" of 100 ms intervals, its total summed from them.
+pub(super) fn web_report(intervals: Vec<crate::metrics::Interval>) -> ClientReport {
     let mut total = crate::metrics::Interval::default();
     for iv in &intervals {
         merge_into(&mut total, iv);

@@ -55,17 +55,7 @@ fn report() -> ClientReport {
             iv
         })
         .collect();
-    let mut total = crate::metrics::Interval::default();
-    for iv in &intervals {
-        merge_into(&mut total, iv);
-    }
-    ClientReport {
-        load: "web".into(),
-        interval_ms: 100,
-        intervals,
-        total,
-        ..Default::default()
-    }
+    super::registry_tests::web_report(intervals)
 }
 
 #[test]
