@@ -2,6 +2,7 @@
 //! stored in a slab reserved up front and indexed by a [`FlowIndex`] of slot numbers, so
 //! lookups, inserts and the incremental expiry sweep never allocate.
 
+use super::flow_hash::FlowHasherBuilder;
 use super::flow_index::FlowIndex;
 use super::tcp_state::ConnState;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -101,7 +102,7 @@ impl ConnTable {
             index: FlowIndex::with_capacity(capacity),
             replies: FlowIndex::with_capacity(replies),
             reply_keys: Vec::with_capacity(replies),
-            hasher: FlowHasherBuilder { seed },
+            hasher: FlowHasherBuilder::new(seed),
             free: Vec::with_capacity(capacity),
             capacity,
             cursor: 0,
@@ -175,16 +176,11 @@ impl ConnTable {
         }
         let hash = self.hasher.hash_one(reply);
         let keys = &self.reply_keys;
-        let found = (self.replies).get(hash, |s| keys.get(s as usize) == Some(&reply));
-        self.reply_keys[i] = reply;
-        match found {
-            Some(old) => {
-                self.replies.replace(hash, |s| s == old, idx);
-            }
-            None => {
-                self.replies.insert(hash, idx);
-            }
+        let is_reply = |s: u32| keys.get(s as usize) == Some(&reply);
+        if !self.replies.replace(hash, is_reply, idx) {
+            self.replies.insert(hash, idx);
         }
+        self.reply_keys[i] = reply;
     }
 
     /// The slab index of the NAT connection a reply belongs to.
@@ -276,52 +272,6 @@ impl ConnTable {
 #[inline]
 fn slot_key(slots: &[Option<Conn>], s: u32) -> Option<&ConnKey> {
     slots.get(s as usize)?.as_ref().map(|c| &c.key)
-}
-
-/// A fast keyed hash for flow keys (multiply-xorshift), so a lookup costs a few nanoseconds.
-#[derive(Debug, Clone, Copy)]
-pub struct FlowHasherBuilder {
-    seed: u64,
-}
-
-impl BuildHasher for FlowHasherBuilder {
-    type Hasher = FlowHasher;
-    fn build_hasher(&self) -> FlowHasher {
-        FlowHasher {
-            state: self.seed ^ 0x9e37_79b9_7f4a_7c15,
-        }
-    }
-}
-
-/// See [`FlowHasherBuilder`].
-pub struct FlowHasher {
-    state: u64,
-}
-
-impl Hasher for FlowHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    #[inline]
-    fn write_u64(&mut self, word: u64) {
-        self.state = (self.state ^ word)
-            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
-            .rotate_left(31);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        let mut x = self.state;
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        x
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod conntrack;
 pub mod counters;
 pub mod defense;
 pub mod estimator;
+pub mod flow_hash;
 pub mod flow_index;
 mod forward;
 pub mod garp;

@@ -23,7 +23,6 @@ pub trait Node {
 
 pub mod arp;
 pub mod fabric;
-pub mod fast_hash;
 pub mod flooder;
 pub mod link;
 pub mod neigh;

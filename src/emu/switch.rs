@@ -3,7 +3,7 @@
 //! floods broadcast, multicast and unknown destinations to every other port. It decides; the
 //! fabric moves the frames. It must not import the fabric, the links or the nodes.
 
-use super::fast_hash::FastMap;
+use crate::dataplane::flow_hash::FlowMap;
 use crate::wire::EthernetAddress;
 
 /// The Ethernet header: destination, source, EtherType.
@@ -23,7 +23,7 @@ pub enum Forward {
 /// One switch's forwarding database and counters.
 #[derive(Debug, Default)]
 pub struct Switch {
-    fdb: FastMap<EthernetAddress, usize>,
+    fdb: FlowMap<EthernetAddress, usize>,
     pub stats: SwitchStats,
 }
 

@@ -107,54 +107,35 @@ impl Scenario {
     /// Whether `engine` takes a lab this large: the field over its bound and the reason.
     pub fn check_size(&self, engine: EngineKind) -> Check {
         let b = bounds(engine);
-        let larger = |what: &str, widest: String| {
-            if engine == EngineKind::Emulated {
-                format!(" ({})", b.why)
-            } else {
-                format!(
-                    " ({}); the emulated engine takes up to {widest} {what} (`--engine emulated`)",
-                    b.why
-                )
+        // `n` of `noun` against the engine's `max` (and the emulator's `widest`), per load or
+        // in all.
+        let over = |field: String, noun: &str, (n, max, widest): (u64, u64, u64), per: &str| {
+            if n <= max {
+                return Ok(());
             }
+            let also = if engine == EngineKind::Emulated {
+                String::new()
+            } else {
+                let what = if per.is_empty() { noun } else { "per load" };
+                format!("; the emulated engine takes up to {widest} {what} (`--engine emulated`)")
+            };
+            let text = format!(
+                "{n} {noun}: the {} engine takes at most {max}{per} ({}){also}",
+                engine.name(),
+                b.why
+            );
+            Err((field, text))
         };
-        let n = self.real_servers.len();
-        if n > b.real_servers {
-            return Err((
-                "real_server".into(),
-                format!(
-                    "{n} real servers: the {} engine takes at most {}{}",
-                    engine.name(),
-                    b.real_servers,
-                    larger("real servers", EMULATED.real_servers.to_string())
-                ),
-            ));
-        }
+        let (n, e) = (self.real_servers.len() as u64, EMULATED);
+        let servers = (n, b.real_servers as u64, e.real_servers as u64);
+        over("real_server".into(), "real servers", servers, "")?;
         for (i, l) in self.loads.iter().enumerate() {
             let field = |name: &str| format!("load[{i}].{name}");
-            if l.clients > b.clients_per_load {
-                return Err((
-                    field("clients"),
-                    format!(
-                        "{} client addresses: the {} engine takes at most {} per load{}",
-                        l.clients,
-                        engine.name(),
-                        b.clients_per_load,
-                        larger("per load", EMULATED.clients_per_load.to_string())
-                    ),
-                ));
-            }
-            if l.concurrency > b.concurrency {
-                return Err((
-                    field("concurrency"),
-                    format!(
-                        "{} workers: the {} engine takes at most {} per load{}",
-                        l.concurrency,
-                        engine.name(),
-                        b.concurrency,
-                        larger("per load", EMULATED.concurrency.to_string())
-                    ),
-                ));
-            }
+            let wide = |n: u32, max: u32, widest: u32| (n.into(), max.into(), widest.into());
+            let clients = wide(l.clients, b.clients_per_load, e.clients_per_load);
+            over(field("clients"), "client addresses", clients, " per load")?;
+            let workers = wide(l.concurrency, b.concurrency, e.concurrency);
+            over(field("concurrency"), "workers", workers, " per load")?;
         }
         if engine == EngineKind::Emulated && self.client_addresses().is_none() {
             return Err((

@@ -8,7 +8,7 @@
 //!
 //! Must not import the hosts: they hold connection numbers ([`ConnId`]) and ask for sockets.
 
-use crate::emu::fast_hash::FastMap;
+use crate::dataplane::flow_hash::FlowMap;
 use smoltcp::iface::{Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
@@ -39,7 +39,7 @@ struct Conn {
 #[derive(Default)]
 pub struct Conns {
     conns: Vec<Conn>,
-    by_key: FastMap<Key, ConnId>,
+    by_key: FlowMap<Key, ConnId>,
     listeners: BTreeSet<ConnId>,
     /// Deadlines; an entry is stale unless it equals its socket's `deadline`.
     due: BinaryHeap<Reverse<(Instant, ConnId)>>,

@@ -9,7 +9,7 @@
 
 use super::exchange::{Done, Inflight, Worker};
 use crate::client::record::ErrorKind;
-use crate::emu::fast_hash::FastMap;
+use crate::dataplane::flow_hash::FlowMap;
 use crate::server::datagram::{MAX_DATAGRAM, MAX_QUERY, Query};
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::udp;
@@ -37,7 +37,7 @@ pub struct Datagrams {
     /// The next request's `seq`.
     next_seq: u64,
     /// Requests waiting for an answer: `seq` → worker.
-    pending: FastMap<u64, usize>,
+    pending: FlowMap<u64, usize>,
     /// Datagrams that answered no waiting request.
     pub stray: u64,
     /// Requests lost because their socket was full.
@@ -87,7 +87,7 @@ impl Datagrams {
             wanted,
             sources,
             next_seq: 0,
-            pending: FastMap::with_capacity_and_hasher(concurrency.max(1), Default::default()),
+            pending: FlowMap::with_capacity_and_hasher(concurrency.max(1), Default::default()),
             stray: 0,
             lost: 0,
             request: Vec::with_capacity(MAX_QUERY),

@@ -99,6 +99,16 @@ pub struct Check {
     phase: Phase,
 }
 
+/// The request of an HTTP check of `path` on `target`: HTTP/1.0 GET, `Host:` the address (and
+/// the port unless 80), `Connection: close`.
+pub fn http_request(path: &str, target: SocketAddrV4) -> Vec<u8> {
+    let host = match target.port() {
+        80 => target.ip().to_string(),
+        _ => target.to_string(),
+    };
+    format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
 impl Check {
     /// Opens the check's socket in `sockets` (once: it is reused by every attempt).
     pub fn new(spec: CheckSpec, target: SocketAddrV4, sockets: &mut SocketSet<'static>) -> Check {
@@ -119,13 +129,7 @@ impl Check {
                 status_max,
                 body_contains,
             } => {
-                let host = match target.port() {
-                    80 => target.ip().to_string(),
-                    _ => target.to_string(),
-                };
-                let request =
-                    format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-                        .into_bytes();
+                let request = http_request(&path, target);
                 let http = Http {
                     status_min,
                     status_max,

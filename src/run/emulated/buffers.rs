@@ -16,11 +16,10 @@ pub fn load_requests(scenario: &Scenario, k: usize) -> [Vec<u8>; 2] {
     [true, false].map(|close| crate::client::http::request(&path, &host, close))
 }
 
-/// A directors' HTTP health check of `path` (as `node::host::check` writes it), with the
-/// longest `Host` it can carry.
+/// A directors' HTTP health check of `path`, with the longest `Host` it can carry.
 fn check_request(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.0\r\nHost: 255.255.255.255:65535\r\nConnection: close\r\n\r\n")
-        .into_bytes()
+    let farthest = std::net::SocketAddrV4::new(std::net::Ipv4Addr::BROADCAST, u16::MAX);
+    crate::node::host::check::http_request(path, farthest)
 }
 
 /// Bytes of the answer (head and body) of real server `name` to `request`; a request that
