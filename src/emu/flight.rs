@@ -1,0 +1,113 @@
+//! The frames in flight of the event loop, earliest landing first and, at one instant, the
+//! frame sent first. Most cables have a fixed latency (20 µs, a director's 50 µs), and frames
+//! are sent in time order, so the frames that were sent with one same delay land in the order
+//! they were sent: each such delay gets a FIFO lane, and the next frame is the earliest of a
+//! few lane heads instead of a heap pop (O(log n) moves of the whole entry, which a burst of
+//! hundreds of frames in flight makes dear). Frames of other delays (jitter, a rate limit)
+//! wait in a heap. The order is exactly the one heap's: by landing time, then by sending order.
+//!
+//! Lanes and heap keep their capacity: after warm-up a frame's trip allocates nothing. It must
+//! not import the nodes.
+
+use super::fabric::Hop;
+use smoltcp::time::Instant;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// FIFO lanes: enough for a lab's distinct fixed delays in flight at once.
+const LANES: usize = 4;
+
+/// A frame in flight: it lands at `hop` at `at`; `seq` is its place in the sending order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InFlight {
+    pub at: Instant,
+    pub seq: u64,
+    pub hop: Hop,
+    pub buf: u32,
+    pub len: u32,
+}
+
+impl InFlight {
+    fn key(&self) -> (Instant, u64) {
+        (self.at, self.seq)
+    }
+}
+
+/// Frames sent with one delay, in sending order (and so in landing order).
+#[derive(Debug, Default)]
+struct Lane {
+    delay: i64,
+    frames: VecDeque<InFlight>,
+}
+
+/// Where the next frame to land waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    Lane(usize),
+    Heap,
+}
+
+/// Every frame in flight.
+#[derive(Debug, Default)]
+pub struct Flight {
+    lanes: [Lane; LANES],
+    heap: BinaryHeap<Reverse<InFlight>>,
+    seq: u64,
+}
+
+impl Flight {
+    /// A frame sent at `now` (never before the previous call's `now`) lands at `hop` at `at`.
+    pub fn push(&mut self, now: Instant, at: Instant, hop: Hop, buf: u32, len: u32) {
+        self.seq += 1;
+        let frame = InFlight {
+            at,
+            seq: self.seq,
+            hop,
+            buf,
+            len,
+        };
+        // A lane stays sorted as long as every frame in it came with its delay: an empty lane
+        // may take any delay.
+        let delay = at.total_micros() - now.total_micros();
+        let lane = (self.lanes.iter())
+            .position(|l| l.delay == delay && !l.frames.is_empty())
+            .or_else(|| self.lanes.iter().position(|l| l.frames.is_empty()));
+        match lane {
+            Some(k) if delay >= 0 => {
+                let lane = &mut self.lanes[k];
+                lane.delay = delay;
+                lane.frames.push_back(frame);
+            }
+            _ => self.heap.push(Reverse(frame)),
+        }
+    }
+
+    /// Where the frame that lands next waits.
+    fn head(&self) -> Option<(Head, (Instant, u64))> {
+        let heap = self.heap.peek().map(|f| (Head::Heap, f.0.key()));
+        let lanes = (self.lanes.iter().enumerate())
+            .filter_map(|(k, l)| l.frames.front().map(|f| (Head::Lane(k), f.key())));
+        heap.into_iter().chain(lanes).min_by_key(|&(_, key)| key)
+    }
+
+    /// When the next frame lands.
+    pub fn peek_at(&self) -> Option<Instant> {
+        self.head().map(|(_, (at, _))| at)
+    }
+
+    /// The next frame to land, taken out.
+    pub fn pop(&mut self) -> Option<InFlight> {
+        match self.head()?.0 {
+            Head::Lane(k) => self.lanes[k].frames.pop_front(),
+            Head::Heap => self.heap.pop().map(|Reverse(f)| f),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len() + self.lanes.iter().map(|l| l.frames.len()).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
