@@ -53,6 +53,8 @@ pub struct Flight {
     lanes: [Lane; LANES],
     heap: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
+    /// Where the frame that lands next waits, and when it lands (kept by push and pop).
+    next: Option<(Head, Instant)>,
 }
 
 impl Flight {
@@ -72,35 +74,47 @@ impl Flight {
         let lane = (self.lanes.iter())
             .position(|l| l.delay == delay && !l.frames.is_empty())
             .or_else(|| self.lanes.iter().position(|l| l.frames.is_empty()));
-        match lane {
+        let head = match lane {
             Some(k) if delay >= 0 => {
                 let lane = &mut self.lanes[k];
                 lane.delay = delay;
                 lane.frames.push_back(frame);
+                Head::Lane(k)
             }
-            _ => self.heap.push(Reverse(frame)),
+            _ => {
+                self.heap.push(Reverse(frame));
+                Head::Heap
+            }
+        };
+        // Sent last, it goes first only by landing strictly earlier than the first so far,
+        // and then it is the head of its lane or of the heap.
+        if self.next.is_none_or(|(_, first)| at < first) {
+            self.next = Some((head, at));
         }
     }
 
-    /// Where the frame that lands next waits.
-    fn head(&self) -> Option<(Head, (Instant, u64))> {
+    /// Where the frame that lands next waits, found by a look at every lane and the heap.
+    fn head(&self) -> Option<(Head, Instant)> {
         let heap = self.heap.peek().map(|f| (Head::Heap, f.0.key()));
         let lanes = (self.lanes.iter().enumerate())
             .filter_map(|(k, l)| l.frames.front().map(|f| (Head::Lane(k), f.key())));
-        heap.into_iter().chain(lanes).min_by_key(|&(_, key)| key)
+        let (head, (at, _)) = heap.into_iter().chain(lanes).min_by_key(|&(_, key)| key)?;
+        Some((head, at))
     }
 
     /// When the next frame lands.
     pub fn peek_at(&self) -> Option<Instant> {
-        self.head().map(|(_, (at, _))| at)
+        self.next.map(|(_, at)| at)
     }
 
     /// The next frame to land, taken out.
     pub fn pop(&mut self) -> Option<InFlight> {
-        match self.head()?.0 {
+        let frame = match self.next?.0 {
             Head::Lane(k) => self.lanes[k].frames.pop_front(),
             Head::Heap => self.heap.pop().map(|Reverse(f)| f),
-        }
+        };
+        self.next = self.head();
+        frame
     }
 
     pub fn len(&self) -> usize {
