@@ -71,9 +71,16 @@ impl Flight {
         // A lane stays sorted as long as every frame in it came with its delay: an empty lane
         // may take any delay.
         let delay = at.total_micros() - now.total_micros();
-        let lane = (self.lanes.iter())
-            .position(|l| l.delay == delay && !l.frames.is_empty())
-            .or_else(|| self.lanes.iter().position(|l| l.frames.is_empty()));
+        let (mut lane, mut free) = (None, None);
+        for (k, l) in self.lanes.iter().enumerate() {
+            if l.frames.is_empty() {
+                free = free.or(Some(k));
+            } else if l.delay == delay {
+                lane = Some(k);
+                break;
+            }
+        }
+        let lane = lane.or(free);
         let head = match lane {
             Some(k) if delay >= 0 => {
                 let lane = &mut self.lanes[k];
@@ -95,11 +102,15 @@ impl Flight {
 
     /// Where the frame that lands next waits, found by a look at every lane and the heap.
     fn head(&self) -> Option<(Head, Instant)> {
-        let heap = self.heap.peek().map(|f| (Head::Heap, f.0.key()));
-        let lanes = (self.lanes.iter().enumerate())
-            .filter_map(|(k, l)| l.frames.front().map(|f| (Head::Lane(k), f.key())));
-        let (head, (at, _)) = heap.into_iter().chain(lanes).min_by_key(|&(_, key)| key)?;
-        Some((head, at))
+        let mut first = self.heap.peek().map(|f| (Head::Heap, f.0.key()));
+        for (k, lane) in self.lanes.iter().enumerate() {
+            if let Some(key) = lane.frames.front().map(InFlight::key)
+                && first.is_none_or(|(_, best)| key < best)
+            {
+                first = Some((Head::Lane(k), key));
+            }
+        }
+        first.map(|(head, (at, _))| (head, at))
     }
 
     /// When the next frame lands.

@@ -15,6 +15,7 @@
 
 use super::buffers::TcpBuffers;
 use super::datagram::Datagrams;
+use super::deadlines::Deadlines;
 use super::exchange::{Done, Worker, failed};
 use super::idle::Idle;
 use super::load::{ClientConfig, Pacing, Sources};
@@ -27,8 +28,6 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// The source ports a connection takes one of (Linux's default `ip_local_port_range`).
 const FIRST_PORT: u32 = 32768;
@@ -70,8 +69,8 @@ pub struct SimClient {
     ended: Vec<(usize, Done)>,
     /// Requests ok and failed so far.
     tally: (u64, u64),
-    /// The workers' deadlines; an entry is stale unless it is its worker's deadline.
-    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// The workers' deadlines.
+    deadlines: Deadlines,
     /// The workers to step now (their socket was polled, or their deadline came), reused.
     due: Vec<usize>,
     /// The free workers.
@@ -142,7 +141,7 @@ impl SimClient {
             recorder: Some(recorder),
             udp,
             tally: (0, 0),
-            deadlines: BinaryHeap::new(),
+            deadlines: Deadlines::default(),
             due: Vec::new(),
             idle: Idle::default(),
         };
@@ -217,15 +216,8 @@ impl SimClient {
         // polled and whose deadline has not come cannot progress.
         let mut due = std::mem::take(&mut self.due);
         self.stack.take_woken(&mut due);
-        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
-            if t > now {
-                break;
-            }
-            self.deadlines.pop();
-            if self.workers[i].deadline() == Some(t) {
-                due.push(i);
-            }
-        }
+        let workers = &self.workers;
+        (self.deadlines).take_due(now, |i| workers[i].deadline(), &mut due);
         due.sort_unstable();
         due.dedup();
         for &i in &due {
@@ -304,20 +296,13 @@ impl SimClient {
 
     /// Files worker `i`'s deadline, if it has one.
     fn watch(&mut self, i: usize) {
-        if let Some(t) = self.workers[i].deadline() {
-            self.deadlines.push(Reverse((t, i)));
-        }
+        self.deadlines.watch(i, self.workers[i].deadline());
     }
 
     /// The first worker deadline still standing.
     fn first_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
-            if self.workers[i].deadline() == Some(t) {
-                return Some(t);
-            }
-            self.deadlines.pop();
-        }
-        None
+        let workers = &self.workers;
+        self.deadlines.first(|i| workers[i].deadline())
     }
 
     /// Records a finished request of worker `i` and sets when the worker may send again.
