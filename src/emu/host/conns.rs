@@ -29,10 +29,11 @@ struct Conn {
     /// When the socket next needs a poll, as last asked.
     deadline: Option<Instant>,
     key: Option<Key>,
-    /// In `dirty` already; in this egress's list already; in `woken` already.
+    /// In `dirty` already; in this egress's list already; in `woken` already; in `listeners`.
     dirty: bool,
     queued: bool,
     woken: bool,
+    listening: bool,
 }
 
 /// Every connection socket of a host, and what is due.
@@ -64,6 +65,7 @@ impl Conns {
             dirty: false,
             queued: false,
             woken: false,
+            listening: false,
         });
         self.touch(id);
         id
@@ -141,10 +143,14 @@ impl Conns {
             },
             _ => None,
         };
-        if sock.state() == tcp::State::Listen {
-            self.listeners.insert(id);
-        } else {
-            self.listeners.remove(&id);
+        let listening = sock.state() == tcp::State::Listen;
+        if listening != c.listening {
+            c.listening = listening;
+            if listening {
+                self.listeners.insert(id);
+            } else {
+                self.listeners.remove(&id);
+            }
         }
         if key != c.key {
             if let Some(old) = c.key.take()

@@ -70,6 +70,7 @@ impl Deadlines {
     }
 
     /// Entries in the heap, standing and stale.
+    #[cfg(test)]
     pub fn entries(&self) -> usize {
         self.heap.len()
     }
