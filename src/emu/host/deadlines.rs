@@ -156,8 +156,10 @@ mod tests {
             // The client sorts and dedups the due workers.
             let (mut due, mut want) = (Vec::new(), reference.take_due(at(now), &deadline));
             d.take_due(at(now), |i| deadline[i], &mut due);
-            (due.sort_unstable(), want.sort_unstable());
-            (due.dedup(), want.dedup());
+            for list in [&mut due, &mut want] {
+                list.sort_unstable();
+                list.dedup();
+            }
             assert_eq!(due, want);
             assert_eq!(d.first(|i| deadline[i]), reference.first(&deadline));
         }
