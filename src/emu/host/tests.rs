@@ -2,8 +2,10 @@
 
 mod conns;
 mod garp;
+mod head;
 mod kill;
 mod net;
+mod peer;
 mod segments;
 mod udp;
 
