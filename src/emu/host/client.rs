@@ -7,7 +7,8 @@
 //! `max_requests` or at `start + duration`, and every request ends by its timeout.
 //!
 //! With `protocol = udp` the exchange is `tapvs client --protocol udp`'s ([`super::datagram`]):
-//! the same workers and timing, one UDP socket per source address.
+//! the same workers and timing, one UDP socket per source address. Either way a step looks
+//! only at the workers whose socket was polled or whose deadline came (a heap of deadlines).
 //!
 //! Many addresses on one interface: smoltcp 0.14 holds at most 8 addresses per interface (2
 //! as built here), so the interface runs with AnyIP and the host's filter accepts exactly the
@@ -102,7 +103,7 @@ impl SimClient {
             let port = |_| (FIRST_PORT + rng.random_range(0..PORT_COUNT)) as u16;
             let target = IpEndpoint::new(config.target.0.into(), config.target.1);
             let (wanted, n) = (config.udp_response_bytes, config.concurrency);
-            Datagrams::new(&mut stack.sockets, &order, port, target, wanted, n)
+            Datagrams::new(&mut stack, &order, port, target, wanted, n)
         });
         let workers: Vec<Worker> = (0..config.concurrency.max(1))
             .map(|_| {
@@ -204,47 +205,11 @@ impl SimClient {
 
     /// Runs the workers, records what finished, and starts what is due.
     fn step(&mut self, now: Instant) {
-        if let Some(udp) = &mut self.udp {
-            udp.receive(&mut self.stack.sockets, &mut self.workers, &mut self.ended);
-            udp.expire(now, &mut self.workers, &mut self.ended);
-            let mut ended = std::mem::take(&mut self.ended);
-            for (i, done) in ended.drain(..) {
-                self.finish(i, now, done);
-            }
-            self.ended = ended;
+        if self.udp.is_some() {
+            self.step_udp(now);
+        } else {
+            self.step_tcp(now);
         }
-        // Worker i has connection i (both made in order): a worker whose socket was not
-        // polled and whose deadline has not come cannot progress.
-        let mut due = std::mem::take(&mut self.due);
-        self.stack.take_woken(&mut due);
-        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
-            if t > now {
-                break;
-            }
-            self.deadlines.pop();
-            if self.workers[i].deadline() == Some(t) {
-                due.push(i);
-            }
-        }
-        due.sort_unstable();
-        due.dedup();
-        for &i in &due {
-            let w = &mut self.workers[i];
-            let Some(handle) = w.handle else { continue };
-            let sock = self.stack.tcp(handle);
-            let requests = (&self.requests.0[..], &self.requests.1[..]);
-            let was_free = w.is_free();
-            let done = w.step(now, sock, requests);
-            if !was_free && w.is_free() {
-                self.idle.file(i, w.not_before);
-            }
-            self.watch(i);
-            if let Some(done) = done {
-                self.finish(i, now, done);
-            }
-        }
-        due.clear();
-        self.due = due;
         while let Some(at) = self.next_arrival() {
             let at = match self.config.pacing {
                 Pacing::Open { .. } => at,
@@ -267,6 +232,52 @@ impl SimClient {
 }
 
 impl SimClient {
+    /// UDP: ends the requests answered, then those whose time is up.
+    fn step_udp(&mut self, now: Instant) {
+        let Some(udp) = &mut self.udp else { return };
+        udp.receive(&mut self.stack, &mut self.workers, &mut self.ended);
+        let mut due = std::mem::take(&mut self.due);
+        due_by_deadline(&mut self.deadlines, &self.workers, now, &mut due);
+        due.sort_unstable();
+        due.dedup();
+        udp.expire(now, &due, &mut self.workers, &mut self.ended);
+        due.clear();
+        self.due = due;
+        let mut ended = std::mem::take(&mut self.ended);
+        for (i, done) in ended.drain(..) {
+            self.finish(i, now, done);
+        }
+        self.ended = ended;
+    }
+
+    /// TCP: steps each worker whose socket was polled or whose deadline came.
+    fn step_tcp(&mut self, now: Instant) {
+        // Worker i has connection i (both made in order): a worker whose socket was not
+        // polled and whose deadline has not come cannot progress.
+        let mut due = std::mem::take(&mut self.due);
+        self.stack.take_woken(&mut due);
+        due_by_deadline(&mut self.deadlines, &self.workers, now, &mut due);
+        due.sort_unstable();
+        due.dedup();
+        for &i in &due {
+            let w = &mut self.workers[i];
+            let Some(handle) = w.handle else { continue };
+            let sock = self.stack.tcp(handle);
+            let requests = (&self.requests.0[..], &self.requests.1[..]);
+            let was_free = w.is_free();
+            let done = w.step(now, sock, requests);
+            if !was_free && w.is_free() {
+                self.idle.file(i, w.not_before);
+            }
+            self.watch(i);
+            if let Some(done) = done {
+                self.finish(i, now, done);
+            }
+        }
+        due.clear();
+        self.due = due;
+    }
+
     /// Starts request `at` on worker `i`, or records it as timed out if its time is up.
     fn begin(&mut self, i: usize, now: Instant, at: Instant) {
         let deadline = at + self.config.timeout;
@@ -354,15 +365,16 @@ impl SimClient {
     /// UDP: sends worker `i`'s request; if its socket is full, lets the stack send first.
     fn send(&mut self, i: usize, now: Instant, deadline: Instant) {
         let Some(udp) = &mut self.udp else { return };
-        let (sockets, workers) = (&mut self.stack.sockets, &mut self.workers);
-        let mut sent = udp.send(sockets, workers, (i, deadline), false);
+        let (stack, workers) = (&mut self.stack, &mut self.workers);
+        let mut sent = udp.send(stack, workers, (i, deadline), false);
         if sent == Err(true) {
             self.stack.poll(now);
-            let (sockets, workers) = (&mut self.stack.sockets, &mut self.workers);
-            sent = udp.send(sockets, workers, (i, deadline), true);
+            let (stack, workers) = (&mut self.stack, &mut self.workers);
+            sent = udp.send(stack, workers, (i, deadline), true);
         }
-        if sent.is_err() {
-            self.finish(i, now, failed(ErrorKind::Other, false));
+        match sent {
+            Ok(()) => self.watch(i),
+            Err(_) => self.finish(i, now, failed(ErrorKind::Other, false)),
         }
     }
 
@@ -396,14 +408,30 @@ impl Node for SimClient {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        let udp = self.udp.is_some();
-        let tcp = if udp { None } else { self.first_deadline() };
-        let times = [self.stack.poll_at(), self.next_start(), tcp];
-        let workers = self
-            .workers
-            .iter()
-            .filter(|_| udp)
-            .filter_map(Worker::deadline);
-        times.into_iter().flatten().chain(workers).min()
+        let times = [
+            self.stack.poll_at(),
+            self.next_start(),
+            self.first_deadline(),
+        ];
+        times.into_iter().flatten().min()
+    }
+}
+
+/// Moves the workers whose deadline has come out of `deadlines` into `due` (stale entries,
+/// no longer their worker's deadline, are dropped).
+fn due_by_deadline(
+    deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>,
+    workers: &[Worker],
+    now: Instant,
+    due: &mut Vec<usize>,
+) {
+    while let Some(&Reverse((t, i))) = deadlines.peek() {
+        if t > now {
+            break;
+        }
+        deadlines.pop();
+        if workers[i].deadline() == Some(t) {
+            due.push(i);
+        }
     }
 }

@@ -1,17 +1,21 @@
 //! The kernel's address checks in front of a simulated host's stack ([`super::stack`]):
 //! what is not for this host is dropped and counted before smoltcp sees it, and a TCP
-//! segment's 4-tuple is read once, for the per-connection sets ([`super::conns`]).
+//! segment's 4-tuple (a UDP datagram's destination) is read once, for the per-socket sets
+//! ([`super::conns`]).
 
 use super::conns::Key;
 use super::stack::Addresses;
+use smoltcp::wire::Ipv4Address;
 use smoltcp::wire::{
     ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, HardwareAddress, IpProtocol, Ipv4Packet,
-    TcpPacket,
+    TcpPacket, UdpPacket,
 };
 
 pub enum Admit {
     /// For the stack; a TCP segment's 4-tuple and flags when it is one.
     Take(Option<Segment>),
+    /// For the stack: a UDP datagram to this address and port.
+    Udp(Ipv4Address, u16),
     /// An ARP packet, checked.
     Arp(ArpRepr),
     Malformed,
@@ -65,6 +69,13 @@ pub fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admi
                     bare_fin: t.fin() && t.payload().is_empty(),
                 });
                 Admit::Take(tcp)
+            }
+            Ok(ip) if ip.next_header() == IpProtocol::Udp => {
+                // A datagram that does not parse goes to smoltcp, which drops it.
+                match UdpPacket::new_checked(ip.payload()) {
+                    Ok(udp) => Admit::Udp(ip.dst_addr(), udp.dst_port()),
+                    Err(_) => Admit::Take(None),
+                }
             }
             Ok(_) => Admit::Take(None),
         },

@@ -15,7 +15,7 @@ use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
 use smoltcp::iface::{Config, Context, Interface, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
-use smoltcp::socket::tcp;
+use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     ArpOperation, ArpRepr, EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr,
@@ -117,7 +117,7 @@ impl phy::Device for Port<'_> {
 /// The interface, its sockets and its device.
 pub struct Stack {
     pub iface: Interface,
-    /// Every socket but the connection sockets of [`Stack::add_tcp`].
+    /// Every socket but those of [`Stack::add_tcp`] and [`Stack::add_udp`].
     pub sockets: SocketSet<'static>,
     conns: Conns,
     /// An ARP request left since the last ARP in: sockets may wait for that neighbour.
@@ -201,6 +201,11 @@ impl Stack {
                 self.counters.frames_in += 1;
                 return self.ingress(now, frame, None, true, true);
             }
+            Admit::Udp(addr, port) => {
+                self.counters.frames_in += 1;
+                let sock = self.conns.demux_udp(addr, port);
+                return self.ingress(now, frame, sock, false, true);
+            }
             Admit::Malformed => return self.counters.malformed += 1,
             Admit::NotOurs => return self.counters.not_ours += 1,
         };
@@ -261,12 +266,23 @@ impl Stack {
         self.conns.get_mut(id)
     }
 
+    /// Adds a UDP socket, bound or not (in a set of its own, as a connection socket).
+    pub fn add_udp(&mut self, sock: udp::Socket<'static>) -> ConnId {
+        self.conns.add(sock)
+    }
+
+    /// UDP socket `id`, to act on (it is polled at the next [`Stack::poll`]).
+    pub fn udp(&mut self, id: ConnId) -> &mut udp::Socket<'static> {
+        self.conns.get_mut(id)
+    }
+
     /// Connection socket `id` and the interface's context (to connect it).
     pub fn tcp_cx(&mut self, id: ConnId) -> (&mut Context, &mut tcp::Socket<'static>) {
         (self.iface.context(), self.conns.get_mut(id))
     }
 
-    /// The connection sockets polled since the last call (they may have progressed).
+    /// The sockets of [`Stack::add_tcp`] and [`Stack::add_udp`] polled since the last call
+    /// (they may have progressed).
     pub fn take_woken(&mut self, out: &mut Vec<ConnId>) {
         self.conns.take_woken(out);
     }
