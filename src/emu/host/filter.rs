@@ -4,12 +4,35 @@
 //! ([`super::conns`]).
 
 use super::conns::Key;
-use super::stack::Addresses;
-use smoltcp::wire::Ipv4Address;
 use smoltcp::wire::{
-    ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, HardwareAddress, IpProtocol, Ipv4Packet,
-    TcpPacket, UdpPacket,
+    ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, HardwareAddress, IpProtocol, Ipv4Address,
+    Ipv4Packet, TcpPacket, UdpPacket,
 };
+
+/// What the filter did with the frames it saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames handed to the stack.
+    pub frames_in: u64,
+    /// Frames the stack sent.
+    pub frames_out: u64,
+    /// Frames that do not parse (Ethernet, ARP or IPv4 header).
+    pub malformed: u64,
+    /// Frames to another MAC, and IPv4 packets to an address this host does not hold.
+    pub not_ours: u64,
+    /// ARP requests left unanswered on purpose (for an address the host does not announce).
+    pub arp_ignored: u64,
+    /// Gratuitous ARPs that updated a neighbour entry.
+    pub gratuitous_arp: u64,
+}
+
+/// Which addresses a host takes packets for and answers ARP for.
+pub trait Addresses {
+    /// Whether an IPv4 packet to `dst` is for this host.
+    fn accepts(&self, dst: Ipv4Address) -> bool;
+    /// Whether this host answers an ARP request for `target`.
+    fn answers_arp(&self, target: Ipv4Address) -> bool;
+}
 
 pub enum Admit {
     /// For the stack; a TCP segment's 4-tuple and flags when it is one.
