@@ -6,6 +6,7 @@ mod kill;
 mod net;
 mod segments;
 mod udp;
+mod udp_sets;
 
 use super::{ClientConfig, Pacing, ServerConfig, ServerState, SimClient, SimServer, Sources};
 use crate::client::Protocol;
