@@ -158,7 +158,7 @@ impl Conns {
     }
 
     /// Files socket `id` under what frames in are matched on (a TCP socket's 4-tuple and
-    /// whether it listens; a UDP socket's binding, while open).
+    /// whether it listens; a UDP socket's binding).
     fn rekey(&mut self, id: ConnId) {
         let c = &mut self.conns[id];
         let key = match c.set.iter().next().map(|(_, s)| s) {
@@ -286,11 +286,11 @@ fn tcp_key(sock: &tcp::Socket) -> Option<Demux> {
     }
 }
 
-/// A UDP socket's binding, while it is open.
+/// A UDP socket's binding (port 0 once closed), all smoltcp matches a datagram on.
 fn udp_key(sock: &udp::Socket) -> Option<Demux> {
     let bound = sock.endpoint();
     let addr = bound.addr.map(|a| match a {
         IpAddress::Ipv4(a) => a,
     });
-    sock.is_open().then_some(Demux::Udp(addr, bound.port))
+    Some(Demux::Udp(addr, bound.port))
 }
