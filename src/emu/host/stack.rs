@@ -242,7 +242,9 @@ impl Stack {
         self.conns.get_mut(id)
     }
 
-    /// Adds a UDP socket, bound or not (in a set of its own, as a connection socket).
+    /// Adds a UDP socket, bound or not (in a set of its own, as a connection socket). A
+    /// datagram is matched against these alone: a host keeps its UDP sockets here or in
+    /// [`Stack::sockets`], not in both.
     pub fn add_udp(&mut self, sock: udp::Socket<'static>) -> ConnId {
         self.conns.add(sock)
     }
