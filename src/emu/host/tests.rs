@@ -20,6 +20,17 @@ const CLIENT: Ipv4Address = Ipv4Address::new(198, 18, 0, 1);
 const SERVER: Ipv4Address = Ipv4Address::new(198, 18, 0, 11);
 const VIP: Ipv4Address = Ipv4Address::new(198, 18, 0, 100);
 
+/// A host that holds [`CLIENT`] alone.
+struct Own;
+impl super::stack::Addresses for Own {
+    fn accepts(&self, dst: Ipv4Address) -> bool {
+        dst == CLIENT
+    }
+    fn answers_arp(&self, target: Ipv4Address) -> bool {
+        target == CLIENT
+    }
+}
+
 fn server(arp_suppression: bool) -> SimServer {
     SimServer::new(server_config(arp_suppression))
 }

@@ -1,30 +1,18 @@
 //! A killed server as Linux closes its sockets: FIN when nothing was left unread (then RST to
 //! what comes later), RST when data was left unread. A bare TCP peer drives the server.
 
-use super::{CLIENT, Log, SERVER, ServerState, SimServer, server};
+use super::{CLIENT, Log, Own, SERVER, ServerState, SimServer, server};
 use crate::emu::Node;
-use crate::emu::host::stack::{Addresses, Stack};
+use crate::emu::host::stack::Stack;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, IpEndpoint, Ipv4Address, Ipv4Cidr, Ipv4Packet, TcpPacket,
-};
+use smoltcp::wire::{EthernetAddress, EthernetFrame, IpEndpoint, Ipv4Cidr, Ipv4Packet, TcpPacket};
 
 /// A host with one TCP socket the test writes and reads by hand.
 struct Peer {
     stack: Stack,
     handle: SocketHandle,
-}
-
-struct Own;
-impl Addresses for Own {
-    fn accepts(&self, dst: Ipv4Address) -> bool {
-        dst == CLIENT
-    }
-    fn answers_arp(&self, target: Ipv4Address) -> bool {
-        target == CLIENT
-    }
 }
 
 impl Peer {

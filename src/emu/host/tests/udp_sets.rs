@@ -2,8 +2,8 @@
 //! socket smoltcp would have picked in one shared set, and what the sockets queue leaves in
 //! the order one shared set would have sent it.
 
-use super::{CLIENT, SERVER};
-use crate::emu::host::stack::{Addresses, Stack};
+use super::{CLIENT, Own, SERVER};
+use crate::emu::host::stack::Stack;
 use crate::wire::build::{Endpoints, arp_reply, udp_frame};
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
@@ -14,16 +14,6 @@ use smoltcp::wire::{
 
 const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
 const PEER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 11]);
-
-struct Own;
-impl Addresses for Own {
-    fn accepts(&self, dst: Ipv4Address) -> bool {
-        dst == CLIENT
-    }
-    fn answers_arp(&self, target: Ipv4Address) -> bool {
-        target == CLIENT
-    }
-}
 
 fn stack() -> Stack {
     Stack::new(MAC, Ipv4Cidr::new(CLIENT, 24), None, 1)
