@@ -2,7 +2,7 @@
 //! SYN-ACK, RST, data and FIN as a real server would. Hand-made frames, hand-moved clock.
 
 use super::*;
-use check::{CheckError, CheckSpec};
+use crate::node::host::check::{CheckError, CheckSpec};
 use std::net::SocketAddrV4;
 
 const SERVER: Node = Node {
