@@ -4,6 +4,7 @@
 //! oldest dropped first; all drawn from one pool of frame slots allocated at
 //! [`FrameQueues::new`]. Pushing and popping allocate nothing.
 
+use super::gso::segment;
 use crate::wire::MAX_FRAME_LEN;
 use std::collections::VecDeque;
 
@@ -65,11 +66,21 @@ impl FrameQueues {
         self.lists[entry].count == 0
     }
 
-    /// Appends `frame` (cut to [`MAX_FRAME_LEN`]) to `entry`'s queue; returns how many frames
+    /// Appends `frame` (a super-frame in MTU-sized pieces) to `entry`'s queue; returns how many frames
     /// were dropped for it: the oldest ones over the budget (or when every slot is taken), or
     /// `frame` itself when it cannot fit at all.
     pub fn push(&mut self, entry: usize, frame: &[u8]) -> u64 {
-        let len = frame.len().min(MAX_FRAME_LEN);
+        if frame.len() > MAX_FRAME_LEN {
+            // A GSO super-frame: Linux queues it whole; here it goes in cut to the slots'
+            // size, each piece charged (a super-frame is rarely held: its peer has spoken).
+            let mut piece = [0; MAX_FRAME_LEN];
+            let mut dropped = 0;
+            return match segment(frame, &mut piece, |p| dropped += self.push(entry, p)) {
+                Ok(_) => dropped,
+                Err(_) => 1,
+            };
+        }
+        let len = frame.len();
         let cost = len + SKB_OVERHEAD;
         if cost > self.budget {
             return 1;

@@ -395,6 +395,10 @@ impl Node for SimClient {
         self.stack.transmit(buf).map(|len| (0, len))
     }
 
+    fn next_frame_len(&self) -> Option<usize> {
+        self.stack.next_len()
+    }
+
     fn poll_timeout(&mut self) -> Option<Instant> {
         let udp = self.udp.is_some();
         let tcp = if udp { None } else { self.first_deadline() };

@@ -22,7 +22,7 @@ use smoltcp::wire::{
 };
 use std::collections::VecDeque;
 
-/// Largest Ethernet frame (without FCS) the hosts send or take.
+/// Largest plain Ethernet frame (without FCS): the lab's 1500-byte MTU.
 pub const MAX_FRAME: usize = 1514;
 
 /// What the filter did with the frames it saw.
@@ -109,7 +109,11 @@ impl phy::Device for Port<'_> {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = MAX_FRAME;
+        // Linux's TCP hands its link GSO packets of up to 64 KiB, cut to the 1500-byte MTU
+        // only where a device without offloads needs it (`crate::emu::gso`): smoltcp sends
+        // a socket's data in segments as long. (It advertises this MSS in its SYNs: the
+        // option's value differs from Linux's, not its length.)
+        caps.max_transmission_unit = crate::emu::gso::MAX_SUPER_FRAME;
         caps
     }
 }
@@ -285,6 +289,11 @@ impl Stack {
         }
         self.tx.spare.push(frame);
         fits.then_some(len)
+    }
+
+    /// The length of the next frame [`Stack::transmit`] gives, if one waits.
+    pub fn next_len(&self) -> Option<usize> {
+        self.tx.queue.front().map(Vec::len)
     }
 
     /// When the stack next needs [`Stack::poll`]: now if frames wait to leave.

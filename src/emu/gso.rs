@@ -1,0 +1,92 @@
+//! Linux's GSO on the emulated links: a host's TCP stack hands its link one segment of up to
+//! 64 KiB (a socket's whole write, as Linux's TCP builds a GSO packet), and veths, bridges and
+//! the router carry it as one packet; it is cut into frames of the lab's 1500-byte MTU only
+//! where it reaches a device without offloads (a `tapvs wire`'s TAPs, `tcp_gso_segment`
+//! then). Must not import the fabric or the nodes.
+//!
+//! Each piece is what `tcp_gso_segment` and `inet_gso_segment` make of a GSO packet: the
+//! Ethernet, IPv4 and TCP headers (options too) copied, the IP total length, identification
+//! (the first one's plus the piece's index) and header checksum set, the sequence number
+//! advanced by the bytes before it, PSH and FIN on the last piece only, CWR on the first only,
+//! and the TCP checksum computed over the piece.
+
+use crate::wire::MAX_FRAME_LEN;
+use smoltcp::wire::{EthernetFrame, IpAddress, IpProtocol, Ipv4Packet, TcpPacket};
+
+/// The longest frame a host hands its link: a 64 KiB IPv4 packet (Linux's `GSO_MAX_SIZE`)
+/// behind an Ethernet header.
+pub const MAX_SUPER_FRAME: usize = 65535 + 14;
+
+/// Why a frame longer than the MTU cannot be cut into frames (it is dropped, as the kernel
+/// drops a GSO packet it cannot segment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unsegmentable {
+    /// Not a well-formed TCP segment in IPv4 in Ethernet.
+    #[error("not TCP over IPv4")]
+    NotTcp,
+    /// The headers leave no room for payload in an MTU-sized frame.
+    #[error("headers longer than the MTU allows")]
+    Headers,
+    /// The buffer for the pieces is shorter than an MTU-sized frame.
+    #[error("piece buffer shorter than a frame")]
+    Buffer,
+}
+
+/// Hands `each` the frames of at most [`MAX_FRAME_LEN`] bytes that `frame` is cut into, one
+/// after the other in `piece` (at least [`MAX_FRAME_LEN`] long); a frame that already fits is
+/// handed over as it is. Returns how many frames were handed over.
+pub fn segment(
+    frame: &[u8],
+    piece: &mut [u8],
+    mut each: impl FnMut(&[u8]),
+) -> Result<usize, Unsegmentable> {
+    if frame.len() <= MAX_FRAME_LEN {
+        each(frame);
+        return Ok(1);
+    }
+    if piece.len() < MAX_FRAME_LEN {
+        return Err(Unsegmentable::Buffer);
+    }
+    let eth = EthernetFrame::new_checked(frame).map_err(|_| Unsegmentable::NotTcp)?;
+    let ip = Ipv4Packet::new_checked(eth.payload()).map_err(|_| Unsegmentable::NotTcp)?;
+    if ip.next_header() != IpProtocol::Tcp {
+        return Err(Unsegmentable::NotTcp);
+    }
+    let tcp = TcpPacket::new_checked(ip.payload()).map_err(|_| Unsegmentable::NotTcp)?;
+    let ip_len = ip.header_len() as usize;
+    let tcp_len = tcp.header_len() as usize;
+    let headers = EthernetFrame::<&[u8]>::header_len() + ip_len + tcp_len;
+    let mss = MAX_FRAME_LEN
+        .checked_sub(headers)
+        .filter(|&m| m > 0)
+        .ok_or(Unsegmentable::Headers)?;
+    let (src, dst) = (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()));
+    let (seq, ident, fin, psh) = (tcp.seq_number(), ip.ident(), tcp.fin(), tcp.psh());
+    let payload = tcp.payload();
+    let count = payload.len().div_ceil(mss);
+    for (i, chunk) in payload.chunks(mss).enumerate() {
+        let len = headers + chunk.len();
+        piece[..headers].copy_from_slice(&frame[..headers]);
+        piece[headers..len].copy_from_slice(chunk);
+        let packet = &mut piece[EthernetFrame::<&[u8]>::header_len()..len];
+        let mut ip = Ipv4Packet::new_unchecked(&mut *packet);
+        // At most 64 KiB: the lengths fit their fields.
+        ip.set_total_len((ip_len + tcp_len + chunk.len()) as u16);
+        ip.set_ident(ident.wrapping_add(i as u16));
+        ip.fill_checksum();
+        let mut tcp = TcpPacket::new_unchecked(&mut packet[ip_len..]);
+        tcp.set_seq_number(seq + i * mss);
+        let last = i + 1 == count;
+        tcp.set_fin(fin && last);
+        tcp.set_psh(psh && last);
+        if i > 0 {
+            tcp.set_cwr(false);
+        }
+        tcp.fill_checksum(&src, &dst);
+        each(&piece[..len]);
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests;
