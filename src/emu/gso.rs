@@ -1,8 +1,10 @@
-//! Linux's GSO on the emulated links: a host's TCP stack hands its link one segment of up to
-//! 64 KiB (a socket's whole write, as Linux's TCP builds a GSO packet), and veths, bridges and
-//! the router carry it as one packet; it is cut into frames of the lab's 1500-byte MTU only
-//! where it reaches a device without offloads (a `tapvs wire`'s TAPs, `tcp_gso_segment`
-//! then). Must not import the fabric or the nodes.
+//! Linux's GSO on the emulated links: a host's TCP hands its link one segment of up to 64 KiB
+//! (a socket's whole write, as Linux's TCP builds a GSO packet), and veths, bridges and the
+//! router carry it as one packet; it is cut into frames of the lab's 1500-byte MTU only where
+//! it reaches a device without offloads (a `tapvs wire`'s TAPs: `tcp_gso_segment` then).
+//! smoltcp sends MSS-sized segments, so [`coalesce`] joins those of one socket leaving in one
+//! egress pass at the host's rim, and [`segment`] cuts them again. Must not import the fabric
+//! or the nodes.
 //!
 //! Each piece is what `tcp_gso_segment` and `inet_gso_segment` make of a GSO packet: the
 //! Ethernet, IPv4 and TCP headers (options too) copied, the IP total length, identification
@@ -11,7 +13,11 @@
 //! and the TCP checksum computed over the piece.
 
 use crate::wire::MAX_FRAME_LEN;
+use crate::wire::checksum::{Delta, sum};
 use smoltcp::wire::{EthernetFrame, IpAddress, IpProtocol, Ipv4Packet, TcpPacket};
+
+/// Where the IPv4 header starts in a frame (untagged Ethernet).
+const IP_AT: usize = 14;
 
 /// The longest frame a host hands its link: a 64 KiB IPv4 packet (Linux's `GSO_MAX_SIZE`)
 /// behind an Ethernet header.
@@ -86,6 +92,98 @@ pub fn segment(
         each(&piece[..len]);
     }
     Ok(count)
+}
+
+/// The TCP flags that end a GSO packet: FIN, SYN, RST, PSH, URG (an ACK-only segment of data
+/// may be continued).
+const ENDS: u8 = 0x01 | 0x02 | 0x04 | 0x08 | 0x20;
+
+/// A TCP segment in IPv4 (no IP options) in Ethernet: the TCP header's start and length and
+/// the payload's length.
+fn tcp_at(frame: &[u8]) -> Option<(usize, usize, usize)> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    if ip.next_header() != IpProtocol::Tcp || ip.header_len() != 20 || ip.more_frags() {
+        return None;
+    }
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    let tcp_len = tcp.header_len() as usize;
+    Some((IP_AT + 20, tcp_len, tcp.payload().len()))
+}
+
+/// Appends `next`'s data to `last` when `next` continues it (the same flow, headers and
+/// options, its sequence number right after `last`'s data, `last` an ACK-only data segment,
+/// the sum within 64 KiB), as Linux's TCP would have sent them as one GSO packet; `false`:
+/// `last` is unchanged. The lengths and checksums are updated incrementally (the TCP
+/// checksum from both segments' own, so the data is not summed again).
+pub fn coalesce(last: &mut Vec<u8>, next: &[u8]) -> bool {
+    let (Some((at, hlen, l_data)), Some((n_at, n_hlen, n_data))) = (tcp_at(last), tcp_at(next))
+    else {
+        return false;
+    };
+    let flags = at + 13;
+    let continues = n_at == at
+        && n_hlen == hlen
+        && l_data > 0
+        && n_data > 0
+        && last.len() == at + hlen + l_data
+        && next.len() == at + hlen + n_data
+        && last.len() + n_data <= MAX_SUPER_FRAME
+        && last[flags] & ENDS == 0
+        && next[flags] & (ENDS & !0x01 & !0x08) == 0
+        // Ethernet, IP addresses, ports; acknowledgement, window, options.
+        && last[..IP_AT] == next[..IP_AT]
+        && last[IP_AT + 12..at + 4] == next[IP_AT + 12..at + 4]
+        && last[at + 8..flags] == next[at + 8..flags]
+        && last[at + 14..at + 16] == next[at + 14..at + 16]
+        && last[at + 18..at + hlen] == next[at + 18..at + hlen]
+        && u32_at(next, at + 4) == u32_at(last, at + 4).wrapping_add(l_data as u32);
+    if !continues {
+        return false;
+    }
+    // The next segment's data summed from its own checksum: take its pseudo-header and
+    // header out of the whole (the checksum field counted in the header is put back).
+    let next_check = u16_at(next, at + 16);
+    let pseudo_next = Delta::default()
+        .word(0, sum(&next[IP_AT + 12..IP_AT + 20]))
+        .word(0, u16::from(u8::from(IpProtocol::Tcp)))
+        .word(0, (hlen + n_data) as u16)
+        .apply_to_sum(0);
+    let mut data_next = Delta::default()
+        .word(pseudo_next, 0)
+        .word(sum(&next[at..at + hlen]), 0)
+        .word(0, next_check)
+        .apply_to_sum(!next_check);
+    if l_data % 2 == 1 {
+        data_next = data_next.swap_bytes();
+    }
+    let (old_len, new_len) = ((hlen + l_data) as u16, (hlen + l_data + n_data) as u16);
+    let old_flags = u16_at(last, at + 12);
+    let new_flags = u16::from_be_bytes([last[at + 12], next[flags]]);
+    let check = Delta::default()
+        .word(old_len, new_len)
+        .word(old_flags, new_flags)
+        .word(0, data_next)
+        .apply(u16_at(last, at + 16));
+    last[flags] = next[flags];
+    last[at + 16..at + 18].copy_from_slice(&check.to_be_bytes());
+    let old_total = u16_at(last, IP_AT + 2);
+    let new_total = old_total + n_data as u16;
+    last[IP_AT + 2..IP_AT + 4].copy_from_slice(&new_total.to_be_bytes());
+    let ip_check = Delta::default()
+        .word(old_total, new_total)
+        .apply(u16_at(last, IP_AT + 10));
+    last[IP_AT + 10..IP_AT + 12].copy_from_slice(&ip_check.to_be_bytes());
+    last.extend_from_slice(&next[at + hlen..]);
+    true
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::acks::Ack;
 use super::conns::{ConnId, Conns};
 use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
+use crate::emu::gso::coalesce;
 use smoltcp::iface::{Config, Context, Interface, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
@@ -82,7 +83,14 @@ impl phy::TxToken for Tx<'_> {
         buf.clear();
         buf.resize(len, 0);
         let r = f(&mut buf);
-        self.0.queue.push_back(buf);
+        // Linux's TCP hands its link GSO packets of up to 64 KiB, cut to the MTU only where
+        // a device without offloads needs it: a socket's segments of one egress pass leave
+        // as one.
+        if self.0.queue.back_mut().is_some_and(|last| coalesce(last, &buf)) {
+            self.0.spare.push(buf);
+        } else {
+            self.0.queue.push_back(buf);
+        }
         r
     }
 }
@@ -109,11 +117,7 @@ impl phy::Device for Port<'_> {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        // Linux's TCP hands its link GSO packets of up to 64 KiB, cut to the 1500-byte MTU
-        // only where a device without offloads needs it (`crate::emu::gso`): smoltcp sends
-        // a socket's data in segments as long. (It advertises this MSS in its SYNs: the
-        // option's value differs from Linux's, not its length.)
-        caps.max_transmission_unit = crate::emu::gso::MAX_SUPER_FRAME;
+        caps.max_transmission_unit = MAX_FRAME;
         caps
     }
 }
