@@ -66,7 +66,10 @@ pub fn segment(
         .checked_sub(headers)
         .filter(|&m| m > 0)
         .ok_or(Unsegmentable::Headers)?;
-    let (src, dst) = (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()));
+    let (src, dst) = (
+        IpAddress::Ipv4(ip.src_addr()),
+        IpAddress::Ipv4(ip.dst_addr()),
+    );
     let (seq, ident, fin, psh) = (tcp.seq_number(), ip.ident(), tcp.fin(), tcp.psh());
     let payload = tcp.payload();
     let count = payload.len().div_ceil(mss);

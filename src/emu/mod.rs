@@ -28,8 +28,8 @@ pub trait Node {
 
 pub mod arp;
 pub mod fabric;
-pub mod gso;
 pub mod flooder;
+pub mod gso;
 pub mod link;
 pub mod neigh;
 pub mod neighq;

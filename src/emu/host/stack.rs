@@ -86,7 +86,12 @@ impl phy::TxToken for Tx<'_> {
         // Linux's TCP hands its link GSO packets of up to 64 KiB, cut to the MTU only where
         // a device without offloads needs it: a socket's segments of one egress pass leave
         // as one.
-        if self.0.queue.back_mut().is_some_and(|last| coalesce(last, &buf)) {
+        if self
+            .0
+            .queue
+            .back_mut()
+            .is_some_and(|last| coalesce(last, &buf))
+        {
             self.0.spare.push(buf);
         } else {
             self.0.queue.push_back(buf);

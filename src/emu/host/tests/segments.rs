@@ -80,12 +80,20 @@ fn a_response_cut_to_the_mtu_is_acked_every_second_full_segment() {
     hub.run(Instant::from_secs(60), |_| false);
     let log = hub.log.take().unwrap_or_default();
     let server = kinds(&log, 1);
-    assert_eq!(server.iter().filter(|k| **k == Data).count(), 7, "{server:?}");
+    assert_eq!(
+        server.iter().filter(|k| **k == Data).count(),
+        7,
+        "{server:?}"
+    );
     let client = kinds(&log, 0);
     assert_eq!(client[..3], [Syn, Ack, Data]);
     assert_eq!(client.last(), Some(&Fin));
     let acks = client.iter().filter(|k| **k == Ack).count();
-    assert_eq!(acks, 1 + 3, "the handshake's and one per two segments: {client:?}");
+    assert_eq!(
+        acks,
+        1 + 3,
+        "the handshake's and one per two segments: {client:?}"
+    );
 }
 
 #[test]
@@ -101,4 +109,20 @@ fn later_data_of_a_connection_waits_for_a_segment_to_carry_its_ack() {
     let client = [Syn, Ack, Data, Ack, Data, Fin];
     assert_eq!(kinds(&log, 0), client, "client");
     assert_eq!(kinds(&log, 1), [Syn, Ack, Data, Data, Fin, Ack], "server");
+}
+
+#[test]
+fn a_later_gsod_response_is_acked_at_once() {
+    use Kind::*;
+    // Past quick-ack mode, more than one MSS unacknowledged calls for an ACK at once (Linux's
+    // `__tcp_ack_snd_check`), then the window update as the client reads (the first
+    // response's went with the second request).
+    let config = ClientConfig {
+        path: "/bytes/10000".into(),
+        requests_per_conn: 2,
+        ..client(2)
+    };
+    let log = run_changes(&mut SimClient::new(config), &mut server(true), &[]);
+    let client = [Syn, Ack, Data, Ack, Data, Ack, Ack, Fin];
+    assert_eq!(kinds(&log, 0), client, "client");
 }
