@@ -1,82 +1,11 @@
 //! A killed server as Linux closes its sockets: FIN when nothing was left unread (then RST to
 //! what comes later), RST when data was left unread. A bare TCP peer drives the server.
 
-use super::{CLIENT, Log, SERVER, ServerState, SimServer, server};
-use crate::emu::Node;
-use crate::emu::host::stack::{Addresses, Stack};
-use smoltcp::iface::SocketHandle;
+use super::peer::{Peer, run};
+use super::{Log, ServerState, server};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, IpEndpoint, Ipv4Address, Ipv4Cidr, Ipv4Packet, TcpPacket,
-};
-
-/// A host with one TCP socket the test writes and reads by hand.
-struct Peer {
-    stack: Stack,
-    handle: SocketHandle,
-}
-
-struct Own;
-impl Addresses for Own {
-    fn accepts(&self, dst: Ipv4Address) -> bool {
-        dst == CLIENT
-    }
-    fn answers_arp(&self, target: Ipv4Address) -> bool {
-        target == CLIENT
-    }
-}
-
-impl Peer {
-    /// Connected (once run) to the server's port 80; a small receive window.
-    fn new() -> Self {
-        let mut stack = Stack::new(
-            EthernetAddress([2, 0, 0, 0, 0, 1]),
-            Ipv4Cidr::new(CLIENT, 24),
-            None,
-            3,
-        );
-        let sock = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; 2048]),
-            tcp::SocketBuffer::new(vec![0; 4096]),
-        );
-        let handle = stack.sockets.add(sock);
-        let cx = stack.iface.context();
-        let sock = stack.sockets.get_mut::<tcp::Socket>(handle);
-        let remote = IpEndpoint::new(SERVER.into(), 80);
-        sock.connect(cx, remote, 40000).expect("connects");
-        Self { stack, handle }
-    }
-
-    fn sock(&mut self) -> &mut tcp::Socket<'static> {
-        self.stack.sockets.get_mut::<tcp::Socket>(self.handle)
-    }
-}
-
-impl Node for Peer {
-    fn handle_frame(&mut self, now: Instant, _: usize, frame: &mut [u8]) -> Option<usize> {
-        self.stack.input(now, frame, &Own);
-        None
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        self.stack.poll(now);
-    }
-    fn poll_transmit(&mut self, _: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
-        self.stack.transmit(buf).map(|len| (0, len))
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        self.stack.poll_at()
-    }
-}
-
-/// Runs the peer and the server from 10 ms before `ms` until `ms`.
-fn run(peer: &mut Peer, server: &mut SimServer, ms: i64, log: &mut Log) {
-    let mut hub = super::net::Hub::new(vec![peer as &mut dyn Node, server]);
-    hub.now = Instant::from_millis(ms - 10);
-    hub.log = Some(std::mem::take(log));
-    hub.run(Instant::from_millis(ms), |_| false);
-    *log = hub.log.take().unwrap_or_default();
-}
+use smoltcp::wire::{EthernetFrame, Ipv4Packet, TcpPacket};
 
 /// The server's segments in `log` after `at`: (FIN, RST) flags.
 fn segments(log: &Log, at: Instant) -> Vec<(bool, bool)> {
@@ -94,7 +23,7 @@ const GET: &[u8] = b"GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n";
 
 #[test]
 fn killed_with_nothing_unread_sends_fin_then_rst_to_later_data() {
-    let (mut peer, mut server, mut log) = (Peer::new(), server(true), Log::new());
+    let (mut peer, mut server, mut log) = (Peer::new(4096), server(true), Log::new());
     run(&mut peer, &mut server, 10, &mut log);
     peer.sock().send_slice(GET).expect("sent");
     run(&mut peer, &mut server, 20, &mut log);
@@ -114,7 +43,7 @@ fn killed_with_nothing_unread_sends_fin_then_rst_to_later_data() {
 
 #[test]
 fn killed_with_data_unread_sends_rst() {
-    let (mut peer, mut server, mut log) = (Peer::new(), server(true), Log::new());
+    let (mut peer, mut server, mut log) = (Peer::new(4096), server(true), Log::new());
     run(&mut peer, &mut server, 10, &mut log);
     // A large answer the peer never reads, so the server never reads the second request.
     peer.sock()
