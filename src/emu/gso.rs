@@ -190,4 +190,4 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -219,6 +219,23 @@ mod tests {
     }
 
     #[test]
+    fn a_gso_super_frame_waits_cut_to_the_mtu() {
+        let mut q = FrameQueues::new(1, 212_992, 64);
+        let whole = crate::emu::gso::tests::segment_at(1, &[7; 10_000], true);
+        assert_eq!(q.push(0, &whole), 0);
+        let lens: Vec<usize> = drain(&mut q, 0).iter().map(|f| f.1).collect();
+        assert_eq!(
+            lens,
+            [1514, 1514, 1514, 1514, 1514, 1514, 10_000 - 6 * 1448 + 66]
+        );
+        // A long frame that is not TCP cannot be cut: dropped.
+        let mut udp = whole.clone();
+        udp[14 + 9] = 17;
+        assert_eq!(q.push(0, &udp), 1);
+        assert!(q.is_empty(0));
+    }
+
+    #[test]
     fn a_frame_over_the_budget_is_dropped_itself() {
         let mut q = FrameQueues::new(1, 1000, 8);
         assert_eq!(q.push(0, &frame(1, 300)), 0);

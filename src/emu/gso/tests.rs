@@ -17,7 +17,7 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// A segment of `payload` at `seq`, the end of a write (PSH and FIN) if `last`.
-fn segment_at(seq: i32, payload: &[u8], last: bool) -> Vec<u8> {
+pub(in crate::emu) fn segment_at(seq: i32, payload: &[u8], last: bool) -> Vec<u8> {
     let tcp = TcpRepr {
         src_port: 80,
         dst_port: 40000,
