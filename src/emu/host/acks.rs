@@ -35,6 +35,10 @@ pub enum Ack {
     Now,
     /// Take it and send at once, then delay ACKs again (the quick ACK was this one).
     Quick,
+    /// Take it, let the application read, then send the ACK it calls for at the host's next
+    /// poll (its timer set to expire now), and delay ACKs again: a burst on a connection
+    /// whose window has grown, acknowledged with the window the read reopened.
+    AfterRead,
     /// Take it and send at the host's next poll, after the application's step: smoltcp
     /// acknowledges a bare FIN at once, Linux delays that ACK and an application that closes
     /// now sends it with its FIN.
@@ -61,9 +65,12 @@ pub fn before(sock: &mut tcp::Socket<'_>, seg: &Segment) -> Ack {
     } else if seg.data && quick && seg.push {
         Ack::Quick
     } else if seg.len > LINUX_MSS {
-        // A timer already running is forced to expire (more than smoltcp's MSS is unacked).
+        // At once; a timer already running is forced to expire (more than smoltcp's MSS is
+        // unacked). Past the first data Linux's window has grown (`rcv_ssthresh`, two MSS a
+        // segment): reading the burst does not double it, so no window update follows, as
+        // smoltcp's fixed buffer would send; the ACK leaves after the read instead.
         sock.set_ack_delay(Some(Duration::ZERO));
-        Ack::Quick
+        Ack::AfterRead
     } else {
         Ack::Now
     }

@@ -201,9 +201,9 @@ impl Stack {
         self.counters.frames_in += 1;
         let conn = tcp.and_then(|s| Some((s, self.conns.demux(s.key, s.to_listener)?)));
         let ack = conn.map(|(seg, id)| (super::acks::before(self.conns.get_mut(id), &seg), id));
-        let send = !matches!(ack, Some((Ack::Deferred, _)));
+        let send = !matches!(ack, Some((Ack::Deferred | Ack::AfterRead, _)));
         self.ingress(now, frame, conn.map(|(_, id)| id), false, send);
-        if let Some((Ack::Quick, id)) = ack {
+        if let Some((Ack::Quick | Ack::AfterRead, id)) = ack {
             super::acks::after_quick(self.conns.get_mut(id));
         }
     }
