@@ -14,10 +14,9 @@ use super::arp::{self, Arp};
 use super::gso::MAX_SUPER_FRAME;
 use super::neigh::{ArpIn, NeighParams, Neighbours, Resolve};
 use crate::lab::LinkStats;
+use crate::wire::Ipv4Packet;
 use crate::wire::checksum::decrement_ttl;
-use crate::wire::{
-    ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame, EthernetProtocol, Ipv4Packet,
-};
+use crate::wire::{ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame, EthernetProtocol};
 use smoltcp::time::Instant;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;

@@ -12,6 +12,7 @@ mod buffers;
 mod client;
 mod conns;
 mod datagram;
+mod device;
 mod exchange;
 mod filter;
 mod idle;

@@ -11,97 +11,19 @@
 
 use super::acks::Ack;
 use super::conns::{ConnId, Conns};
+use super::device::{Port, TxQueue};
 pub use super::filter::{Addresses, Counters};
 use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
-use crate::emu::gso::coalesce;
 use smoltcp::iface::{Config, Context, Interface, SocketSet};
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     ArpOperation, ArpRepr, EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr,
 };
-use std::collections::VecDeque;
 
 /// Largest plain Ethernet frame (without FCS): the lab's 1500-byte MTU.
 pub const MAX_FRAME: usize = 1514;
-
-/// The frames a host has sent and the fabric has not taken yet, in reused buffers.
-#[derive(Debug, Default)]
-struct TxQueue {
-    queue: VecDeque<Vec<u8>>,
-    spare: Vec<Vec<u8>>,
-}
-
-/// The device smoltcp polls: at most one received frame, and the transmit queue.
-struct Port<'a> {
-    rx: Option<&'a [u8]>,
-    tx: &'a mut TxQueue,
-}
-
-struct Rx<'a>(&'a [u8]);
-struct Tx<'a>(&'a mut TxQueue);
-
-impl phy::RxToken for Rx<'_> {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(self.0)
-    }
-}
-
-impl phy::TxToken for Tx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = self
-            .0
-            .spare
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(MAX_FRAME));
-        buf.clear();
-        buf.resize(len, 0);
-        let r = f(&mut buf);
-        // Linux's TCP hands its link GSO packets of up to 64 KiB, cut to the MTU only where
-        // a device without offloads needs it: a socket's segments of one egress pass leave
-        // as one.
-        if self
-            .0
-            .queue
-            .back_mut()
-            .is_some_and(|last| coalesce(last, &buf))
-        {
-            self.0.spare.push(buf);
-        } else {
-            self.0.queue.push_back(buf);
-        }
-        r
-    }
-}
-
-impl phy::Device for Port<'_> {
-    type RxToken<'b>
-        = Rx<'b>
-    where
-        Self: 'b;
-    type TxToken<'b>
-        = Tx<'b>
-    where
-        Self: 'b;
-
-    fn receive(&mut self, _: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        let frame = self.rx.take()?;
-        Some((Rx(frame), Tx(self.tx)))
-    }
-
-    fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
-        Some(Tx(self.tx))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = MAX_FRAME;
-        caps
-    }
-}
 
 /// The interface, its sockets and its device.
 pub struct Stack {
