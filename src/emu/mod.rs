@@ -19,12 +19,18 @@ pub trait Node {
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)>;
     /// When the node next needs [`Node::handle_timeout`]; `None`: only when a frame comes.
     fn poll_timeout(&mut self) -> Option<Instant>;
+    /// The length of the frame [`Node::poll_transmit`] would write next, if it may be longer
+    /// than a plain frame (a GSO super-frame, [`gso`]); `None`: a plain frame's buffer will do.
+    fn next_frame_len(&self) -> Option<usize> {
+        None
+    }
 }
 
 pub mod arp;
 pub mod fabric;
 pub mod flight;
 pub mod flooder;
+pub mod gso;
 pub mod link;
 pub mod neigh;
 pub mod neighq;

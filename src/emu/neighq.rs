@@ -4,6 +4,7 @@
 //! oldest dropped first; all drawn from one pool of frame slots allocated at
 //! [`FrameQueues::new`]. Pushing and popping allocate nothing.
 
+use super::gso::segment;
 use crate::wire::MAX_FRAME_LEN;
 use std::collections::VecDeque;
 
@@ -65,11 +66,21 @@ impl FrameQueues {
         self.lists[entry].count == 0
     }
 
-    /// Appends `frame` (cut to [`MAX_FRAME_LEN`]) to `entry`'s queue; returns how many frames
+    /// Appends `frame` (a super-frame in MTU-sized pieces) to `entry`'s queue; returns how many frames
     /// were dropped for it: the oldest ones over the budget (or when every slot is taken), or
     /// `frame` itself when it cannot fit at all.
     pub fn push(&mut self, entry: usize, frame: &[u8]) -> u64 {
-        let len = frame.len().min(MAX_FRAME_LEN);
+        if frame.len() > MAX_FRAME_LEN {
+            // A GSO super-frame: Linux queues it whole; here it goes in cut to the slots'
+            // size, each piece charged (a super-frame is rarely held: its peer has spoken).
+            let mut piece = [0; MAX_FRAME_LEN];
+            let mut dropped = 0;
+            return match segment(frame, &mut piece, |p| dropped += self.push(entry, p)) {
+                Ok(_) => dropped,
+                Err(_) => 1,
+            };
+        }
+        let len = frame.len();
         let cost = len + SKB_OVERHEAD;
         if cost > self.budget {
             return 1;
@@ -205,6 +216,23 @@ mod tests {
         assert_eq!(drain(&mut q, 1), [(4, 60), (5, 60)]);
         assert_eq!(drain(&mut q, 2), [(7, 60)]);
         assert!(q.is_empty(0) && q.is_empty(1) && q.is_empty(2));
+    }
+
+    #[test]
+    fn a_gso_super_frame_waits_cut_to_the_mtu() {
+        let mut q = FrameQueues::new(1, 212_992, 64);
+        let whole = crate::emu::gso::tests::segment_at(1, &[7; 10_000], true);
+        assert_eq!(q.push(0, &whole), 0);
+        let lens: Vec<usize> = drain(&mut q, 0).iter().map(|f| f.1).collect();
+        assert_eq!(
+            lens,
+            [1514, 1514, 1514, 1514, 1514, 1514, 10_000 - 6 * 1448 + 66]
+        );
+        // A long frame that is not TCP cannot be cut: dropped.
+        let mut udp = whole.clone();
+        udp[14 + 9] = 17;
+        assert_eq!(q.push(0, &udp), 1);
+        assert!(q.is_empty(0));
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! The frame buffers of the event loop: fixed-size buffers handed out by number and given
-//! back, a pool that only grows (to the most frames ever in flight at once), so that after
-//! warm-up a frame's trip allocates nothing. It must not import the fabric or the nodes.
+//! The frame buffers of the event loop: buffers of two fixed sizes (plain frames, and the
+//! GSO super-frames of [`super::gso`]) handed out by number and given back, a pool that only
+//! grows (to the most frames ever in flight at once), so that after warm-up a frame's trip
+//! allocates nothing. It must not import the fabric or the nodes.
+
+use super::gso::MAX_SUPER_FRAME;
 
 /// A frame buffer's size: an Ethernet frame of 1500 bytes of payload fits with room to spare
 /// (the director asks for at least 1536).
@@ -10,20 +13,38 @@ pub const FRAME_BUF: usize = 2048;
 pub struct Pool {
     bufs: Vec<Box<[u8]>>,
     free: Vec<u32>,
+    /// Free buffers of [`MAX_SUPER_FRAME`] bytes.
+    free_super: Vec<u32>,
 }
 
 impl Pool {
-    /// A buffer to write into (its old bytes are left as they were).
+    /// A buffer of [`FRAME_BUF`] bytes to write into (its old bytes are left as they were).
     pub fn take(&mut self) -> u32 {
-        self.free.pop().unwrap_or_else(|| {
-            self.bufs.push(vec![0; FRAME_BUF].into_boxed_slice());
-            (self.bufs.len() - 1) as u32
-        })
+        self.free.pop().unwrap_or_else(|| self.grow(FRAME_BUF))
+    }
+
+    /// A buffer that holds `len` bytes: a plain one if it fits, else a super-frame's.
+    pub fn take_for(&mut self, len: usize) -> u32 {
+        if len <= FRAME_BUF {
+            return self.take();
+        }
+        self.free_super
+            .pop()
+            .unwrap_or_else(|| self.grow(MAX_SUPER_FRAME))
+    }
+
+    fn grow(&mut self, size: usize) -> u32 {
+        self.bufs.push(vec![0; size].into_boxed_slice());
+        (self.bufs.len() - 1) as u32
     }
 
     /// Gives a buffer back.
     pub fn put(&mut self, buf: u32) {
-        self.free.push(buf);
+        if self.bufs[buf as usize].len() > FRAME_BUF {
+            self.free_super.push(buf);
+        } else {
+            self.free.push(buf);
+        }
     }
 
     pub fn get(&self, buf: u32) -> &[u8] {
@@ -36,7 +57,7 @@ impl Pool {
 
     /// A new buffer holding the first `len` bytes of `buf`.
     pub fn copy(&mut self, buf: u32, len: usize) -> u32 {
-        let copy = self.take();
+        let copy = self.take_for(len);
         let (a, b) = (buf as usize, copy as usize);
         let (src, dst) = if a < b {
             let (lo, hi) = self.bufs.split_at_mut(b);

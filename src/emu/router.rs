@@ -11,11 +11,12 @@
 
 use super::Node;
 use super::arp::{self, Arp};
+use super::gso::MAX_SUPER_FRAME;
 use super::neigh::{ArpIn, NeighParams, Neighbours, Resolve};
 use crate::lab::LinkStats;
+use crate::wire::Ipv4Packet;
 use crate::wire::checksum::decrement_ttl;
 use crate::wire::{ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame, EthernetProtocol};
-use crate::wire::{Ipv4Packet, MAX_FRAME_LEN};
 use smoltcp::time::Instant;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -260,8 +261,8 @@ impl Node for Router {
         let Ok(eth) = EthernetFrame::new_checked(&*frame)
             .map_err(drop)
             .and_then(|eth| {
-                // Longer than the MTU allows: a router would not take it either.
-                if frame.len() > MAX_FRAME_LEN {
+                // Longer than a GSO packet (`emu::gso`): a router would not take it either.
+                if frame.len() > MAX_SUPER_FRAME {
                     Err(())
                 } else {
                     Ok(eth)

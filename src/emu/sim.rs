@@ -12,7 +12,7 @@ use super::Node;
 use super::fabric::{Fabric, Hop, TopologyError};
 use super::flight::Flight;
 use super::link::{Dropped, Impairments};
-use super::pool::{FRAME_BUF, Pool};
+use super::pool::Pool;
 use super::switch::Forward;
 use super::timers::Timers;
 use smoltcp::time::Instant;
@@ -226,7 +226,10 @@ impl<N: Node> Sim<N> {
     /// Every frame `node` has to send, sent; then its next deadline.
     fn drain(&mut self, node: usize) {
         loop {
-            let buf = self.pool.take();
+            let buf = match self.nodes[node].next_frame_len() {
+                Some(len) => self.pool.take_for(len),
+                None => self.pool.take(),
+            };
             let out = self.nodes[node].poll_transmit(self.now, self.pool.get_mut(buf));
             let Some((port, len)) = out else {
                 self.pool.put(buf);
@@ -240,7 +243,7 @@ impl<N: Node> Sim<N> {
 
     /// `node` sends the frame in `buf` out of `port`.
     fn send(&mut self, node: usize, port: usize, buf: u32, len: usize) {
-        if len == 0 || len > FRAME_BUF {
+        if len == 0 || len > self.pool.get(buf).len() {
             self.counters.malformed += 1;
             self.pool.put(buf);
             return;

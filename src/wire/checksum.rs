@@ -118,7 +118,18 @@ pub fn complete_partial(data: &mut [u8], start: usize, field: usize) -> bool {
     if start > field || field + 2 > data.len() {
         return false;
     }
-    let mut words = data[start..].chunks_exact(2);
+    let check = match !sum(&data[start..]) {
+        0 => 0xffff,
+        c => c,
+    };
+    data[field..field + 2].copy_from_slice(&check.to_be_bytes());
+    true
+}
+
+/// The ones-complement sum of `data` as big-endian 16-bit words (an odd last byte padded with
+/// a zero), folded to 16 bits, not complemented.
+pub fn sum(data: &[u8]) -> u16 {
+    let mut words = data.chunks_exact(2);
     let mut sum: u64 = words
         .by_ref()
         .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
@@ -129,12 +140,7 @@ pub fn complete_partial(data: &mut [u8], start: usize, field: usize) -> bool {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    let check = match !(sum as u16) {
-        0 => 0xffff,
-        c => c,
-    };
-    data[field..field + 2].copy_from_slice(&check.to_be_bytes());
-    true
+    sum as u16
 }
 
 /// Folds carries back into the low 16 bits (end-around carry). Zero only for a zero input.

@@ -2,15 +2,19 @@
 //! a connection's first data, and a FIN's ACK left for the application's own FIN to carry.
 //!
 //! Linux (`tcp_event_data_recv`, `__tcp_ack_snd_check`) acknowledges the first data of a
-//! connection at once (quick-ack mode), later data of a request/response exchange with a
-//! delayed ACK that the answer carries, and a FIN with a delayed ACK. GRO hands it a burst of
-//! segments as one, so a multi-segment response gets one quick ACK; smoltcp already acks every
-//! second segment of such a burst, more than Linux does, so the quick ACK is added only where
-//! the first data is a single segment (PSH set: a whole request or response).
+//! connection at once (quick-ack mode), later data at once when more than one MSS of it is
+//! unacknowledged (`rcv_nxt - rcv_wup > rcv_mss`), the rest of a request/response exchange
+//! with a delayed ACK that the answer carries, and a FIN with a delayed ACK. GRO (or the
+//! sender's GSO, `crate::emu::gso`) hands it a burst of segments as one, acknowledged at once;
+//! smoltcp acks every second MSS-sized segment as Linux does, but starts its delayed-ACK timer
+//! on one longer segment, so that ACK is made immediate here.
 
 use super::filter::Segment;
 use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
+
+/// Linux's MSS on the lab's 1500-byte MTU with timestamps: a longer segment is a GSO'd one.
+const LINUX_MSS: usize = 1448;
 
 /// smoltcp's delayed ACK (Linux's is 40 ms at least; nothing measured waits on it here).
 const DELAYED_ACK: Duration = Duration::from_millis(10);
@@ -31,6 +35,10 @@ pub enum Ack {
     Now,
     /// Take it and send at once, then delay ACKs again (the quick ACK was this one).
     Quick,
+    /// Take it, let the application read, then send the ACK it calls for at the host's next
+    /// poll (its timer set to expire now), and delay ACKs again: a burst on a connection
+    /// whose window has grown, acknowledged with the window the read reopened.
+    AfterRead,
     /// Take it and send at the host's next poll, after the application's step: smoltcp
     /// acknowledges a bare FIN at once, Linux delays that ACK and an application that closes
     /// now sends it with its FIN.
@@ -56,6 +64,13 @@ pub fn before(sock: &mut tcp::Socket<'_>, seg: &Segment) -> Ack {
         Ack::Deferred
     } else if seg.data && quick && seg.push {
         Ack::Quick
+    } else if seg.len > LINUX_MSS {
+        // At once; a timer already running is forced to expire (more than smoltcp's MSS is
+        // unacked). Past the first data Linux's window has grown (`rcv_ssthresh`, two MSS a
+        // segment): reading the burst does not double it, so no window update follows, as
+        // smoltcp's fixed buffer would send; the ACK leaves after the read instead.
+        sock.set_ack_delay(Some(Duration::ZERO));
+        Ack::AfterRead
     } else {
         Ack::Now
     }

@@ -234,6 +234,10 @@ impl Node for SimClient {
         self.stack.transmit(buf).map(|len| (0, len))
     }
 
+    fn next_frame_len(&self) -> Option<usize> {
+        self.stack.next_len()
+    }
+
     fn poll_timeout(&mut self) -> Option<Instant> {
         let times = [
             self.stack.poll_at(),

@@ -55,6 +55,8 @@ pub struct Segment {
     pub syn: bool,
     /// It carries data.
     pub data: bool,
+    /// The bytes of data it carries (a GSO super-segment's: more than one MSS).
+    pub len: usize,
     /// PSH: the end of what the sender wrote.
     pub push: bool,
     /// A FIN without data.
@@ -88,6 +90,7 @@ pub fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admi
                     to_listener: !t.ack() && !t.rst(),
                     syn: t.syn() && !t.rst(),
                     data: !t.payload().is_empty(),
+                    len: t.payload().len(),
                     push: t.psh(),
                     bare_fin: t.fin() && t.payload().is_empty(),
                 });

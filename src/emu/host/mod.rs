@@ -13,6 +13,7 @@ mod client;
 mod conns;
 mod datagram;
 mod deadlines;
+mod device;
 mod exchange;
 mod filter;
 mod idle;

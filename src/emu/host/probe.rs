@@ -145,6 +145,10 @@ impl Node for SimProbe {
         self.stack.transmit(buf).map(|len| (0, len))
     }
 
+    fn next_frame_len(&self) -> Option<usize> {
+        self.stack.next_len()
+    }
+
     fn poll_timeout(&mut self) -> Option<Instant> {
         let start = (!self.sent).then_some(self.config.start);
         [start, self.stack.poll_at()].into_iter().flatten().min()

@@ -11,84 +11,19 @@
 
 use super::acks::Ack;
 use super::conns::{ConnId, Conns};
+use super::device::{Port, TxQueue};
 pub use super::filter::{Addresses, Counters};
 use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
 use smoltcp::iface::{Config, Context, Interface, SocketSet};
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     ArpOperation, ArpRepr, EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr,
 };
-use std::collections::VecDeque;
 
-/// Largest Ethernet frame (without FCS) the hosts send or take.
+/// Largest plain Ethernet frame (without FCS): the lab's 1500-byte MTU.
 pub const MAX_FRAME: usize = 1514;
-
-/// The frames a host has sent and the fabric has not taken yet, in reused buffers.
-#[derive(Debug, Default)]
-struct TxQueue {
-    queue: VecDeque<Vec<u8>>,
-    spare: Vec<Vec<u8>>,
-}
-
-/// The device smoltcp polls: at most one received frame, and the transmit queue.
-struct Port<'a> {
-    rx: Option<&'a [u8]>,
-    tx: &'a mut TxQueue,
-}
-
-struct Rx<'a>(&'a [u8]);
-struct Tx<'a>(&'a mut TxQueue);
-
-impl phy::RxToken for Rx<'_> {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(self.0)
-    }
-}
-
-impl phy::TxToken for Tx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = self
-            .0
-            .spare
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(MAX_FRAME));
-        buf.clear();
-        buf.resize(len, 0);
-        let r = f(&mut buf);
-        self.0.queue.push_back(buf);
-        r
-    }
-}
-
-impl phy::Device for Port<'_> {
-    type RxToken<'b>
-        = Rx<'b>
-    where
-        Self: 'b;
-    type TxToken<'b>
-        = Tx<'b>
-    where
-        Self: 'b;
-
-    fn receive(&mut self, _: Instant) -> Option<(Rx<'_>, Tx<'_>)> {
-        let frame = self.rx.take()?;
-        Some((Rx(frame), Tx(self.tx)))
-    }
-
-    fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
-        Some(Tx(self.tx))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = MAX_FRAME;
-        caps
-    }
-}
 
 /// The interface, its sockets and its device.
 pub struct Stack {
@@ -188,9 +123,9 @@ impl Stack {
         self.counters.frames_in += 1;
         let conn = tcp.and_then(|s| Some((s, self.conns.demux(s.key, s.to_listener)?)));
         let ack = conn.map(|(seg, id)| (super::acks::before(self.conns.get_mut(id), &seg), id));
-        let send = !matches!(ack, Some((Ack::Deferred, _)));
+        let send = !matches!(ack, Some((Ack::Deferred | Ack::AfterRead, _)));
         self.ingress(now, frame, conn.map(|(_, id)| id), false, send);
-        if let Some((Ack::Quick, id)) = ack {
+        if let Some((Ack::Quick | Ack::AfterRead, id)) = ack {
             super::acks::after_quick(self.conns.get_mut(id));
         }
     }
@@ -279,6 +214,11 @@ impl Stack {
         }
         self.tx.spare.push(frame);
         fits.then_some(len)
+    }
+
+    /// The length of the next frame [`Stack::transmit`] gives, if one waits.
+    pub fn next_len(&self) -> Option<usize> {
+        self.tx.queue.front().map(Vec::len)
     }
 
     /// When the stack next needs [`Stack::poll`]: now if frames wait to leave.

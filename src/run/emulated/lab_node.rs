@@ -160,24 +160,51 @@ impl Node for LabNode {
         if self.frozen {
             return None;
         }
+        let Some(wire) = &mut self.wire else {
+            while let Some((port, len)) =
+                Self::inner(&mut self.host).and_then(|n| n.poll_transmit(now, buf))
+            {
+                // A pulled cable or the filter: the frame is sent and lost.
+                if self.cut || (self.partitioned && is_vrrp(&buf[..len])) {
+                    continue;
+                }
+                Self::count(&mut self.ports, port, true, len);
+                return Some((port, len));
+            }
+            return None;
+        };
+        // The host's frames are taken into the wire's buffer (a super-frame fits there).
         while let Some((port, len)) =
-            Self::inner(&mut self.host).and_then(|n| n.poll_transmit(now, buf))
+            Self::inner(&mut self.host).and_then(|n| wire.take_from(now, n))
         {
-            // A pulled cable or the filter: the frame is sent and lost.
-            if self.cut || (self.partitioned && is_vrrp(&buf[..len])) {
+            let frame = wire.host_frame(len);
+            if self.cut || (self.partitioned && is_vrrp(frame)) {
                 continue;
             }
-            match (&mut self.wire, port) {
-                (Some(wire), 0) => wire.depart(now, &buf[..len]),
-                _ => {
-                    Self::count(&mut self.ports, port, true, len);
-                    return Some((port, len));
-                }
+            if port == 0 {
+                wire.depart(now, len);
+            } else if len <= buf.len() {
+                buf[..len].copy_from_slice(frame);
+                Self::count(&mut self.ports, port, true, len);
+                return Some((port, len));
             }
         }
-        let len = self.wire.as_mut()?.next_out(now, buf)?;
+        let len = wire.next_out(now, buf)?;
         Self::count(&mut self.ports, 0, true, len);
         Some((0, len))
+    }
+
+    fn next_frame_len(&self) -> Option<usize> {
+        // Through a wire, frames leave cut to the MTU.
+        if self.wire.is_some() || self.frozen {
+            return None;
+        }
+        match &self.host {
+            Host::Server(s) => s.next_frame_len(),
+            Host::Client(c) => c.next_frame_len(),
+            Host::Probe(p) => p.next_frame_len(),
+            _ => None,
+        }
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {

@@ -4,10 +4,12 @@
 //! the cable (outbound) takes it. Time is the emulator's, so delays are exact.
 
 use crate::emu::Node;
+use crate::emu::gso::{MAX_SUPER_FRAME, segment};
 use crate::impairment::WireStats;
 use crate::io::impair::{Impair, PoolSize, Settings};
 use crate::io::port::Port;
 use crate::io::vnet::VnetHeader;
+use crate::wire::MAX_FRAME_LEN;
 use smoltcp::time::Instant;
 use std::collections::VecDeque;
 use std::io;
@@ -54,8 +56,10 @@ pub struct Wire {
     pub name: String,
     out: Impair<Queue>,
     inbound: Impair<Queue>,
-    /// One frame being moved.
+    /// One frame being moved (a host's GSO super-frame fits).
     scratch: Vec<u8>,
+    /// One MTU-sized piece of a super-frame (`tapvs wire`'s TAPs have no offloads).
+    piece: Vec<u8>,
 }
 
 impl Wire {
@@ -66,7 +70,8 @@ impl Wire {
             name: name.to_owned(),
             out: Impair::new(Queue::default(), settings, seed, pool)?,
             inbound: Impair::new(Queue::default(), settings, seed ^ 0x5555, pool)?,
-            scratch: vec![0; crate::emu::host::MAX_FRAME.max(2048)],
+            scratch: vec![0; MAX_SUPER_FRAME],
+            piece: vec![0; MAX_FRAME_LEN],
         })
     }
 
@@ -85,15 +90,35 @@ impl Wire {
         }
     }
 
-    /// A frame from the cable, towards the host.
+    /// A frame from the cable, towards the host: the TAP without offloads cuts a super-frame
+    /// into MTU-sized frames, each then impaired on its own.
     pub fn arrive(&mut self, now: Instant, frame: &[u8]) {
-        // The injector counts what it drops; a full pool is a drop too.
-        let _ = self.inbound.send(now, &VnetHeader::NONE, frame);
+        let inbound = &mut self.inbound;
+        // The injector counts what it drops (a full pool too); a super-frame that is not TCP
+        // is dropped, as the kernel drops a GSO packet it cannot segment.
+        let _ = segment(frame, &mut self.piece, |f| {
+            let _ = inbound.send(now, &VnetHeader::NONE, f);
+        });
     }
 
-    /// A frame the host sent, towards the cable.
-    pub fn depart(&mut self, now: Instant, frame: &[u8]) {
-        let _ = self.out.send(now, &VnetHeader::NONE, frame);
+    /// The host's next frame, taken into the wire's own buffer: its port and length there
+    /// ([`Wire::host_frame`]).
+    pub fn take_from(&mut self, now: Instant, host: &mut dyn Node) -> Option<(usize, usize)> {
+        host.poll_transmit(now, &mut self.scratch)
+    }
+
+    /// The first `len` bytes of the wire's own buffer.
+    pub fn host_frame(&self, len: usize) -> &[u8] {
+        &self.scratch[..len]
+    }
+
+    /// The frame the host put in the wire's buffer goes towards the cable, cut into
+    /// MTU-sized frames as [`Wire::arrive`] does.
+    pub fn depart(&mut self, now: Instant, len: usize) {
+        let out = &mut self.out;
+        let _ = segment(&self.scratch[..len], &mut self.piece, |f| {
+            let _ = out.send(now, &VnetHeader::NONE, f);
+        });
     }
 
     /// Releases what is due, hands each frame due inbound to `host` (a frame it forwards

@@ -2,6 +2,7 @@
 //! one-way delay, in virtual time moved by hand. The fabric proper is built elsewhere.
 
 use crate::emu::Node;
+use crate::emu::gso::{MAX_SUPER_FRAME, segment};
 use crate::emu::host::MAX_FRAME;
 use smoltcp::time::{Duration, Instant};
 use std::collections::VecDeque;
@@ -20,6 +21,8 @@ pub struct Hub<'a> {
     pub frames: u64,
     /// When set, every frame sent: its time, the sending node and the bytes.
     pub log: Option<Vec<(Instant, usize, Vec<u8>)>>,
+    /// Cut GSO super-frames to the MTU on the wire (as a device without offloads does).
+    pub cut: bool,
 }
 
 impl<'a> Hub<'a> {
@@ -31,26 +34,37 @@ impl<'a> Hub<'a> {
             trace: DefaultHasher::new(),
             frames: 0,
             log: None,
+            cut: false,
         }
+    }
+
+    /// Puts `frame` from node `from` on the wire.
+    fn send(&mut self, from: usize, frame: Vec<u8>) {
+        self.now.total_micros().hash(&mut self.trace);
+        frame.hash(&mut self.trace);
+        self.frames += 1;
+        if let Some(log) = &mut self.log {
+            log.push((self.now, from, frame.clone()));
+        }
+        self.wire.push_back((self.now + DELAY, from, frame));
     }
 
     /// Runs until nothing is left to do, `done` holds, or `until` is reached.
     pub fn run(&mut self, until: Instant, mut done: impl FnMut(&mut Self) -> bool) {
-        let mut buf = vec![0; MAX_FRAME];
+        let (mut buf, mut piece) = (vec![0; MAX_SUPER_FRAME], vec![0; MAX_FRAME]);
         loop {
             for from in 0..self.nodes.len() {
                 while let Some((_, len)) = self.nodes[from].poll_transmit(self.now, &mut buf) {
-                    self.now.total_micros().hash(&mut self.trace);
-                    buf[..len].hash(&mut self.trace);
-                    self.frames += 1;
-                    if std::env::var_os("HUB_TRACE").is_some() {
-                        eprintln!("{} {from} {}", self.now, smoltcp::wire::PrettyPrinter::<smoltcp::wire::EthernetFrame<&[u8]>>::new("", &&buf[..len]));
+                    let mut pieces = Vec::new();
+                    if self.cut {
+                        let cut = segment(&buf[..len], &mut piece, |p| pieces.push(p.to_vec()));
+                        cut.expect("TCP");
+                    } else {
+                        pieces.push(buf[..len].to_vec());
                     }
-                    if let Some(log) = &mut self.log {
-                        log.push((self.now, from, buf[..len].to_vec()));
+                    for frame in pieces {
+                        self.send(from, frame);
                     }
-                    self.wire
-                        .push_back((self.now + DELAY, from, buf[..len].to_vec()));
                 }
             }
             if done(self) {

@@ -3,7 +3,9 @@
 //! request, a quick ACK of the response, FIN (carrying the ACK of the server's FIN); the
 //! server SYN-ACK, a quick ACK of the request, response, FIN, ACK of the client's FIN.
 
+use super::net::Hub;
 use super::{ClientConfig, Log, SimClient, client, run_changes, server};
+use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
 
 /// One segment as a capture shows it: SYN, FIN, whether it carries data.
@@ -53,10 +55,36 @@ fn a_short_connection_has_linuxs_segments() {
 }
 
 #[test]
-fn a_multi_segment_response_gets_no_quick_ack_of_its_first_segment() {
+fn a_multi_segment_response_leaves_as_one_gso_segment_acked_once() {
     use Kind::*;
-    // 7 segments: smoltcp acks every second one (Linux, with GRO, once).
+    // 10 kB: one GSO packet on the lab's veths; the client's quick ACK, and the window
+    // update when it has read it (a new connection's window, Linux's 10 segments or the
+    // client's 16 KiB, more than doubles): 6 packets a connection, as the lab's director counts.
     let log = one_request("/bytes/10000");
+    assert_eq!(kinds(&log, 0), [Syn, Ack, Data, Ack, Ack, Fin], "client");
+    assert_eq!(kinds(&log, 1), [Syn, Ack, Data, Fin, Ack], "server");
+}
+
+#[test]
+fn a_response_cut_to_the_mtu_is_acked_every_second_full_segment() {
+    use Kind::*;
+    // Through a device without offloads (a `tapvs wire`): 7 frames of at most 1448 bytes,
+    // acknowledged when more than one MSS is unacknowledged (after the 2nd, 4th and 6th).
+    let config = ClientConfig {
+        path: "/bytes/10000".into(),
+        ..client(1)
+    };
+    let (mut c, mut s) = (SimClient::new(config), server(true));
+    let mut hub = Hub::new(vec![&mut c, &mut s]);
+    (hub.log, hub.cut) = (Some(Vec::new()), true);
+    hub.run(Instant::from_secs(60), |_| false);
+    let log = hub.log.take().unwrap_or_default();
+    let server = kinds(&log, 1);
+    assert_eq!(
+        server.iter().filter(|k| **k == Data).count(),
+        7,
+        "{server:?}"
+    );
     let client = kinds(&log, 0);
     assert_eq!(client[..3], [Syn, Ack, Data]);
     assert_eq!(client.last(), Some(&Fin));
@@ -81,4 +109,20 @@ fn later_data_of_a_connection_waits_for_a_segment_to_carry_its_ack() {
     let client = [Syn, Ack, Data, Ack, Data, Fin];
     assert_eq!(kinds(&log, 0), client, "client");
     assert_eq!(kinds(&log, 1), [Syn, Ack, Data, Data, Fin, Ack], "server");
+}
+
+#[test]
+fn a_later_gsod_response_is_acked_at_once() {
+    use Kind::*;
+    // Past quick-ack mode, more than one MSS unacknowledged calls for an ACK at once (Linux's
+    // `__tcp_ack_snd_check`): the second 3 kB response is acknowledged before the client's
+    // FIN (a delayed ACK would have gone with it), with the window its read reopened.
+    let config = ClientConfig {
+        path: "/bytes/3000".into(),
+        requests_per_conn: 2,
+        ..client(2)
+    };
+    let log = run_changes(&mut SimClient::new(config), &mut server(true), &[]);
+    let client = [Syn, Ack, Data, Ack, Data, Ack, Fin];
+    assert_eq!(kinds(&log, 0), client, "client");
 }
