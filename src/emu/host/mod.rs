@@ -11,6 +11,7 @@ mod acks;
 mod buffers;
 mod client;
 mod conns;
+mod cookies;
 mod datagram;
 mod exchange;
 mod filter;
@@ -23,6 +24,7 @@ mod serve;
 mod serve_udp;
 mod server;
 mod stack;
+mod syncookie;
 
 pub use buffers::TcpBuffers;
 pub use client::SimClient;

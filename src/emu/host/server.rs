@@ -11,6 +11,7 @@
 //! requests are read, and none is answered.
 
 use super::buffers::TcpBuffers;
+use super::cookies::{CookieStats, Ingress, ListenQueue};
 use super::serve::{Phase, ServerStats, Slot};
 use super::serve_udp::UdpServe;
 use super::stack::{Addresses, Counters, Stack};
@@ -91,6 +92,8 @@ pub struct SimServer {
     stats: ServerStats,
     /// Each connection socket's buffer sizes.
     buffers: TcpBuffers,
+    /// The request socks' count, and SYN cookies beyond the backlog.
+    queue: ListenQueue,
 }
 
 impl SimServer {
@@ -120,6 +123,7 @@ impl SimServer {
             };
             UdpServe::new(&mut stack.sockets, &binds)
         });
+        let queue = ListenQueue::new(config.seed ^ 0x5c00_c1e5, config.addr, buffers.rx);
         let addrs = Addrs {
             own: config.addr.address(),
             vips: config.vips,
@@ -138,6 +142,7 @@ impl SimServer {
             udp,
             stats: ServerStats::default(),
             buffers,
+            queue,
         };
         server.top_up();
         server
@@ -149,6 +154,16 @@ impl SimServer {
 
     pub fn stats(&self) -> ServerStats {
         self.stats
+    }
+
+    /// What the listen queue did under a SYN flood.
+    pub fn cookie_stats(&self) -> CookieStats {
+        self.queue.stats
+    }
+
+    /// Keeps at most `backlog` request socks (default [`super::cookies::BACKLOG`]).
+    pub fn set_syn_backlog(&mut self, backlog: usize) {
+        self.queue.backlog = backlog;
     }
 
     /// The filter's and the interface's frame counters.
@@ -163,7 +178,9 @@ impl SimServer {
             for i in 0..self.slots.len() {
                 let slot = &mut self.slots[i];
                 let was = slot.phase;
-                slot.kill(self.stack.tcp(slot.handle));
+                let sock = self.stack.tcp(slot.handle);
+                slot.kill(sock);
+                tally(slot, sock, &mut self.queue);
                 self.moved(i, was);
             }
             if let Some(udp) = &mut self.udp {
@@ -192,6 +209,7 @@ impl SimServer {
         }
         if now == Phase::Idle {
             self.idle.insert(i);
+            self.queue.forget(i);
         }
     }
 
@@ -207,6 +225,7 @@ impl SimServer {
             let was = slot.phase;
             let sock = self.stack.tcp(slot.handle);
             slot.step(sock, &self.name, hanging, &mut self.stats);
+            tally(slot, sock, &mut self.queue);
             self.moved(i, was);
         }
         self.woken = woken;
@@ -265,6 +284,20 @@ impl SimServer {
 
 impl Node for SimServer {
     fn handle_frame(&mut self, now: Instant, _port: usize, frame: &mut [u8]) -> Option<usize> {
+        if self.queue.watching(now) {
+            let listening = (
+                self.port,
+                self.state != ServerState::Killed && self.udp.is_none(),
+            );
+            match (self.queue).ingress(now, frame, listening, &mut self.stack, &self.addrs) {
+                Ingress::Answered => return None,
+                Ingress::Opened => {
+                    self.step_and_send(now);
+                    return None;
+                }
+                Ingress::Pass => {}
+            }
+        }
         self.stack.input(now, frame, &self.addrs);
         self.step_and_send(now);
         None
@@ -276,10 +309,27 @@ impl Node for SimServer {
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
-        self.stack.transmit(buf).map(|len| (0, len))
+        if let Some(len) = self.queue.transmit(buf) {
+            return Some((0, len));
+        }
+        let len = self.stack.transmit(buf)?;
+        self.queue.egress(&mut buf[..len]);
+        Some((0, len))
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.queue.sending() {
+            return Some(self.stack.now);
+        }
         self.stack.poll_at()
+    }
+}
+
+/// Counts `slot` in or out of the listen queue as its socket is in SYN-RECEIVED or not.
+fn tally(slot: &mut Slot, sock: &smoltcp::socket::tcp::Socket<'_>, queue: &mut ListenQueue) {
+    let half_open = sock.state() == smoltcp::socket::tcp::State::SynReceived;
+    if half_open != slot.half_open {
+        slot.half_open = half_open;
+        queue.half_open(half_open);
     }
 }

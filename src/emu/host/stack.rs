@@ -266,6 +266,20 @@ impl Stack {
         (self.iface.context(), self.conns.get_mut(id))
     }
 
+    /// The connection socket of 4-tuple `key`, if any.
+    pub fn conn_of(&self, key: super::conns::Key) -> Option<ConnId> {
+        self.conns.demux(key, false)
+    }
+
+    /// Takes back unsent the last queued frame that `pick` picks; whether there was one.
+    pub fn retract(&mut self, mut pick: impl FnMut(&[u8]) -> bool) -> bool {
+        let Some(i) = self.tx.queue.iter().rposition(|f| pick(f)) else {
+            return false;
+        };
+        self.tx.spare.extend(self.tx.queue.remove(i));
+        true
+    }
+
     /// The connection sockets polled since the last call (they may have progressed).
     pub fn take_woken(&mut self, out: &mut Vec<ConnId>) {
         self.conns.take_woken(out);

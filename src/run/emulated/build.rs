@@ -74,13 +74,6 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
     if s.checker() == crate::scenario::Checker::Ldirectord {
         return Some("ldirectord is a real daemon (`health.checker = \"ldirectord\"`)".into());
     }
-    if s.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
-        // Linux answers a flood with SYN cookies and keeps no state; a smoltcp server keeps a
-        // socket per half-open connection, and a flood's tens of thousands swamp it.
-        return Some(
-            "a SYN flood needs the real servers' SYN cookies, which are not modelled".into(),
-        );
-    }
     if let Some(rs) = s.real_servers.iter().find(|r| !r.command.is_empty()) {
         return Some(format!("real server `{}` runs a command", rs.name));
     }
