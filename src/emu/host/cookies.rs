@@ -23,17 +23,16 @@
 //! ECN is not carried, and the frames here bypass the host's frame counters.
 
 use super::conns::{ConnId, Key};
+use super::cookie_frames::{
+    Found, cookie_syn_ack, find, retract, shift, shift_acks, syn_of, write,
+};
 use super::stack::{Addresses, Stack};
 use super::syncookie::{self, CookieJar};
 use crate::dataplane::flow_hash::FlowMap;
-use crate::wire::checksum::update_word;
 use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, HardwareAddress, IpProtocol,
-    Ipv4Address, Ipv4Cidr, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
-    TcpTimestampRepr,
-};
+use smoltcp::wire::{EthernetAddress, EthernetFrame, Ipv4Cidr, TcpPacket, TcpRepr};
 use std::collections::VecDeque;
 
 /// Request socks a listener keeps: `tapvs server` listens with a backlog of 4096, which
@@ -41,8 +40,6 @@ use std::collections::VecDeque;
 pub const BACKLOG: usize = 4096;
 /// How long after the last cookie sent an ACK is checked for one (`TCP_SYNCOOKIE_VALID`).
 const CHECK_FOR: Duration = Duration::from_secs(120);
-/// The server's MSS (a 1500-byte IP MTU), the largest a cookie can say.
-const OWN_MSS: u16 = syncookie::MSS_TABLE[3];
 /// Cookie SYN-ACKs waiting to leave, at most (more in one instant are dropped and counted).
 const OUT_MAX: usize = 256;
 /// A SYN-ACK's length at most: Ethernet, IPv4 and TCP headers with 40 bytes of options.
@@ -91,107 +88,6 @@ pub struct ListenQueue {
     pub stats: CookieStats,
 }
 
-/// A TCP segment to this host in a frame: the TCP header's offset and the IPv4 addresses.
-struct Found {
-    at: usize,
-    src: Ipv4Address,
-    dst: Ipv4Address,
-}
-
-/// The TCP segment of `frame`, if it is one (any destination when `addrs` is `None`).
-fn find(
-    frame: &[u8],
-    mac: Option<HardwareAddress>,
-    addrs: Option<&dyn Addresses>,
-) -> Option<Found> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    if eth.ethertype() != EthernetProtocol::Ipv4 || mac.is_some_and(|m| m != eth.dst_addr().into())
-    {
-        return None;
-    }
-    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-    if ip.next_header() != IpProtocol::Tcp || addrs.is_some_and(|a| !a.accepts(ip.dst_addr())) {
-        return None;
-    }
-    TcpPacket::new_checked(ip.payload()).ok()?;
-    let at = 14 + usize::from(ip.header_len());
-    Some(Found {
-        at,
-        src: ip.src_addr(),
-        dst: ip.dst_addr(),
-    })
-}
-
-/// Adds `by` to the 32-bit field at `field` of the TCP segment `tcp`, checksum updated.
-fn shift(tcp: &mut [u8], field: usize, by: u32) {
-    let old = u32::from_be_bytes([tcp[field], tcp[field + 1], tcp[field + 2], tcp[field + 3]]);
-    let new = old.wrapping_add(by);
-    tcp[field..field + 4].copy_from_slice(&new.to_be_bytes());
-    let mut check = u16::from_be_bytes([tcp[16], tcp[17]]);
-    check = update_word(check, (old >> 16) as u16, (new >> 16) as u16);
-    check = update_word(check, old as u16, new as u16);
-    tcp[16..18].copy_from_slice(&check.to_be_bytes());
-}
-
-/// Adds `by` to a segment's acknowledgement number and to the edges of its SACK blocks.
-fn shift_acks(tcp: &mut [u8], by: u32) {
-    shift(tcp, 8, by);
-    let end = usize::from(tcp[12] >> 4) * 4;
-    let mut i = 20;
-    while i < end {
-        match tcp[i] {
-            0 => break,
-            1 => i += 1,
-            kind => {
-                let len = usize::from(tcp.get(i + 1).copied().unwrap_or(0)).max(2);
-                if kind == 5 {
-                    let mut edge = i + 2;
-                    while edge + 4 <= (i + len).min(end) {
-                        shift(tcp, edge, by);
-                        edge += 4;
-                    }
-                }
-                i += len;
-            }
-        }
-    }
-}
-
-/// Writes an Ethernet frame carrying `tcp` from `src` to `dst`; its length.
-fn write(
-    buf: &mut [u8],
-    macs: (EthernetAddress, EthernetAddress),
-    src: Ipv4Address,
-    dst: Ipv4Address,
-    tcp: &TcpRepr,
-) -> usize {
-    let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: dst,
-        next_header: IpProtocol::Tcp,
-        payload_len: tcp.buffer_len(),
-        hop_limit: 64,
-    };
-    let len = 14 + ip.buffer_len() + tcp.buffer_len();
-    let mut eth = EthernetFrame::new_unchecked(&mut buf[..len]);
-    EthernetRepr {
-        src_addr: macs.0,
-        dst_addr: macs.1,
-        ethertype: EthernetProtocol::Ipv4,
-    }
-    .emit(&mut eth);
-    let caps = ChecksumCapabilities::default();
-    let mut packet = Ipv4Packet::new_unchecked(eth.payload_mut());
-    ip.emit(&mut packet, &caps);
-    tcp.emit(
-        &mut TcpPacket::new_unchecked(packet.payload_mut()),
-        &src.into(),
-        &dst.into(),
-        &caps,
-    );
-    len
-}
-
 impl ListenQueue {
     /// A queue of [`BACKLOG`] for a server on `lan` whose sockets receive into `rx_buffer`
     /// bytes, its cookies keyed by `secret`.
@@ -214,18 +110,22 @@ impl ListenQueue {
         }
     }
 
-    /// A socket went into SYN-RECEIVED (`true`) or out of it.
-    pub fn half_open(&mut self, into: bool) {
-        if into {
-            self.half_open += 1;
-        } else {
-            self.half_open -= 1;
+    /// A socket now in `state` is counted in the queue (`counted`) while in SYN-RECEIVED.
+    pub fn tally(&mut self, counted: &mut bool, state: tcp::State) {
+        let half_open = state == tcp::State::SynReceived;
+        if half_open != *counted {
+            *counted = half_open;
+            self.half_open = if half_open {
+                self.half_open + 1
+            } else {
+                self.half_open - 1
+            };
         }
     }
 
     /// Whether frames in must be looked at: the queue is full, cookies are out, or a
     /// cookie connection lives.
-    pub fn watching(&self, now: Instant) -> bool {
+    fn watching(&self, now: Instant) -> bool {
         self.half_open >= self.backlog || self.checks_cookies(now) || !self.shifts.is_empty()
     }
 
@@ -252,6 +152,9 @@ impl ListenQueue {
         stack: &mut Stack,
         addrs: &impl Addresses,
     ) -> Ingress {
+        if !self.watching(now) {
+            return Ingress::Pass;
+        }
         let mac = stack.iface.hardware_addr();
         let Some(Found { at, src, dst }) = find(frame, Some(mac), Some(addrs)) else {
             return Ingress::Pass;
@@ -259,7 +162,7 @@ impl ListenQueue {
         let tcp = TcpPacket::new_unchecked(&frame[at..]);
         let key = (dst, tcp.dst_port(), src, tcp.src_port());
         let (syn, ack, rst) = (tcp.syn(), tcp.ack(), tcp.rst());
-        let ours = listening && key.1 == port && stack.conn_of(key).is_none();
+        let ours = listening && key.1 == port && stack.conns.demux(key, false).is_none();
         if syn && !ack && !rst {
             if let Some((_, id)) = self.shifts.remove(&key) {
                 // A new connection on the tuple.
@@ -286,32 +189,9 @@ impl ListenQueue {
         else {
             return;
         };
-        let isn = syn.seq_number.0 as u32;
-        let cookie = self
-            .jar
-            .make(now, key, isn, syn.max_seg_size.unwrap_or(536));
-        // Without timestamps the cookie cannot carry window scale and SACK: both are off.
-        let ts = syn.timestamp.map(|t| TcpTimestampRepr {
-            tsval: syncookie::timestamp(super::acks::TSVAL, syn.window_scale, syn.sack_permitted),
-            tsecr: t.tsval,
-        });
-        let reply = TcpRepr {
-            src_port: key.1,
-            dst_port: key.3,
-            control: TcpControl::Syn,
-            seq_number: TcpSeqNumber(cookie as i32),
-            ack_number: Some(syn.seq_number + 1),
-            window_len: self.window,
-            window_scale: syn
-                .window_scale
-                .filter(|_| ts.is_some())
-                .map(|_| self.window_shift),
-            max_seg_size: Some(OWN_MSS),
-            sack_permitted: syn.sack_permitted && ts.is_some(),
-            sack_ranges: [None; 3],
-            timestamp: ts,
-            payload: &[],
-        };
+        let mss = syn.max_seg_size.unwrap_or(536);
+        let cookie = self.jar.make(now, key, syn.seq_number.0 as u32, mss);
+        let reply = cookie_syn_ack(&syn, cookie, self.window, self.window_shift);
         let eth = EthernetFrame::new_unchecked(frame);
         let next_hop = if self.lan.contains_addr(&key.2) {
             Some(eth.src_addr())
@@ -341,46 +221,30 @@ impl ListenQueue {
         let caps = ChecksumCapabilities::default();
         let mut syn = [0; FRAME];
         let (cookie, len) = {
-            let Ok(ack) =
-                TcpRepr::parse(&TcpPacket::new_unchecked(&frame[at..]), &src, &dst, &caps)
-            else {
+            let tcp = TcpPacket::new_unchecked(&frame[at..]);
+            let Ok(ack) = TcpRepr::parse(&tcp, &src, &dst, &caps) else {
                 return Ingress::Pass;
             };
-            let isn = ack.seq_number - 1;
             let cookie = ack.ack_number.map_or(0, |a| a.0 as u32).wrapping_sub(1);
-            let Some(mss) = self.jar.check(now, key, isn.0 as u32, cookie) else {
+            let isn = (ack.seq_number - 1).0 as u32;
+            let Some(mss) = self.jar.check(now, key, isn, cookie) else {
                 self.stats.invalid += 1;
                 return Ingress::Pass;
             };
-            let opts = syncookie::options(mss, ack.timestamp.map(|t| t.tsecr));
-            let repr = TcpRepr {
-                control: TcpControl::Syn,
-                seq_number: isn,
-                ack_number: None,
-                window_scale: opts.window_scale,
-                max_seg_size: Some(opts.mss),
-                sack_permitted: opts.sack,
-                sack_ranges: [None; 3],
-                timestamp: ack.timestamp.map(|t| TcpTimestampRepr {
-                    tsval: t.tsval,
-                    tsecr: 0,
-                }),
-                payload: &[],
-                ..ack
-            };
+            let kept = syncookie::options(mss, ack.timestamp.map(|t| t.tsecr));
             let eth = EthernetFrame::new_unchecked(&*frame);
             let macs = (eth.src_addr(), eth.dst_addr());
-            (cookie, write(&mut syn, macs, key.2, key.0, &repr))
+            (
+                cookie,
+                write(&mut syn, macs, key.2, key.0, &syn_of(&ack, kept)),
+            )
         };
         stack.input(now, &syn[..len], addrs);
-        let mut server_isn = None;
-        stack.retract(|f| {
-            server_isn = syn_ack_seq(f, key);
-            server_isn.is_some()
-        });
-        let (Some(id), Some(isn)) = (stack.conn_of(key), server_isn) else {
+        let server_isn = retract(&mut stack.tx, key);
+        let id = stack.conns.demux(key, false);
+        let (Some(id), Some(isn)) = (id, server_isn) else {
             // No SYN-ACK (its next hop unknown): no connection; the ACK gets an RST.
-            if let Some(id) = stack.conn_of(key) {
+            if let Some(id) = id {
                 stack.tcp(id).abort();
             }
             return Ingress::Pass;
@@ -394,14 +258,23 @@ impl ListenQueue {
         Ingress::Opened
     }
 
-    /// A frame the stack sent: a cookie connection's sequence numbers are shifted, and a
-    /// frame off the LAN shows the gateway's MAC.
-    pub fn egress(&mut self, frame: &mut [u8]) {
-        if self.half_open == 0 && self.shifts.is_empty() {
-            return;
+    /// The next frame out: a cookie SYN-ACK, else the stack's (a cookie connection's sequence
+    /// numbers shifted; a frame off the LAN shows the gateway's MAC).
+    pub fn transmit(&mut self, stack: &mut Stack, buf: &mut [u8]) -> Option<usize> {
+        if let Some((frame, len)) = self.out.front()
+            && let Some(to) = buf.get_mut(..*len)
+        {
+            to.copy_from_slice(&frame[..to.len()]);
+            self.out.pop_front();
+            return Some(to.len());
         }
+        let len = stack.transmit(buf)?;
+        if self.half_open == 0 && self.shifts.is_empty() {
+            return Some(len);
+        }
+        let frame = &mut buf[..len];
         let Some(Found { at, src, dst }) = find(frame, None, None) else {
-            return;
+            return Some(len);
         };
         if !self.lan.contains_addr(&dst) {
             self.gateway_mac = Some(EthernetFrame::new_unchecked(&*frame).dst_addr());
@@ -411,27 +284,15 @@ impl ListenQueue {
         if let Some(&(by, _)) = self.shifts.get(&key) {
             shift(&mut frame[at..], 4, by);
         }
-    }
-
-    /// The next cookie SYN-ACK, copied into `buf`.
-    pub fn transmit(&mut self, buf: &mut [u8]) -> Option<usize> {
-        let (frame, len) = self.out.front()?;
-        let len = *len;
-        buf.get_mut(..len)?.copy_from_slice(&frame[..len]);
-        self.out.pop_front();
         Some(len)
     }
 
-    /// Whether cookie SYN-ACKs wait to leave.
-    pub fn sending(&self) -> bool {
-        !self.out.is_empty()
+    /// When the host is next due: now while cookie SYN-ACKs wait to leave.
+    pub fn poll_at(&mut self, stack: &mut Stack) -> Option<Instant> {
+        if self.out.is_empty() {
+            stack.poll_at()
+        } else {
+            Some(stack.now)
+        }
     }
-}
-
-/// The sequence number of `frame` if it is the SYN-ACK of `key` (the server's view).
-fn syn_ack_seq(frame: &[u8], key: Key) -> Option<u32> {
-    let Found { at, src, dst } = find(frame, None, None)?;
-    let tcp = TcpPacket::new_unchecked(&frame[at..]);
-    let ours = (src, tcp.src_port(), dst, tcp.dst_port()) == key;
-    (ours && tcp.syn() && tcp.ack()).then(|| tcp.seq_number().0 as u32)
 }

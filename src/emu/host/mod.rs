@@ -11,6 +11,7 @@ mod acks;
 mod buffers;
 mod client;
 mod conns;
+mod cookie_frames;
 mod cookies;
 mod datagram;
 mod exchange;

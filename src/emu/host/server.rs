@@ -11,7 +11,7 @@
 //! requests are read, and none is answered.
 
 use super::buffers::TcpBuffers;
-use super::cookies::{CookieStats, Ingress, ListenQueue};
+use super::cookies::{Ingress, ListenQueue};
 use super::serve::{Phase, ServerStats, Slot};
 use super::serve_udp::UdpServe;
 use super::stack::{Addresses, Counters, Stack};
@@ -92,8 +92,8 @@ pub struct SimServer {
     stats: ServerStats,
     /// Each connection socket's buffer sizes.
     buffers: TcpBuffers,
-    /// The request socks' count, and SYN cookies beyond the backlog.
-    queue: ListenQueue,
+    /// The request socks' count, and SYN cookies beyond the backlog (secret from the seed).
+    pub(super) queue: ListenQueue,
 }
 
 impl SimServer {
@@ -156,16 +156,6 @@ impl SimServer {
         self.stats
     }
 
-    /// What the listen queue did under a SYN flood.
-    pub fn cookie_stats(&self) -> CookieStats {
-        self.queue.stats
-    }
-
-    /// Keeps at most `backlog` request socks (default [`super::cookies::BACKLOG`]).
-    pub fn set_syn_backlog(&mut self, backlog: usize) {
-        self.queue.backlog = backlog;
-    }
-
     /// The filter's and the interface's frame counters.
     pub fn counters(&self) -> Counters {
         self.stack.counters
@@ -180,7 +170,7 @@ impl SimServer {
                 let was = slot.phase;
                 let sock = self.stack.tcp(slot.handle);
                 slot.kill(sock);
-                tally(slot, sock, &mut self.queue);
+                self.queue.tally(&mut slot.half_open, sock.state());
                 self.moved(i, was);
             }
             if let Some(udp) = &mut self.udp {
@@ -225,7 +215,7 @@ impl SimServer {
             let was = slot.phase;
             let sock = self.stack.tcp(slot.handle);
             slot.step(sock, &self.name, hanging, &mut self.stats);
-            tally(slot, sock, &mut self.queue);
+            self.queue.tally(&mut slot.half_open, sock.state());
             self.moved(i, was);
         }
         self.woken = woken;
@@ -284,21 +274,12 @@ impl SimServer {
 
 impl Node for SimServer {
     fn handle_frame(&mut self, now: Instant, _port: usize, frame: &mut [u8]) -> Option<usize> {
-        if self.queue.watching(now) {
-            let listening = (
-                self.port,
-                self.state != ServerState::Killed && self.udp.is_none(),
-            );
-            match (self.queue).ingress(now, frame, listening, &mut self.stack, &self.addrs) {
-                Ingress::Answered => return None,
-                Ingress::Opened => {
-                    self.step_and_send(now);
-                    return None;
-                }
-                Ingress::Pass => {}
-            }
+        let up = self.state != ServerState::Killed && self.udp.is_none();
+        match (self.queue).ingress(now, frame, (self.port, up), &mut self.stack, &self.addrs) {
+            Ingress::Pass => self.stack.input(now, frame, &self.addrs),
+            Ingress::Answered => return None,
+            Ingress::Opened => {}
         }
-        self.stack.input(now, frame, &self.addrs);
         self.step_and_send(now);
         None
     }
@@ -309,27 +290,11 @@ impl Node for SimServer {
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
-        if let Some(len) = self.queue.transmit(buf) {
-            return Some((0, len));
-        }
-        let len = self.stack.transmit(buf)?;
-        self.queue.egress(&mut buf[..len]);
+        let len = self.queue.transmit(&mut self.stack, buf)?;
         Some((0, len))
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        if self.queue.sending() {
-            return Some(self.stack.now);
-        }
-        self.stack.poll_at()
-    }
-}
-
-/// Counts `slot` in or out of the listen queue as its socket is in SYN-RECEIVED or not.
-fn tally(slot: &mut Slot, sock: &smoltcp::socket::tcp::Socket<'_>, queue: &mut ListenQueue) {
-    let half_open = sock.state() == smoltcp::socket::tcp::State::SynReceived;
-    if half_open != slot.half_open {
-        slot.half_open = half_open;
-        queue.half_open(half_open);
+        self.queue.poll_at(&mut self.stack)
     }
 }

@@ -52,9 +52,9 @@ pub trait Addresses {
 
 /// The frames a host has sent and the fabric has not taken yet, in reused buffers.
 #[derive(Debug, Default)]
-struct TxQueue {
-    queue: VecDeque<Vec<u8>>,
-    spare: Vec<Vec<u8>>,
+pub struct TxQueue {
+    pub queue: VecDeque<Vec<u8>>,
+    pub spare: Vec<Vec<u8>>,
 }
 
 /// The device smoltcp polls: at most one received frame, and the transmit queue.
@@ -119,10 +119,10 @@ pub struct Stack {
     pub iface: Interface,
     /// Every socket but the connection sockets of [`Stack::add_tcp`].
     pub sockets: SocketSet<'static>,
-    conns: Conns,
+    pub conns: Conns,
     /// An ARP request left since the last ARP in: sockets may wait for that neighbour.
     arp_pending: bool,
-    tx: TxQueue,
+    pub tx: TxQueue,
     neigh: Neighbours,
     own: Ipv4Address,
     /// The last time the stack was given.
@@ -264,20 +264,6 @@ impl Stack {
     /// Connection socket `id` and the interface's context (to connect it).
     pub fn tcp_cx(&mut self, id: ConnId) -> (&mut Context, &mut tcp::Socket<'static>) {
         (self.iface.context(), self.conns.get_mut(id))
-    }
-
-    /// The connection socket of 4-tuple `key`, if any.
-    pub fn conn_of(&self, key: super::conns::Key) -> Option<ConnId> {
-        self.conns.demux(key, false)
-    }
-
-    /// Takes back unsent the last queued frame that `pick` picks; whether there was one.
-    pub fn retract(&mut self, mut pick: impl FnMut(&[u8]) -> bool) -> bool {
-        let Some(i) = self.tx.queue.iter().rposition(|f| pick(f)) else {
-            return false;
-        };
-        self.tx.spare.extend(self.tx.queue.remove(i));
-        true
     }
 
     /// The connection sockets polled since the last call (they may have progressed).

@@ -104,7 +104,7 @@ fn exchange(server: &mut SimServer, ms: i64, frame: &mut [u8]) -> Vec<Seen> {
 /// SYN from a source that never answers.
 fn full_server() -> SimServer {
     let mut server = server(true);
-    server.set_syn_backlog(1);
+    server.queue.backlog = 1;
     let arp = ArpRepr::EthernetIpv4 {
         operation: ArpOperation::Request,
         source_hardware_addr: CLIENT_MAC,
@@ -143,7 +143,7 @@ fn a_full_queue_answers_with_a_cookie_and_keeps_nothing() {
     assert_eq!(syn_ack.tsval.map(|t| t & 0x1f), Some(0x17));
     assert_eq!(syn_ack.window_scale, Some(0));
     assert_eq!(server.stats().accepted, 1, "no socket for the cookie's SYN");
-    assert_eq!(server.cookie_stats().sent, 1);
+    assert_eq!(server.queue.stats.sent, 1);
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn a_valid_cookie_ack_makes_a_connection_that_serves() {
         "the listener's own SYN-ACK is not sent: {sent:?}"
     );
     assert_eq!(server.stats().accepted, 2);
-    assert_eq!(server.cookie_stats().accepted, 1);
+    assert_eq!(server.queue.stats.accepted, 1);
     let mut get = segment(REAL, 3000, 501, Some(cookie.wrapping_add(1)), GET);
     let sent = exchange(&mut server, 4, &mut get);
     let answer = sent
@@ -188,5 +188,5 @@ fn an_invalid_cookie_ack_gets_a_reset_and_no_connection() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].control, TcpControl::Rst);
     assert_eq!(server.stats().accepted, 1);
-    assert_eq!(server.cookie_stats().invalid, 1);
+    assert_eq!(server.queue.stats.invalid, 1);
 }
