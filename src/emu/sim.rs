@@ -211,9 +211,13 @@ impl<N: Node> Sim<N> {
         match self.fabric.switch(switch, from, frame) {
             Some(Forward::One(to)) => self.down(switch, to, buf, len),
             Some(Forward::Flood) => {
+                // Newest port first, as a Linux bridge floods (`br_add_if` puts a new port at
+                // the head of the list `br_flood` walks): the lab attaches the real servers
+                // in order and the directors' TAPs last, so of equally fast answers to a
+                // broadcast (the ARP problem's race for the VIP) the last server's wins there.
                 let ports = self.fabric.switch_ports(switch);
-                let last = (0..ports).rev().find(|&p| p != from);
-                for to in (0..ports).filter(|&p| p != from) {
+                let last = (0..ports).find(|&p| p != from);
+                for to in (0..ports).rev().filter(|&p| p != from) {
                     if Some(to) == last {
                         self.down(switch, to, buf, len);
                         return;

@@ -41,6 +41,35 @@ impl EngineKind {
             EngineKind::Emulated => "emulated",
         }
     }
+
+    /// Why this engine cannot measure `metric`, if it cannot.
+    pub fn unmeasured(self, metric: &str) -> Option<&'static str> {
+        use crate::metrics::catalogue::{DIRECTOR_RSS_GROWTH_MB, DIRECTOR_RSS_MAX_MB};
+        let memory = [DIRECTOR_RSS_MAX_MB.name, DIRECTOR_RSS_GROWTH_MB.name];
+        (self == EngineKind::Emulated && memory.contains(&metric))
+            .then_some("the emulated directors are no processes and have no resident memory")
+    }
+
+    /// `scenario` without its expectations on metrics this engine cannot measure, each named
+    /// on stderr (they are not checked, rather than failed for a value that cannot exist).
+    pub fn checkable(self, scenario: &Scenario) -> Scenario {
+        let mut kept = scenario.clone();
+        kept.expectations
+            .retain(|x| match self.unmeasured(&x.metric) {
+                Some(why) => {
+                    eprintln!(
+                        "run: {}: expectation {} {} not checked in the {} engine: {why}",
+                        scenario.name,
+                        x.metric,
+                        x.bound_text(),
+                        self.name()
+                    );
+                    false
+                }
+                None => true,
+            });
+        kept
+    }
 }
 
 /// A lab with its directors, real servers and loads started, the load about to begin.
@@ -157,5 +186,32 @@ pub fn collect(scenario: &Scenario, seed: u64, walked: Walked, finished: Finishe
         director_samples: walked.samples,
         clients: finished.clients,
         router_lan: finished.router_lan,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EngineKind;
+    use crate::scenario::Scenario;
+    use std::path::Path;
+
+    #[test]
+    fn memory_expectations_are_not_checked_emulated_and_kept_in_netns() {
+        let text = "[service]\nscheduler = \"rr\"\n[[real_server]]\nname = \"rs1\"\n\
+             [[load]]\nname = \"web\"\nmode = \"open\"\nrate = 10\nduration = \"2s\"\n\
+             [[expect]]\nmetric = \"director_rss_max_mb\"\nmax = 64\n\
+             [[expect]]\nmetric = \"failed_requests\"\nmax = 0\n";
+        let s = Scenario::parse(Path::new("memory.toml"), text).expect("parses");
+        let metrics = |s: &Scenario| -> Vec<String> {
+            s.expectations.iter().map(|x| x.metric.clone()).collect()
+        };
+        assert_eq!(
+            metrics(&EngineKind::Netns.checkable(&s)),
+            ["director_rss_max_mb", "failed_requests"]
+        );
+        assert_eq!(
+            metrics(&EngineKind::Emulated.checkable(&s)),
+            ["failed_requests"]
+        );
     }
 }

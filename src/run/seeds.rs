@@ -25,6 +25,7 @@ pub(super) fn seeds(
     engine: EngineKind,
 ) -> anyhow::Result<(bool, RunRecord)> {
     use crate::results::SeedRun;
+    let variant = &engine.checkable(variant);
     let base = args.seed.or(variant.lab.seed).unwrap_or_else(|| {
         use std::hash::BuildHasher;
         std::collections::hash_map::RandomState::new().hash_one(run_id())

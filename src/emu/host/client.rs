@@ -7,7 +7,9 @@
 //! `max_requests` or at `start + duration`, and every request ends by its timeout.
 //!
 //! With `protocol = udp` the exchange is `tapvs client --protocol udp`'s ([`super::datagram`]):
-//! the same workers and timing, one UDP socket per source address.
+//! the same workers and timing, one UDP socket per source address. Either way a step looks
+//! only at the workers whose socket was polled or whose deadline came (a heap of deadlines).
+//! This file builds the client and times its arrivals; [`requests`] runs the requests.
 //!
 //! Many addresses on one interface: smoltcp 0.14 holds at most 8 addresses per interface (2
 //! as built here), so the interface runs with AnyIP and the host's filter accepts exactly the
@@ -15,12 +17,12 @@
 
 use super::buffers::TcpBuffers;
 use super::datagram::Datagrams;
-use super::exchange::{Done, Worker, failed};
+use super::exchange::{Done, Worker};
 use super::idle::Idle;
 use super::load::{ClientConfig, Pacing, Sources};
 use super::stack::{Addresses, Counters, Stack};
 use crate::client::Protocol;
-use crate::client::record::{ErrorKind, Outcome, Recorder};
+use crate::client::record::Recorder;
 use crate::emu::Node;
 use crate::metrics::ClientReport;
 use rand::{RngExt, SeedableRng};
@@ -29,6 +31,8 @@ use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+
+mod requests;
 
 /// The source ports a connection takes one of (Linux's default `ip_local_port_range`).
 const FIRST_PORT: u32 = 32768;
@@ -102,7 +106,7 @@ impl SimClient {
             let port = |_| (FIRST_PORT + rng.random_range(0..PORT_COUNT)) as u16;
             let target = IpEndpoint::new(config.target.0.into(), config.target.1);
             let (wanted, n) = (config.udp_response_bytes, config.concurrency);
-            Datagrams::new(&mut stack.sockets, &order, port, target, wanted, n)
+            Datagrams::new(&mut stack, &order, port, target, wanted, n)
         });
         let workers: Vec<Worker> = (0..config.concurrency.max(1))
             .map(|_| {
@@ -202,170 +206,6 @@ impl SimClient {
         (at < c.start + c.duration).then_some(at)
     }
 
-    /// Runs the workers, records what finished, and starts what is due.
-    fn step(&mut self, now: Instant) {
-        if let Some(udp) = &mut self.udp {
-            udp.receive(&mut self.stack.sockets, &mut self.workers, &mut self.ended);
-            udp.expire(now, &mut self.workers, &mut self.ended);
-            let mut ended = std::mem::take(&mut self.ended);
-            for (i, done) in ended.drain(..) {
-                self.finish(i, now, done);
-            }
-            self.ended = ended;
-        }
-        // Worker i has connection i (both made in order): a worker whose socket was not
-        // polled and whose deadline has not come cannot progress.
-        let mut due = std::mem::take(&mut self.due);
-        self.stack.take_woken(&mut due);
-        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
-            if t > now {
-                break;
-            }
-            self.deadlines.pop();
-            if self.workers[i].deadline() == Some(t) {
-                due.push(i);
-            }
-        }
-        due.sort_unstable();
-        due.dedup();
-        for &i in &due {
-            let w = &mut self.workers[i];
-            let Some(handle) = w.handle else { continue };
-            let sock = self.stack.tcp(handle);
-            let requests = (&self.requests.0[..], &self.requests.1[..]);
-            let was_free = w.is_free();
-            let done = w.step(now, sock, requests);
-            if !was_free && w.is_free() {
-                self.idle.file(i, w.not_before);
-            }
-            self.watch(i);
-            if let Some(done) = done {
-                self.finish(i, now, done);
-            }
-        }
-        due.clear();
-        self.due = due;
-        while let Some(at) = self.next_arrival() {
-            let at = match self.config.pacing {
-                Pacing::Open { .. } => at,
-                Pacing::Closed { .. } => now.max(at),
-            };
-            if at > now {
-                break;
-            }
-            // The worker free the longest takes it: in `tapvs client` each free worker claims
-            // the next arrival at once and waits for it, so arrivals go round the workers.
-            let workers = &self.workers;
-            let valid = |i: usize, t| workers[i].is_free() && workers[i].not_before == t;
-            let Some(i) = self.idle.claim(now, valid) else {
-                break;
-            };
-            self.claimed += 1;
-            self.begin(i, now, at);
-        }
-    }
-}
-
-impl SimClient {
-    /// Starts request `at` on worker `i`, or records it as timed out if its time is up.
-    fn begin(&mut self, i: usize, now: Instant, at: Instant) {
-        let deadline = at + self.config.timeout;
-        self.workers[i].at = at;
-        if deadline <= now {
-            return self.finish(i, now, failed(ErrorKind::Timeout, false));
-        }
-        if self.udp.is_some() {
-            return self.send(i, now, deadline);
-        }
-        let w = &mut self.workers[i];
-        let Some(handle) = w.handle else { return };
-        let (cx, sock) = self.stack.tcp_cx(handle);
-        let local = (!w.reusable(sock)).then(|| {
-            // Round robin over the addresses; each address's ports in turn from the offset.
-            let n = self.order.len().max(1) as u64;
-            let addr = self.order.get((self.conns % n) as usize).copied();
-            let port =
-                FIRST_PORT + ((self.conns / n) as u32).wrapping_add(self.port_offset) % PORT_COUNT;
-            self.conns += 1;
-            // Below 61000, so the cast is exact.
-            IpEndpoint::new(addr.unwrap_or(self.addrs.own).into(), port as u16)
-        });
-        let remote = IpEndpoint::new(self.config.target.0.into(), self.config.target.1);
-        let limit = self.config.requests_per_conn;
-        let started = w.start(cx, sock, remote, local, deadline, limit);
-        // A reused connection sends its request now, not at the next frame or timeout.
-        let requests = (&self.requests.0[..], &self.requests.1[..]);
-        let done = started.err().or_else(|| w.step(now, sock, requests));
-        self.watch(i);
-        if let Some(done) = done {
-            self.finish(i, now, done);
-        }
-    }
-
-    /// Files worker `i`'s deadline, if it has one.
-    fn watch(&mut self, i: usize) {
-        if let Some(t) = self.workers[i].deadline() {
-            self.deadlines.push(Reverse((t, i)));
-        }
-    }
-
-    /// The first worker deadline still standing.
-    fn first_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
-            if self.workers[i].deadline() == Some(t) {
-                return Some(t);
-            }
-            self.deadlines.pop();
-        }
-        None
-    }
-
-    /// Records a finished request of worker `i` and sets when the worker may send again.
-    fn finish(&mut self, i: usize, now: Instant, done: Done) {
-        let (ok, failed) = &mut self.tally;
-        *if done.error.is_none() { ok } else { failed } += 1;
-        let w = &mut self.workers[i];
-        let std = |d: Duration| std::time::Duration::from_micros(d.total_micros());
-        let server = if w.server.is_empty() { "?" } else { &w.server };
-        if let Some(recorder) = &mut self.recorder {
-            recorder.record(&Outcome {
-                at: std(w.at - self.config.start),
-                latency: std(now - w.at),
-                error: done.error,
-                response_bytes: done.response_bytes,
-                request_bytes: done.request_bytes,
-                new_conn: done.new_conn,
-                broken: done.broken,
-                server,
-            });
-        }
-        w.not_before = match self.config.pacing {
-            Pacing::Closed { think, backoff } => {
-                now + if done.error.is_some() { backoff } else { think }
-            }
-            // Open loop: when it became free (the order workers take arrivals in).
-            Pacing::Open { .. } => now,
-        };
-        if w.is_free() {
-            self.idle.file(i, w.not_before);
-        }
-    }
-
-    /// UDP: sends worker `i`'s request; if its socket is full, lets the stack send first.
-    fn send(&mut self, i: usize, now: Instant, deadline: Instant) {
-        let Some(udp) = &mut self.udp else { return };
-        let (sockets, workers) = (&mut self.stack.sockets, &mut self.workers);
-        let mut sent = udp.send(sockets, workers, (i, deadline), false);
-        if sent == Err(true) {
-            self.stack.poll(now);
-            let (sockets, workers) = (&mut self.stack.sockets, &mut self.workers);
-            sent = udp.send(sockets, workers, (i, deadline), true);
-        }
-        if sent.is_err() {
-            self.finish(i, now, failed(ErrorKind::Other, false));
-        }
-    }
-
     /// When a free worker next takes a request.
     fn next_start(&mut self) -> Option<Instant> {
         let at = self.next_arrival()?;
@@ -396,14 +236,11 @@ impl Node for SimClient {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        let udp = self.udp.is_some();
-        let tcp = if udp { None } else { self.first_deadline() };
-        let times = [self.stack.poll_at(), self.next_start(), tcp];
-        let workers = self
-            .workers
-            .iter()
-            .filter(|_| udp)
-            .filter_map(Worker::deadline);
-        times.into_iter().flatten().chain(workers).min()
+        let times = [
+            self.stack.poll_at(),
+            self.next_start(),
+            self.first_deadline(),
+        ];
+        times.into_iter().flatten().min()
     }
 }

@@ -1,34 +1,44 @@
-//! The TCP sockets of a host, each in its own smoltcp [`SocketSet`], so that an event costs
-//! what it touches rather than a walk over every socket: smoltcp's `Interface::poll` and
-//! `poll_at` look at every socket of the set they are given. A frame in goes to the one set
-//! smoltcp would have picked (the socket of its 4-tuple, or the first listener for a SYN);
-//! egress runs only the sets that are due (their `poll_at` is cached until the socket is
-//! polled or touched) or touched, in passes over them in socket order, one segment per
-//! socket per pass: the order one shared set would have sent them in.
+//! The TCP and UDP sockets of a host, each in its own smoltcp [`SocketSet`], so that an
+//! event costs what it touches rather than a walk over every socket: smoltcp's
+//! `Interface::poll` and `poll_at` look at every socket of the set they are given. A frame in
+//! goes to the one set smoltcp would have picked (the socket of its 4-tuple, or the first
+//! listener for a SYN; for UDP the first socket bound to its destination address and port,
+//! or to its port alone); egress runs only the sets that are due (their `poll_at` is cached
+//! until the socket is polled or touched) or touched, in passes over them in socket order,
+//! one segment or datagram per socket per pass: the order one shared set would have sent
+//! them in, had they been added to it in the same order.
 //!
-//! Must not import the hosts: they hold connection numbers ([`ConnId`]) and ask for sockets.
+//! Must not import the hosts: they hold socket numbers ([`ConnId`]) and ask for sockets.
 
 use crate::dataplane::flow_hash::FlowMap;
 use smoltcp::iface::{Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
-use smoltcp::socket::tcp;
+use smoltcp::socket::{AnySocket, Socket, tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, Ipv4Address};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
-/// A connection socket's number on its host.
+/// A socket's number on its host.
 pub type ConnId = usize;
 
 /// A TCP 4-tuple as the host sees it: local address and port, remote address and port.
 pub type Key = (Ipv4Address, u16, Ipv4Address, u16);
+
+/// What a frame in is matched on: a TCP 4-tuple, or a UDP socket's bound address (`None`:
+/// any) and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Demux {
+    Tcp(Key),
+    Udp(Option<Ipv4Address>, u16),
+}
 
 struct Conn {
     set: SocketSet<'static>,
     handle: SocketHandle,
     /// When the socket next needs a poll, as last asked.
     deadline: Option<Instant>,
-    key: Option<Key>,
+    key: Option<Demux>,
     /// In `dirty` already; in this egress's list already; in `woken` already.
     dirty: bool,
     queued: bool,
@@ -39,7 +49,7 @@ struct Conn {
 #[derive(Default)]
 pub struct Conns {
     conns: Vec<Conn>,
-    by_key: FlowMap<Key, ConnId>,
+    by_key: FlowMap<Demux, ConnId>,
     listeners: BTreeSet<ConnId>,
     /// Deadlines; an entry is stale unless it equals its socket's `deadline`.
     due: BinaryHeap<Reverse<(Instant, ConnId)>>,
@@ -52,7 +62,7 @@ pub struct Conns {
 }
 
 impl Conns {
-    pub fn add(&mut self, sock: tcp::Socket<'static>) -> ConnId {
+    pub fn add<T: AnySocket<'static>>(&mut self, sock: T) -> ConnId {
         let mut set = SocketSet::new(Vec::with_capacity(1));
         let handle = set.add(sock);
         let id = self.conns.len();
@@ -66,14 +76,16 @@ impl Conns {
             woken: false,
         });
         self.touch(id);
+        // A UDP socket bound before it came takes datagrams at once.
+        self.rekey(id);
         id
     }
 
     /// Socket `id`, to act on: it is polled at the next egress.
-    pub fn get_mut(&mut self, id: ConnId) -> &mut tcp::Socket<'static> {
+    pub fn get_mut<T: AnySocket<'static>>(&mut self, id: ConnId) -> &mut T {
         self.touch(id);
         let c = &mut self.conns[id];
-        c.set.get_mut::<tcp::Socket>(c.handle)
+        c.set.get_mut::<T>(c.handle)
     }
 
     fn touch(&mut self, id: ConnId) {
@@ -94,9 +106,17 @@ impl Conns {
     /// The set smoltcp would have given a TCP segment to `key`: the socket of that 4-tuple
     /// or, for a segment without ACK or RST, the first listener, whichever comes first.
     pub fn demux(&self, key: Key, to_listener: bool) -> Option<ConnId> {
-        let tuple = self.by_key.get(&key).copied();
+        let tuple = self.by_key.get(&Demux::Tcp(key)).copied();
         let listener = self.listeners.first().copied().filter(|_| to_listener);
         tuple.into_iter().chain(listener).min()
+    }
+
+    /// The set smoltcp would have given a UDP datagram to `addr`:`port` (unicast: the filter
+    /// admits no other): the first socket bound to that address and port, or to the port.
+    pub fn demux_udp(&self, addr: Ipv4Address, port: u16) -> Option<ConnId> {
+        let exact = self.by_key.get(&Demux::Udp(Some(addr), port));
+        let any = self.by_key.get(&Demux::Udp(None, port));
+        exact.into_iter().chain(any).copied().min()
     }
 
     /// Socket `id`'s set, for a frame in (`id` counts as touched and woken).
@@ -134,18 +154,25 @@ impl Conns {
                 self.due.push(Reverse((t, id)));
             }
         }
-        let sock = c.set.get::<tcp::Socket>(c.handle);
-        let key = match (sock.local_endpoint(), sock.remote_endpoint()) {
-            (Some(l), Some(r)) => match (l.addr, r.addr) {
-                (IpAddress::Ipv4(la), IpAddress::Ipv4(ra)) => Some((la, l.port, ra, r.port)),
-            },
+        self.rekey(id);
+    }
+
+    /// Files socket `id` under what frames in are matched on (a TCP socket's 4-tuple and
+    /// whether it listens; a UDP socket's binding).
+    fn rekey(&mut self, id: ConnId) {
+        let c = &mut self.conns[id];
+        let key = match c.set.iter().next().map(|(_, s)| s) {
+            Some(Socket::Udp(sock)) => udp_key(sock),
+            Some(Socket::Tcp(sock)) => {
+                if sock.state() == tcp::State::Listen {
+                    self.listeners.insert(id);
+                } else {
+                    self.listeners.remove(&id);
+                }
+                tcp_key(sock)
+            }
             _ => None,
         };
-        if sock.state() == tcp::State::Listen {
-            self.listeners.insert(id);
-        } else {
-            self.listeners.remove(&id);
-        }
         if key != c.key {
             if let Some(old) = c.key.take()
                 && self.by_key.get(&old) == Some(&id)
@@ -154,7 +181,7 @@ impl Conns {
             }
             c.key = key;
             if let Some(k) = key {
-                // Two sockets on one 4-tuple: smoltcp takes the first.
+                // Two sockets on one key: smoltcp takes the first.
                 let e = self.by_key.entry(k).or_insert(id);
                 *e = (*e).min(id);
             }
@@ -249,4 +276,21 @@ impl Conns {
         self.scratch = (list, active);
         sent
     }
+}
+
+/// A TCP socket's 4-tuple, once it has one.
+fn tcp_key(sock: &tcp::Socket) -> Option<Demux> {
+    let (l, r) = (sock.local_endpoint()?, sock.remote_endpoint()?);
+    match (l.addr, r.addr) {
+        (IpAddress::Ipv4(la), IpAddress::Ipv4(ra)) => Some(Demux::Tcp((la, l.port, ra, r.port))),
+    }
+}
+
+/// A UDP socket's binding (port 0 once closed), all smoltcp matches a datagram on.
+fn udp_key(sock: &udp::Socket) -> Option<Demux> {
+    let bound = sock.endpoint();
+    let addr = bound.addr.map(|a| match a {
+        IpAddress::Ipv4(a) => a,
+    });
+    Some(Demux::Udp(addr, bound.port))
 }

@@ -1,17 +1,19 @@
 //! The UDP load of a [`super::SimClient`]: `tapvs client --protocol udp`'s exchange (see
 //! `src/client/udp.rs`) on smoltcp UDP sockets. One socket per source address, bound once for
-//! the whole run (to a port drawn from the seed, as the kernel draws an ephemeral one);
+//! the whole run (to a port drawn from the seed, as the kernel draws an ephemeral one), each
+//! in a set of its own ([`super::conns`]), so that a datagram costs its own socket alone;
 //! request `seq` goes out of socket `seq % sources` with the real request datagram
 //! (`crate::server::datagram`), and an answer is matched to its request by `seq` on that
 //! socket. Outcomes are told apart as the real client tells them: ok (the target's answer, the
 //! size asked for), `short`, `other`, `timeout`; everything else is a stray response.
 //! ICMP errors are not seen, as on the real client's unconnected sockets.
 
+use super::conns::ConnId;
 use super::exchange::{Done, Inflight, Worker};
+use super::stack::Stack;
 use crate::client::record::ErrorKind;
 use crate::dataplane::flow_hash::FlowMap;
 use crate::server::datagram::{MAX_DATAGRAM, MAX_QUERY, Query};
-use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint, Ipv4Address};
@@ -22,7 +24,7 @@ const PACKETS: usize = 16;
 /// One source socket.
 #[derive(Debug)]
 struct Source {
-    handle: SocketHandle,
+    id: ConnId,
     /// Whether a request on it got an ok answer (its "new connection").
     answered: bool,
 }
@@ -34,6 +36,10 @@ pub struct Datagrams {
     /// Asked-for size of each answer.
     wanted: u16,
     sources: Vec<Source>,
+    /// The stack's number of the first source's socket (the others follow it).
+    first: ConnId,
+    /// The sockets polled since the last [`Datagrams::receive`], reused.
+    woken: Vec<ConnId>,
     /// The next request's `seq`.
     next_seq: u64,
     /// Requests waiting for an answer: `seq` → worker.
@@ -49,7 +55,7 @@ impl Datagrams {
     /// Binds one socket to each of `sources`, socket `i` to port `port(i)`; room for
     /// `concurrency` requests in flight.
     pub fn new(
-        sockets: &mut SocketSet<'static>,
+        stack: &mut Stack,
         sources: &[Ipv4Address],
         mut port: impl FnMut(usize) -> u16,
         target: IpEndpoint,
@@ -77,15 +83,17 @@ impl Datagrams {
                 // A non-zero port on a given address always binds.
                 let _ = sock.bind(endpoint);
                 Source {
-                    handle: sockets.add(sock),
+                    id: stack.add_udp(sock),
                     answered: false,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
         Self {
             target,
             wanted,
+            first: sources.first().map_or(0, |s| s.id),
             sources,
+            woken: Vec::new(),
             next_seq: 0,
             pending: FlowMap::with_capacity_and_hasher(concurrency.max(1), Default::default()),
             stray: 0,
@@ -100,7 +108,7 @@ impl Datagrams {
     /// `Err(false)`: the send failed.
     pub fn send(
         &mut self,
-        sockets: &mut SocketSet<'static>,
+        stack: &mut Stack,
         workers: &mut [Worker],
         (w, deadline): (usize, Instant),
         lose_if_full: bool,
@@ -115,7 +123,7 @@ impl Datagrams {
             bytes: self.wanted,
         }
         .emit(&mut self.request);
-        let sock = sockets.get_mut::<udp::Socket>(self.sources[source].handle);
+        let sock = stack.udp(self.sources[source].id);
         match sock.send_slice(&self.request, self.target) {
             Ok(()) => {}
             Err(udp::SendError::BufferFull) if lose_if_full => self.lost += 1,
@@ -135,15 +143,25 @@ impl Datagrams {
         Ok(())
     }
 
-    /// Reads every answer that came; each one matched to its request ends it into `done`.
+    /// Reads every answer that came (on the sockets polled since the last call, in socket
+    /// order); each one matched to its request ends it into `done`.
     pub fn receive(
         &mut self,
-        sockets: &mut SocketSet<'static>,
+        stack: &mut Stack,
         workers: &mut [Worker],
         done: &mut Vec<(usize, Done)>,
     ) {
-        for i in 0..self.sources.len() {
-            let sock = sockets.get_mut::<udp::Socket>(self.sources[i].handle);
+        let mut woken = std::mem::take(&mut self.woken);
+        stack.take_woken(&mut woken);
+        woken.sort_unstable();
+        for &id in &woken {
+            let Some(i) = id
+                .checked_sub(self.first)
+                .filter(|&i| i < self.sources.len())
+            else {
+                continue;
+            };
+            let sock = stack.udp(self.sources[i].id);
             while let Ok((data, meta)) = sock.recv() {
                 let matched = self.classify(meta.endpoint, data).and_then(|(seq, r, s)| {
                     let w = *self
@@ -177,11 +195,20 @@ impl Datagrams {
                 done.push((w, d));
             }
         }
+        self.woken = woken;
     }
 
-    /// Ends every request whose deadline has come: a `timeout` into `done`.
-    pub fn expire(&mut self, now: Instant, workers: &mut [Worker], done: &mut Vec<(usize, Done)>) {
-        for (w, worker) in workers.iter_mut().enumerate() {
+    /// Ends the request of each worker of `due` (in order) whose deadline has come: a
+    /// `timeout` into `done`.
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        due: &[usize],
+        workers: &mut [Worker],
+        done: &mut Vec<(usize, Done)>,
+    ) {
+        for &w in due {
+            let worker = &mut workers[w];
             let Some(req) = worker.datagram.filter(|r| r.deadline <= now) else {
                 continue;
             };

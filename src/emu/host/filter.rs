@@ -1,17 +1,44 @@
 //! The kernel's address checks in front of a simulated host's stack ([`super::stack`]):
 //! what is not for this host is dropped and counted before smoltcp sees it, and a TCP
-//! segment's 4-tuple is read once, for the per-connection sets ([`super::conns`]).
+//! segment's 4-tuple (a UDP datagram's destination) is read once, for the per-socket sets
+//! ([`super::conns`]).
 
 use super::conns::Key;
-use super::stack::Addresses;
 use smoltcp::wire::{
-    ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, HardwareAddress, IpProtocol, Ipv4Packet,
-    TcpPacket,
+    ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, HardwareAddress, IpProtocol, Ipv4Address,
+    Ipv4Packet, TcpPacket, UdpPacket,
 };
+
+/// What the filter did with the frames it saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames handed to the stack.
+    pub frames_in: u64,
+    /// Frames the stack sent.
+    pub frames_out: u64,
+    /// Frames that do not parse (Ethernet, ARP or IPv4 header).
+    pub malformed: u64,
+    /// Frames to another MAC, and IPv4 packets to an address this host does not hold.
+    pub not_ours: u64,
+    /// ARP requests left unanswered on purpose (for an address the host does not announce).
+    pub arp_ignored: u64,
+    /// Gratuitous ARPs that updated a neighbour entry.
+    pub gratuitous_arp: u64,
+}
+
+/// Which addresses a host takes packets for and answers ARP for.
+pub trait Addresses {
+    /// Whether an IPv4 packet to `dst` is for this host.
+    fn accepts(&self, dst: Ipv4Address) -> bool;
+    /// Whether this host answers an ARP request for `target`.
+    fn answers_arp(&self, target: Ipv4Address) -> bool;
+}
 
 pub enum Admit {
     /// For the stack; a TCP segment's 4-tuple and flags when it is one.
     Take(Option<Segment>),
+    /// For the stack: a UDP datagram to this address and port.
+    Udp(Ipv4Address, u16),
     /// An ARP packet, checked.
     Arp(ArpRepr),
     Malformed,
@@ -65,6 +92,13 @@ pub fn admit(frame: &[u8], mac: HardwareAddress, addrs: &impl Addresses) -> Admi
                     bare_fin: t.fin() && t.payload().is_empty(),
                 });
                 Admit::Take(tcp)
+            }
+            Ok(ip) if ip.next_header() == IpProtocol::Udp => {
+                // A datagram that does not parse goes to smoltcp, which drops it.
+                match UdpPacket::new_checked(ip.payload()) {
+                    Ok(udp) => Admit::Udp(ip.dst_addr(), udp.dst_port()),
+                    Err(_) => Admit::Take(None),
+                }
             }
             Ok(_) => Admit::Take(None),
         },

@@ -11,11 +11,12 @@
 
 use super::acks::Ack;
 use super::conns::{ConnId, Conns};
+pub use super::filter::{Addresses, Counters};
 use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
 use smoltcp::iface::{Config, Context, Interface, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
-use smoltcp::socket::tcp;
+use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     ArpOperation, ArpRepr, EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr,
@@ -24,31 +25,6 @@ use std::collections::VecDeque;
 
 /// Largest Ethernet frame (without FCS) the hosts send or take.
 pub const MAX_FRAME: usize = 1514;
-
-/// What the filter did with the frames it saw.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Frames handed to the stack.
-    pub frames_in: u64,
-    /// Frames the stack sent.
-    pub frames_out: u64,
-    /// Frames that do not parse (Ethernet, ARP or IPv4 header).
-    pub malformed: u64,
-    /// Frames to another MAC, and IPv4 packets to an address this host does not hold.
-    pub not_ours: u64,
-    /// ARP requests left unanswered on purpose (for an address the host does not announce).
-    pub arp_ignored: u64,
-    /// Gratuitous ARPs that updated a neighbour entry.
-    pub gratuitous_arp: u64,
-}
-
-/// Which addresses a host takes packets for and answers ARP for.
-pub trait Addresses {
-    /// Whether an IPv4 packet to `dst` is for this host.
-    fn accepts(&self, dst: Ipv4Address) -> bool;
-    /// Whether this host answers an ARP request for `target`.
-    fn answers_arp(&self, target: Ipv4Address) -> bool;
-}
 
 /// The frames a host has sent and the fabric has not taken yet, in reused buffers.
 #[derive(Debug, Default)]
@@ -117,7 +93,7 @@ impl phy::Device for Port<'_> {
 /// The interface, its sockets and its device.
 pub struct Stack {
     pub iface: Interface,
-    /// Every socket but the connection sockets of [`Stack::add_tcp`].
+    /// Every socket but those of [`Stack::add_tcp`] and [`Stack::add_udp`].
     pub sockets: SocketSet<'static>,
     pub conns: Conns,
     /// An ARP request left since the last ARP in: sockets may wait for that neighbour.
@@ -201,6 +177,11 @@ impl Stack {
                 self.counters.frames_in += 1;
                 return self.ingress(now, frame, None, true, true);
             }
+            Admit::Udp(addr, port) => {
+                self.counters.frames_in += 1;
+                let sock = self.conns.demux_udp(addr, port);
+                return self.ingress(now, frame, sock, false, true);
+            }
             Admit::Malformed => return self.counters.malformed += 1,
             Admit::NotOurs => return self.counters.not_ours += 1,
         };
@@ -261,12 +242,25 @@ impl Stack {
         self.conns.get_mut(id)
     }
 
+    /// Adds a UDP socket, bound or not (in a set of its own, as a connection socket). A
+    /// datagram is matched against these alone: a host keeps its UDP sockets here or in
+    /// [`Stack::sockets`], not in both.
+    pub fn add_udp(&mut self, sock: udp::Socket<'static>) -> ConnId {
+        self.conns.add(sock)
+    }
+
+    /// UDP socket `id`, to act on (it is polled at the next [`Stack::poll`]).
+    pub fn udp(&mut self, id: ConnId) -> &mut udp::Socket<'static> {
+        self.conns.get_mut(id)
+    }
+
     /// Connection socket `id` and the interface's context (to connect it).
     pub fn tcp_cx(&mut self, id: ConnId) -> (&mut Context, &mut tcp::Socket<'static>) {
         (self.iface.context(), self.conns.get_mut(id))
     }
 
-    /// The connection sockets polled since the last call (they may have progressed).
+    /// The sockets of [`Stack::add_tcp`] and [`Stack::add_udp`] polled since the last call
+    /// (they may have progressed).
     pub fn take_woken(&mut self, out: &mut Vec<ConnId>) {
         self.conns.take_woken(out);
     }

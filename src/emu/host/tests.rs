@@ -9,6 +9,7 @@ mod net;
 mod peer;
 mod segments;
 mod udp;
+mod udp_sets;
 
 use super::{ClientConfig, Pacing, ServerConfig, ServerState, SimClient, SimServer, Sources};
 use crate::client::Protocol;
@@ -21,6 +22,17 @@ use smoltcp::wire::{EthernetAddress, Ipv4Address, Ipv4Cidr};
 const CLIENT: Ipv4Address = Ipv4Address::new(198, 18, 0, 1);
 const SERVER: Ipv4Address = Ipv4Address::new(198, 18, 0, 11);
 const VIP: Ipv4Address = Ipv4Address::new(198, 18, 0, 100);
+
+/// A host that holds [`CLIENT`] alone.
+struct Own;
+impl super::stack::Addresses for Own {
+    fn accepts(&self, dst: Ipv4Address) -> bool {
+        dst == CLIENT
+    }
+    fn answers_arp(&self, target: Ipv4Address) -> bool {
+        target == CLIENT
+    }
+}
 
 fn server(arp_suppression: bool) -> SimServer {
     SimServer::new(server_config(arp_suppression))

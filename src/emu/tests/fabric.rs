@@ -106,3 +106,23 @@ fn bad_frames_are_dropped_and_counted() {
     assert_eq!(sim.counters.unwired, 1);
     assert_eq!(sim.counters.delivered, 0);
 }
+
+#[test]
+fn a_flood_reaches_the_newest_port_first_as_a_linux_bridge_floods() {
+    let mut sim = Sim::new(1);
+    let br0 = sim.add_switch();
+    let a = sim.add_node(Host::new(1));
+    sim.attach(a, 0, br0, Impairments::default()).unwrap();
+    // Three echoing hosts plugged in after A, in order, on equal cables: their echoes of one
+    // broadcast reach A in the order the flood delivered it to them.
+    for n in 2..=4 {
+        let h = sim.add_node(Host::echo(n));
+        sim.attach(h, 0, br0, Impairments::default()).unwrap();
+    }
+    let bcast = frame(EthernetAddress::BROADCAST, mac(1), 5, 60);
+    sim.node_mut(a).send_at(us(0), 0, bcast);
+    sim.run_until(us(1_000)).unwrap();
+    let echo_of = |n: u8| super::hash(&frame(mac(1), mac(n), 5, 60));
+    let order: Vec<u64> = sim.node(a).seen.iter().map(|s| s.hash).collect();
+    assert_eq!(order, [echo_of(4), echo_of(3), echo_of(2)]);
+}

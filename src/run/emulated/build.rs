@@ -144,14 +144,6 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
             built.settings.push((name.clone(), settings, dseed));
             let director = built.new_director(&name, sim.now())?;
             let i = sim.add_node(LabNode::new(Host::Director(Box::new(director))));
-            let tap = Impairments {
-                latency: wire.latency + DIRECTOR_WAKEUP,
-                ..wire
-            };
-            sim.attach(i, 0, lan, tap)?;
-            if let Some(br1) = inside {
-                sim.attach(i, 1, br1, tap)?;
-            }
             built.directors.push((name, i));
         }
     }
@@ -182,6 +174,18 @@ pub fn build(scenario: &Scenario, seed: u64) -> anyhow::Result<(Sim<LabNode>, Bu
         ))));
         sim.attach(i, 0, inside.unwrap_or(lan), wire)?;
         built.servers.push((rs.name.clone(), i));
+    }
+    // The lab plugs the directors' TAPs into the bridges after the real servers' veths (the
+    // switches flood newest port first, as a Linux bridge does).
+    let tap = Impairments {
+        latency: wire.latency + DIRECTOR_WAKEUP,
+        ..wire
+    };
+    for &(_, i) in &built.directors {
+        sim.attach(i, 0, lan, tap)?;
+        if let Some(br1) = inside {
+            sim.attach(i, 1, br1, tap)?;
+        }
     }
     for (name, i) in built.directors.iter().chain(&built.servers) {
         put_wire(&mut sim, (scenario, seed), name, *i)?;

@@ -1,27 +1,17 @@
 //! A bare TCP peer, written and read by hand, that drives a simulated server in tests.
 
-use super::{CLIENT, Log, SERVER, SimServer};
+use super::{CLIENT, Log, Own, SERVER, SimServer};
 use crate::emu::Node;
-use crate::emu::host::stack::{Addresses, Stack};
+use crate::emu::host::stack::Stack;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, IpEndpoint, Ipv4Cidr};
 
 /// A host with one TCP socket the test writes and reads by hand.
 pub struct Peer {
     stack: Stack,
     handle: SocketHandle,
-}
-
-struct Own;
-impl Addresses for Own {
-    fn accepts(&self, dst: Ipv4Address) -> bool {
-        dst == CLIENT
-    }
-    fn answers_arp(&self, target: Ipv4Address) -> bool {
-        target == CLIENT
-    }
 }
 
 impl Peer {
