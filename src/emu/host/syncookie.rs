@@ -137,14 +137,10 @@ mod tests {
         let t0 = Instant::from_secs(59);
         let cookie = jar.make(t0, KEY, 1234, 1460);
         assert_eq!(jar.check(t0, KEY, 1234, cookie), Some(1460));
-        assert_eq!(
-            jar.check(t0 + Duration::from_secs(60), KEY, 1234, cookie),
-            Some(1460)
-        );
-        assert_eq!(
-            jar.check(t0 + Duration::from_secs(121), KEY, 1234, cookie),
-            None
-        );
+        // Made in minute 0: valid in minute 1 (119 s), not in minute 2 (120 s).
+        let at = |s| t0 + Duration::from_secs(s);
+        assert_eq!(jar.check(at(60), KEY, 1234, cookie), Some(1460));
+        assert_eq!(jar.check(at(61), KEY, 1234, cookie), None);
         // Another tuple, ISN or secret: not a cookie of this one.
         let other = (KEY.0, KEY.1, KEY.2, 40001);
         assert_eq!(jar.check(t0, other, 1234, cookie), None);
