@@ -133,7 +133,7 @@ impl ListenQueue {
         self.last_cookie.is_some_and(|t| now < t + CHECK_FOR)
     }
 
-    /// Socket `id` closed: a cookie connection on it is over.
+    /// Socket `id` is reused: a cookie connection on it (kept through TIME-WAIT) is over.
     pub fn forget(&mut self, id: ConnId) {
         if !self.by_conn.is_empty()
             && let Some(key) = self.by_conn.remove(&id)

@@ -196,10 +196,10 @@ impl SimServer {
         self.listening += usize::from(now == Phase::Listening);
         if was == Phase::Idle {
             self.idle.remove(&i);
+            self.queue.forget(i);
         }
         if now == Phase::Idle {
             self.idle.insert(i);
-            self.queue.forget(i);
         }
     }
 

@@ -30,15 +30,27 @@ struct Seen {
 
 /// A segment from `src` (port `sport`) to the VIP's port 80, in a frame to the server.
 fn segment(src: Ipv4Address, sport: u16, seq: u32, ack: Option<u32>, payload: &[u8]) -> Vec<u8> {
+    let control = match ack {
+        None => TcpControl::Syn,
+        Some(_) => TcpControl::Psh,
+    };
+    segment_with(control, src, sport, seq, ack, payload)
+}
+
+/// The same with `control`'s flag.
+fn segment_with(
+    control: TcpControl,
+    src: Ipv4Address,
+    sport: u16,
+    seq: u32,
+    ack: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
     let syn = ack.is_none();
     let tcp = TcpRepr {
         src_port: sport,
         dst_port: 80,
-        control: if syn {
-            TcpControl::Syn
-        } else {
-            TcpControl::Psh
-        },
+        control,
         seq_number: TcpSeqNumber(seq as i32),
         ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
         window_len: 1000,
@@ -189,4 +201,36 @@ fn an_invalid_cookie_ack_gets_a_reset_and_no_connection() {
     assert_eq!(sent[0].control, TcpControl::Rst);
     assert_eq!(server.stats().accepted, 1);
     assert_eq!(server.queue.stats.invalid, 1);
+}
+
+#[test]
+fn a_cookie_connection_closes_in_the_cookie_space() {
+    let mut server = full_server();
+    let sent = exchange(&mut server, 2, &mut segment(REAL, 3000, 500, None, &[]));
+    let ack = sent[0].seq.wrapping_add(1);
+    exchange(
+        &mut server,
+        3,
+        &mut segment(REAL, 3000, 501, Some(ack), &[]),
+    );
+    let get = b"GET /bytes/10 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let sent = exchange(
+        &mut server,
+        4,
+        &mut segment(REAL, 3000, 501, Some(ack), get),
+    );
+    let fin = sent
+        .iter()
+        .find(|s| s.control == TcpControl::Fin)
+        .expect("closed");
+    let after = fin.seq.wrapping_add(1);
+    let seq = 501 + get.len() as u32;
+    let mut last = segment_with(TcpControl::Fin, REAL, 3000, seq, Some(after), &[]);
+    let sent = exchange(&mut server, 5, &mut last);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].seq, sent[0].ack),
+        (after, Some(seq + 1)),
+        "the last ACK"
+    );
 }
