@@ -9,8 +9,8 @@
 //! `tcp_synq_no_recent_overflow`) makes the connection; an invalid one goes on to smoltcp,
 //! which answers it with an RST as Linux does. The SYN-ACK goes to the sender's MAC when the
 //! client is on the LAN, else to the gateway's (the last MAC the stack sent off-LAN traffic
-//! to: its request socks' SYN-ACKs teach it before the queue fills); the emulated router
-//! forwards those to spoofed sources to the flooder, which drops them.
+//! to: its request socks' SYN-ACKs teach it before the queue fills); the emulated router has
+//! no route to a flood's spoofed sources and drops them, as the lab's blackhole route does.
 //!
 //! smoltcp cannot be given an ISN, so the connection is made by handing a listener the SYN
 //! the cookie stands for; its SYN-ACK (ISN `s`) is taken back unsent, and for the rest of
@@ -18,7 +18,7 @@
 //! server's sequence numbers out, the client's acknowledgements (and SACK edges) in, each
 //! checksum updated incrementally.
 //!
-//! Left out: request socks are not dropped after the last retransmission (63 s; no
+//! Left out: request socks are not dropped after the fifth retransmission (at 63 s; no flood
 //! scenario runs that long), the accept queue never fills (`tapvs server` accepts at once),
 //! ECN is not carried, and the frames here bypass the host's frame counters.
 
