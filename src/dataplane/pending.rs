@@ -105,6 +105,9 @@ impl Pending {
 
     /// When the oldest parked frame times out.
     pub fn poll_at(&self) -> Option<u64> {
+        if self.used == 0 {
+            return None;
+        }
         self.slots
             .iter()
             .filter(|s| s.used)

@@ -23,6 +23,7 @@ pub trait Node {
 
 pub mod arp;
 pub mod fabric;
+pub mod flight;
 pub mod flooder;
 pub mod link;
 pub mod neigh;

@@ -10,26 +10,15 @@
 
 use super::Node;
 use super::fabric::{Fabric, Hop, TopologyError};
+use super::flight::Flight;
 use super::link::{Dropped, Impairments};
 use super::pool::{FRAME_BUF, Pool};
 use super::switch::Forward;
 use super::timers::Timers;
 use smoltcp::time::Instant;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// Steps at one instant before the loop calls it a livelock.
 pub const LIMIT: u64 = 1_000_000;
-
-/// A frame in flight: it lands at `hop` at `at`.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct InFlight {
-    at: Instant,
-    seq: u64,
-    hop: Hop,
-    buf: u32,
-    len: u32,
-}
 
 /// The loop stopped making progress.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,10 +51,9 @@ pub struct Sim<N: Node> {
     nodes: Vec<N>,
     timers: Timers,
     pub fabric: Fabric,
-    flight: BinaryHeap<Reverse<InFlight>>,
+    flight: Flight,
     pool: Pool,
     now: Instant,
-    seq: u64,
     /// Nodes added or acted on since the last step: their frames and deadline to take.
     touched: Vec<usize>,
     pub counters: Counters,
@@ -78,10 +66,9 @@ impl<N: Node> Sim<N> {
             nodes: Vec::new(),
             timers: Timers::default(),
             fabric: Fabric::new(seed),
-            flight: BinaryHeap::new(),
+            flight: Flight::default(),
             pool: Pool::default(),
             now: Instant::ZERO,
-            seq: 0,
             touched: Vec::new(),
             counters: Counters::default(),
         }
@@ -144,7 +131,7 @@ impl<N: Node> Sim<N> {
             self.drain(node);
         }
         loop {
-            let frame = self.flight.peek().map(|f| f.0.at);
+            let frame = self.flight.peek_at();
             let timer = self.timers.peek();
             let next = match (frame, timer) {
                 (Some(f), Some((t, _))) => f.min(t),
@@ -186,7 +173,7 @@ impl<N: Node> Sim<N> {
 
     /// Lands the first frame in flight; returns the node it reached, if it reached one.
     fn land(&mut self) -> Option<usize> {
-        let Reverse(f) = self.flight.pop()?;
+        let f = self.flight.pop()?;
         match f.hop {
             Hop::Switch { switch, port } => {
                 self.through_switch(switch, port, f.buf, f.len as usize);
@@ -266,15 +253,7 @@ impl<N: Node> Sim<N> {
     fn fly(&mut self, landing: Result<Option<(Instant, Hop)>, Dropped>, buf: u32, len: usize) {
         match landing {
             Ok(Some((at, hop))) => {
-                self.seq += 1;
-                let f = InFlight {
-                    at,
-                    seq: self.seq,
-                    hop,
-                    buf,
-                    len: len as u32,
-                };
-                self.flight.push(Reverse(f));
+                self.flight.push(self.now, at, hop, buf, len as u32);
                 return;
             }
             Ok(None) => self.counters.unwired += 1,

@@ -71,6 +71,8 @@ pub struct HostStack {
     next_check_port: u16,
     /// Not used by checks.
     status_port: u16,
+    /// [`HostStack::poll_at`]'s last answer; `None` once anything may have changed it.
+    poll_at_cache: Option<Option<Instant>>,
 }
 
 impl HostStack {
@@ -109,12 +111,14 @@ impl HostStack {
             // Not the same ports after a restart, while the servers may remember the last ones.
             next_check_port: CHECK_PORTS.start() + (seed % span) as u16,
             status_port: config.host.status_port,
+            poll_at_cache: None,
         })
     }
 
     /// Queues a frame the data plane passed up on `iface`. A frame that is not Ethernet with
     /// ARP or IPv4, is longer than a ring slot, or finds the ring full is dropped and counted.
     pub fn handle_frame(&mut self, iface: Iface, frame: &[u8]) {
+        self.poll_at_cache = None;
         let Some(port) = self.ports.get_mut(usize::from(iface.0)) else {
             self.counters.dropped_malformed += 1;
             return;
@@ -138,6 +142,7 @@ impl HostStack {
     /// without newline), moves the health checks on (their results wait for
     /// [`HostStack::check_result`]), and hands every frame to send to `send` with its interface.
     pub fn poll(&mut self, now: Instant, status: &str, send: &mut impl FnMut(Iface, &[u8])) {
+        self.poll_at_cache = None;
         for (i, port) in self.ports.iter_mut().enumerate() {
             let mut sent = 0;
             let mut phy = Phy {
@@ -166,8 +171,22 @@ impl HostStack {
         }
     }
 
-    /// When [`HostStack::poll`] should next run (`now` or earlier: at once).
+    /// When [`HostStack::poll`] should next run (`now` or earlier: at once). Asked after
+    /// every frame the director forwards, so the answer is kept while nothing touches the
+    /// stack and it lies ahead: until then it depends on the sockets' state alone (a socket
+    /// waiting for a neighbour changes its answer at the deadline it gave).
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
+        match self.poll_at_cache {
+            Some(at) if at.is_none_or(|at| at > now) => at,
+            _ => {
+                let at = self.poll_at_uncached(now);
+                self.poll_at_cache = Some(at);
+                at
+            }
+        }
+    }
+
+    fn poll_at_uncached(&mut self, now: Instant) -> Option<Instant> {
         self.ports
             .iter_mut()
             .filter_map(|p| {
@@ -201,6 +220,7 @@ impl HostStack {
         &mut self,
         iface: Iface,
     ) -> Option<(&mut Interface, &mut SocketSet<'static>)> {
+        self.poll_at_cache = None;
         let port = self.ports.get_mut(usize::from(iface.0))?;
         Some((&mut port.iface, &mut port.sockets))
     }
@@ -208,6 +228,7 @@ impl HostStack {
     /// Adds a health check of `target` on the interface it is reached through; returns its
     /// index for the other `*_check` calls (which panic on an index not from here).
     pub fn add_check(&mut self, spec: CheckSpec, target: SocketAddrV4) -> usize {
+        self.poll_at_cache = None;
         let port = usize::from(self.iface_for(*target.ip()).0);
         let check = Check::new(spec, target, &mut self.ports[port].sockets);
         self.checks.push(CheckSlot { port, check });
@@ -217,6 +238,7 @@ impl HostStack {
     /// Starts an attempt of check `i` (aborting one still running) from the next local port
     /// in turn; it goes out at the next [`HostStack::poll`].
     pub fn start_check(&mut self, i: usize) -> Result<(), CheckError> {
+        self.poll_at_cache = None;
         let local_port = self.next_check_port();
         let slot = &mut self.checks[i];
         let port = &mut self.ports[slot.port];
@@ -227,12 +249,14 @@ impl HostStack {
     /// The result of the attempt of check `i`, once, when decided; `None` before, and when no
     /// attempt runs. Call it after each [`HostStack::poll`].
     pub fn check_result(&mut self, i: usize) -> Option<Result<(), CheckError>> {
+        self.poll_at_cache = None;
         let slot = &mut self.checks[i];
         slot.check.poll(&mut self.ports[slot.port].sockets)
     }
 
     /// Abandons the attempt of check `i` (it timed out): the connection is aborted.
     pub fn cancel_check(&mut self, i: usize) {
+        self.poll_at_cache = None;
         let slot = &mut self.checks[i];
         slot.check.cancel(&mut self.ports[slot.port].sockets);
     }

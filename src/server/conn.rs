@@ -97,9 +97,19 @@ async fn drain(stream: &mut TcpStream, buf: &mut RecvBuf) {
     }
 }
 
-/// Writes the head (and any small body) of the answer to `req` into `out` (also the emulated
-/// real servers', `emu::host`).
+/// Writes the head (and any small body) of the answer to `req` into `out`.
 pub(crate) fn answer(req: &http::Request<'_>, name: &str, out: &mut Vec<u8>) -> Answer {
+    answer_inlining(req, name, out, INLINE_BODY)
+}
+
+/// [`answer`] with a body of `/bytes/N` written into `out` only up to `inline` bytes (the
+/// emulated real servers, `emu::host`, stream every such body instead).
+pub(crate) fn answer_inlining(
+    req: &http::Request<'_>,
+    name: &str,
+    out: &mut Vec<u8>,
+    inline: u64,
+) -> Answer {
     let close = !req.keep_alive;
     let conn = match (req.keep_alive, req.minor) {
         (false, _) => ConnHeader::Close,
@@ -128,8 +138,10 @@ pub(crate) fn answer(req: &http::Request<'_>, name: &str, out: &mut Vec<u8>) -> 
                 out.push(b'\n');
             }
             Some(Route::Health) => out.extend_from_slice(b"ok"),
-            // Bounded by INLINE_BODY, so the cast is exact.
-            Some(Route::Bytes(n)) if n <= INLINE_BODY => out.extend_from_slice(&BODY[..n as usize]),
+            // Bounded by INLINE_BODY at most, so the cast is exact.
+            Some(Route::Bytes(n)) if n <= inline.min(INLINE_BODY) => {
+                out.extend_from_slice(&BODY[..n as usize])
+            }
             Some(Route::Bytes(n)) => stream_body = n,
             _ => {}
         }

@@ -17,6 +17,7 @@
 
 use super::buffers::TcpBuffers;
 use super::datagram::Datagrams;
+use super::deadlines::Deadlines;
 use super::exchange::{Done, Worker};
 use super::idle::Idle;
 use super::load::{ClientConfig, Pacing, Sources};
@@ -29,8 +30,6 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 mod requests;
 
@@ -74,8 +73,8 @@ pub struct SimClient {
     ended: Vec<(usize, Done)>,
     /// Requests ok and failed so far.
     tally: (u64, u64),
-    /// The workers' deadlines; an entry is stale unless it is its worker's deadline.
-    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// The workers' deadlines.
+    deadlines: Deadlines,
     /// The workers to step now (their socket was polled, or their deadline came), reused.
     due: Vec<usize>,
     /// The free workers.
@@ -146,7 +145,7 @@ impl SimClient {
             recorder: Some(recorder),
             udp,
             tally: (0, 0),
-            deadlines: BinaryHeap::new(),
+            deadlines: Deadlines::default(),
             due: Vec::new(),
             idle: Idle::default(),
         };

@@ -39,10 +39,11 @@ struct Conn {
     /// When the socket next needs a poll, as last asked.
     deadline: Option<Instant>,
     key: Option<Demux>,
-    /// In `dirty` already; in this egress's list already; in `woken` already.
+    /// In `dirty` already; in this egress's list already; in `woken` already; in `listeners`.
     dirty: bool,
     queued: bool,
     woken: bool,
+    listening: bool,
 }
 
 /// Every connection socket of a host, and what is due.
@@ -74,6 +75,7 @@ impl Conns {
             dirty: false,
             queued: false,
             woken: false,
+            listening: false,
         });
         self.touch(id);
         // A UDP socket bound before it came takes datagrams at once.
@@ -164,10 +166,14 @@ impl Conns {
         let key = match c.set.iter().next().map(|(_, s)| s) {
             Some(Socket::Udp(sock)) => udp_key(sock),
             Some(Socket::Tcp(sock)) => {
-                if sock.state() == tcp::State::Listen {
-                    self.listeners.insert(id);
-                } else {
-                    self.listeners.remove(&id);
+                let listening = sock.state() == tcp::State::Listen;
+                if listening != c.listening {
+                    c.listening = listening;
+                    if listening {
+                        self.listeners.insert(id);
+                    } else {
+                        self.listeners.remove(&id);
+                    }
                 }
                 tcp_key(sock)
             }

@@ -14,6 +14,7 @@ mod conns;
 mod cookie_frames;
 mod cookies;
 mod datagram;
+mod deadlines;
 mod exchange;
 mod filter;
 mod idle;

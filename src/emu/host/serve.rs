@@ -245,10 +245,12 @@ impl Slot {
     }
 }
 
-/// Writes the answer to `req` into `out` (head and inline body; a long body is left in
-/// `body_left`); returns whether to close after it: `tapvs server`'s own answer.
+/// Writes the answer to `req` into `out` (its head, and the body of a page other than
+/// `/bytes/N`; a `/bytes/N` body is left in `body_left`, streamed from `BODY` without a copy
+/// into `out`: the same bytes reach the socket); returns whether to close after it: `tapvs
+/// server`'s own answer.
 fn answer(req: &http::Request<'_>, name: &str, out: &mut Vec<u8>, body_left: &mut u64) -> bool {
-    let answer = crate::server::conn::answer(req, name, out);
+    let answer = crate::server::conn::answer_inlining(req, name, out, 0);
     *body_left = answer.stream_body;
     answer.close
 }

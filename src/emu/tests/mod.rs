@@ -12,6 +12,7 @@ mod attackers;
 mod clock;
 mod director;
 mod fabric;
+mod flight;
 mod impair;
 mod neigh;
 mod router;

@@ -12,6 +12,7 @@ use smoltcp::wire::{
 };
 
 mod check;
+mod poll_at;
 
 const DIRECTOR_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 0, 2]);
 const INSIDE_MAC: EthernetAddress = EthernetAddress([0x02, 0x74, 0x76, 0, 1, 2]);

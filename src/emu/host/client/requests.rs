@@ -1,16 +1,14 @@
 //! The requests of a [`SimClient`]: each step ends the requests answered or timed out (only
-//! the workers whose socket was polled or whose deadline came, from a heap of deadlines),
+//! the workers whose socket was polled or whose deadline came, from `host::deadlines`),
 //! records them, and starts what is due; a request starts on a worker's TCP connection or
 //! as a datagram from its source socket.
 
 use super::{FIRST_PORT, PORT_COUNT, SimClient};
 use crate::client::record::{ErrorKind, Outcome};
-use crate::emu::host::exchange::{Done, Worker, failed};
+use crate::emu::host::exchange::{Done, failed};
 use crate::emu::host::load::Pacing;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 impl SimClient {
     /// Runs the workers, records what finished, and starts what is due.
@@ -44,7 +42,8 @@ impl SimClient {
         let Some(udp) = &mut self.udp else { return };
         udp.receive(&mut self.stack, &mut self.workers, &mut self.ended);
         let mut due = std::mem::take(&mut self.due);
-        due_by_deadline(&mut self.deadlines, &self.workers, now, &mut due);
+        let workers = &self.workers;
+        (self.deadlines).take_due(now, |i| workers[i].deadline(), &mut due);
         due.sort_unstable();
         due.dedup();
         udp.expire(now, &due, &mut self.workers, &mut self.ended);
@@ -63,7 +62,8 @@ impl SimClient {
         // polled and whose deadline has not come cannot progress.
         let mut due = std::mem::take(&mut self.due);
         self.stack.take_woken(&mut due);
-        due_by_deadline(&mut self.deadlines, &self.workers, now, &mut due);
+        let workers = &self.workers;
+        (self.deadlines).take_due(now, |i| workers[i].deadline(), &mut due);
         due.sort_unstable();
         due.dedup();
         for &i in &due {
@@ -122,20 +122,13 @@ impl SimClient {
 
     /// Files worker `i`'s deadline, if it has one.
     fn watch(&mut self, i: usize) {
-        if let Some(t) = self.workers[i].deadline() {
-            self.deadlines.push(Reverse((t, i)));
-        }
+        self.deadlines.watch(i, self.workers[i].deadline());
     }
 
     /// The first worker deadline still standing.
     pub(super) fn first_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((t, i))) = self.deadlines.peek() {
-            if self.workers[i].deadline() == Some(t) {
-                return Some(t);
-            }
-            self.deadlines.pop();
-        }
-        None
+        let workers = &self.workers;
+        self.deadlines.first(|i| workers[i].deadline())
     }
 
     /// Records a finished request of worker `i` and sets when the worker may send again.
@@ -182,25 +175,6 @@ impl SimClient {
         match sent {
             Ok(()) => self.watch(i),
             Err(_) => self.finish(i, now, failed(ErrorKind::Other, false)),
-        }
-    }
-}
-
-/// Moves the workers whose deadline has come out of `deadlines` into `due` (stale entries,
-/// no longer their worker's deadline, are dropped).
-fn due_by_deadline(
-    deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>,
-    workers: &[Worker],
-    now: Instant,
-    due: &mut Vec<usize>,
-) {
-    while let Some(&Reverse((t, i))) = deadlines.peek() {
-        if t > now {
-            break;
-        }
-        deadlines.pop();
-        if workers[i].deadline() == Some(t) {
-            due.push(i);
         }
     }
 }
