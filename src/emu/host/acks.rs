@@ -19,12 +19,15 @@ const LINUX_MSS: usize = 1448;
 /// smoltcp's delayed ACK (Linux's is 40 ms at least; nothing measured waits on it here).
 const DELAYED_ACK: Duration = Duration::from_millis(10);
 
+/// The TSval every host sends (see [`like_linux`]).
+pub const TSVAL: u32 = 1;
+
 /// Makes a TCP socket's segments look like Linux's where a middle box sees them: timestamps on
 /// (12 bytes of options on every segment, as Linux sends by default; the value is constant, as
 /// nothing here measures RTT from it), no Nagle (the tapvs client and server set
 /// TCP_NODELAY). [`before`] and [`after_quick`] add Linux's ACKs.
 pub fn like_linux(sock: &mut tcp::Socket<'_>) {
-    sock.set_tsval_generator(Some(|| 1));
+    sock.set_tsval_generator(Some(|| TSVAL));
     sock.set_nagle_enabled(false);
 }
 

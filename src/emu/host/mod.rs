@@ -11,6 +11,8 @@ mod acks;
 mod buffers;
 mod client;
 mod conns;
+mod cookie_frames;
+mod cookies;
 mod datagram;
 mod deadlines;
 mod device;
@@ -25,6 +27,7 @@ mod serve;
 mod serve_udp;
 mod server;
 mod stack;
+mod syncookie;
 
 pub use buffers::TcpBuffers;
 pub use client::SimClient;

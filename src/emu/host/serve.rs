@@ -51,6 +51,8 @@ pub struct ServerStats {
 pub struct Slot {
     pub handle: ConnId,
     pub phase: Phase,
+    /// Its socket is in SYN-RECEIVED (a request sock of the listen queue).
+    pub half_open: bool,
     buf: Vec<u8>,
     len: usize,
     /// Request body bytes still to skip.
@@ -71,6 +73,7 @@ impl Slot {
         Self {
             handle,
             phase: Phase::Idle,
+            half_open: false,
             buf: vec![0; read_len],
             len: 0,
             skip: 0,

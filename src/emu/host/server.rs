@@ -11,6 +11,7 @@
 //! requests are read, and none is answered.
 
 use super::buffers::TcpBuffers;
+use super::cookies::{Ingress, ListenQueue};
 use super::serve::{Phase, ServerStats, Slot};
 use super::serve_udp::UdpServe;
 use super::stack::{Addresses, Counters, Stack};
@@ -91,6 +92,8 @@ pub struct SimServer {
     stats: ServerStats,
     /// Each connection socket's buffer sizes.
     buffers: TcpBuffers,
+    /// The request socks' count, and SYN cookies beyond the backlog (secret from the seed).
+    pub(super) queue: ListenQueue,
 }
 
 impl SimServer {
@@ -120,6 +123,7 @@ impl SimServer {
             };
             UdpServe::new(&mut stack.sockets, &binds)
         });
+        let queue = ListenQueue::new(config.seed ^ 0x5c00_c1e5, config.addr, buffers.rx);
         let addrs = Addrs {
             own: config.addr.address(),
             vips: config.vips,
@@ -138,6 +142,7 @@ impl SimServer {
             udp,
             stats: ServerStats::default(),
             buffers,
+            queue,
         };
         server.top_up();
         server
@@ -163,7 +168,9 @@ impl SimServer {
             for i in 0..self.slots.len() {
                 let slot = &mut self.slots[i];
                 let was = slot.phase;
-                slot.kill(self.stack.tcp(slot.handle));
+                let sock = self.stack.tcp(slot.handle);
+                slot.kill(sock);
+                self.queue.tally(&mut slot.half_open, sock.state());
                 self.moved(i, was);
             }
             if let Some(udp) = &mut self.udp {
@@ -189,6 +196,7 @@ impl SimServer {
         self.listening += usize::from(now == Phase::Listening);
         if was == Phase::Idle {
             self.idle.remove(&i);
+            self.queue.forget(i);
         }
         if now == Phase::Idle {
             self.idle.insert(i);
@@ -207,6 +215,7 @@ impl SimServer {
             let was = slot.phase;
             let sock = self.stack.tcp(slot.handle);
             slot.step(sock, &self.name, hanging, &mut self.stats);
+            self.queue.tally(&mut slot.half_open, sock.state());
             self.moved(i, was);
         }
         self.woken = woken;
@@ -265,7 +274,12 @@ impl SimServer {
 
 impl Node for SimServer {
     fn handle_frame(&mut self, now: Instant, _port: usize, frame: &mut [u8]) -> Option<usize> {
-        self.stack.input(now, frame, &self.addrs);
+        let up = self.state != ServerState::Killed && self.udp.is_none();
+        match (self.queue).ingress(now, frame, (self.port, up), &mut self.stack, &self.addrs) {
+            Ingress::Pass => self.stack.input(now, frame, &self.addrs),
+            Ingress::Answered => return None,
+            Ingress::Opened => {}
+        }
         self.step_and_send(now);
         None
     }
@@ -276,7 +290,8 @@ impl Node for SimServer {
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
-        self.stack.transmit(buf).map(|len| (0, len))
+        let len = self.queue.transmit(&mut self.stack, buf)?;
+        Some((0, len))
     }
 
     fn next_frame_len(&self) -> Option<usize> {
@@ -284,6 +299,6 @@ impl Node for SimServer {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.stack.poll_at()
+        self.queue.poll_at(&mut self.stack)
     }
 }

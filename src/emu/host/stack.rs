@@ -30,10 +30,10 @@ pub struct Stack {
     pub iface: Interface,
     /// Every socket but those of [`Stack::add_tcp`] and [`Stack::add_udp`].
     pub sockets: SocketSet<'static>,
-    conns: Conns,
+    pub conns: Conns,
     /// An ARP request left since the last ARP in: sockets may wait for that neighbour.
     arp_pending: bool,
-    tx: TxQueue,
+    pub tx: TxQueue,
     neigh: Neighbours,
     own: Ipv4Address,
     /// The last time the stack was given.

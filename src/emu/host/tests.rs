@@ -1,6 +1,7 @@
 //! A client and a server (and a bystander) on a hub, in virtual time.
 
 mod conns;
+mod cookies;
 mod garp;
 mod head;
 mod kill;

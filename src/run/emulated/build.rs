@@ -74,13 +74,6 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
     if s.checker() == crate::scenario::Checker::Ldirectord {
         return Some("ldirectord is a real daemon (`health.checker = \"ldirectord\"`)".into());
     }
-    if s.loads.iter().any(|l| l.mode == LoadMode::SynFlood) {
-        // Linux answers a flood with SYN cookies and keeps no state; a smoltcp server keeps a
-        // socket per half-open connection, and a flood's tens of thousands swamp it.
-        return Some(
-            "a SYN flood needs the real servers' SYN cookies, which are not modelled".into(),
-        );
-    }
     if let Some(rs) = s.real_servers.iter().find(|r| !r.command.is_empty()) {
         return Some(format!("real server `{}` runs a command", rs.name));
     }
@@ -239,23 +232,23 @@ fn client_addresses(scenario: &Scenario) -> anyhow::Result<Vec<(std::net::Ipv4Ad
 }
 
 /// The router of the lab (`rt`): 198.18.0.1 on the LAN, 198.18.3.1 towards the clients; each
-/// load's addresses (a flood's sources too) routed via that load's host.
+/// load's addresses routed via that load's host, a flood's spoofed sources nowhere.
 fn router(scenario: &Scenario, seed: u64) -> anyhow::Result<Router> {
     let mut routes = Vec::new();
     let addresses = client_addresses(scenario)?;
     for (k, load) in scenario.loads.iter().enumerate() {
-        let via = client_host(k);
         if load.mode == LoadMode::SynFlood {
-            let (net, len) = (
-                crate::client::flood::FLOOD_NET,
-                crate::client::flood::FLOOD_PREFIX,
-            );
-            routes.push(Route::prefix(net, len, via));
-        } else {
-            let (first, count) = addresses[k];
-            let last = Ipv4Address::from(u32::from(first) + count - 1);
-            routes.push(Route { first, last, via });
+            // The lab's blackhole route (`run::flood::drop_replies_to_flood`): no route, so
+            // the servers' SYN-ACKs to the spoofed sources are dropped here, counted.
+            continue;
         }
+        let (first, count) = addresses[k];
+        let last = Ipv4Address::from(u32::from(first) + count - 1);
+        routes.push(Route {
+            first,
+            last,
+            via: client_host(k),
+        });
     }
     let port = |addr: Ipv4Address, n: usize| RouterPort {
         mac: mac(ROUTER, n),
