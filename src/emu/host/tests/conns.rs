@@ -2,37 +2,19 @@
 //! of its 4-tuple, a SYN the first listener, and a host is told only of the sockets that
 //! were given a frame, came due or sent.
 
+use super::peer::Bare;
 use super::{CLIENT, SERVER, server};
 use crate::emu::Node;
-use crate::emu::host::stack::{Addresses, Stack};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, IpEndpoint, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{IpEndpoint, Ipv4Address};
 
 /// A host whose connection sockets the test drives by hand.
-struct Host {
-    stack: Stack,
-    own: Own,
-}
+type Host = Bare;
 
-struct Own(Ipv4Address);
-impl Addresses for Own {
-    fn accepts(&self, dst: Ipv4Address) -> bool {
-        dst == self.0
-    }
-    fn answers_arp(&self, target: Ipv4Address) -> bool {
-        target == self.0
-    }
-}
-
-impl Host {
-    fn new(own: Ipv4Address, mac: u8) -> Self {
-        let mac = EthernetAddress([2, 0, 0, 0, 0, mac]);
-        let stack = Stack::new(mac, Ipv4Cidr::new(own, 24), None, u64::from(mac.0[5]));
-        Self {
-            stack,
-            own: Own(own),
-        }
+impl Bare {
+    fn with_seed_of_mac(own: Ipv4Address, mac: u8) -> Self {
+        Bare::new(own, mac, u64::from(mac))
     }
 
     fn add(&mut self) -> usize {
@@ -48,22 +30,6 @@ impl Host {
     }
 }
 
-impl Node for Host {
-    fn handle_frame(&mut self, now: Instant, _: usize, frame: &mut [u8]) -> Option<usize> {
-        self.stack.input(now, frame, &self.own);
-        None
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        self.stack.poll(now);
-    }
-    fn poll_transmit(&mut self, _: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
-        self.stack.transmit(buf).map(|len| (0, len))
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        self.stack.poll_at()
-    }
-}
-
 fn run(nodes: Vec<&mut dyn Node>, from_ms: i64, ms: i64) {
     let mut hub = super::net::Hub::new(nodes);
     hub.now = Instant::from_millis(from_ms);
@@ -74,7 +40,7 @@ const GET: &[u8] = b"GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n";
 
 #[test]
 fn an_answer_wakes_only_its_own_connection() {
-    let (mut client, mut server) = (Host::new(CLIENT, 1), server(true));
+    let (mut client, mut server) = (Host::with_seed_of_mac(CLIENT, 1), server(true));
     let ids: Vec<usize> = (0..3).map(|_| client.add()).collect();
     for (k, &id) in ids.iter().enumerate() {
         let (cx, sock) = client.stack.tcp_cx(id);
@@ -111,7 +77,10 @@ fn an_answer_wakes_only_its_own_connection() {
 
 #[test]
 fn a_syn_goes_to_the_first_listener_and_the_rest_to_their_socket() {
-    let (mut client, mut listener) = (Host::new(CLIENT, 1), Host::new(SERVER, 11));
+    let (mut client, mut listener) = (
+        Host::with_seed_of_mac(CLIENT, 1),
+        Host::with_seed_of_mac(SERVER, 11),
+    );
     let (l0, l1) = (listener.add(), listener.add());
     for id in [l0, l1] {
         listener.stack.tcp(id).listen(80).expect("listens");
