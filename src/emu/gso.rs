@@ -14,6 +14,7 @@
 
 use crate::wire::MAX_FRAME_LEN;
 use crate::wire::checksum::{Delta, sum};
+use crate::wire::fields::{be16, be32};
 use smoltcp::wire::{EthernetFrame, IpAddress, IpProtocol, Ipv4Packet, TcpPacket};
 
 /// Where the IPv4 header starts in a frame (untagged Ethernet).
@@ -140,13 +141,13 @@ pub fn coalesce(last: &mut Vec<u8>, next: &[u8]) -> bool {
         && last[at + 8..flags] == next[at + 8..flags]
         && last[at + 14..at + 16] == next[at + 14..at + 16]
         && last[at + 18..at + hlen] == next[at + 18..at + hlen]
-        && u32_at(next, at + 4) == u32_at(last, at + 4).wrapping_add(l_data as u32);
+        && be32(next, at + 4) == be32(last, at + 4).wrapping_add(l_data as u32);
     if !continues {
         return false;
     }
     // The next segment's data summed from its own checksum: take its pseudo-header and
     // header out of the whole (the checksum field counted in the header is put back).
-    let next_check = u16_at(next, at + 16);
+    let next_check = be16(next, at + 16);
     let pseudo_next = Delta::default()
         .word(0, sum(&next[IP_AT + 12..IP_AT + 20]))
         .word(0, u16::from(u8::from(IpProtocol::Tcp)))
@@ -161,32 +162,24 @@ pub fn coalesce(last: &mut Vec<u8>, next: &[u8]) -> bool {
         data_next = data_next.swap_bytes();
     }
     let (old_len, new_len) = ((hlen + l_data) as u16, (hlen + l_data + n_data) as u16);
-    let old_flags = u16_at(last, at + 12);
+    let old_flags = be16(last, at + 12);
     let new_flags = u16::from_be_bytes([last[at + 12], next[flags]]);
     let check = Delta::default()
         .word(old_len, new_len)
         .word(old_flags, new_flags)
         .word(0, data_next)
-        .apply(u16_at(last, at + 16));
+        .apply(be16(last, at + 16));
     last[flags] = next[flags];
     last[at + 16..at + 18].copy_from_slice(&check.to_be_bytes());
-    let old_total = u16_at(last, IP_AT + 2);
+    let old_total = be16(last, IP_AT + 2);
     let new_total = old_total + n_data as u16;
     last[IP_AT + 2..IP_AT + 4].copy_from_slice(&new_total.to_be_bytes());
     let ip_check = Delta::default()
         .word(old_total, new_total)
-        .apply(u16_at(last, IP_AT + 10));
+        .apply(be16(last, IP_AT + 10));
     last[IP_AT + 10..IP_AT + 12].copy_from_slice(&ip_check.to_be_bytes());
     last.extend_from_slice(&next[at + hlen..]);
     true
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@
 //! message once (it never panics), after which [`Entries`] yields every entry infallibly.
 
 use super::entry::{SyncEntry, SyncForwarding, conn_flags};
+use crate::wire::fields::{be16, be32};
 use core::net::Ipv4Addr;
 
 /// The multicast group of IPVS connection sync.
@@ -441,14 +442,6 @@ fn encode_entry(e: &SyncEntry, out: &mut [u8]) {
 /// An entry's length rounded up to 4 bytes.
 fn padded(len: usize) -> usize {
     (len + 3) & !3
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 #[cfg(test)]

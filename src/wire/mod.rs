@@ -13,6 +13,7 @@ pub const MAX_FRAME_LEN: usize = 1514;
 
 pub mod build;
 pub mod checksum;
+pub mod fields;
 pub mod icmp_error;
 pub mod sync_frame;
 pub mod vrrp;

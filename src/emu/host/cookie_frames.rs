@@ -8,6 +8,7 @@ use super::device::TxQueue;
 use super::stack::Addresses;
 use super::syncookie::{self, CookieSyn};
 use crate::wire::checksum::update_word;
+use crate::wire::fields::{be16, be32};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, HardwareAddress, IpProtocol,
@@ -48,10 +49,10 @@ pub fn find(
 
 /// Adds `by` to the 32-bit field at `field` of the TCP segment `tcp`, checksum updated.
 pub fn shift(tcp: &mut [u8], field: usize, by: u32) {
-    let old = u32::from_be_bytes([tcp[field], tcp[field + 1], tcp[field + 2], tcp[field + 3]]);
+    let old = be32(tcp, field);
     let new = old.wrapping_add(by);
     tcp[field..field + 4].copy_from_slice(&new.to_be_bytes());
-    let mut check = u16::from_be_bytes([tcp[16], tcp[17]]);
+    let mut check = be16(tcp, 16);
     check = update_word(check, (old >> 16) as u16, (new >> 16) as u16);
     check = update_word(check, old as u16, new as u16);
     tcp[16..18].copy_from_slice(&check.to_be_bytes());
