@@ -179,6 +179,25 @@ impl Fabric {
         }
     }
 
+    /// Cut-through: a frame that will reach `switch`'s `port` at `at`, for a destination the
+    /// switch knows on another port whose cable is plain, is switched now (learning its source
+    /// now rather than at `at`) and goes straight on: where and when it reaches the node.
+    /// `None`: it must land at the switch (flooded, filtered, or out over an impaired cable).
+    pub fn cut_through(
+        &mut self,
+        switch: usize,
+        port: usize,
+        at: Instant,
+        frame: &[u8],
+    ) -> Option<(Instant, Hop)> {
+        let (cables, ports) = (&self.cables, &self.switch_ports[switch]);
+        let out = self.switches[switch]
+            .forward_one(port, frame, |out| cables[ports[out]].down.is_plain())?;
+        let cable = &mut self.cables[self.switch_ports[switch][out]];
+        let (node, port) = cable.near;
+        Some((cable.down.pass(at), Hop::Node { node, port }))
+    }
+
     /// A frame arrives at a switch port: where the switch sends it (`None`: malformed).
     pub fn switch(&mut self, switch: usize, port: usize, frame: &[u8]) -> Option<Forward> {
         self.switches[switch].forward(port, frame)

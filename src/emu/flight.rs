@@ -1,6 +1,7 @@
 //! The frames in flight of the event loop, earliest landing first and, at one instant, the
-//! frame sent first. Most cables have a fixed latency (20 µs, a director's 50 µs), and frames
-//! are sent in time order, so the frames that were sent with one same delay land in the order
+//! frame sent first. Most cables have a fixed latency (20 µs, a director's 50 µs; a frame
+//! switched as it is sent takes the sum of its two cables'), and frames are sent in time
+//! order, so the frames that were sent with one same delay land in the order
 //! they were sent: each such delay gets a FIFO lane, and the next frame is the earliest of a
 //! few lane heads instead of a heap pop (O(log n) moves of the whole entry, which a burst of
 //! hundreds of frames in flight makes dear). Frames of other delays (jitter, a rate limit)
@@ -15,7 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 /// FIFO lanes: enough for a lab's distinct fixed delays in flight at once.
-const LANES: usize = 4;
+const LANES: usize = 8;
 
 /// A frame in flight: it lands at `hop` at `at`; `seq` is its place in the sending order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

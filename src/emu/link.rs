@@ -139,6 +139,19 @@ impl Direction {
         Ok(())
     }
 
+    /// Whether every frame just takes the latency: no loss, no jitter, no rate limit (then the
+    /// arrival depends on the departure alone, whatever the order frames are handed in).
+    pub fn is_plain(&self) -> bool {
+        self.imp.loss == 0.0 && self.imp.jitter == Duration::ZERO && self.imp.rate.is_none()
+    }
+
+    /// A frame leaves a plain direction ([`Direction::is_plain`]) at `departure`, which may lie
+    /// ahead of frames already handed in: when it arrives.
+    pub fn pass(&mut self, departure: Instant) -> Instant {
+        self.stats.sent += 1;
+        departure + self.imp.latency
+    }
+
     /// A frame of `len` bytes is sent at `now` (never before the previous call's `now`): when
     /// it arrives at the far end, or why it never does.
     pub fn admit(&mut self, now: Instant, len: usize) -> Result<Instant, Dropped> {

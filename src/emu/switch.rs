@@ -20,10 +20,10 @@ pub enum Forward {
     Filter,
 }
 
-/// One switch's forwarding database and counters.
+/// One switch's forwarding database (MACs as 48-bit integers) and counters.
 #[derive(Debug, Default)]
 pub struct Switch {
-    fdb: FlowMap<EthernetAddress, usize>,
+    fdb: FlowMap<u64, usize>,
     pub stats: SwitchStats,
 }
 
@@ -41,21 +41,14 @@ impl Switch {
     /// Learns the frame's source on `from` and says where the frame goes; `None`: malformed
     /// (shorter than an Ethernet header), dropped and counted.
     pub fn forward(&mut self, from: usize, frame: &[u8]) -> Option<Forward> {
-        if frame.len() < ETHERNET_HEADER {
+        let Some((dst, src)) = macs(frame) else {
             self.stats.malformed += 1;
             return None;
-        }
-        let dst = EthernetAddress::from_bytes(&frame[0..6]);
-        let src = EthernetAddress::from_bytes(&frame[6..12]);
-        if src.is_unicast() {
-            // A known MAC costs a lookup; only a new one (or one that moved) writes.
-            if self.fdb.get(&src) != Some(&from) {
-                self.fdb.insert(src, from);
-            }
-        }
+        };
+        self.learn(src, from);
         let verdict = match self.fdb.get(&dst) {
-            Some(&port) if dst.is_unicast() && port == from => Forward::Filter,
-            Some(&port) if dst.is_unicast() => Forward::One(port),
+            Some(&port) if is_unicast(dst) && port == from => Forward::Filter,
+            Some(&port) if is_unicast(dst) => Forward::One(port),
             _ => Forward::Flood,
         };
         match verdict {
@@ -66,8 +59,54 @@ impl Switch {
         Some(verdict)
     }
 
+    /// What [`Switch::forward`] does for a frame it would send out of exactly one port (a known
+    /// unicast destination on another port) that `take` accepts: learns, counts, and returns
+    /// that port. Any other frame: `None`, and nothing learnt or counted.
+    pub fn forward_one(
+        &mut self,
+        from: usize,
+        frame: &[u8],
+        take: impl FnOnce(usize) -> bool,
+    ) -> Option<usize> {
+        let (dst, src) = macs(frame)?;
+        if !is_unicast(dst) || dst == src {
+            return None;
+        }
+        let port = self.fdb.get(&dst).copied().filter(|&p| p != from)?;
+        if !take(port) {
+            return None;
+        }
+        self.learn(src, from);
+        self.stats.forwarded += 1;
+        Some(port)
+    }
+
+    /// A unicast source seen on `from`: a known MAC costs a lookup; only a new one (or one
+    /// that moved) writes.
+    fn learn(&mut self, src: u64, from: usize) {
+        if is_unicast(src) && self.fdb.get(&src) != Some(&from) {
+            self.fdb.insert(src, from);
+        }
+    }
+
     /// The port a MAC was last seen on.
     pub fn port_of(&self, mac: EthernetAddress) -> Option<usize> {
-        self.fdb.get(&mac).copied()
+        self.fdb.get(&key(&mac.0)).copied()
     }
+}
+
+/// A frame's destination and source MACs as integers, if it has an Ethernet header.
+fn macs(frame: &[u8]) -> Option<(u64, u64)> {
+    let header: &[u8; 12] = frame.get(..12)?.try_into().ok()?;
+    (frame.len() >= ETHERNET_HEADER).then(|| (key(&header[..6]), key(&header[6..])))
+}
+
+/// A MAC's six bytes as one integer, first byte lowest.
+fn key(mac: &[u8]) -> u64 {
+    mac.iter().rev().fold(0, |k, &b| (k << 8) | u64::from(b))
+}
+
+/// Not a group address: the first byte's lowest bit clear.
+fn is_unicast(mac: u64) -> bool {
+    mac & 1 == 0
 }

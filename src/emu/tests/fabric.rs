@@ -1,10 +1,11 @@
-//! Latency to the microsecond, learning and flooding, two switches, a point-to-point cable,
-//! and bad frames dropped and counted.
+//! Latency to the microsecond, learning and flooding, cut-through for known destinations, two
+//! switches, a point-to-point cable, and bad frames dropped and counted.
 
 use super::{Host, dus, frame, mac, us};
-use crate::emu::link::Impairments;
+use crate::emu::link::{Impairments, Rate};
 use crate::emu::sim::Sim;
 use crate::wire::EthernetAddress;
+use smoltcp::time::Instant;
 
 fn latency(micros: u64) -> Impairments {
     Impairments {
@@ -47,6 +48,45 @@ fn a_frame_arrives_at_send_plus_both_cables_latency_and_learning_stops_the_flood
     assert_eq!(br0.port_of(mac(1)), Some(0));
     assert_eq!(br0.port_of(mac(2)), Some(1));
     assert_eq!((br0.stats.flooded, br0.stats.forwarded), (1, 1));
+}
+
+/// B's echo to A (known by then) with A's cable plain or rate-limited: the steps the echo
+/// costs, and when A gets it.
+fn echo_steps(a_cable: Impairments) -> (u64, Instant) {
+    let mut sim = Sim::new(1);
+    let br0 = sim.add_switch();
+    let a = sim.add_node(Host::new(1));
+    let b = sim.add_node(Host::echo(2));
+    sim.attach(a, 0, br0, a_cable).unwrap();
+    sim.attach(b, 0, br0, latency(50)).unwrap();
+    sim.node_mut(a)
+        .send_at(us(1_000), 0, frame(mac(2), mac(1), 7, 60));
+    // B has the frame (and has sent its echo) at 1,000 + 30 + 50 µs.
+    sim.run_until(us(1_080)).unwrap();
+    assert_eq!(sim.node(b).seen.len(), 1);
+    let before = sim.counters.steps;
+    sim.run_until(us(10_000)).unwrap();
+    let got = &sim.node(a).seen;
+    assert_eq!(got.len(), 1);
+    assert_eq!(sim.fabric.switches[br0].stats.forwarded, 1);
+    (sim.counters.steps - before, got[0].at)
+}
+
+#[test]
+fn a_known_destination_over_plain_cables_skips_the_switch_landing_not_the_latency() {
+    // Plain: switched when sent, one landing (at A), at 50 + 30 µs as through the switch.
+    assert_eq!(echo_steps(latency(30)), (1, us(1_160)));
+    // A rate limit on A's cable: the frame lands at the switch first (its queue is kept in
+    // time order), and arrives at the same instant (a 1 Tbit/s bucket costs no time here).
+    let limited = Impairments {
+        rate: Some(Rate {
+            bits_per_s: 1_000_000_000_000,
+            burst_bytes: 1_000_000,
+            queue_bytes: 1_000_000,
+        }),
+        ..latency(30)
+    };
+    assert_eq!(echo_steps(limited), (2, us(1_160)));
 }
 
 #[test]
