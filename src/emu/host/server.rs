@@ -17,6 +17,7 @@ use super::serve_udp::UdpServe;
 use super::stack::{Addresses, Counters, Stack};
 use crate::client::Protocol;
 use crate::emu::Node;
+use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, IpListenEndpoint, Ipv4Address, Ipv4Cidr};
 use std::collections::BTreeSet;
@@ -212,6 +213,12 @@ impl SimServer {
         woken.sort_unstable();
         for &i in &woken {
             let slot = &mut self.slots[i];
+            let sock = self.stack.conns.get::<tcp::Socket>(slot.handle);
+            if slot.at_rest(sock) {
+                // Untouched: polling it again now would send nothing.
+                self.queue.tally(&mut slot.half_open, sock.state());
+                continue;
+            }
             let was = slot.phase;
             let sock = self.stack.tcp(slot.handle);
             slot.step(sock, &self.name, hanging, &mut self.stats);
