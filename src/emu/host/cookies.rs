@@ -22,6 +22,7 @@
 //! scenario runs that long), the accept queue never fills (`tapvs server` accepts at once),
 //! ECN is not carried, and the frames here bypass the host's frame counters.
 
+use super::bare_frame::write_bare;
 use super::conns::{ConnId, Key};
 use super::cookie_frames::{
     Found, cookie_syn_ack, find, retract, shift, shift_acks, syn_of, write,
@@ -202,7 +203,7 @@ impl ListenQueue {
             return self.stats.unsent += 1;
         };
         let mut buf = [0; FRAME];
-        let len = write(&mut buf, (eth.dst_addr(), next_hop), key.0, key.2, &reply);
+        let len = write_bare(&mut buf, (eth.dst_addr(), next_hop), key.0, key.2, &reply);
         self.out.push_back((buf, len));
         self.stats.sent += 1;
     }
