@@ -165,7 +165,9 @@ impl ListenQueue {
         let (syn, ack, rst) = (tcp.syn(), tcp.ack(), tcp.rst());
         let ours = listening && key.1 == port && stack.conns.demux(key, false).is_none();
         if syn && !ack && !rst {
-            if let Some((_, id)) = self.shifts.remove(&key) {
+            if !self.shifts.is_empty()
+                && let Some((_, id)) = self.shifts.remove(&key)
+            {
                 // A new connection on the tuple.
                 self.by_conn.remove(&id);
             }
@@ -288,12 +290,8 @@ impl ListenQueue {
         Some(len)
     }
 
-    /// When the host is next due: now while cookie SYN-ACKs wait to leave.
-    pub fn poll_at(&mut self, stack: &mut Stack) -> Option<Instant> {
-        if self.out.is_empty() {
-            stack.poll_at()
-        } else {
-            Some(stack.now)
-        }
+    /// Cookie SYN-ACKs wait to leave: the host is due now.
+    pub fn sending(&self) -> bool {
+        !self.out.is_empty()
     }
 }
