@@ -90,6 +90,12 @@ impl Conns {
         c.set.get_mut::<T>(c.handle)
     }
 
+    /// Socket `id`, to look at only (not polled for it).
+    pub fn get<T: AnySocket<'static>>(&self, id: ConnId) -> &T {
+        let c = &self.conns[id];
+        c.set.get::<T>(c.handle)
+    }
+
     fn touch(&mut self, id: ConnId) {
         let c = &mut self.conns[id];
         if !c.dirty {

@@ -22,6 +22,7 @@
 //! scenario runs that long), the accept queue never fills (`tapvs server` accepts at once),
 //! ECN is not carried, and the frames here bypass the host's frame counters.
 
+use super::bare_frame::write_bare;
 use super::conns::{ConnId, Key};
 use super::cookie_frames::{
     Found, cookie_syn_ack, find, retract, shift, shift_acks, syn_of, write,
@@ -164,7 +165,9 @@ impl ListenQueue {
         let (syn, ack, rst) = (tcp.syn(), tcp.ack(), tcp.rst());
         let ours = listening && key.1 == port && stack.conns.demux(key, false).is_none();
         if syn && !ack && !rst {
-            if let Some((_, id)) = self.shifts.remove(&key) {
+            if !self.shifts.is_empty()
+                && let Some((_, id)) = self.shifts.remove(&key)
+            {
                 // A new connection on the tuple.
                 self.by_conn.remove(&id);
             }
@@ -202,7 +205,7 @@ impl ListenQueue {
             return self.stats.unsent += 1;
         };
         let mut buf = [0; FRAME];
-        let len = write(&mut buf, (eth.dst_addr(), next_hop), key.0, key.2, &reply);
+        let len = write_bare(&mut buf, (eth.dst_addr(), next_hop), key.0, key.2, &reply);
         self.out.push_back((buf, len));
         self.stats.sent += 1;
     }
@@ -287,12 +290,8 @@ impl ListenQueue {
         Some(len)
     }
 
-    /// When the host is next due: now while cookie SYN-ACKs wait to leave.
-    pub fn poll_at(&mut self, stack: &mut Stack) -> Option<Instant> {
-        if self.out.is_empty() {
-            stack.poll_at()
-        } else {
-            Some(stack.now)
-        }
+    /// Cookie SYN-ACKs wait to leave: the host is due now.
+    pub fn sending(&self) -> bool {
+        !self.out.is_empty()
     }
 }

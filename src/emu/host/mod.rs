@@ -8,6 +8,7 @@
 //! connection's request, and `response` reading its answer.
 
 mod acks;
+mod bare_frame;
 mod buffers;
 mod client;
 mod conns;

@@ -121,6 +121,29 @@ impl Slot {
         }
     }
 
+    /// Whether [`Slot::step`] would leave the slot and `sock` as they are (nothing to accept,
+    /// read, write or close): a request sock waiting for the handshake's ACK, a listener
+    /// still listening, a closing socket still open. Then its socket need not be touched.
+    pub fn at_rest(&self, sock: &tcp::Socket<'_>) -> bool {
+        match self.phase {
+            Phase::Idle => true,
+            Phase::Listening => sock.state() == tcp::State::Listen,
+            // `serve` flushes nothing, reads nothing (no data before the handshake ends:
+            // `recv_slice` fails), parses an empty head and stops.
+            Phase::Open => {
+                sock.state() == tcp::State::SynReceived
+                    && sock.recv_queue() == 0
+                    && self.len == 0
+                    && self.skip == 0
+                    && self.out.is_empty()
+                    && self.body_left == 0
+                    && !self.close_after
+            }
+            Phase::Closing => sock.is_open(),
+            Phase::Orphan => sock.recv_queue() == 0 && sock.is_open(),
+        }
+    }
+
     /// The process died: the kernel closes the socket as `tcp_close` does. A listener and a
     /// handshake in progress go away (the peer's next segment gets an RST); a connection
     /// with unread data is reset; any other sends what was written, then its FIN.

@@ -17,6 +17,7 @@ use super::serve_udp::UdpServe;
 use super::stack::{Addresses, Counters, Stack};
 use crate::client::Protocol;
 use crate::emu::Node;
+use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, IpListenEndpoint, Ipv4Address, Ipv4Cidr};
 use std::collections::BTreeSet;
@@ -94,6 +95,9 @@ pub struct SimServer {
     buffers: TcpBuffers,
     /// The request socks' count, and SYN cookies beyond the backlog (secret from the seed).
     pub(super) queue: ListenQueue,
+    /// The stack's next deadline as last asked, while nothing has changed the stack since
+    /// (a SYN answered with a cookie leaves it alone).
+    stack_due: Option<Option<Instant>>,
 }
 
 impl SimServer {
@@ -143,6 +147,7 @@ impl SimServer {
             stats: ServerStats::default(),
             buffers,
             queue,
+            stack_due: None,
         };
         server.top_up();
         server
@@ -163,6 +168,7 @@ impl SimServer {
 
     /// Kills (SIGKILL), hangs (SIGSTOP-like deadlock) or restores the server process at `now`.
     pub fn set_state(&mut self, now: Instant, state: ServerState) {
+        self.stack_due = None;
         let was = std::mem::replace(&mut self.state, state);
         if state == ServerState::Killed && was != ServerState::Killed {
             for i in 0..self.slots.len() {
@@ -212,6 +218,12 @@ impl SimServer {
         woken.sort_unstable();
         for &i in &woken {
             let slot = &mut self.slots[i];
+            let sock = self.stack.conns.get::<tcp::Socket>(slot.handle);
+            if slot.at_rest(sock) {
+                // Untouched: polling it again now would send nothing.
+                self.queue.tally(&mut slot.half_open, sock.state());
+                continue;
+            }
             let was = slot.phase;
             let sock = self.stack.tcp(slot.handle);
             slot.step(sock, &self.name, hanging, &mut self.stats);
@@ -275,9 +287,14 @@ impl SimServer {
 impl Node for SimServer {
     fn handle_frame(&mut self, now: Instant, _port: usize, frame: &mut [u8]) -> Option<usize> {
         let up = self.state != ServerState::Killed && self.udp.is_none();
+        let due = self.stack_due.take();
         match (self.queue).ingress(now, frame, (self.port, up), &mut self.stack, &self.addrs) {
             Ingress::Pass => self.stack.input(now, frame, &self.addrs),
-            Ingress::Answered => return None,
+            Ingress::Answered => {
+                // Neither the stack nor its deadline changed.
+                self.stack_due = due;
+                return None;
+            }
             Ingress::Opened => {}
         }
         self.step_and_send(now);
@@ -285,11 +302,16 @@ impl Node for SimServer {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.stack_due = None;
         self.stack.poll(now);
         self.step_and_send(now);
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
+        if !self.queue.sending() && self.stack.next_len().is_some() {
+            // A frame leaves the stack's queue.
+            self.stack_due = None;
+        }
         let len = self.queue.transmit(&mut self.stack, buf)?;
         Some((0, len))
     }
@@ -299,6 +321,10 @@ impl Node for SimServer {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.queue.poll_at(&mut self.stack)
+        if self.queue.sending() {
+            // Cookie SYN-ACKs wait to leave.
+            return Some(self.stack.now);
+        }
+        *(self.stack_due).get_or_insert_with(|| self.stack.poll_at())
     }
 }

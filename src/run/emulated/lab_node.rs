@@ -14,6 +14,35 @@ use crate::lab::LinkStats;
 use crate::node::Director;
 use smoltcp::time::Instant;
 
+/// `$body` with `$n` bound to the host's node, statically dispatched (the calls after every
+/// event stay direct, not through `dyn Node`); `$down` for a killed director's machine.
+macro_rules! on_node {
+    ($host:expr, $n:ident => $body:expr, $down:expr) => {
+        match $host {
+            Host::Director(d) => {
+                let $n: &mut Director = d;
+                $body
+            }
+            Host::Server($n) => $body,
+            Host::Client($n) => $body,
+            Host::Probe($n) => $body,
+            Host::Router(r) => {
+                let $n: &mut Router = r;
+                $body
+            }
+            Host::Flooder(f) => {
+                let $n: &mut Flooder = f;
+                $body
+            }
+            Host::Spoofer(s) => {
+                let $n: &mut Spoofer = s;
+                $body
+            }
+            Host::Down => $down,
+        }
+    };
+}
+
 /// What runs on the host. (Sizes differ, but a lab has a handful of hosts: no boxing for them.)
 #[allow(clippy::large_enum_variant)]
 pub enum Host {
@@ -84,10 +113,6 @@ impl LabNode {
         }
     }
 
-    fn node(&mut self) -> Option<&mut dyn Node> {
-        Self::inner(&mut self.host)
-    }
-
     fn inner(host: &mut Host) -> Option<&mut dyn Node> {
         match host {
             Host::Director(d) => Some(&mut **d),
@@ -133,7 +158,7 @@ impl Node for LabNode {
             wire.deliver(now, Self::inner(&mut self.host)?);
             return None;
         }
-        let out = self.node()?.handle_frame(now, port, frame)?;
+        let out = on_node!(&mut self.host, n => Node::handle_frame(n, now, port, frame), None)?;
         if self.partitioned && is_vrrp(frame) {
             return None;
         }
@@ -146,13 +171,14 @@ impl Node for LabNode {
         if self.frozen || self.stopping {
             return;
         }
+        let Some(wire) = &mut self.wire else {
+            return on_node!(&mut self.host, n => Node::handle_timeout(n, now), ());
+        };
         let Some(node) = Self::inner(&mut self.host) else {
             return;
         };
         node.handle_timeout(now);
-        if let Some(wire) = &mut self.wire {
-            wire.deliver(now, node);
-        }
+        wire.deliver(now, node);
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {
@@ -162,7 +188,7 @@ impl Node for LabNode {
         }
         let Some(wire) = &mut self.wire else {
             while let Some((port, len)) =
-                Self::inner(&mut self.host).and_then(|n| n.poll_transmit(now, buf))
+                on_node!(&mut self.host, n => Node::poll_transmit(n, now, buf), None)
             {
                 // A pulled cable or the filter: the frame is sent and lost.
                 if self.cut || (self.partitioned && is_vrrp(&buf[..len])) {
@@ -211,11 +237,13 @@ impl Node for LabNode {
         if self.frozen || self.stopping {
             return None;
         }
-        let now = self.now;
-        let wire = self.wire.as_ref().and_then(|w| w.poll_at(now));
-        [self.node().and_then(|n| n.poll_timeout()), wire]
-            .into_iter()
-            .flatten()
-            .min()
+        let host = on_node!(&mut self.host, n => Node::poll_timeout(n), None);
+        let Some(wire) = &self.wire else {
+            return host;
+        };
+        match (host, wire.poll_at(self.now)) {
+            (Some(h), Some(w)) => Some(h.min(w)),
+            (h, w) => h.or(w),
+        }
     }
 }

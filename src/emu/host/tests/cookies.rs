@@ -234,3 +234,34 @@ fn a_cookie_connection_closes_in_the_cookie_space() {
         "the last ACK"
     );
 }
+
+/// The server's deadline is kept across SYNs answered with cookies (they leave its stack
+/// alone), and the request sock still retransmits its SYN-ACK at it, unstepped (it waits for
+/// the handshake's ACK): after it, the deadline is the next retransmission.
+#[test]
+fn cookie_answers_keep_the_request_socks_retransmission_due() {
+    let mut server = full_server();
+    let first = server
+        .poll_timeout()
+        .expect("the request sock's SYN-ACK retransmission");
+    assert_eq!(first, Instant::from_millis(1001), "1 s after its SYN");
+    for port in 3000..3010 {
+        let sent = exchange(&mut server, 2, &mut segment(REAL, port, 500, None, &[]));
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(server.poll_timeout(), Some(first));
+    }
+    server.handle_timeout(first);
+    let mut buf = [0; 1514];
+    let mut frames = 0;
+    while server.poll_transmit(first, &mut buf).is_some() {
+        frames += 1;
+    }
+    assert_eq!(frames, 1, "the SYN-ACK again");
+    let next = server.poll_timeout().expect("the next retransmission");
+    assert!(
+        next > first + smoltcp::time::Duration::from_millis(1500),
+        "{next}"
+    );
+    assert_eq!(server.stats().accepted, 1);
+    assert_eq!(server.queue.stats.sent, 10);
+}
