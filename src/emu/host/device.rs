@@ -2,11 +2,13 @@
 //! most one received frame (borrowed), and the queue of frames sent, in reused buffers, until
 //! the fabric takes them. A TCP segment continuing the one queued last is joined to it
 //! ([`coalesce`]): Linux's TCP hands its link GSO packets of up to 64 KiB, cut to the MTU only
-//! where a device without offloads needs it. Must not import the hosts.
+//! where a device without offloads needs it. TCP checksums are offloaded to [`super::csum`]:
+//! smoltcp leaves them zero, [`Tx`] fills them in. Must not import the hosts.
 
+use super::csum;
 use super::stack::MAX_FRAME;
 use crate::emu::gso::coalesce;
-use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Checksum, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use std::collections::VecDeque;
 
@@ -42,6 +44,7 @@ impl phy::TxToken for Tx<'_> {
         buf.clear();
         buf.resize(len, 0);
         let r = f(&mut buf);
+        csum::fill(&mut buf);
         // A socket's segments of one egress pass leave as one GSO packet.
         if self
             .0
@@ -80,6 +83,8 @@ impl phy::Device for Port<'_> {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = MAX_FRAME;
+        // TCP checksums are [`csum`]'s: filled in above, verified before a frame comes in.
+        caps.checksum.tcp = Checksum::None;
         caps
     }
 }

@@ -63,6 +63,9 @@ pub fn progress(
     if req.sent < request.len() {
         req.sent += sock.send_slice(&request[req.sent..]).unwrap_or(0);
     }
+    if let Some(over) = in_place(req, sock, buf, len, server) {
+        return over;
+    }
     loop {
         let got = sock.recv_slice(&mut buf[*len..]).unwrap_or(0);
         *len += got;
@@ -87,6 +90,47 @@ pub fn progress(
         };
     }
     Progress::Wait
+}
+
+/// The loop of [`progress`] without its copies, when nothing is left over in `buf` and the
+/// socket's data is contiguous and fits `buf`: that loop would take all of it into `buf`,
+/// then [`read`] it until the response is over or a read takes nothing. Reads it where it
+/// is instead, then takes it out of the socket and keeps what was not read in `buf`, as the
+/// loop would have (a response's body is only counted, never copied). `Some`: the response
+/// is over; `None`: the loop goes on (and finds nothing more to read).
+fn in_place(
+    req: &mut Request,
+    sock: &mut tcp::Socket<'_>,
+    buf: &mut [u8],
+    len: &mut usize,
+    server: &mut String,
+) -> Option<Progress> {
+    let avail = sock.recv_queue();
+    if *len > 0 || avail == 0 || avail > buf.len() {
+        return None;
+    }
+    let data = sock.peek(avail).ok().filter(|d| d.len() == avail)?;
+    let mut at = 0;
+    let over = loop {
+        let used = match read(req, &data[at..], buf.len(), server) {
+            Ok(used) => used,
+            Err(kind) => break Some(Progress::Failed(kind)),
+        };
+        at += used;
+        match &req.body {
+            Body::Length(0) => break Some(Progress::Done),
+            Body::Chunked(c) if c.is_done() => break Some(Progress::Done),
+            _ if used == 0 => break None,
+            _ => {}
+        }
+    };
+    let rest = avail - at;
+    buf[..rest].copy_from_slice(&data[at..]);
+    *len = rest;
+    // The data is contiguous: one dequeue takes all of it.
+    let taken = sock.recv(|d| (d.len(), d.len())).unwrap_or(0);
+    debug_assert_eq!(taken, avail);
+    over
 }
 
 /// Takes what it can of `data` (read into a buffer of `room` bytes) for the response;
