@@ -1,7 +1,8 @@
 //! The TCP checksums of a simulated host's frames, done here rather than by smoltcp (its
 //! device reports TCP checksum offload, [`super::device`]): smoltcp sums two bytes at a
 //! time, this sums eight, and a frame's checksum is the same value either way (see [`sum`]).
-//! Frames out get theirs filled in as they leave smoltcp; frames in are verified before
+//! Frames out get theirs filled in once whole (after the segments of a GSO packet are
+//! joined, so its data is summed once); frames in are verified before
 //! smoltcp takes them, and one that fails is dropped where smoltcp would have dropped it.
 //! Must not import the hosts.
 
@@ -76,8 +77,8 @@ fn segment(frame: &[u8]) -> Option<(usize, usize, u16)> {
     Some((start, start + len, pseudo))
 }
 
-/// Fills in the TCP checksum of a frame smoltcp sent (its field zero); other frames are left
-/// as they are.
+/// Fills in the TCP checksum of a frame (whatever its field held); other frames are left as
+/// they are.
 pub fn fill(frame: &mut [u8]) {
     let Some((start, end, pseudo)) = segment(frame) else {
         return;
@@ -85,6 +86,7 @@ pub fn fill(frame: &mut [u8]) {
     if end - start < CHECK_AT + 2 {
         return;
     }
+    frame[start + CHECK_AT..start + CHECK_AT + 2].fill(0);
     let total = fold(u64::from(pseudo) + u64::from(sum(&frame[start..end])));
     frame[start + CHECK_AT..start + CHECK_AT + 2].copy_from_slice(&(!total).to_be_bytes());
 }

@@ -213,7 +213,7 @@ impl Stack {
 
     /// The next frame sent, copied into `buf` (`None` if none, or if it does not fit).
     pub fn transmit(&mut self, buf: &mut [u8]) -> Option<usize> {
-        let frame = self.tx.queue.pop_front()?;
+        let frame = self.tx.pop_front()?;
         let len = frame.len();
         // An ARP request (Ethernet type 0x0806, operation 1) of ours.
         self.arp_pending |=

@@ -78,3 +78,12 @@ fn frames_other_than_tcp_are_left_alone() {
     let arp = [0u8; 42];
     assert!(verify(&arp));
 }
+
+#[test]
+fn filling_again_changes_nothing() {
+    let made = segment_at(77, &bytes(999, 3), false);
+    let mut again = made.clone();
+    fill(&mut again);
+    fill(&mut again);
+    assert_eq!(again, made);
+}
