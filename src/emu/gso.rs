@@ -13,7 +13,7 @@
 //! and the TCP checksum computed over the piece.
 
 use crate::wire::MAX_FRAME_LEN;
-use crate::wire::checksum::{Delta, sum};
+use crate::wire::checksum::Delta;
 use crate::wire::fields::{be16, be32};
 use smoltcp::wire::{EthernetFrame, IpAddress, IpProtocol, Ipv4Packet, TcpPacket};
 
@@ -118,8 +118,9 @@ fn tcp_at(frame: &[u8]) -> Option<(usize, usize, usize)> {
 /// Appends `next`'s data to `last` when `next` continues it (the same flow, headers and
 /// options, its sequence number right after `last`'s data, `last` an ACK-only data segment,
 /// the sum within 64 KiB), as Linux's TCP would have sent them as one GSO packet; `false`:
-/// `last` is unchanged. The lengths and checksums are updated incrementally (the TCP
-/// checksum from both segments' own, so the data is not summed again).
+/// `last` is unchanged. The IP length and header checksum are updated; the TCP checksum is
+/// left as it was, for the caller to fill in once the packet is whole (the data is summed
+/// once, not once a segment).
 pub fn coalesce(last: &mut Vec<u8>, next: &[u8]) -> bool {
     let (Some((at, hlen, l_data)), Some((n_at, n_hlen, n_data))) = (tcp_at(last), tcp_at(next))
     else {
@@ -145,32 +146,7 @@ pub fn coalesce(last: &mut Vec<u8>, next: &[u8]) -> bool {
     if !continues {
         return false;
     }
-    // The next segment's data summed from its own checksum: take its pseudo-header and
-    // header out of the whole (the checksum field counted in the header is put back).
-    let next_check = be16(next, at + 16);
-    let pseudo_next = Delta::default()
-        .word(0, sum(&next[IP_AT + 12..IP_AT + 20]))
-        .word(0, u16::from(u8::from(IpProtocol::Tcp)))
-        .word(0, (hlen + n_data) as u16)
-        .apply_to_sum(0);
-    let mut data_next = Delta::default()
-        .word(pseudo_next, 0)
-        .word(sum(&next[at..at + hlen]), 0)
-        .word(0, next_check)
-        .apply_to_sum(!next_check);
-    if l_data % 2 == 1 {
-        data_next = data_next.swap_bytes();
-    }
-    let (old_len, new_len) = ((hlen + l_data) as u16, (hlen + l_data + n_data) as u16);
-    let old_flags = be16(last, at + 12);
-    let new_flags = u16::from_be_bytes([last[at + 12], next[flags]]);
-    let check = Delta::default()
-        .word(old_len, new_len)
-        .word(old_flags, new_flags)
-        .word(0, data_next)
-        .apply(be16(last, at + 16));
     last[flags] = next[flags];
-    last[at + 16..at + 18].copy_from_slice(&check.to_be_bytes());
     let old_total = be16(last, IP_AT + 2);
     let new_total = old_total + n_data as u16;
     last[IP_AT + 2..IP_AT + 4].copy_from_slice(&new_total.to_be_bytes());

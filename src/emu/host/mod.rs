@@ -14,6 +14,7 @@ mod client;
 mod conns;
 mod cookie_frames;
 mod cookies;
+mod csum;
 mod datagram;
 mod deadlines;
 mod device;

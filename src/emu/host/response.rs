@@ -33,6 +33,7 @@ pub struct Request {
     pub response_bytes: u64,
 }
 
+#[derive(Debug, PartialEq, Eq)]
 pub enum Progress {
     Wait,
     Done,
@@ -48,6 +49,31 @@ pub fn progress(
     len: &mut usize,
     server: &mut String,
 ) -> Progress {
+    progress_reading(req, sock, request, (buf, len), server, true)
+}
+
+/// [`progress`] reading through `buf` always, as it did before [`in_place`] (the tests'
+/// reference).
+#[cfg(test)]
+pub fn progress_copying(
+    req: &mut Request,
+    sock: &mut tcp::Socket<'_>,
+    request: &[u8],
+    buf: &mut [u8],
+    len: &mut usize,
+    server: &mut String,
+) -> Progress {
+    progress_reading(req, sock, request, (buf, len), server, false)
+}
+
+fn progress_reading(
+    req: &mut Request,
+    sock: &mut tcp::Socket<'_>,
+    request: &[u8],
+    (buf, len): (&mut [u8], &mut usize),
+    server: &mut String,
+    in_place_too: bool,
+) -> Progress {
     if matches!(sock.state(), tcp::State::SynSent | tcp::State::SynReceived) {
         return Progress::Wait;
     }
@@ -62,6 +88,9 @@ pub fn progress(
     req.established = true;
     if req.sent < request.len() {
         req.sent += sock.send_slice(&request[req.sent..]).unwrap_or(0);
+    }
+    if in_place_too && let Some(over) = in_place(req, sock, buf, len, server) {
+        return over;
     }
     loop {
         let got = sock.recv_slice(&mut buf[*len..]).unwrap_or(0);
@@ -87,6 +116,73 @@ pub fn progress(
         };
     }
     Progress::Wait
+}
+
+/// The loop of [`progress`] without its copies, when nothing is left over in `buf` and all
+/// the socket holds fits `buf`: that loop would take all of it into `buf`, then [`read`] it
+/// until the response is over or a read takes nothing. Reads it where it is instead, a
+/// contiguous piece of the socket's buffer at a time, and keeps in `buf` what was not read
+/// (with the socket's data after it), as the loop would have: a response's body is only
+/// counted, never copied. `Some`: the response is over; `None`: the loop goes on.
+fn in_place(
+    req: &mut Request,
+    sock: &mut tcp::Socket<'_>,
+    buf: &mut [u8],
+    len: &mut usize,
+    server: &mut String,
+) -> Option<Progress> {
+    let mut left = sock.recv_queue();
+    if *len > 0 || left == 0 || left > buf.len() {
+        return None;
+    }
+    loop {
+        let data = sock.peek(left).ok()?;
+        let piece = data.len();
+        let (at, over) = read_piece(req, data, piece == left, buf.len(), server);
+        let rest = piece - at;
+        buf[..rest].copy_from_slice(&data[at..]);
+        *len = rest;
+        // The piece is what one dequeue takes.
+        let _ = sock.recv(|d| (piece.min(d.len()), ()));
+        left -= piece;
+        if over.is_some() || rest > 0 || left == 0 {
+            if left > 0 {
+                *len += sock.recv_slice(&mut buf[rest..]).unwrap_or(0);
+            }
+            return over;
+        }
+    }
+}
+
+/// [`read`]s `data` until the response is over or a read takes nothing; how much was read.
+/// Short of the socket's `whole` data, only reads that take from a piece what they would take
+/// from the whole are made (a head found whole in it; a body counted by its length or up to
+/// the close), and an error is left for the whole to find.
+fn read_piece(
+    req: &mut Request,
+    data: &[u8],
+    whole: bool,
+    room: usize,
+    server: &mut String,
+) -> (usize, Option<Progress>) {
+    let mut at = 0;
+    loop {
+        if !whole && matches!(req.body, Body::Chunked(_)) {
+            return (at, None);
+        }
+        let used = match read(req, &data[at..], room, server) {
+            Ok(used) => used,
+            Err(kind) if whole => return (at, Some(Progress::Failed(kind))),
+            Err(_) => return (at, None),
+        };
+        at += used;
+        match &req.body {
+            Body::Length(0) => return (at, Some(Progress::Done)),
+            Body::Chunked(c) if c.is_done() => return (at, Some(Progress::Done)),
+            _ if used == 0 => return (at, None),
+            _ => {}
+        }
+    }
 }
 
 /// Takes what it can of `data` (read into a buffer of `room` bytes) for the response;

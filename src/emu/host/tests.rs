@@ -7,6 +7,7 @@ mod head;
 mod kill;
 mod net;
 mod peer;
+mod read;
 mod segments;
 mod udp;
 mod udp_sets;

@@ -1,0 +1,122 @@
+//! The TCP checksums of a simulated host's frames, done here rather than by smoltcp (its
+//! device reports TCP checksum offload, [`super::device`]): smoltcp sums two bytes at a
+//! time, this sums eight, and a frame's checksum is the same value either way (see [`sum`]).
+//! Frames out get theirs filled in once whole (after the segments of a GSO packet are
+//! joined, so its data is summed once); frames in are verified before
+//! smoltcp takes them, and one that fails is dropped where smoltcp would have dropped it.
+//! Must not import the hosts.
+
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet};
+
+/// Where the TCP checksum field is in a TCP header.
+const CHECK_AT: usize = 16;
+
+/// The ones-complement sum of `data` as big-endian 16-bit words (an odd last byte padded
+/// with zero), folded to 16 bits, not complemented: zero only if every byte is zero, as the
+/// sum smoltcp folds, so a checksum made from it is the one smoltcp would make, to the bit.
+pub fn sum(data: &[u8]) -> u16 {
+    // Native-endian words sum to the byte-swapped sum of big-endian ones (RFC 1071, 2.B).
+    // 32-bit words into four 64-bit lanes (which the compiler vectorises): no lane can
+    // overflow below 2^32 blocks.
+    let mut lanes = [0u64; 4];
+    let (blocks, rest) = data.as_chunks::<16>();
+    for b in blocks {
+        for (k, lane) in lanes.iter_mut().enumerate() {
+            let w = [b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]];
+            *lane += u64::from(u32::from_ne_bytes(w));
+        }
+    }
+    let mut acc: u64 = lanes.iter().sum();
+    let (pairs, last) = rest.as_chunks::<2>();
+    for p in pairs {
+        acc += u64::from(u16::from_ne_bytes(*p));
+    }
+    if let [last] = last {
+        acc += u64::from(u16::from_ne_bytes([*last, 0]));
+    }
+    let folded = fold(acc);
+    if cfg!(target_endian = "little") {
+        folded.swap_bytes()
+    } else {
+        folded
+    }
+}
+
+/// End-around carry down to 16 bits: zero only for zero.
+fn fold(mut acc: u64) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// A TCP segment in IPv4 in Ethernet, as smoltcp reads one: where the segment starts and
+/// ends in the frame (the IP total length's end, not the frame's) and its pseudo-header sum.
+fn segment(frame: &[u8]) -> Option<(usize, usize, u16)> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    if ip.next_header() != IpProtocol::Tcp {
+        return None;
+    }
+    let start = EthernetFrame::<&[u8]>::header_len() + usize::from(ip.header_len());
+    let len = ip.payload().len();
+    let (src, dst) = (ip.src_addr().octets(), ip.dst_addr().octets());
+    let words = [
+        u16::from_be_bytes([src[0], src[1]]),
+        u16::from_be_bytes([src[2], src[3]]),
+        u16::from_be_bytes([dst[0], dst[1]]),
+        u16::from_be_bytes([dst[2], dst[3]]),
+        u16::from(u8::from(IpProtocol::Tcp)),
+        // smoltcp's pseudo-header takes the length as 16 bits.
+        len as u16,
+    ];
+    let pseudo = fold(words.iter().map(|&w| u64::from(w)).sum());
+    Some((start, start + len, pseudo))
+}
+
+/// Fills in the TCP checksum of a frame (whatever its field held); other frames are left as
+/// they are.
+pub fn fill(frame: &mut [u8]) {
+    let Some((start, end, pseudo)) = segment(frame) else {
+        return;
+    };
+    if end - start < CHECK_AT + 2 {
+        return;
+    }
+    frame[start + CHECK_AT..start + CHECK_AT + 2].fill(0);
+    let total = fold(u64::from(pseudo) + u64::from(sum(&frame[start..end])));
+    frame[start + CHECK_AT..start + CHECK_AT + 2].copy_from_slice(&(!total).to_be_bytes());
+}
+
+/// Whether smoltcp, verifying, would take the frame past the TCP checksum: a TCP segment
+/// whose checksum is right, or any other frame.
+pub fn verify(frame: &[u8]) -> bool {
+    match segment(frame) {
+        Some((start, end, pseudo)) => {
+            fold(u64::from(pseudo) + u64::from(sum(&frame[start..end]))) == 0xffff
+        }
+        None => true,
+    }
+}
+
+/// Makes a copy of `frame` (into `out`) that smoltcp drops at the TCP header, as it drops a
+/// segment whose checksum is wrong: the data offset set to zero. `false` for a frame that
+/// is no TCP segment.
+pub fn spoil(frame: &[u8], out: &mut Vec<u8>) -> bool {
+    let Some((start, end, _)) = segment(frame) else {
+        return false;
+    };
+    out.clear();
+    out.extend_from_slice(frame);
+    if end - start > 12 {
+        // The data offset's nibble: a header "shorter" than 20 bytes fails to parse.
+        out[start + 12] &= 0x0f;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;
