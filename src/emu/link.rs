@@ -104,7 +104,9 @@ pub struct DirectionStats {
 #[derive(Debug, Clone)]
 pub struct Direction {
     imp: Impairments,
-    rng: ChaCha8Rng,
+    /// Boxed: drawn from only on lossy or jittery cables, it would otherwise spread every
+    /// cable's hot fields over several cache lines.
+    rng: Box<ChaCha8Rng>,
     /// Token-bucket credit in micro-bits; below zero, the bytes queued ahead (as debt).
     credit: i64,
     /// When `credit` was last brought up to date.
@@ -119,7 +121,7 @@ impl Direction {
     pub fn new(imp: Impairments, seed: u64) -> Direction {
         Direction {
             imp,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng: Box::new(ChaCha8Rng::seed_from_u64(seed)),
             credit: burst(&imp),
             refilled: Instant::ZERO,
             last_arrival: Instant::ZERO,

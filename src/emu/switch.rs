@@ -24,7 +24,22 @@ pub enum Forward {
 #[derive(Debug, Default)]
 pub struct Switch {
     fdb: FlowMap<u64, usize>,
+    /// Bumped whenever the FDB changes.
+    generation: u64,
+    /// Per input port, the last frame [`Switch::forward_one`] sent out of one port: a frame
+    /// with the same MACs while the FDB is unchanged goes the same way with no lookup.
+    recent: Vec<Recent>,
     pub stats: SwitchStats,
+}
+
+/// One input port's last switched frame.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recent {
+    dst: u64,
+    src: u64,
+    out: usize,
+    /// The FDB's generation then (0: never; the FDB's first learning makes it 1).
+    generation: u64,
 }
 
 /// What a switch did with the frames it got.
@@ -69,6 +84,17 @@ impl Switch {
         take: impl FnOnce(usize) -> bool,
     ) -> Option<usize> {
         let (dst, src) = macs(frame)?;
+        if let Some(r) = self.recent.get(from)
+            && (r.dst, r.src, r.generation) == (dst, src, self.generation)
+            && r.generation != 0
+        {
+            // Learnt on this port when the entry was made, and nothing has moved since.
+            if !take(r.out) {
+                return None;
+            }
+            self.stats.forwarded += 1;
+            return Some(r.out);
+        }
         if !is_unicast(dst) || dst == src {
             return None;
         }
@@ -78,6 +104,15 @@ impl Switch {
         }
         self.learn(src, from);
         self.stats.forwarded += 1;
+        if self.recent.len() <= from {
+            self.recent.resize(from + 1, Recent::default());
+        }
+        self.recent[from] = Recent {
+            dst,
+            src,
+            out: port,
+            generation: self.generation,
+        };
         Some(port)
     }
 
@@ -86,6 +121,7 @@ impl Switch {
     fn learn(&mut self, src: u64, from: usize) {
         if is_unicast(src) && self.fdb.get(&src) != Some(&from) {
             self.fdb.insert(src, from);
+            self.generation += 1;
         }
     }
 
@@ -109,4 +145,41 @@ fn key(mac: &[u8]) -> u64 {
 /// Not a group address: the first byte's lowest bit clear.
 fn is_unicast(mac: u64) -> bool {
     mac & 1 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(dst: u8, src: u8) -> [u8; ETHERNET_HEADER] {
+        let mut f = [0u8; ETHERNET_HEADER];
+        f[..6].copy_from_slice(&[2, 0, 0, 0, 0, dst]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, src]);
+        f
+    }
+
+    #[test]
+    fn a_switched_frame_follows_its_destination_when_it_moves() {
+        let mut sw = Switch::default();
+        // B (2) on port 1, A (1) on port 0.
+        assert_eq!(sw.forward(1, &frame(1, 2)), Some(Forward::Flood));
+        assert_eq!(sw.forward(0, &frame(2, 1)), Some(Forward::One(1)));
+        // Twice the same way: the second from the port's last frame.
+        for _ in 0..2 {
+            assert_eq!(sw.forward_one(0, &frame(2, 1), |_| true), Some(1));
+        }
+        // B moves to port 2: the next frame to B goes there.
+        assert_eq!(sw.forward(2, &frame(1, 2)), Some(Forward::One(0)));
+        assert_eq!(sw.forward_one(0, &frame(2, 1), |_| true), Some(2));
+        // Refused (an impaired cable out): nothing counted, and the port's last frame kept.
+        let forwarded = sw.stats.forwarded;
+        assert_eq!(sw.forward_one(0, &frame(2, 1), |_| false), None);
+        assert_eq!(sw.stats.forwarded, forwarded);
+        // Unknown, broadcast and all-zero MACs are never sent to one port.
+        assert_eq!(sw.forward_one(0, &frame(9, 1), |_| true), None);
+        let mut broadcast = frame(0, 1);
+        broadcast[..6].fill(0xff);
+        assert_eq!(sw.forward_one(0, &broadcast, |_| true), None);
+        assert_eq!(Switch::default().forward_one(0, &[0; 14], |_| true), None);
+    }
 }
