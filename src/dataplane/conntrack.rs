@@ -118,13 +118,24 @@ impl ConnTable {
         self.index.is_empty()
     }
 
+    /// The hash of a key, for [`ConnTable::find_hashed`] and [`ConnTable::insert_hashed`]: a
+    /// packet's lookup and the insert that may follow hash its key once.
+    #[inline]
+    pub fn hash(&self, key: &ConnKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     /// The slab index of an entry.
     #[inline]
     pub fn find(&self, key: &ConnKey) -> Option<u32> {
+        self.find_hashed(key, self.hash(key))
+    }
+
+    /// The slab index of an entry whose key hashes to `hash` ([`ConnTable::hash`]).
+    #[inline]
+    pub fn find_hashed(&self, key: &ConnKey, hash: u64) -> Option<u32> {
         let slots = &self.slots;
-        (self.index).get(self.hasher.hash_one(key), |s| {
-            slot_key(slots, s) == Some(key)
-        })
+        (self.index).get(hash, |s| slot_key(slots, s) == Some(key))
     }
 
     /// The entry at a slab index. Panics on an empty slot (a caller bug, never input-driven).
@@ -140,6 +151,13 @@ impl ConnTable {
 
     /// Inserts an entry whose key is not in the table.
     pub fn insert(&mut self, conn: Conn) -> Result<u32, TableFull> {
+        self.insert_hashed(conn, self.hash(&conn.key))
+    }
+
+    /// Inserts an entry whose key is not in the table and hashes to `hash`
+    /// ([`ConnTable::hash`]).
+    pub fn insert_hashed(&mut self, conn: Conn, hash: u64) -> Result<u32, TableFull> {
+        debug_assert_eq!(hash, self.hash(&conn.key), "the hash of the entry's key");
         let idx = if let Some(idx) = self.free.pop() {
             self.slots[idx as usize] = Some(conn);
             idx
@@ -149,7 +167,7 @@ impl ConnTable {
         } else {
             return Err(TableFull);
         };
-        self.index.insert(self.hasher.hash_one(conn.key), idx);
+        self.index.insert(hash, idx);
         Ok(idx)
     }
 

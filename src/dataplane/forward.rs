@@ -100,7 +100,8 @@ impl Dataplane {
         key: ConnKey,
         transport: Transport,
     ) -> Verdict {
-        let mut found = self.conns.find(&key);
+        let hash = self.conns.hash(&key);
+        let mut found = self.conns.find_hashed(&key, hash);
         if let Some(idx) = found {
             let conn = self.conns.get(idx);
             if conn.expires_ms <= now_ms || (transport.opens && conn.state.reusable_by_syn()) {
@@ -120,7 +121,7 @@ impl Dataplane {
                     }
                     return Verdict::Dropped(DropReason::NoConnection);
                 }
-                match self.open(now_ms, service, key, tcp) {
+                match self.open(now_ms, service, key, hash, tcp) {
                     Ok(idx) => idx,
                     Err(reason) => return Verdict::Dropped(reason),
                 }
@@ -255,12 +256,14 @@ impl Dataplane {
         }
     }
 
-    /// Creates the entry of a new connection: persistence template first, else the scheduler.
+    /// Creates the entry of a new connection (`hash`: its key's): persistence template first,
+    /// else the scheduler.
     fn open(
         &mut self,
         now_ms: u64,
         service: usize,
         key: ConnKey,
+        hash: u64,
         tcp: bool,
     ) -> Result<u32, DropReason> {
         if self.defense.refuse_new() {
@@ -301,7 +304,7 @@ impl Dataplane {
             flags: if nat { flags::NAT } else { 0 },
             ..conn
         };
-        let idx = match self.insert(now_ms, conn) {
+        let idx = match self.insert(now_ms, conn, hash) {
             Ok(idx) => idx,
             Err(_) => {
                 if link != NO_LINK {
@@ -340,7 +343,8 @@ impl Dataplane {
             client_port: 0,
             ..key
         };
-        if let Some(idx) = self.conns.find(&tkey) {
+        let hash = self.conns.hash(&tkey);
+        if let Some(idx) = self.conns.find_hashed(&tkey, hash) {
             let t = self.conns.get(idx);
             if t.expires_ms > now_ms || t.link > 0 {
                 return Ok(idx);
@@ -359,7 +363,7 @@ impl Dataplane {
             flags: flags::TEMPLATE,
         };
         let idx = self
-            .insert(now_ms, template)
+            .insert(now_ms, template, hash)
             .map_err(|_| DropReason::TableFull)?;
         self.note_sync(idx);
         Ok(idx)
@@ -396,17 +400,17 @@ impl Dataplane {
 }
 
 impl Dataplane {
-    /// Inserts an entry; a full table makes room by evicting a half-open entry found at a
-    /// random slot, when the flood defence allows it (see `defense.rs`).
-    pub(super) fn insert(&mut self, now_ms: u64, conn: Conn) -> Result<u32, TableFull> {
-        let idx = match self.conns.insert(conn) {
+    /// Inserts an entry (`hash`: its key's); a full table makes room by evicting a half-open
+    /// entry found at a random slot, when the flood defence allows it (see `defense.rs`).
+    pub(super) fn insert(&mut self, now_ms: u64, conn: Conn, hash: u64) -> Result<u32, TableFull> {
+        let idx = match self.conns.insert_hashed(conn, hash) {
             Ok(idx) => idx,
             Err(TableFull) => {
                 if !self.defense.evicts_when_full() || !self.evict_half_open(now_ms) {
                     return Err(TableFull);
                 }
                 self.defense.counters.half_open_evicted += 1;
-                self.conns.insert(conn)?
+                self.conns.insert_hashed(conn, hash)?
             }
         };
         self.defense.note_len(self.conns.len());

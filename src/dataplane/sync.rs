@@ -131,12 +131,13 @@ impl SyncTable for Dataplane {
             vip: e.vip,
             vport: e.vport,
         };
-        if let Some(idx) = self.conns.find(&key) {
+        let hash = self.conns.hash(&key);
+        if let Some(idx) = self.conns.find_hashed(&key, hash) {
             let conn = *self.conns.get(idx);
             if conn.server as usize != server || conn.is_template() != e.template {
                 // Bound elsewhere here: the master's word wins, as a new entry.
                 self.expire(idx, now_ms);
-                if self.conns.find(&key).is_some() {
+                if self.conns.find_hashed(&key, hash).is_some() {
                     // A template that still controls connections stays.
                     return Err(InstallError::Unsupported);
                 }
@@ -170,7 +171,7 @@ impl SyncTable for Dataplane {
             flags: entry_flags,
         };
         let idx = self
-            .insert(now_ms, conn)
+            .insert(now_ms, conn, hash)
             .map_err(|_| InstallError::TableFull)?;
         self.defense.track(key.client, None, Some(state));
         if e.template {
