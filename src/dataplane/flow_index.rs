@@ -101,7 +101,7 @@ impl FlowIndex {
     /// The `meta` of an entry with tag `tag` at `disp` buckets from its home.
     #[inline]
     fn meta(&self, tag: u32, disp: usize) -> u32 {
-        tag << self.disp_bits | disp.min(self.disp_max() as usize) as u32
+        (tag << self.disp_bits) | disp.min(self.disp_max() as usize) as u32
     }
 
     /// A full bucket.
@@ -309,7 +309,7 @@ mod tests {
         let mut t = FlowIndex::with_distance_bits(64, disp_bits);
         let mut model: HashMap<u32, ()> = HashMap::new();
         let hash =
-            |s: u32| u64::from(s).wrapping_mul(0x9e37_79b9_7f4a_7c15) & !0xff | u64::from(s % 7);
+            |s: u32| (u64::from(s).wrapping_mul(0x9e37_79b9_7f4a_7c15) & !0xff) | u64::from(s % 7);
         let mut x = 777u32;
         for _ in 0..20_000 {
             x ^= x << 13;
@@ -342,7 +342,7 @@ mod tests {
     fn probes_and_shifts_leave_other_entries_unread() {
         // 24 entries homed in buckets 0-5 of 64 (runs up to 19 long: past the stored
         // distance), each with its own tag.
-        let hashes: Vec<u64> = (0..24u64).map(|s| (s + 1) << 50 | s % 6).collect();
+        let hashes: Vec<u64> = (0..24u64).map(|s| ((s + 1) << 50) | (s % 6)).collect();
         let mut t = table_with(&hashes, 32);
         let reads = std::cell::Cell::new(0);
         for (s, &h) in hashes.iter().enumerate() {
@@ -365,8 +365,8 @@ mod tests {
         // Removing the last entry of a run shifts nothing back.
         assert_eq!(t.remove(hashes[23], |k| k == 23, hash_of), Some(23));
         assert_eq!(reads.get(), 0);
-        for s in 1..23 {
-            assert_eq!(t.get(hashes[s], |k| k == s as u32), Some(s as u32));
+        for (s, &h) in hashes.iter().enumerate().take(23).skip(1) {
+            assert_eq!(t.get(h, |k| k == s as u32), Some(s as u32));
         }
     }
 
