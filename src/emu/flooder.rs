@@ -46,6 +46,9 @@ pub struct Flooder {
     due: u64,
     sent: u64,
     last_sent: Option<Instant>,
+    /// When the next SYN falls due ([`Flooder::time_of`] of `sent + due + 1`, which only
+    /// [`Node::handle_timeout`] moves).
+    next_due: Option<Instant>,
     per_interval: Vec<u64>,
     arp_reply: Option<arp::Arp>,
     /// Frames received and dropped.
@@ -58,16 +61,19 @@ impl Flooder {
             .duration
             .total_micros()
             .div_ceil(config.interval.total_micros().max(1));
-        Flooder {
+        let mut flooder = Flooder {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             due: 0,
             sent: 0,
             last_sent: None,
+            next_due: None,
             per_interval: vec![0; (intervals as usize).max(1)],
             arp_reply: None,
             dropped: 0,
             config,
-        }
+        };
+        flooder.next_due = flooder.time_of(1);
+        flooder
     }
 
     /// When SYN `k` (1-based) leaves, if it does at all.
@@ -130,11 +136,9 @@ impl Node for Flooder {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        while self
-            .time_of(self.sent + self.due + 1)
-            .is_some_and(|t| t <= now)
-        {
+        while self.next_due.is_some_and(|t| t <= now) {
             self.due += 1;
+            self.next_due = self.time_of(self.sent + self.due + 1);
         }
     }
 
@@ -167,6 +171,6 @@ impl Node for Flooder {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.time_of(self.sent + self.due + 1)
+        self.next_due
     }
 }

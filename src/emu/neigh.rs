@@ -61,6 +61,9 @@ pub struct Neighbours {
     capacity: usize,
     queues: FrameQueues,
     solicits: VecDeque<Solicit>,
+    /// The earliest entry timer, as of the last change to any of them (`timers_moved` false).
+    earliest: Option<Instant>,
+    timers_moved: bool,
     pub stats: NeighStats,
 }
 
@@ -77,6 +80,8 @@ impl Neighbours {
             capacity,
             queues: FrameQueues::new(capacity, params.unres_qlen_bytes, QUEUED_FRAMES),
             solicits: VecDeque::with_capacity(2 * capacity),
+            earliest: None,
+            timers_moved: false,
             stats: NeighStats::default(),
         }
     }
@@ -134,9 +139,14 @@ impl Neighbours {
         };
         let p = self.params;
         let e = &mut self.entries[i];
+        if e.state == State::Reachable {
+            return Resolve::Mac(e.mac);
+        }
+        // A new entry, or one whose timer may move (its slot may have held another's).
+        self.timers_moved = true;
+        let e = &mut self.entries[i];
         match e.state {
-            State::Reachable => return Resolve::Mac(e.mac),
-            State::Delay | State::Probe => {}
+            State::Reachable | State::Delay | State::Probe => {}
             State::Stale => {
                 e.state = State::Delay;
                 e.updated = now;
@@ -197,6 +207,7 @@ impl Neighbours {
 
     /// An ARP message arrived on `port` (`arp_process`'s neighbour part).
     pub fn handle_arp(&mut self, now: Instant, port: usize, arp: &ArpIn) {
+        self.timers_moved = true;
         if arp.sip.is_unspecified() || arp.sip.is_multicast() || arp.sip.is_broadcast() {
             return;
         }
@@ -257,6 +268,7 @@ impl Neighbours {
 
     /// Runs every timer due at `now` (`neigh_timer_handler`).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.timers_moved = true;
         for i in 0..self.entries.len() {
             if self.entries[i].timer.is_some_and(|t| t <= now) {
                 self.tick(now, i);
@@ -303,7 +315,11 @@ impl Neighbours {
     }
 
     /// The earliest timer.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.entries.iter().filter_map(|e| e.timer).min()
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.timers_moved {
+            self.timers_moved = false;
+            self.earliest = self.entries.iter().filter_map(|e| e.timer).min();
+        }
+        self.earliest
     }
 }
