@@ -16,17 +16,17 @@ const CHECK_AT: usize = 16;
 /// sum smoltcp folds, so a checksum made from it is the one smoltcp would make, to the bit.
 pub fn sum(data: &[u8]) -> u16 {
     // Native-endian words sum to the byte-swapped sum of big-endian ones (RFC 1071, 2.B).
-    // 32-bit words into four 64-bit lanes (which the compiler vectorises): no lane can
-    // overflow below 2^32 blocks.
-    let mut lanes = [0u64; 4];
-    let (blocks, rest) = data.as_chunks::<16>();
+    // 64-bit words into four 128-bit lanes (an add and an add-with-carry each): no lane can
+    // overflow below 2^64 blocks.
+    let mut lanes = [0u128; 4];
+    let (blocks, rest) = data.as_chunks::<32>();
     for b in blocks {
-        for (k, lane) in lanes.iter_mut().enumerate() {
-            let w = [b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]];
-            *lane += u64::from(u32::from_ne_bytes(w));
+        let (words, _) = b.as_chunks::<8>();
+        for (lane, w) in lanes.iter_mut().zip(words) {
+            *lane += u128::from(u64::from_ne_bytes(*w));
         }
     }
-    let mut acc: u64 = lanes.iter().sum();
+    let mut acc = fold_wide(lanes.iter().sum());
     let (pairs, last) = rest.as_chunks::<2>();
     for p in pairs {
         acc += u64::from(u16::from_ne_bytes(*p));
@@ -40,6 +40,15 @@ pub fn sum(data: &[u8]) -> u16 {
     } else {
         folded
     }
+}
+
+/// End-around carry of a 128-bit sum down to below 2^33 (zero only for zero; the same value
+/// modulo 2^16 - 1, as every fold here keeps it).
+fn fold_wide(total: u128) -> u64 {
+    let (lo, hi) = (total as u64, (total >> 64) as u64);
+    let (sum, carry) = lo.overflowing_add(hi);
+    let acc = sum + u64::from(carry);
+    (acc & 0xffff_ffff) + (acc >> 32)
 }
 
 /// End-around carry down to 16 bits: zero only for zero.

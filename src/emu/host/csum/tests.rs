@@ -87,3 +87,31 @@ fn filling_again_changes_nothing() {
     fill(&mut again);
     assert_eq!(again, made);
 }
+
+/// `sum` against the sum of big-endian words taken one at a time, on every length up to a
+/// few blocks and a few long ones, at every alignment, on random bytes and on all-ones bytes
+/// (where every carry is taken).
+#[test]
+fn sums_agree_with_a_word_at_a_time() {
+    fn slow(data: &[u8]) -> u16 {
+        let mut acc: u64 = 0;
+        for pair in data.chunks(2) {
+            let hi = u64::from(pair[0]) << 8;
+            acc += hi | pair.get(1).map_or(0, |&b| u64::from(b));
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+    let random = bytes(70_000, 7);
+    let ones = vec![0xff; 70_000];
+    let lens = (0..200).chain([1447, 1448, 9999, 10_000, 65_535, 69_990]);
+    for len in lens {
+        for at in 0..4 {
+            for data in [&random[at..at + len], &ones[at..at + len]] {
+                assert_eq!(sum(data), slow(data), "{len} bytes at {at}");
+            }
+        }
+    }
+}
