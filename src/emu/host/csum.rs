@@ -6,7 +6,9 @@
 //! smoltcp takes them, and one that fails is dropped where smoltcp would have dropped it.
 //! Must not import the hosts.
 
-use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet};
+use smoltcp::wire::IpProtocol;
+#[cfg(test)]
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, Ipv4Packet};
 
 /// Where the TCP checksum field is in a TCP header.
 const CHECK_AT: usize = 16;
@@ -61,7 +63,39 @@ fn fold(mut acc: u64) -> u16 {
 
 /// A TCP segment in IPv4 in Ethernet, as smoltcp reads one: where the segment starts and
 /// ends in the frame (the IP total length's end, not the frame's) and its pseudo-header sum.
+/// The checks of smoltcp's `new_checked` for the Ethernet frame and the IPv4 packet, read off
+/// the bytes (as [`segment_checked`] does through smoltcp).
 fn segment(frame: &[u8]) -> Option<(usize, usize, u16)> {
+    const IP_AT: usize = 14;
+    let ip = frame.get(IP_AT..)?;
+    if frame[12..14] != [0x08, 0x00] || ip.len() < 20 {
+        return None;
+    }
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    if ip.len() < ihl || ihl > total || ip.len() < total || ihl < 20 {
+        return None;
+    }
+    if ip[9] != u8::from(IpProtocol::Tcp) {
+        return None;
+    }
+    let len = total - ihl;
+    let words = [
+        u16::from_be_bytes([ip[12], ip[13]]),
+        u16::from_be_bytes([ip[14], ip[15]]),
+        u16::from_be_bytes([ip[16], ip[17]]),
+        u16::from_be_bytes([ip[18], ip[19]]),
+        u16::from(u8::from(IpProtocol::Tcp)),
+        // smoltcp's pseudo-header takes the length as 16 bits.
+        len as u16,
+    ];
+    let pseudo = fold(words.iter().map(|&w| u64::from(w)).sum());
+    Some((IP_AT + ihl, IP_AT + total, pseudo))
+}
+
+/// [`segment`] through smoltcp's packet views (the tests' reference).
+#[cfg(test)]
+pub(super) fn segment_checked(frame: &[u8]) -> Option<(usize, usize, u16)> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.ethertype() != EthernetProtocol::Ipv4 {
         return None;
