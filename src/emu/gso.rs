@@ -102,9 +102,34 @@ pub fn segment(
 /// may be continued).
 const ENDS: u8 = 0x01 | 0x02 | 0x04 | 0x08 | 0x20;
 
-/// A TCP segment in IPv4 (no IP options) in Ethernet: the TCP header's start and length and
-/// the payload's length.
+/// A TCP segment in IPv4 (no IP options, not a fragment) in Ethernet: the TCP header's start
+/// and length and the payload's length. The checks of smoltcp's `new_checked` for the
+/// Ethernet frame, the IPv4 packet and the TCP segment, read off the bytes (as
+/// [`tcp_at_checked`] does through smoltcp).
 fn tcp_at(frame: &[u8]) -> Option<(usize, usize, usize)> {
+    let ip = frame.get(IP_AT..)?;
+    if ip.len() < 20 {
+        return None;
+    }
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(be16(ip, 2));
+    if ip.len() < ihl || ihl > total || ip.len() < total || ihl != 20 {
+        return None;
+    }
+    if ip[9] != u8::from(IpProtocol::Tcp) || be16(ip, 6) & 0x2000 != 0 {
+        return None;
+    }
+    let tcp = &ip[20..total];
+    let hlen = usize::from(tcp.get(12)? >> 4) * 4;
+    if tcp.len() < 20 || tcp.len() < hlen || hlen < 20 {
+        return None;
+    }
+    Some((IP_AT + 20, hlen, tcp.len() - hlen))
+}
+
+/// [`tcp_at`] through smoltcp's packet views (the tests' reference).
+#[cfg(test)]
+fn tcp_at_checked(frame: &[u8]) -> Option<(usize, usize, usize)> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
     if ip.next_header() != IpProtocol::Tcp || ip.header_len() != 20 || ip.more_frags() {

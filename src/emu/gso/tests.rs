@@ -1,6 +1,6 @@
 //! Cutting a super-segment: the pieces a capture after `tcp_gso_segment` shows.
 
-use super::{MAX_SUPER_FRAME, Unsegmentable, coalesce, segment};
+use super::{MAX_SUPER_FRAME, Unsegmentable, coalesce, segment, tcp_at, tcp_at_checked};
 use crate::wire::MAX_FRAME_LEN;
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
@@ -175,4 +175,47 @@ fn only_a_continuation_of_an_open_write_coalesces() {
     // No more than a GSO packet.
     let mut big = segment_at(1000, &[1; 65_000], false);
     assert!(!coalesce(&mut big, &segment_at(66_000, &[2; 1000], false)));
+}
+
+/// The byte-level reading of a segment's headers agrees with smoltcp's checked views on
+/// segments with every header byte that matters set at random, and on every truncation.
+#[test]
+fn tcp_at_reads_as_smoltcps_views() {
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let base = segment_at(1000, &[7; 300], false);
+    let (mut found, mut refused) = (0, 0);
+    for _ in 0..50_000 {
+        let mut f = base.clone();
+        // Version/IHL, total length, flags, protocol; TCP data offset.
+        for at in [14, 16, 17, 20, 23, 46] {
+            if next() % 3 == 0 {
+                f[at] = next() as u8;
+            }
+        }
+        if next() % 4 == 0 {
+            // Small total lengths and data offsets, where the checks bite.
+            f[16] = 0;
+            f[17] = (next() % 80) as u8;
+        }
+        let cut = if next() % 4 == 0 {
+            (next() as usize) % f.len()
+        } else {
+            f.len()
+        };
+        let f = &f[..cut];
+        let got = tcp_at(f);
+        assert_eq!(got, tcp_at_checked(f), "{f:?}");
+        if got.is_some() {
+            found += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    assert!(found > 1000 && refused > 1000, "{found} {refused}");
 }

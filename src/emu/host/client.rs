@@ -39,12 +39,13 @@ const PORT_COUNT: u32 = 61000 - FIRST_PORT;
 
 struct Addrs {
     own: Ipv4Address,
-    sources: Vec<Ipv4Address>,
+    /// The source addresses as big-endian integers, sorted (as the addresses sort).
+    sources: Vec<u32>,
 }
 
 impl Addresses for Addrs {
     fn accepts(&self, dst: Ipv4Address) -> bool {
-        dst == self.own || self.sources.binary_search(&dst).is_ok()
+        dst == self.own || self.sources.binary_search(&u32::from(dst)).is_ok()
     }
     fn answers_arp(&self, target: Ipv4Address) -> bool {
         self.accepts(target)
@@ -132,7 +133,7 @@ impl SimClient {
             stack,
             addrs: Addrs {
                 own: config.addr.address(),
-                sources: sorted,
+                sources: sorted.iter().map(|&a| u32::from(a)).collect(),
             },
             order,
             port_offset,

@@ -6,7 +6,9 @@
 //! smoltcp takes them, and one that fails is dropped where smoltcp would have dropped it.
 //! Must not import the hosts.
 
-use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet};
+use smoltcp::wire::IpProtocol;
+#[cfg(test)]
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, Ipv4Packet};
 
 /// Where the TCP checksum field is in a TCP header.
 const CHECK_AT: usize = 16;
@@ -16,17 +18,17 @@ const CHECK_AT: usize = 16;
 /// sum smoltcp folds, so a checksum made from it is the one smoltcp would make, to the bit.
 pub fn sum(data: &[u8]) -> u16 {
     // Native-endian words sum to the byte-swapped sum of big-endian ones (RFC 1071, 2.B).
-    // 32-bit words into four 64-bit lanes (which the compiler vectorises): no lane can
-    // overflow below 2^32 blocks.
-    let mut lanes = [0u64; 4];
-    let (blocks, rest) = data.as_chunks::<16>();
+    // 64-bit words into four 128-bit lanes (an add and an add-with-carry each): no lane can
+    // overflow below 2^64 blocks.
+    let mut lanes = [0u128; 4];
+    let (blocks, rest) = data.as_chunks::<32>();
     for b in blocks {
-        for (k, lane) in lanes.iter_mut().enumerate() {
-            let w = [b[4 * k], b[4 * k + 1], b[4 * k + 2], b[4 * k + 3]];
-            *lane += u64::from(u32::from_ne_bytes(w));
+        let (words, _) = b.as_chunks::<8>();
+        for (lane, w) in lanes.iter_mut().zip(words) {
+            *lane += u128::from(u64::from_ne_bytes(*w));
         }
     }
-    let mut acc: u64 = lanes.iter().sum();
+    let mut acc = fold_wide(lanes.iter().sum());
     let (pairs, last) = rest.as_chunks::<2>();
     for p in pairs {
         acc += u64::from(u16::from_ne_bytes(*p));
@@ -42,6 +44,15 @@ pub fn sum(data: &[u8]) -> u16 {
     }
 }
 
+/// End-around carry of a 128-bit sum down to below 2^33 (zero only for zero; the same value
+/// modulo 2^16 - 1, as every fold here keeps it).
+fn fold_wide(total: u128) -> u64 {
+    let (lo, hi) = (total as u64, (total >> 64) as u64);
+    let (sum, carry) = lo.overflowing_add(hi);
+    let acc = sum + u64::from(carry);
+    (acc & 0xffff_ffff) + (acc >> 32)
+}
+
 /// End-around carry down to 16 bits: zero only for zero.
 fn fold(mut acc: u64) -> u16 {
     while acc > 0xffff {
@@ -52,7 +63,39 @@ fn fold(mut acc: u64) -> u16 {
 
 /// A TCP segment in IPv4 in Ethernet, as smoltcp reads one: where the segment starts and
 /// ends in the frame (the IP total length's end, not the frame's) and its pseudo-header sum.
+/// The checks of smoltcp's `new_checked` for the Ethernet frame and the IPv4 packet, read off
+/// the bytes (as [`segment_checked`] does through smoltcp).
 fn segment(frame: &[u8]) -> Option<(usize, usize, u16)> {
+    const IP_AT: usize = 14;
+    let ip = frame.get(IP_AT..)?;
+    if frame[12..14] != [0x08, 0x00] || ip.len() < 20 {
+        return None;
+    }
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    if ip.len() < ihl || ihl > total || ip.len() < total || ihl < 20 {
+        return None;
+    }
+    if ip[9] != u8::from(IpProtocol::Tcp) {
+        return None;
+    }
+    let len = total - ihl;
+    let words = [
+        u16::from_be_bytes([ip[12], ip[13]]),
+        u16::from_be_bytes([ip[14], ip[15]]),
+        u16::from_be_bytes([ip[16], ip[17]]),
+        u16::from_be_bytes([ip[18], ip[19]]),
+        u16::from(u8::from(IpProtocol::Tcp)),
+        // smoltcp's pseudo-header takes the length as 16 bits.
+        len as u16,
+    ];
+    let pseudo = fold(words.iter().map(|&w| u64::from(w)).sum());
+    Some((IP_AT + ihl, IP_AT + total, pseudo))
+}
+
+/// [`segment`] through smoltcp's packet views (the tests' reference).
+#[cfg(test)]
+pub(super) fn segment_checked(frame: &[u8]) -> Option<(usize, usize, u16)> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.ethertype() != EthernetProtocol::Ipv4 {
         return None;

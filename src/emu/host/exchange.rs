@@ -5,6 +5,7 @@
 //! no whole response by the deadline `timeout`.
 
 use super::conns::ConnId;
+use super::head_memo::HeadMemo;
 use super::response::{Body, Progress, Request, progress};
 use crate::client::record::ErrorKind;
 use smoltcp::iface::Context;
@@ -61,6 +62,8 @@ pub struct Worker {
     len: usize,
     /// The `X-Server` of the last response (`?` when absent).
     pub server: String,
+    /// The last response head parsed.
+    memo: HeadMemo,
     /// When the current (or last) request was intended.
     pub at: Instant,
     /// Closed loop: not before this time (think time or error backoff).
@@ -83,6 +86,7 @@ impl Worker {
             },
             len: 0,
             server: String::with_capacity(32),
+            memo: HeadMemo::default(),
             at: Instant::ZERO,
             not_before: Instant::ZERO,
         }
@@ -171,6 +175,7 @@ impl Worker {
             &mut self.buf,
             &mut self.len,
             &mut self.server,
+            &mut self.memo,
         );
         let error = match result {
             Progress::Done => None,

@@ -5,7 +5,9 @@
 //!
 //! Layout: `stack` is the interface, device and address filter every host shares; `serve` is
 //! one server connection; `server` and `client` are the nodes, `load` the client's setup; `exchange` is one client
-//! connection's request, and `response` reading its answer.
+//! connection's request, and `response` reading its answer; `request_memo` and `head_memo`
+//! keep the last request a server's slot answered and the last response head a worker
+//! parsed, so a keep-alive connection's repeated heads are not parsed again.
 
 mod acks;
 mod bare_frame;
@@ -20,10 +22,12 @@ mod deadlines;
 mod device;
 mod exchange;
 mod filter;
+mod head_memo;
 mod idle;
 mod load;
 mod neigh;
 mod probe;
+mod request_memo;
 mod response;
 mod serve;
 mod serve_udp;

@@ -2,6 +2,7 @@
 //! response with the real load generator's parser (`crate::client::http`): head, then a body
 //! framed by length, chunks or the connection's end. Malformed responses are `other` errors.
 
+use super::head_memo::HeadMemo;
 use crate::client::http::{self, Chunked, Framing};
 use crate::client::record::ErrorKind;
 use smoltcp::socket::tcp;
@@ -48,8 +49,9 @@ pub fn progress(
     buf: &mut [u8],
     len: &mut usize,
     server: &mut String,
+    memo: &mut HeadMemo,
 ) -> Progress {
-    progress_reading(req, sock, request, (buf, len), server, true)
+    progress_reading(req, sock, request, (buf, len), (server, memo), true)
 }
 
 /// [`progress`] reading through `buf` always, as it did before [`in_place`] (the tests'
@@ -62,8 +64,9 @@ pub fn progress_copying(
     buf: &mut [u8],
     len: &mut usize,
     server: &mut String,
+    memo: &mut HeadMemo,
 ) -> Progress {
-    progress_reading(req, sock, request, (buf, len), server, false)
+    progress_reading(req, sock, request, (buf, len), (server, memo), false)
 }
 
 fn progress_reading(
@@ -71,7 +74,7 @@ fn progress_reading(
     sock: &mut tcp::Socket<'_>,
     request: &[u8],
     (buf, len): (&mut [u8], &mut usize),
-    server: &mut String,
+    (server, memo): (&mut String, &mut HeadMemo),
     in_place_too: bool,
 ) -> Progress {
     if matches!(sock.state(), tcp::State::SynSent | tcp::State::SynReceived) {
@@ -89,13 +92,13 @@ fn progress_reading(
     if req.sent < request.len() {
         req.sent += sock.send_slice(&request[req.sent..]).unwrap_or(0);
     }
-    if in_place_too && let Some(over) = in_place(req, sock, buf, len, server) {
+    if in_place_too && let Some(over) = in_place(req, sock, buf, len, (&mut *server, &mut *memo)) {
         return over;
     }
     loop {
         let got = sock.recv_slice(&mut buf[*len..]).unwrap_or(0);
         *len += got;
-        let used = match read(req, &buf[..*len], buf.len(), server) {
+        let used = match read(req, &buf[..*len], buf.len(), (&mut *server, &mut *memo)) {
             Ok(used) => used,
             Err(kind) => return Progress::Failed(kind),
         };
@@ -129,7 +132,7 @@ fn in_place(
     sock: &mut tcp::Socket<'_>,
     buf: &mut [u8],
     len: &mut usize,
-    server: &mut String,
+    (server, memo): (&mut String, &mut HeadMemo),
 ) -> Option<Progress> {
     let mut left = sock.recv_queue();
     if *len > 0 || left == 0 || left > buf.len() {
@@ -138,7 +141,13 @@ fn in_place(
     loop {
         let data = sock.peek(left).ok()?;
         let piece = data.len();
-        let (at, over) = read_piece(req, data, piece == left, buf.len(), server);
+        let (at, over) = read_piece(
+            req,
+            data,
+            piece == left,
+            buf.len(),
+            (&mut *server, &mut *memo),
+        );
         let rest = piece - at;
         buf[..rest].copy_from_slice(&data[at..]);
         *len = rest;
@@ -163,14 +172,14 @@ fn read_piece(
     data: &[u8],
     whole: bool,
     room: usize,
-    server: &mut String,
+    (server, memo): (&mut String, &mut HeadMemo),
 ) -> (usize, Option<Progress>) {
     let mut at = 0;
     loop {
         if !whole && matches!(req.body, Body::Chunked(_)) {
             return (at, None);
         }
-        let used = match read(req, &data[at..], room, server) {
+        let used = match read(req, &data[at..], room, (&mut *server, &mut *memo)) {
             Ok(used) => used,
             Err(kind) if whole => return (at, Some(Progress::Failed(kind))),
             Err(_) => return (at, None),
@@ -186,15 +195,15 @@ fn read_piece(
 }
 
 /// Takes what it can of `data` (read into a buffer of `room` bytes) for the response;
-/// returns how many bytes it used.
+/// returns how many bytes it used. A head is parsed through `memo`.
 fn read(
     req: &mut Request,
     data: &[u8],
     room: usize,
-    server: &mut String,
+    (server, memo): (&mut String, &mut HeadMemo),
 ) -> Result<usize, ErrorKind> {
     match &mut req.body {
-        Body::Head => match http::parse_head(data) {
+        Body::Head => match memo.parse(data) {
             Ok(None) if data.len() >= room => Err(ErrorKind::Other),
             Ok(None) => Ok(0),
             Err(_) => Err(ErrorKind::Other),

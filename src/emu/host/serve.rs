@@ -7,6 +7,7 @@
 //! `src/server/conn.rs`.
 
 use super::conns::ConnId;
+use super::request_memo::{Hit, RequestMemo};
 use crate::server::http::{self, ConnHeader, ParseError};
 use smoltcp::socket::tcp;
 
@@ -65,6 +66,8 @@ pub struct Slot {
     wrote: bool,
     /// A request was read while hanging: nothing more is answered on this connection.
     hung: bool,
+    /// The last request answered, and its answer.
+    memo: RequestMemo,
 }
 
 impl Slot {
@@ -83,6 +86,7 @@ impl Slot {
             close_after: false,
             wrote: false,
             hung: false,
+            memo: RequestMemo::default(),
         }
     }
 
@@ -187,6 +191,21 @@ impl Slot {
                     break;
                 }
             }
+            if let Some(hit) = self.memo.hit(&self.buf[..self.len], name) {
+                // The request answered last, again: answered as before, unparsed.
+                let close = if self.hung || hang {
+                    None
+                } else {
+                    self.skip = hit.content_length;
+                    self.out.extend_from_slice(hit.answer);
+                    self.body_left = hit.stream_body;
+                    Some(hit.close)
+                };
+                let used = hit.used;
+                self.consume(used);
+                self.count(close, st);
+                continue;
+            }
             let parsed = match http::parse_request(&self.buf[..self.len]) {
                 // A head longer than the buffer: refused as `tapvs server` refuses one longer
                 // than `MAX_HEAD`.
@@ -199,10 +218,18 @@ impl Slot {
                 Err(_) if self.hung || hang => (None, self.len),
                 Ok(Some((req, n))) => {
                     self.skip = req.content_length;
-                    (
-                        Some(answer(&req, name, &mut self.out, &mut self.body_left)),
-                        n,
-                    )
+                    let at = self.out.len();
+                    let close = answer(&req, name, &mut self.out, &mut self.body_left);
+                    let answer = Hit {
+                        used: n,
+                        content_length: req.content_length,
+                        answer: &self.out[at..],
+                        stream_body: self.body_left,
+                        close,
+                    };
+                    self.memo
+                        .keep(&self.buf[..n], name, req.content_length, answer);
+                    (Some(close), n)
                 }
                 Err(e) => {
                     st.bad_requests += 1;
@@ -212,21 +239,26 @@ impl Slot {
                 }
             };
             self.consume(used);
-            match close {
-                Some(close) => {
-                    st.requests += 1;
-                    self.close_after = close;
-                }
-                None => {
-                    self.hung = true;
-                    st.unanswered += 1;
-                }
-            }
+            self.count(close, st);
         }
         if sock.state() == tcp::State::CloseWait && self.out.is_empty() && self.body_left == 0 {
             // The client closed its side and nothing is owed: close ours.
             sock.close();
             self.phase = Phase::Closing;
+        }
+    }
+
+    /// Counts a request read: answered (`Some`: whether to close after it), or not.
+    fn count(&mut self, close: Option<bool>, st: &mut ServerStats) {
+        match close {
+            Some(close) => {
+                st.requests += 1;
+                self.close_after = close;
+            }
+            None => {
+                self.hung = true;
+                st.unanswered += 1;
+            }
         }
     }
 

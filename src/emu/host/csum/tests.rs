@@ -87,3 +87,73 @@ fn filling_again_changes_nothing() {
     fill(&mut again);
     assert_eq!(again, made);
 }
+
+/// `sum` against the sum of big-endian words taken one at a time, on every length up to a
+/// few blocks and a few long ones, at every alignment, on random bytes and on all-ones bytes
+/// (where every carry is taken).
+#[test]
+fn sums_agree_with_a_word_at_a_time() {
+    fn slow(data: &[u8]) -> u16 {
+        let mut acc: u64 = 0;
+        for pair in data.chunks(2) {
+            let hi = u64::from(pair[0]) << 8;
+            acc += hi | pair.get(1).map_or(0, |&b| u64::from(b));
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        acc as u16
+    }
+    let random = bytes(70_000, 7);
+    let ones = vec![0xff; 70_000];
+    let lens = (0..200).chain([1447, 1448, 9999, 10_000, 65_535, 69_990]);
+    for len in lens {
+        for at in 0..4 {
+            for data in [&random[at..at + len], &ones[at..at + len]] {
+                assert_eq!(sum(data), slow(data), "{len} bytes at {at}");
+            }
+        }
+    }
+}
+
+/// The byte-level reading of a frame's headers agrees with smoltcp's checked views on frames
+/// with every header byte that matters set at random, and on every truncation.
+#[test]
+fn segments_read_as_smoltcps_views() {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let base = segment_at(1000, &bytes(300, 3), false);
+    let (mut found, mut refused) = (0, 0);
+    for _ in 0..50_000 {
+        let mut f = base.clone();
+        // Ethernet type, version/IHL, total length, protocol, addresses.
+        for at in [12, 13, 14, 16, 17, 23, 26, 29, 30, 33] {
+            if next() % 4 == 0 {
+                f[at] = next() as u8;
+            }
+        }
+        if next() % 4 == 0 {
+            f[16] = 0;
+            f[17] = (next() % 80) as u8;
+        }
+        let cut = if next() % 4 == 0 {
+            (next() as usize) % f.len()
+        } else {
+            f.len()
+        };
+        let f = &f[..cut];
+        let got = super::segment(f);
+        assert_eq!(got, super::segment_checked(f), "{f:?}");
+        if got.is_some() {
+            found += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    assert!(found > 1000 && refused > 1000, "{found} {refused}");
+}

@@ -4,6 +4,7 @@
 
 use super::peer::{Peer, run};
 use super::{Log, SimServer, server};
+use crate::emu::host::head_memo::HeadMemo;
 use crate::emu::host::response::{Body, Progress, Request, progress, progress_copying};
 use smoltcp::time::Instant;
 
@@ -16,6 +17,7 @@ struct Side {
     buf: Vec<u8>,
     len: usize,
     name: String,
+    memo: HeadMemo,
 }
 
 impl Side {
@@ -28,6 +30,7 @@ impl Side {
             buf: vec![0; 4096],
             len: 0,
             name: String::new(),
+            memo: HeadMemo::default(),
         }
     }
 }
@@ -64,6 +67,7 @@ fn reading_in_place_ends_each_step_as_reading_through_the_buffer() {
             &mut sa.buf,
             &mut sa.len,
             &mut sa.name,
+            &mut sa.memo,
         );
         let want = progress_copying(
             &mut sb.req,
@@ -72,6 +76,7 @@ fn reading_in_place_ends_each_step_as_reading_through_the_buffer() {
             &mut sb.buf,
             &mut sb.len,
             &mut sb.name,
+            &mut sb.memo,
         );
         assert_eq!(got, want, "at {ms} ms");
         assert_eq!(format!("{:?}", a.req), format!("{:?}", b.req));
