@@ -163,7 +163,9 @@ impl ListenQueue {
         let tcp = TcpPacket::new_unchecked(&frame[at..]);
         let key = (dst, tcp.dst_port(), src, tcp.src_port());
         let (syn, ack, rst) = (tcp.syn(), tcp.ack(), tcp.rst());
-        let ours = listening && key.1 == port && stack.conns.demux(key, false).is_none();
+        // For the listener, and no connection's (the socket lookup only when it matters).
+        let ours =
+            |stack: &Stack| listening && key.1 == port && stack.conns.demux(key, false).is_none();
         if syn && !ack && !rst {
             if !self.shifts.is_empty()
                 && let Some((_, id)) = self.shifts.remove(&key)
@@ -171,13 +173,13 @@ impl ListenQueue {
                 // A new connection on the tuple.
                 self.by_conn.remove(&id);
             }
-            if ours && self.half_open >= self.backlog {
+            if self.half_open >= self.backlog && ours(stack) {
                 self.answer(now, frame, at, key);
                 return Ingress::Answered;
             }
         } else if ack && let Some(&(by, _)) = self.shifts.get(&key) {
             shift_acks(&mut frame[at..], by.wrapping_neg());
-        } else if ack && !syn && !rst && ours && self.checks_cookies(now) {
+        } else if ack && !syn && !rst && self.checks_cookies(now) && ours(stack) {
             return self.open(now, frame, at, key, stack, addrs);
         }
         Ingress::Pass

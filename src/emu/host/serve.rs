@@ -1,6 +1,8 @@
 //! One TCP socket of a [`super::SimServer`]: listening, serving one connection as `tapvs server`
 //! does (read request heads, answer them in order, keep alive or close), or closing. Each slot
-//! keeps its socket and buffers for the whole run, so a connection allocates nothing.
+//! keeps its socket and buffers for the whole run, so a connection allocates nothing. The
+//! slot's own buffers (request heads in, response heads out) are allocated the first time it
+//! reads or answers: a request sock whose handshake never ends (a SYN flood's) never does.
 //!
 //! Answers use the real server's head writer (`crate::server::http`); a connection that read a
 //! request while the server hung never answers again (HTTP/1.1 answers in order), as in
@@ -10,6 +12,9 @@ use super::conns::ConnId;
 use super::request_memo::{Hit, RequestMemo};
 use crate::server::http::{self, ConnHeader, ParseError};
 use smoltcp::socket::tcp;
+
+/// Room first made for response heads (the buffer grows if one is longer, and is kept).
+const OUT_LEN: usize = 512;
 
 /// Body bytes of every response come from here.
 static BODY: [u8; 16 * 1024] = [b'x'; 16 * 1024];
@@ -54,7 +59,9 @@ pub struct Slot {
     pub phase: Phase,
     /// Its socket is in SYN-RECEIVED (a request sock of the listen queue).
     pub half_open: bool,
+    /// Request heads are read into `buf`, of `read_len` bytes once the first data comes.
     buf: Vec<u8>,
+    read_len: usize,
     len: usize,
     /// Request body bytes still to skip.
     skip: u64,
@@ -77,10 +84,11 @@ impl Slot {
             handle,
             phase: Phase::Idle,
             half_open: false,
-            buf: vec![0; read_len],
+            buf: Vec::new(),
+            read_len,
             len: 0,
             skip: 0,
-            out: Vec::with_capacity(512),
+            out: Vec::new(),
             sent: 0,
             body_left: 0,
             close_after: false,
@@ -209,7 +217,7 @@ impl Slot {
             let parsed = match http::parse_request(&self.buf[..self.len]) {
                 // A head longer than the buffer: refused as `tapvs server` refuses one longer
                 // than `MAX_HEAD`.
-                Ok(None) if self.len == self.buf.len() => Err(ParseError::TooLong),
+                Ok(None) if self.len == self.read_len => Err(ParseError::TooLong),
                 parsed => parsed,
             };
             let (close, used) = match parsed {
@@ -218,6 +226,7 @@ impl Slot {
                 Err(_) if self.hung || hang => (None, self.len),
                 Ok(Some((req, n))) => {
                     self.skip = req.content_length;
+                    self.out.reserve(OUT_LEN);
                     let at = self.out.len();
                     let close = answer(&req, name, &mut self.out, &mut self.body_left);
                     let answer = Hit {
@@ -233,6 +242,7 @@ impl Slot {
                 }
                 Err(e) => {
                     st.bad_requests += 1;
+                    self.out.reserve(OUT_LEN);
                     let status = if e == ParseError::Version { 505 } else { 400 };
                     http::write_head(&mut self.out, status, name, 0, ConnHeader::Close);
                     (Some(true), self.len)
@@ -262,8 +272,11 @@ impl Slot {
         }
     }
 
-    /// Reads what fits into the head buffer.
+    /// Reads what fits into the head buffer (allocated with the first data).
     fn read(&mut self, sock: &mut tcp::Socket<'_>) {
+        if self.buf.is_empty() && sock.recv_queue() > 0 {
+            self.buf = vec![0; self.read_len];
+        }
         if let Ok(n) = sock.recv_slice(&mut self.buf[self.len..]) {
             self.len += n;
         }
@@ -308,4 +321,36 @@ fn answer(req: &http::Request<'_>, name: &str, out: &mut Vec<u8>, body_left: &mu
     let answer = crate::server::conn::answer_inlining(req, name, out, 0);
     *body_left = answer.stream_body;
     answer.close
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Phase, ServerStats, Slot};
+    use crate::emu::host::buffers::TcpBuffers;
+
+    #[test]
+    fn a_slot_allocates_its_head_buffers_only_once_it_has_data() {
+        let sizes = TcpBuffers {
+            rx: 64,
+            tx: 64,
+            read: 64,
+        };
+        let mut sock = sizes.socket();
+        sock.listen(80).expect("listens");
+        let mut slot = Slot::new(0, sizes.read);
+        slot.phase = Phase::Listening;
+        let mut stats = ServerStats::default();
+        slot.step(&mut sock, "rs", false, &mut stats);
+        assert_eq!(slot.phase, Phase::Listening);
+        // Accepted with nothing to read (a request sock, say): served, still nothing made.
+        slot.phase = Phase::Open;
+        slot.serve(&mut sock, "rs", false, &mut stats);
+        assert_eq!((slot.buf.capacity(), slot.out.capacity()), (0, 0));
+        assert_eq!(stats, ServerStats::default());
+        // The socket closes: the slot is idle again, having allocated nothing.
+        sock.abort();
+        slot.step(&mut sock, "rs", false, &mut stats);
+        assert_eq!(slot.phase, Phase::Idle);
+        assert_eq!((slot.buf.capacity(), slot.out.capacity()), (0, 0));
+    }
 }

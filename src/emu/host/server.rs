@@ -10,7 +10,7 @@
 //! closed (ICMP port unreachable). Hung: TCP handshakes complete and requests are read, UDP
 //! requests are read, and none is answered.
 
-use super::buffers::TcpBuffers;
+use super::buffers::{BufferArena, TcpBuffers};
 use super::cookies::{Ingress, ListenQueue};
 use super::serve::{Phase, ServerStats, Slot};
 use super::serve_udp::UdpServe;
@@ -98,6 +98,8 @@ pub struct SimServer {
     /// The stack's next deadline as last asked, while nothing has changed the stack since
     /// (a SYN answered with a cookie leaves it alone).
     stack_due: Option<Option<Instant>>,
+    /// The connection sockets' buffers. Declared after `stack`, so dropped after its sockets.
+    arena: BufferArena,
 }
 
 impl SimServer {
@@ -148,6 +150,7 @@ impl SimServer {
             buffers,
             queue,
             stack_due: None,
+            arena: BufferArena::default(),
         };
         server.top_up();
         server
@@ -269,7 +272,9 @@ impl SimServer {
             }
         }
         while self.listening < BACKLOG {
-            let mut sock = self.buffers.socket();
+            // SAFETY: the socket goes into `self.stack`, which never gives a socket away and
+            // is dropped before `self.arena`.
+            let mut sock = unsafe { self.buffers.socket_in(&mut self.arena) };
             super::acks::like_linux(&mut sock);
             let mut slot = Slot::new(self.stack.add_tcp(sock), self.buffers.read);
             let sock = self.stack.tcp(slot.handle);
