@@ -113,6 +113,8 @@ pub struct Direction {
     refilled: Instant,
     /// The latest arrival given so far (order kept without `reorder`).
     last_arrival: Instant,
+    /// No loss, no jitter, no rate limit ([`Direction::is_plain`]), kept with the impairments.
+    plain: bool,
     pub stats: DirectionStats,
 }
 
@@ -125,6 +127,7 @@ impl Direction {
             credit: burst(&imp),
             refilled: Instant::ZERO,
             last_arrival: Instant::ZERO,
+            plain: is_plain(&imp),
             stats: DirectionStats::default(),
         }
     }
@@ -137,6 +140,7 @@ impl Direction {
     pub fn set_impairments(&mut self, imp: Impairments) -> Result<(), ImpairmentError> {
         imp.check()?;
         self.imp = imp;
+        self.plain = is_plain(&imp);
         self.credit = burst(&imp);
         Ok(())
     }
@@ -144,7 +148,7 @@ impl Direction {
     /// Whether every frame just takes the latency: no loss, no jitter, no rate limit (then the
     /// arrival depends on the departure alone, whatever the order frames are handed in).
     pub fn is_plain(&self) -> bool {
-        self.imp.loss == 0.0 && self.imp.jitter == Duration::ZERO && self.imp.rate.is_none()
+        self.plain
     }
 
     /// A frame leaves a plain direction ([`Direction::is_plain`]) at `departure`, which may lie
@@ -157,6 +161,16 @@ impl Direction {
     /// A frame of `len` bytes is sent at `now` (never before the previous call's `now`): when
     /// it arrives at the far end, or why it never does.
     pub fn admit(&mut self, now: Instant, len: usize) -> Result<Instant, Dropped> {
+        if self.plain {
+            // What follows, with nothing drawn and nothing queued.
+            let mut arrival = now + self.imp.latency;
+            if !self.imp.reorder {
+                arrival = arrival.max(self.last_arrival);
+            }
+            self.last_arrival = self.last_arrival.max(arrival);
+            self.stats.sent += 1;
+            return Ok(arrival);
+        }
         if self.imp.loss > 0.0 && self.rng.random::<f64>() < self.imp.loss {
             self.stats.lost += 1;
             return Err(Dropped::Lost);
@@ -201,6 +215,11 @@ impl Direction {
         let wait = (debt + bps - 1) / bps;
         Ok(now + Duration::from_micros(wait as u64))
     }
+}
+
+/// Whether frames under `imp` just take the latency.
+fn is_plain(imp: &Impairments) -> bool {
+    imp.loss == 0.0 && imp.jitter == Duration::ZERO && imp.rate.is_none()
 }
 
 /// A full bucket, in micro-bits.
