@@ -4,11 +4,12 @@
 //! timing, one run of each prints simulated seconds per wall second and events (frames
 //! delivered + timeouts handled) per wall second, from the loop's own counters.
 //!
-//! Then every CI scenario (`ci = true` in `scenarios/`) runs once through `tapvs run --engine
-//! emulated --seed 5`, and its engine line gives simulated seconds per wall second, events per
-//! wall second and the same per CPU second of the engine's thread (the figure a busy machine
-//! does not inflate). Scenarios the emulator refuses are listed as such. Figures, never
-//! assertions.
+//! Then every CI scenario (`ci = true` in `scenarios/`) runs five times (`TAPVS_BENCH_ROUNDS`)
+//! through `tapvs run --engine emulated --seed 5`, the scenarios interleaved round by round, and
+//! their engine lines give the medians of simulated seconds per wall second (with the slowest
+//! and fastest run), events per wall second and simulated seconds per CPU second of the engine's
+//! thread (the figure a busy machine does not inflate). Scenarios the emulator refuses are
+//! listed as such. Figures, never assertions.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smoltcp::time::{Duration, Instant};
@@ -201,7 +202,33 @@ fn engine_line(stderr: &str) -> Option<(f64, f64, f64, f64)> {
     ))
 }
 
-/// Each CI scenario, emulated: simulated s and events per wall s and per CPU s of the engine.
+/// Runs of each CI scenario, the scenarios interleaved round by round so that a noisy stretch
+/// of a shared machine hits all of them alike (`TAPVS_BENCH_ROUNDS`, default 5).
+fn rounds() -> usize {
+    std::env::var("TAPVS_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(5)
+}
+
+/// The median of some values (the upper middle one of an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// What one scenario's runs gave.
+enum Outcome {
+    /// Per run: simulated s, wall s, events, CPU s.
+    Runs(Vec<(f64, f64, f64, f64)>),
+    Refused,
+    Failed(String),
+}
+
+/// Each CI scenario, emulated, [`rounds`] times: the medians of simulated s per wall s (with
+/// the fastest and slowest run), of events per wall s and of simulated s per CPU s.
 fn scenarios() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<_> = std::fs::read_dir(root.join("scenarios"))
@@ -214,34 +241,62 @@ fn scenarios() {
         .collect();
     files.sort();
     let results = std::env::temp_dir().join(format!("tapvs-bench-{}", std::process::id()));
-    println!("scenario                  sim s  wall s  sim/wall  events  events/wall s  sim/CPU s");
-    for file in files {
-        let name = file
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tapvs"))
-            .args(["run", "--engine", "emulated", "--seed", "5", "--results"])
-            .arg(&results)
-            .arg(&file)
-            .output()
-            .expect("running tapvs");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        match engine_line(&stderr) {
-            Some((sim, wall, events, cpu)) => println!(
-                "{name:<24} {sim:>6.1} {wall:>7.3} {:>8.0}x {events:>8} {:>13.0} {:>9.0}x",
-                sim / wall,
-                events / wall,
-                sim / cpu,
-            ),
-            None if stderr.contains("cannot run this scenario") => {
-                println!("{name:<24} not emulated (refused: it needs a real daemon or kernel)")
+    let mut outcomes: Vec<Outcome> = files.iter().map(|_| Outcome::Runs(Vec::new())).collect();
+    let rounds = rounds();
+    for _ in 0..rounds {
+        for (file, outcome) in files.iter().zip(&mut outcomes) {
+            let Outcome::Runs(runs) = outcome else {
+                continue;
+            };
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_tapvs"))
+                .args(["run", "--engine", "emulated", "--seed", "5", "--results"])
+                .arg(&results)
+                .arg(file)
+                .output()
+                .expect("running tapvs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            match engine_line(&stderr) {
+                Some(run) => runs.push(run),
+                None if stderr.contains("cannot run this scenario") => *outcome = Outcome::Refused,
+                None => *outcome = Outcome::Failed(stderr.lines().last().unwrap_or("").to_string()),
             }
-            None => println!("{name:<24} failed: {}", stderr.lines().last().unwrap_or("")),
+            let _ = std::fs::remove_dir_all(&results);
         }
     }
-    let _ = std::fs::remove_dir_all(&results);
+    println!(
+        "{rounds} runs of each, interleaved; medians, and the slowest and fastest run's sim/wall"
+    );
+    println!(
+        "scenario                  sim s  wall s  sim/wall  [min-max]     events  events/wall s  sim/CPU s"
+    );
+    for (file, outcome) in files.iter().zip(&outcomes) {
+        let name = file.file_stem().unwrap_or_default().to_string_lossy();
+        match outcome {
+            Outcome::Runs(runs) if !runs.is_empty() => {
+                let speed: Vec<f64> = runs.iter().map(|r| r.0 / r.1).collect();
+                let rate: Vec<f64> = runs.iter().map(|r| r.2 / r.1).collect();
+                let per_cpu: Vec<f64> = runs.iter().map(|r| r.0 / r.3).collect();
+                let wall: Vec<f64> = runs.iter().map(|r| r.1).collect();
+                let (lo, hi) = speed
+                    .iter()
+                    .fold((f64::MAX, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                println!(
+                    "{name:<24} {:>6.1} {:>7.3} {:>8.0}x [{lo:>4.0}-{hi:<4.0}] {:>8} {:>13.0} {:>9.0}x",
+                    runs[0].0,
+                    median(&wall),
+                    median(&speed),
+                    runs[0].2,
+                    median(&rate),
+                    median(&per_cpu),
+                )
+            }
+            Outcome::Runs(_) => println!("{name:<24} no run"),
+            Outcome::Refused => {
+                println!("{name:<24} not emulated (refused: it needs a real daemon or kernel)")
+            }
+            Outcome::Failed(why) => println!("{name:<24} failed: {why}"),
+        }
+    }
 }
 
 fn benches(c: &mut Criterion) {
