@@ -6,6 +6,7 @@
 //! smoltcp takes them, and one that fails is dropped where smoltcp would have dropped it.
 //! Must not import the hosts.
 
+use crate::wire::fields::be16;
 use smoltcp::wire::IpProtocol;
 #[cfg(test)]
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, Ipv4Packet};
@@ -72,7 +73,7 @@ fn segment(frame: &[u8]) -> Option<(usize, usize, u16)> {
         return None;
     }
     let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let total = usize::from(be16(ip, 2));
     if ip.len() < ihl || ihl > total || ip.len() < total || ihl < 20 {
         return None;
     }
@@ -81,10 +82,10 @@ fn segment(frame: &[u8]) -> Option<(usize, usize, u16)> {
     }
     let len = total - ihl;
     let words = [
-        u16::from_be_bytes([ip[12], ip[13]]),
-        u16::from_be_bytes([ip[14], ip[15]]),
-        u16::from_be_bytes([ip[16], ip[17]]),
-        u16::from_be_bytes([ip[18], ip[19]]),
+        be16(ip, 12),
+        be16(ip, 14),
+        be16(ip, 16),
+        be16(ip, 18),
         u16::from(u8::from(IpProtocol::Tcp)),
         // smoltcp's pseudo-header takes the length as 16 bits.
         len as u16,
