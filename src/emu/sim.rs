@@ -165,7 +165,7 @@ impl<N: Node> Sim<N> {
                 Some((t, node)) if frame.is_none_or(|f| t < f) => {
                     last = Some(node);
                     self.counters.timeouts += 1;
-                    self.timers.set(node, None);
+                    // `drain` sets the node's next deadline.
                     self.nodes[node].handle_timeout(self.now);
                     self.drain(node);
                 }

@@ -1,5 +1,6 @@
-//! The deadline heap: earliest first, ties to the lowest node, a new deadline replaces the old
-//! one, stale entries stay bounded, and a long random sequence agrees with a scan of every node.
+//! The deadline tree: earliest first, ties to the lowest node, a new deadline replaces the old
+//! one, nodes added later keep the others' deadlines, and a long random sequence agrees with a
+//! scan of every node.
 
 use super::us;
 use crate::emu::timers::Timers;
@@ -41,17 +42,27 @@ fn a_new_deadline_replaces_the_old_one_earlier_or_later() {
 }
 
 #[test]
-fn stale_entries_stay_bounded_and_unchanged_deadlines_push_nothing() {
+fn a_node_added_later_keeps_the_deadlines_set_before_it() {
     let mut t = Timers::default();
     t.set(1, Some(us(5)));
-    for i in 0..10_000 {
-        t.set(0, Some(us(1_000_000 + i)));
-    }
-    assert!(t.entries() <= 2 * 2 + 64 + 1, "{} entries", t.entries());
+    t.set(0, Some(us(7)));
+    t.set(100, Some(us(6)));
+    assert_eq!(t.get(1), Some(us(5)));
+    assert_eq!(t.get(0), Some(us(7)));
+    assert_eq!(t.get(57), None);
     assert_eq!(t.peek(), Some((us(5), 1)));
-    let before = t.entries();
-    t.set(1, Some(us(5)));
-    assert_eq!(t.entries(), before);
+    t.set(1, None);
+    assert_eq!(t.peek(), Some((us(6), 100)));
+    t.set(100, None);
+    assert_eq!(t.peek(), Some((us(7), 0)));
+}
+
+#[test]
+fn times_before_zero_order_before_later_ones() {
+    let mut t = Timers::default();
+    t.set(0, Some(us(3)));
+    t.set(1, Some(smoltcp::time::Instant::from_micros(-4)));
+    assert_eq!(t.peek(), Some((smoltcp::time::Instant::from_micros(-4), 1)));
 }
 
 #[test]
@@ -75,4 +86,15 @@ fn agrees_with_a_scan_of_every_node_on_a_long_random_run() {
             .min();
         assert_eq!(t.peek(), want);
     }
+}
+
+#[test]
+fn deadlines_years_away_sort_after_every_nearer_one() {
+    let mut t = Timers::default();
+    let far = smoltcp::time::Instant::from_secs(100 * 365 * 24 * 3600_i64);
+    t.set(0, Some(far));
+    t.set(1, Some(us(9)));
+    assert_eq!(t.peek(), Some((us(9), 1)));
+    t.set(1, None);
+    assert_eq!(t.peek().map(|(_, n)| n), Some(0));
 }
