@@ -15,12 +15,33 @@ pub struct Pool {
     free: Vec<u32>,
     /// Free buffers of [`MAX_SUPER_FRAME`] bytes.
     free_super: Vec<u32>,
+    /// A free buffer lent to a node that wrote nothing into it, kept for the next one to ask
+    /// (most nodes asked have nothing to send: one take and put fewer per step).
+    spare: Option<u32>,
 }
 
 impl Pool {
     /// A buffer of [`FRAME_BUF`] bytes to write into (its old bytes are left as they were).
     pub fn take(&mut self) -> u32 {
         self.free.pop().unwrap_or_else(|| self.grow(FRAME_BUF))
+    }
+
+    /// A buffer of [`FRAME_BUF`] bytes to write into, the spare one if there is one.
+    pub fn take_spare(&mut self) -> u32 {
+        match self.spare.take() {
+            Some(buf) => buf,
+            None => self.take(),
+        }
+    }
+
+    /// Gives back a buffer nothing was written into: it becomes the spare one (or, if it is a
+    /// super-frame's, or a spare is kept already, goes back to the free list).
+    pub fn keep_spare(&mut self, buf: u32) {
+        if self.spare.is_none() && self.bufs[buf as usize].len() <= FRAME_BUF {
+            self.spare = Some(buf);
+        } else {
+            self.put(buf);
+        }
     }
 
     /// A buffer that holds `len` bytes: a plain one if it fits, else a super-frame's.
@@ -77,5 +98,24 @@ impl Pool {
 
     pub fn is_empty(&self) -> bool {
         self.bufs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unwritten_buffer_is_lent_again_and_a_super_frame_is_never_the_spare() {
+        let mut pool = Pool::default();
+        let a = pool.take_spare();
+        pool.keep_spare(a);
+        assert_eq!(pool.take_spare(), a);
+        // While `a` is lent out, a plain take gives another buffer.
+        assert_ne!(pool.take(), a);
+        let big = pool.take_for(FRAME_BUF + 1);
+        pool.keep_spare(big);
+        assert_ne!(pool.take_spare(), big);
+        assert_eq!(pool.take_for(FRAME_BUF + 1), big);
     }
 }

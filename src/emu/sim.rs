@@ -233,11 +233,11 @@ impl<N: Node> Sim<N> {
         loop {
             let buf = match self.nodes[node].next_frame_len() {
                 Some(len) => self.pool.take_for(len),
-                None => self.pool.take(),
+                None => self.pool.take_spare(),
             };
             let out = self.nodes[node].poll_transmit(self.now, self.pool.get_mut(buf));
             let Some((port, len)) = out else {
-                self.pool.put(buf);
+                self.pool.keep_spare(buf);
                 break;
             };
             self.send(node, port, buf, len);
