@@ -6,6 +6,7 @@
 //! [`registry`] names every metric a run reports (entries in [`catalogue`]).
 
 pub mod catalogue;
+pub mod histogram;
 pub mod registry;
 
 use serde::{Deserialize, Serialize};
