@@ -9,7 +9,7 @@ use super::settings::{Forwarding, Protocol};
 use super::tcp_state::{ConnState, Direction, TcpEvent};
 use super::{Dataplane, Iface, Verdict, defense};
 use crate::sched::Flow;
-use crate::wire::checksum;
+use crate::wire::checksum::{self, End, Mode, RoutedError};
 use crate::wire::{
     ETHERNET_HEADER_LEN, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
 };
@@ -24,6 +24,8 @@ struct Transport {
     event: Option<TcpEvent>,
     /// A SYN without ACK: the only segment that may open a TCP connection.
     opens: bool,
+    /// The IPv4 header's length: where this header starts.
+    ihl: u8,
 }
 
 impl Dataplane {
@@ -60,7 +62,10 @@ impl Dataplane {
             return self.handle_icmp_error(now_ms, frame, to_vip);
         }
         let transport = match parse_transport(ip.next_header(), ip.payload()) {
-            Ok(t) => t,
+            Ok(t) => Transport {
+                ihl: ip.header_len(),
+                ..t
+            },
             Err(reason) => return Verdict::Dropped(reason),
         };
         if !to_vip {
@@ -140,17 +145,9 @@ impl Dataplane {
         let neighbour = svc.servers[server].neighbour;
         if nat {
             let view = svc.views[server];
-            let ip = &mut frame[ETHERNET_HEADER_LEN..];
-            if checksum::decrement_ttl(ip) != Ok(true) {
-                return Verdict::Dropped(DropReason::TtlExceeded);
-            }
-            let rewritten = if self.partial_csum {
-                checksum::rewrite_dst_partial(ip, view.addr, view.port)
-            } else {
-                checksum::rewrite_dst(ip, view.addr, view.port)
-            };
-            if rewritten.is_err() {
-                return Verdict::Dropped(DropReason::Malformed);
+            let to = (End::Dst, view.addr, view.port);
+            if let Err(reason) = self.rewrite_routed(frame, transport, to) {
+                return Verdict::Dropped(reason);
             }
         }
         self.send_to(now_ms, frame, neighbour)
@@ -230,19 +227,35 @@ impl Dataplane {
         let Some(next_hop) = self.next_hop(conn.key.client) else {
             return Verdict::Dropped(DropReason::NoRoute);
         };
-        let ip = &mut frame[ETHERNET_HEADER_LEN..];
-        if checksum::decrement_ttl(ip) != Ok(true) {
-            return Verdict::Dropped(DropReason::TtlExceeded);
-        }
-        let rewritten = if self.partial_csum {
-            checksum::rewrite_src_partial(ip, conn.key.vip, conn.key.vport)
-        } else {
-            checksum::rewrite_src(ip, conn.key.vip, conn.key.vport)
-        };
-        if rewritten.is_err() {
-            return Verdict::Dropped(DropReason::Malformed);
+        let from = (End::Src, conn.key.vip, conn.key.vport);
+        if let Err(reason) = self.rewrite_routed(frame, transport, from) {
+            return Verdict::Dropped(reason);
         }
         self.send_to(now_ms, frame, next_hop)
+    }
+
+    /// A NAT packet's one rewrite: TTL, one end's address and port, each checksum once, in
+    /// headers [`Dataplane::handle_ipv4`] parsed.
+    fn rewrite_routed(
+        &self,
+        frame: &mut [u8],
+        transport: Transport,
+        to: (End, std::net::Ipv4Addr, u16),
+    ) -> Result<(), DropReason> {
+        let mode = if self.partial_csum {
+            Mode::Partial
+        } else {
+            Mode::Full
+        };
+        let ip = &mut frame[ETHERNET_HEADER_LEN..];
+        let header = (
+            usize::from(transport.ihl),
+            IpProtocol::from(transport.protocol.number()),
+        );
+        checksum::rewrite_routed(ip, header, to, mode).map_err(|e| match e {
+            RoutedError::TtlExceeded => DropReason::TtlExceeded,
+            RoutedError::Rewrite(_) => DropReason::Malformed,
+        })
     }
 
     /// The neighbour a packet to `dst` goes to from the outside interface: `dst` itself when
@@ -476,6 +489,7 @@ fn parse_transport(protocol: IpProtocol, payload: &[u8]) -> Result<Transport, Dr
                 dst_port: tcp.dst_port(),
                 event: TcpEvent::from_flags(tcp.syn(), tcp.fin(), tcp.ack(), tcp.rst()),
                 opens: tcp.syn() && !tcp.ack(),
+                ihl: 0,
             }
         }
         IpProtocol::Udp => {
@@ -486,6 +500,7 @@ fn parse_transport(protocol: IpProtocol, payload: &[u8]) -> Result<Transport, Dr
                 dst_port: udp.dst_port(),
                 event: None,
                 opens: true,
+                ihl: 0,
             }
         }
         _ => return Err(DropReason::NoService),

@@ -248,6 +248,55 @@ pub fn decrement_ttl(packet: &mut [u8]) -> Result<bool, RewriteError> {
     Ok(true)
 }
 
+/// Why [`rewrite_routed`] left a packet as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoutedError {
+    /// The TTL was 0 or 1: a router drops the packet.
+    TtlExceeded,
+    /// No TCP or UDP header fits where the caller said it starts.
+    Rewrite(RewriteError),
+}
+
+/// A NAT rewrite of a packet the director routes, in one pass over headers the caller parsed
+/// already (an unfragmented IPv4 packet whose header is `ihl` bytes and whose protocol is
+/// `proto`): the TTL decremented and `end`'s address and port set, the IPv4 header checksum
+/// updated once for both changes and the transport checksum once (`Mode::Partial`: see
+/// [`rewrite_dst_partial`]). The lengths are checked against the buffer only, so nothing can
+/// panic; nothing is written unless all of it is.
+pub(crate) fn rewrite_routed(
+    packet: &mut [u8],
+    (ihl, proto): (usize, IpProtocol),
+    (end, addr, port): (End, Ipv4Addr, u16),
+    mode: Mode,
+) -> Result<(), RoutedError> {
+    let transport_len = match proto {
+        IpProtocol::Tcp => 20,
+        IpProtocol::Udp => 8,
+        other => return Err(RoutedError::Rewrite(RewriteError::NotTcpUdp(other))),
+    };
+    if ihl < 20 || packet.len() < ihl + transport_len {
+        return Err(RoutedError::Rewrite(RewriteError::TransportTruncated));
+    }
+    let ttl = packet[8];
+    if ttl <= 1 {
+        return Err(RoutedError::TtlExceeded);
+    }
+    let at = match end {
+        End::Src => 12,
+        End::Dst => 16,
+    };
+    let old = Ipv4Addr::new(packet[at], packet[at + 1], packet[at + 2], packet[at + 3]);
+    let addr_delta = Delta::default().addr(old, addr);
+    let ttl_word = |ttl: u8| u16::from_be_bytes([ttl, packet[9]]);
+    let ip_delta = addr_delta.word(ttl_word(ttl), ttl_word(ttl - 1));
+    rewrite_port(&mut packet[ihl..], proto, end, port, addr_delta, mode);
+    packet[8] = ttl - 1;
+    packet[at..at + 4].copy_from_slice(&addr.octets());
+    let check = u16::from_be_bytes([packet[10], packet[11]]);
+    packet[10..12].copy_from_slice(&ip_delta.apply(check).to_be_bytes());
+    Ok(())
+}
+
 /// Parses the IPv4 header at the edge: after this no accessor of the view can panic.
 pub(crate) fn checked_ip<T: AsRef<[u8]>>(packet: T) -> Result<Ipv4Packet<T>, RewriteError> {
     let ip = Ipv4Packet::new_checked(packet).map_err(|_| RewriteError::Malformed)?;

@@ -293,6 +293,18 @@ pub(crate) fn exercise(bytes: &[u8], addr: Ipv4Addr, port: u16) {
     if decrement_ttl(&mut copy).is_err() {
         assert_eq!(copy, bytes);
     }
+    // Whatever header length and protocol a caller passes, even wrong ones.
+    let ihl = usize::from(bytes.first().map_or(0, |b| b & 0x0f)) * 4;
+    for proto in [IpProtocol::Tcp, IpProtocol::Udp, IpProtocol::Icmp] {
+        for end in [End::Src, End::Dst] {
+            for mode in [Mode::Full, Mode::Partial] {
+                let mut copy = bytes.to_vec();
+                if rewrite_routed(&mut copy, (ihl, proto), (end, addr, port), mode).is_err() {
+                    assert_eq!(copy, bytes);
+                }
+            }
+        }
+    }
     let _ = icmp_error::inner_flow(bytes);
 }
 
@@ -699,6 +711,44 @@ proptest! {
             ip.set_hop_limit(spec.ttl - 1);
             ip.fill_checksum();
         }
+        prop_assert_eq!(&packet, &want);
+    }
+
+    #[test]
+    fn routed_rewrite_equals_ttl_decrement_and_full_recompute(
+        spec in spec(1400), end in end(), addr in addr(), port in port()
+    ) {
+        let mut packet = build(&spec);
+        let before = packet.clone();
+        let ihl = IPV4_HEADER_LEN + spec.ip_options.len();
+        let proto = if spec.udp { IpProtocol::Udp } else { IpProtocol::Tcp };
+        let done = rewrite_routed(&mut packet, (ihl, proto), (end, addr, port), Mode::Full);
+        if spec.ttl <= 1 {
+            prop_assert_eq!(done, Err(RoutedError::TtlExceeded));
+            prop_assert_eq!(&packet, &before);
+        } else {
+            prop_assert_eq!(done, Ok(()));
+            let mut want = before;
+            set_fields(&mut want, end, addr, port);
+            Ipv4Packet::new_unchecked(&mut want[..]).set_hop_limit(spec.ttl - 1);
+            recompute(&mut want, true);
+            prop_assert_eq!(&packet, &want);
+        }
+    }
+
+    #[test]
+    fn routed_partial_rewrite_equals_the_two_step_one(
+        spec in spec(1400), end in end(), addr in addr(), port in port()
+    ) {
+        let spec = Spec { ttl: spec.ttl.max(2), ..spec };
+        let mut packet = build(&spec);
+        make_partial(&mut packet);
+        let mut want = packet.clone();
+        decrement_ttl(&mut want).unwrap();
+        rewrite_partial(&mut want, end, addr, port).unwrap();
+        let ihl = IPV4_HEADER_LEN + spec.ip_options.len();
+        let proto = if spec.udp { IpProtocol::Udp } else { IpProtocol::Tcp };
+        rewrite_routed(&mut packet, (ihl, proto), (end, addr, port), Mode::Partial).unwrap();
         prop_assert_eq!(&packet, &want);
     }
 
