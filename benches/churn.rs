@@ -164,6 +164,6 @@ fn main() {
     );
     println!("{}", filling.line("frames while the table fills"));
     println!("{}", steady.line("frames in the full table   "));
-    println!("{}", sweeps.line("expiry sweeps (every 100 ms)"));
+    println!("{}", sweeps.line("expiry sweeps              "));
     println!("{}", clock.line("a clock read pair alone    "));
 }

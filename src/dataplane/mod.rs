@@ -106,8 +106,15 @@ pub enum Event {
 const EVENT_QUEUE: usize = 1024;
 /// On-link destinations (NAT clients on the LAN) the neighbour table may learn at run time.
 const DYNAMIC_NEIGHBOURS: usize = 256;
+/// The expiry sweep visits 1/20 of the table's slots (at least [`SWEEP_MIN_BUDGET`]) every
+/// [`SWEEP_EVERY_MS`], so every entry is looked at within 2 s of its expiry; the flood
+/// defence's level, its random drop and the rate estimators move at that period too.
 const SWEEP_EVERY_MS: u64 = 100;
 const SWEEP_MIN_BUDGET: usize = 1024;
+/// A sweep visits at most this many slots: a bigger table is swept in several steps spread
+/// over the period (a million entries: 13 sweeps of 3,847 slots, one every 7 ms), so that no
+/// single call holds frames back for long (one sweep of 50,000 slots took 0.1-2 ms).
+const SWEEP_MAX_BUDGET: usize = 4096;
 
 /// The balancer's state.
 pub struct Dataplane {
@@ -125,6 +132,8 @@ pub struct Dataplane {
     events: VecDeque<Event>,
     counters: Counters,
     next_sweep_ms: u64,
+    /// When the defence level, the random drop and the estimators next move.
+    next_tick_ms: u64,
     /// The frame being handled has a partial transport checksum (offloads).
     partial_csum: bool,
     garp: garp::Garp,
@@ -204,6 +213,7 @@ impl Dataplane {
             events: VecDeque::with_capacity(EVENT_QUEUE),
             counters: Counters::default(),
             next_sweep_ms: 0,
+            next_tick_ms: 0,
             partial_csum: false,
             garp,
             sync_enabled: false,
@@ -290,20 +300,28 @@ impl Dataplane {
         let stale = self.pending.discard(None, now_ms);
         self.counters.drops[DropReason::NeighbourUnreachable as usize] += stale;
         if now_ms >= self.next_sweep_ms {
-            self.next_sweep_ms = now_ms + SWEEP_EVERY_MS;
-            self.defense.update_level(self.conns.len());
+            let per_period = SWEEP_MIN_BUDGET.max(self.conns.slots_used() / 20);
+            let steps = per_period.div_ceil(SWEEP_MAX_BUDGET);
+            self.next_sweep_ms = now_ms + (SWEEP_EVERY_MS / steps as u64).max(1);
+            let tick = now_ms >= self.next_tick_ms;
+            if tick {
+                self.next_tick_ms = now_ms + SWEEP_EVERY_MS;
+                self.defense.update_level(self.conns.len());
+            }
             let half_open_now = now_ms + self.defense.half_open_advance_ms();
-            let mut budget = SWEEP_MIN_BUDGET.max(self.conns.slots_used() / 20);
+            let mut budget = per_period.div_ceil(steps);
             while let Some(idx) = self.conns.next_expired(now_ms, half_open_now, &mut budget) {
                 if self.conns.get(idx).expires_ms > now_ms {
                     self.defense.counters.half_open_expired_early += 1;
                 }
                 self.expire(idx, now_ms);
             }
-            if self.defense.drops_entries() {
-                self.random_drop(now_ms);
+            if tick {
+                if self.defense.drops_entries() {
+                    self.random_drop(now_ms);
+                }
+                self.estimate(now);
             }
-            self.estimate(now);
         }
     }
 

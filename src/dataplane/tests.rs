@@ -634,3 +634,33 @@ fn synced_entries_forward_on_the_backup_to_the_same_server() {
         Err(crate::sync::node::InstallError::NoServer)
     );
 }
+
+#[test]
+fn a_big_table_is_swept_in_small_steps_that_still_expire_everything_in_time() {
+    // Without the flood defence, which would drop or shorten these half-open entries.
+    let off = "[defense]\ndrop_entry = \"off\"\nsecure_tcp = \"off\"";
+    let mut settings = config("rr", &[1], off);
+    settings.limits.max_connections = 200_000;
+    let mut dp = Dataplane::new(&settings.dataplane(), 1);
+    let mut f = build::arp_reply(rs_mac(0), rs_ip(0), DIRECTOR_MAC, DIRECTOR);
+    assert_eq!(dp.handle_frame(t(0), OUT, &mut f), Verdict::Consumed);
+    let n = 120_000u32;
+    for i in 0..n {
+        send(&mut dp, 0, client(i, 1024 + (i % 7) as u16), Flags::SYN).unwrap();
+    }
+    // 120,000 slots: 6,000 a period, in two steps of 3,000, one every 50 ms.
+    sweep(&mut dp, 1);
+    assert_eq!((dp.next_sweep_ms, dp.next_tick_ms), (51, 101));
+    // SYN_RECV lives 60 s: none goes early, and all are gone within the 2 s a full pass takes.
+    let mut now = 1;
+    while dp.next_sweep_ms < 60_000 {
+        now = dp.next_sweep_ms as i64;
+        sweep(&mut dp, now);
+    }
+    assert_eq!(dp.conns().len(), n as usize, "none expires before 60 s");
+    while now < 62_100 {
+        now = dp.next_sweep_ms as i64;
+        sweep(&mut dp, now);
+    }
+    assert_eq!(dp.conns().len(), 0, "all expire within a pass of the table");
+}
