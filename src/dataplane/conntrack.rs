@@ -138,6 +138,20 @@ impl ConnTable {
         (self.index).get(hash, |s| slot_key(slots, s) == Some(key))
     }
 
+    /// Starts loading slot `i` (any index), to be read soon.
+    #[inline]
+    pub fn prefetch_slot(&self, i: usize) {
+        if let Some(slot) = self.slots.get(i) {
+            super::prefetch::prefetch(slot);
+        }
+    }
+
+    /// Starts loading the index bucket where the key hashing to `hash` lives (or would).
+    #[inline]
+    pub fn prefetch_index(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
     /// The entry at a slab index. Panics on an empty slot (a caller bug, never input-driven).
     #[inline]
     pub fn get(&self, idx: u32) -> &Conn {

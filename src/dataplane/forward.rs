@@ -101,6 +101,9 @@ impl Dataplane {
         transport: Transport,
     ) -> Verdict {
         let hash = self.conns.hash(&key);
+        if transport.opens {
+            self.prefetch_victim_index();
+        }
         let mut found = self.conns.find_hashed(&key, hash);
         if let Some(idx) = found {
             let conn = self.conns.get(idx);
@@ -410,7 +413,9 @@ impl Dataplane {
                     return Err(TableFull);
                 }
                 self.defense.counters.half_open_evicted += 1;
-                self.conns.insert_hashed(conn, hash)?
+                let idx = self.conns.insert_hashed(conn, hash)?;
+                self.prefetch_victim();
+                idx
             }
         };
         self.defense.note_len(self.conns.len());
@@ -428,6 +433,23 @@ impl Dataplane {
             }
         }
         false
+    }
+
+    /// A full table under a flood evicts at almost every new connection: the next eviction's
+    /// first random slot is drawn now (the sequence stays the same) and starts loading, so
+    /// that it is in cache by then.
+    fn prefetch_victim(&mut self) {
+        if let Some(i) = self.defense.peek_slot(self.conns.slots_used()) {
+            self.conns.prefetch_slot(i);
+        }
+    }
+
+    /// A new connection may evict the entry drawn ahead by [`Dataplane::prefetch_victim`]:
+    /// its index bucket starts loading now, alongside the new key's lookup.
+    fn prefetch_victim_index(&self) {
+        if let Some(c) = self.defense.peeked_slot().and_then(|i| self.conns.slot(i)) {
+            self.conns.prefetch_index(self.conns.hash(&c.key));
+        }
     }
 
     /// `drop_entry`'s scan (IPVS `ip_vs_random_dropentry`): random slots, half-open entries

@@ -19,6 +19,7 @@ mod icmp;
 pub mod ipvs;
 pub mod neighbour;
 pub mod pending;
+mod prefetch;
 pub mod reset;
 pub mod service;
 pub mod settings;
