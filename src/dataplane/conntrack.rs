@@ -236,16 +236,16 @@ impl ConnTable {
 
     /// Removes the entry at a slab index and returns it.
     pub fn remove(&mut self, idx: u32) -> Conn {
-        let conn = self.slots[idx as usize].expect("live slot");
         let (slots, hasher) = (&self.slots, &self.hasher);
+        // The key is hashed where it lies (a copy of the whole entry read back at once stalls).
+        let key = slot_key(slots, idx).expect("live slot");
         (self.index).remove(
-            hasher.hash_one(conn.key),
+            hasher.hash_one(key),
             |s| s == idx,
             |s| hasher.hash_one(slot_key(slots, s).expect("indexed slot")),
         );
-        self.slots[idx as usize] = None;
         self.free.push(idx);
-        conn
+        self.slots[idx as usize].take().expect("live slot")
     }
 
     /// Advances the sweep cursor slot by slot, spending `budget`, and returns the index of the
