@@ -138,6 +138,20 @@ impl ConnTable {
         (self.index).get(hash, |s| slot_key(slots, s) == Some(key))
     }
 
+    /// Starts loading slot `i` (any index), to be read soon.
+    #[inline]
+    pub fn prefetch_slot(&self, i: usize) {
+        if let Some(slot) = self.slots.get(i) {
+            super::prefetch::prefetch(slot);
+        }
+    }
+
+    /// Starts loading the index bucket where the key hashing to `hash` lives (or would).
+    #[inline]
+    pub fn prefetch_index(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
     /// The entry at a slab index. Panics on an empty slot (a caller bug, never input-driven).
     #[inline]
     pub fn get(&self, idx: u32) -> &Conn {
@@ -222,16 +236,16 @@ impl ConnTable {
 
     /// Removes the entry at a slab index and returns it.
     pub fn remove(&mut self, idx: u32) -> Conn {
-        let conn = self.slots[idx as usize].expect("live slot");
         let (slots, hasher) = (&self.slots, &self.hasher);
+        // The key is hashed where it lies (a copy of the whole entry read back at once stalls).
+        let key = slot_key(slots, idx).expect("live slot");
         (self.index).remove(
-            hasher.hash_one(conn.key),
+            hasher.hash_one(key),
             |s| s == idx,
             |s| hasher.hash_one(slot_key(slots, s).expect("indexed slot")),
         );
-        self.slots[idx as usize] = None;
         self.free.push(idx);
-        conn
+        self.slots[idx as usize].take().expect("live slot")
     }
 
     /// Advances the sweep cursor slot by slot, spending `budget`, and returns the index of the

@@ -134,6 +134,12 @@ const SOURCE_BUCKETS: usize = 1 << 16;
 /// table per second, as IPVS.
 const SWEEPS_PER_S: usize = 10;
 
+/// A random slot drawn before it is asked for, from `0..capacity`.
+#[derive(Debug, Clone, Copy)]
+struct Ahead {
+    slot: usize,
+}
+
 /// The defence's state.
 pub struct Defense {
     config: DefenseConfig,
@@ -142,6 +148,9 @@ pub struct Defense {
     drop_counter: u64,
     drop_rate: u64,
     rng: ChaCha8Rng,
+    /// A draw taken ahead by [`Defense::peek_slot`], given out by the next
+    /// [`Defense::random_slot`].
+    ahead: Option<Ahead>,
     /// Half-open entries per source-address hash; empty when there is no limit.
     per_source: Vec<u16>,
     pub counters: DefenseCounters,
@@ -160,6 +169,7 @@ impl Defense {
             drop_counter: 0,
             drop_rate: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            ahead: None,
             per_source: vec![0; buckets],
             counters: DefenseCounters::default(),
         }
@@ -250,10 +260,44 @@ impl Defense {
         (slots / 32).div_ceil(SWEEPS_PER_S)
     }
 
-    /// A random slot index below `n` (> 0), from the seeded generator.
+    /// A random slot index below `n` (> 0), from the seeded generator: the same sequence
+    /// whether or not [`Defense::peek_slot`] looked ahead.
     #[inline]
     pub fn random_slot(&mut self, n: usize) -> usize {
+        if let Some(ahead) = self.ahead.take() {
+            // Drawn for a table that uses all its slots, and its slots never go away.
+            debug_assert_eq!(n, self.capacity, "a range that only grows is full");
+            return ahead.slot;
+        }
         self.rng.random_range(0..n)
+    }
+
+    /// The slot the next [`Defense::random_slot`] will give, drawn now (so the caller can
+    /// fetch it from memory early), without changing the sequence. Only for a range of the
+    /// whole capacity (`n`: the slots in use, which never decrease): when they are all in use,
+    /// the next draw is from that range whatever comes; `None` before.
+    #[inline]
+    pub fn peek_slot(&mut self, n: usize) -> Option<usize> {
+        if n != self.capacity {
+            return None;
+        }
+        let ahead = match self.ahead {
+            Some(ahead) => ahead,
+            None => {
+                let ahead = Ahead {
+                    slot: self.rng.random_range(0..n),
+                };
+                self.ahead = Some(ahead);
+                ahead
+            }
+        };
+        Some(ahead.slot)
+    }
+
+    /// The slot drawn ahead by [`Defense::peek_slot`], if any (whatever its range).
+    #[inline]
+    pub fn peeked_slot(&self) -> Option<usize> {
+        self.ahead.map(|a| a.slot)
     }
 
     fn bucket(&self, client: Ipv4Addr) -> Option<usize> {
@@ -339,6 +383,25 @@ mod tests {
             seen[d.random_slot(10)] += 1;
         }
         assert!(seen.iter().all(|&n| n > 800 && n < 1200), "{seen:?}");
+    }
+
+    #[test]
+    fn looking_ahead_leaves_the_sequence_alone() {
+        let mut plain = Defense::new(DefenseConfig::default(), 1000, 3);
+        let mut ahead = Defense::new(DefenseConfig::default(), 1000, 3);
+        // The table fills (no look-ahead), then uses every slot.
+        for (i, n) in (1..=1000).step_by(37).chain([1000; 500]).enumerate() {
+            if n < 1000 {
+                assert_eq!(ahead.peek_slot(n), None, "no look-ahead while filling");
+            } else if i % 3 != 2 {
+                let peeked = ahead.peek_slot(n);
+                assert!(peeked.is_some());
+                assert_eq!(ahead.peek_slot(n), peeked, "a second look sees the same");
+                assert_eq!(ahead.peeked_slot(), peeked);
+            }
+            assert_eq!(ahead.random_slot(n), plain.random_slot(n), "draw {i}");
+            assert_eq!(ahead.peeked_slot(), None);
+        }
     }
 
     #[test]

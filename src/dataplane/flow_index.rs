@@ -150,6 +150,14 @@ impl FlowIndex {
         }
     }
 
+    /// Starts loading the home bucket of `hash` (a lookup, insert or removal follows soon).
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if !self.buckets.is_empty() {
+            super::prefetch::prefetch(&self.buckets[self.home(hash)]);
+        }
+    }
+
     /// The slot of the key that hashes to `hash` and that `is_key` (given a slot) accepts.
     #[inline]
     pub fn get(&self, hash: u64, is_key: impl FnMut(u32) -> bool) -> Option<u32> {

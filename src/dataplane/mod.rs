@@ -19,6 +19,7 @@ mod icmp;
 pub mod ipvs;
 pub mod neighbour;
 pub mod pending;
+mod prefetch;
 pub mod reset;
 pub mod service;
 pub mod settings;
@@ -393,18 +394,15 @@ impl Dataplane {
     }
 
     /// When [`Dataplane::handle_timeout`] should next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         let sweep = (!self.conns.is_empty()).then_some(self.next_sweep_ms);
-        [
-            self.neighbours.poll_at(),
-            self.pending.poll_at(),
-            sweep,
-            self.garp.poll_at(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(|t| Instant::from_millis(t as i64))
+        let earliest = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let at = earliest(self.neighbours.poll_at(), self.pending.poll_at());
+        let at = earliest(earliest(at, sweep), self.garp.poll_at());
+        at.map(|t| Instant::from_millis(t as i64))
     }
 
     fn push_event(&mut self, event: Event) {

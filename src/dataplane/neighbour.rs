@@ -68,6 +68,9 @@ pub enum NeighbourChange {
 #[derive(Debug, Clone, Default)]
 pub struct Neighbours {
     entries: Vec<Neighbour>,
+    /// What [`Neighbours::poll_at`] says, once worked out; `None` after any change (the
+    /// node asks after every frame, and entries change far less often).
+    due: Option<Option<u64>>,
 }
 
 impl Neighbours {
@@ -76,6 +79,7 @@ impl Neighbours {
         if let Some(i) = self.index_of(ip) {
             return i;
         }
+        self.due = None;
         self.entries.push(Neighbour {
             ip,
             iface,
@@ -141,7 +145,7 @@ impl Neighbours {
         let Some(idx) = self.index_of(ip) else {
             return Learnt::Untracked;
         };
-        let n = &mut self.entries[idx];
+        let n = self.entry_mut(idx);
         let outcome = match n.mac {
             Some(old) if old == mac => Learnt::Unchanged,
             Some(_) if now_ms < n.updated_ms + LOCKTIME_MS && !gratuitous => {
@@ -171,8 +175,8 @@ impl Neighbours {
 
     /// A frame needs this neighbour and its MAC is unknown: start probing if not already.
     pub fn solicit(&mut self, idx: usize, now_ms: u64) {
-        let n = &mut self.entries[idx];
-        if n.next_probe_ms.is_none() {
+        if self.entries[idx].next_probe_ms.is_none() {
+            let n = self.entry_mut(idx);
             n.next_probe_ms = Some(now_ms);
             n.probes_sent = 0;
         }
@@ -180,10 +184,14 @@ impl Neighbours {
 
     /// The index of a neighbour whose probe is due, marking the probe as sent.
     pub fn take_due_probe(&mut self, now_ms: u64) -> Option<usize> {
+        // Nothing is due before the earliest deadline, when it is known.
+        if self.due.is_some_and(|due| due.is_none_or(|t| t > now_ms)) {
+            return None;
+        }
         let idx = self.entries.iter().position(|n| {
             n.next_probe_ms.is_some_and(|t| t <= now_ms) && n.probes_sent < MAX_PROBES
         })?;
-        let n = &mut self.entries[idx];
+        let n = self.entry_mut(idx);
         n.probes_sent += 1;
         n.next_probe_ms = Some(now_ms + PROBE_INTERVAL_MS);
         Some(idx)
@@ -192,6 +200,7 @@ impl Neighbours {
     /// Moves timers: starts refreshes of old entries, fails entries whose probes ran out.
     /// Returns the first failure found (call again until `None`).
     pub fn handle_timeout(&mut self, now_ms: u64) -> Option<NeighbourChange> {
+        self.due = None;
         for (idx, n) in self.entries.iter_mut().enumerate() {
             match n.next_probe_ms {
                 None if n.mac.is_some() && now_ms >= n.confirmed_ms + REACHABLE_MS => {
@@ -210,8 +219,26 @@ impl Neighbours {
         None
     }
 
+    /// An entry to change: what is due may change with it.
+    #[inline]
+    fn entry_mut(&mut self, idx: usize) -> &mut Neighbour {
+        self.due = None;
+        &mut self.entries[idx]
+    }
+
     /// The earliest time something is due.
-    pub fn poll_at(&self) -> Option<u64> {
+    #[inline]
+    pub fn poll_at(&mut self) -> Option<u64> {
+        if let Some(due) = self.due {
+            return due;
+        }
+        let due = self.earliest();
+        self.due = Some(due);
+        due
+    }
+
+    /// [`Neighbours::poll_at`] worked out from the entries.
+    fn earliest(&self) -> Option<u64> {
         self.entries
             .iter()
             .filter_map(|n| match n.next_probe_ms {
@@ -283,6 +310,48 @@ mod tests {
         assert_eq!(t.mac(i), Some(other));
         let later = locked + LOCKTIME_MS;
         assert_eq!(t.learn(IP, MAC, later, ok, false), Learnt::Updated(i));
+    }
+
+    /// Every way an entry changes, then what `poll_at` and `take_due_probe` say, against
+    /// the entries read afresh.
+    #[test]
+    fn the_remembered_deadline_follows_every_change() {
+        let mut t = Neighbours::default();
+        let other = Ipv4Addr::new(198, 18, 0, 12);
+        let check = |t: &mut Neighbours, step: &str| {
+            assert_eq!(t.poll_at(), t.earliest(), "{step}");
+        };
+        check(&mut t, "empty");
+        let i = t.track(IP, Iface::OUTSIDE);
+        check(&mut t, "tracked");
+        assert_eq!(t.take_due_probe(0), Some(i));
+        check(&mut t, "probed");
+        assert_eq!(
+            t.take_due_probe(999),
+            None,
+            "not yet, from the remembered deadline"
+        );
+        assert_eq!(t.take_due_probe(1000), Some(i));
+        check(&mut t, "probed again");
+        t.learn(IP, MAC, 1500, Evidence::Confirmed, false);
+        check(&mut t, "confirmed");
+        let j = t.track_dynamic(other, Iface::OUTSIDE).unwrap();
+        check(&mut t, "learnt from traffic");
+        assert_eq!(t.take_due_probe(1500), Some(j));
+        check(&mut t, "probing the new one");
+        for now in [2500, 3500, 4500] {
+            t.take_due_probe(now);
+            check(&mut t, "probes run out");
+        }
+        assert_eq!(t.handle_timeout(4500), Some(NeighbourChange::Failed(j)));
+        check(&mut t, "failed");
+        t.solicit(j, 6000);
+        check(&mut t, "solicited");
+        assert_eq!(t.handle_timeout(1500 + REACHABLE_MS), None);
+        check(&mut t, "refreshing");
+        assert_eq!(t.take_due_probe(1500 + REACHABLE_MS), Some(i));
+        assert_eq!(t.take_due_probe(1500 + REACHABLE_MS), Some(j));
+        check(&mut t, "both probed");
     }
 
     #[test]
