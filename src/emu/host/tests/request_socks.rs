@@ -80,6 +80,7 @@ fn with_request_sock() -> (SimServer, Vec<u8>) {
     );
     assert_eq!(sent.len(), 1, "one SYN-ACK");
     assert_eq!(server.stats().accepted, 1);
+    assert_eq!(server.parked(), 1, "its retransmissions leave from a copy");
     (server, sent[0].clone())
 }
 
@@ -133,6 +134,7 @@ fn the_syn_ack_leaves_again_unchanged_after_1_3_7_and_15_s() {
     }
     assert_eq!(due, [1001, 3001, 7001, 15001]);
     assert_eq!(server.stats().accepted, 1);
+    assert_eq!(server.parked(), 1);
 }
 
 #[test]
@@ -190,4 +192,25 @@ fn an_rst_makes_the_request_socks_socket_listen_again() {
     );
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(server.stats().accepted, 1);
+}
+
+/// A request sock unparked after two retransmissions from its copy (by an ACK with a wrong
+/// number) goes on as smoltcp's own: its next retransmission is at 7 s, not at once.
+#[test]
+fn unparked_late_a_request_sock_keeps_its_schedule() {
+    let (mut server, first) = with_request_sock();
+    for ms in [1001, 3001] {
+        let sent = frames(&mut server, Instant::from_millis(ms), None);
+        assert_eq!(sent, std::slice::from_ref(&first));
+    }
+    let isn = tcp(&first).seq_number.0 as u32;
+    let wrong = isn.wrapping_add(7);
+    let mut ack = segment_with(TcpControl::None, SPOOFED, 2000, 101, Some(wrong), &[]);
+    let sent = frames(&mut server, Instant::from_millis(4000), Some(&mut ack));
+    assert_eq!(sent.len(), 1, "the RST alone: {sent:?}");
+    assert_eq!(server.parked(), 0);
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(7001)));
+    let sent = frames(&mut server, Instant::from_millis(7001), None);
+    assert_eq!(sent, [first]);
+    assert_eq!(server.poll_timeout(), Some(Instant::from_millis(15001)));
 }
