@@ -8,6 +8,10 @@
 //! decides first which destination addresses it accepts, and for which it answers ARP (a real
 //! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted. A
 //! gratuitous ARP updates a known neighbour as Linux does ([`super::neigh`]).
+//!
+//! A server's request sock may be parked ([`Stack::park`], [`super::parked`]): its SYN-ACK
+//! retransmissions then leave from a copy, and it goes back to smoltcp (its missed
+//! retransmissions replayed) as soon as anything else concerns it.
 
 use super::acks::Ack;
 use super::conns::{ConnId, Conns};
