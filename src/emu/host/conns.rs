@@ -266,6 +266,7 @@ impl Conns {
 
     /// Sends what the due sockets have, after `shared` (the host's other sockets); `true` if
     /// anything was sent.
+    #[inline(always)]
     pub fn egress<D: Device>(
         &mut self,
         iface: &mut Interface,

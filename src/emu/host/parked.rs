@@ -55,6 +55,7 @@ pub struct Parked {
 }
 
 impl Parked {
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

@@ -187,6 +187,21 @@ impl Stack {
     }
 
     fn egress(&mut self, now: Instant) -> bool {
+        if !self.parked.is_empty() {
+            return self.egress_parked(now);
+        }
+        let mut port = Port {
+            rx: None,
+            tx: &mut self.tx,
+        };
+        let (iface, shared) = (&mut self.iface, &mut self.sockets);
+        self.conns.egress(iface, now, &mut port, shared)
+    }
+
+    /// [`Stack::egress`] with request socks parked: those due leave from their copy, after
+    /// the others (or through smoltcp when the others send too).
+    #[inline(never)]
+    fn egress_parked(&mut self, now: Instant) -> bool {
         let due = self.parked.next_due().is_some_and(|(t, _)| t <= now);
         if due && (now >= PARKED_UNTIL || self.busy(now)) {
             // Others send now too (in socket order), or a neighbour may have expired:
@@ -282,7 +297,15 @@ impl Stack {
 
     /// Socket `id`, if parked, runs in smoltcp again: the retransmissions sent from its copy
     /// are replayed into it at their instants (their frames taken back).
+    #[inline]
     fn unpark(&mut self, id: ConnId) {
+        if !self.parked.is_empty() && self.parked.contains(id) {
+            self.replay(id);
+        }
+    }
+
+    #[inline(never)]
+    fn replay(&mut self, id: ConnId) {
         let Some(record) = self.parked.take(id) else {
             return;
         };
@@ -384,7 +407,11 @@ impl Stack {
         }
         let shared = self.iface.poll_at(self.now, &self.sockets);
         let conns = self.conns.poll_at(&mut self.iface, self.now);
-        let parked = self.parked.next_due().map(|(t, _)| t);
+        let parked = if self.parked.is_empty() {
+            None
+        } else {
+            self.parked.next_due().map(|(t, _)| t)
+        };
         shared.into_iter().chain(conns).chain(parked).min()
     }
 }
