@@ -200,6 +200,52 @@ impl Conns {
         }
     }
 
+    /// Socket `id`'s deadline as last asked.
+    pub fn deadline(&self, id: ConnId) -> Option<Instant> {
+        self.conns[id].deadline
+    }
+
+    /// Whether socket `id` was touched since its last poll.
+    pub fn is_dirty(&self, id: ConnId) -> bool {
+        self.conns[id].dirty
+    }
+
+    /// Socket `id` is left out of egress and deadlines (its timer is run elsewhere, see
+    /// [`super::parked`]) until [`Conns::unpark`]; it must not be touched meanwhile.
+    pub fn park(&mut self, id: ConnId) {
+        self.conns[id].deadline = None;
+    }
+
+    /// Socket `id` runs here again: it is polled at the next egress.
+    pub fn unpark(&mut self, id: ConnId) {
+        self.touch(id);
+    }
+
+    /// Lets socket `id` alone send at `now` (a parked socket's missed timer).
+    pub fn replay<D: Device>(
+        &mut self,
+        iface: &mut Interface,
+        id: ConnId,
+        now: Instant,
+        dev: &mut D,
+    ) {
+        iface.poll_egress(now, dev, &mut self.conns[id].set);
+    }
+
+    /// Whether an egress at `now` would poll any socket: one is touched or due.
+    pub fn busy(&mut self, now: Instant) -> bool {
+        if !self.dirty.is_empty() {
+            return true;
+        }
+        while let Some(&Reverse((t, id))) = self.due.peek() {
+            if self.conns[id].deadline == Some(t) {
+                return t <= now;
+            }
+            self.due.pop();
+        }
+        false
+    }
+
     /// When the first socket needs a poll.
     pub fn poll_at(&mut self, iface: &mut Interface, now: Instant) -> Option<Instant> {
         self.settle(iface, now);
@@ -220,6 +266,7 @@ impl Conns {
 
     /// Sends what the due sockets have, after `shared` (the host's other sockets); `true` if
     /// anything was sent.
+    #[inline(always)]
     pub fn egress<D: Device>(
         &mut self,
         iface: &mut Interface,

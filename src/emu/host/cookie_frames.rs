@@ -166,6 +166,16 @@ pub fn retract(tx: &mut TxQueue, key: Key) -> Option<u32> {
     Some(isn)
 }
 
+/// The last SYN-ACK of `key` (the server's view) the stack queued.
+pub fn find_syn_ack(tx: &TxQueue, key: Key) -> Option<&[u8]> {
+    let frame = tx
+        .queue
+        .iter()
+        .rev()
+        .find(|f| syn_ack_seq(f, key).is_some())?;
+    Some(&frame[..])
+}
+
 /// The sequence number of `frame` if it is the SYN-ACK of `key` (the server's view).
 fn syn_ack_seq(frame: &[u8], key: Key) -> Option<u32> {
     let Found { at, src, dst } = find(frame, None, None)?;

@@ -26,6 +26,7 @@ mod head_memo;
 mod idle;
 mod load;
 mod neigh;
+mod parked;
 mod probe;
 mod request_memo;
 mod response;

@@ -88,6 +88,9 @@ pub struct SimServer {
     idle: BTreeSet<usize>,
     /// The slots to step now (their socket was polled), reused.
     woken: Vec<usize>,
+    /// The slots whose socket became a request sock in this step (to park, see
+    /// [`super::parked`]).
+    fresh: Vec<usize>,
     /// UDP: the bound sockets.
     udp: Option<UdpServe>,
     stats: ServerStats,
@@ -145,6 +148,7 @@ impl SimServer {
             listening: 0,
             idle: BTreeSet::new(),
             woken: Vec::new(),
+            fresh: Vec::new(),
             udp,
             stats: ServerStats::default(),
             buffers,
@@ -154,6 +158,12 @@ impl SimServer {
         };
         server.top_up();
         server
+    }
+
+    /// Request socks parked now (see [`super::parked`]).
+    #[cfg(test)]
+    pub(super) fn parked(&self) -> usize {
+        self.stack.parked()
     }
 
     pub fn state(&self) -> ServerState {
@@ -193,6 +203,7 @@ impl SimServer {
         }
         self.top_up();
         self.stack.poll(now);
+        self.fresh.clear();
     }
 
     /// Slot `i` went from phase `was` to its phase now: the tallies follow.
@@ -230,7 +241,11 @@ impl SimServer {
             let was = slot.phase;
             let sock = self.stack.tcp(slot.handle);
             slot.step(sock, &self.name, hanging, &mut self.stats);
+            let half_open = slot.half_open;
             self.queue.tally(&mut slot.half_open, sock.state());
+            if slot.half_open && !half_open {
+                self.fresh.push(i);
+            }
             self.moved(i, was);
         }
         self.woken = woken;
@@ -303,6 +318,10 @@ impl Node for SimServer {
             Ingress::Opened => {}
         }
         self.step_and_send(now);
+        for &i in &self.fresh {
+            self.stack.park(self.slots[i].handle);
+        }
+        self.fresh.clear();
         None
     }
 
@@ -310,6 +329,7 @@ impl Node for SimServer {
         self.stack_due = None;
         self.stack.poll(now);
         self.step_and_send(now);
+        self.fresh.clear();
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<(usize, usize)> {

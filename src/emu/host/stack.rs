@@ -8,6 +8,10 @@
 //! decides first which destination addresses it accepts, and for which it answers ARP (a real
 //! server's `arp_ignore=1` is "not for the VIP"); the rest is dropped and counted. A
 //! gratuitous ARP updates a known neighbour as Linux does ([`super::neigh`]).
+//!
+//! A server's request sock may be parked ([`Stack::park`], [`super::parked`]): its SYN-ACK
+//! retransmissions then leave from a copy, and it goes back to smoltcp (its missed
+//! retransmissions replayed) as soon as anything else concerns it.
 
 use super::acks::Ack;
 use super::conns::{ConnId, Conns};
@@ -15,12 +19,20 @@ use super::device::{Port, TxQueue};
 pub use super::filter::{Addresses, Counters};
 use super::filter::{Admit, admit};
 use super::neigh::Neighbours;
+use super::parked::Parked;
 use smoltcp::iface::{Config, Context, Interface, SocketSet};
+use smoltcp::phy;
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
-    ArpOperation, ArpRepr, EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr,
+    ArpOperation, ArpRepr, EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address,
+    Ipv4Cidr,
 };
+
+/// Parked request socks retransmit from their copy only before this instant: smoltcp's
+/// neighbour entries live 60 s, so one found when a SYN-ACK left (and no ARP since, which
+/// unparks them all) is still there until then.
+const PARKED_UNTIL: Instant = Instant::from_millis_const(60_000);
 
 /// Largest plain Ethernet frame (without FCS): the lab's 1500-byte MTU.
 pub const MAX_FRAME: usize = 1514;
@@ -42,6 +54,9 @@ pub struct Stack {
     /// A frame in whose TCP checksum is wrong, spoiled for smoltcp to drop (see
     /// [`super::csum::spoil`]); rarely used, kept.
     spoiled: Vec<u8>,
+    /// Request socks whose SYN-ACK retransmissions leave from a copy ([`super::parked`]).
+    parked: Parked,
+    scratch: Vec<ConnId>,
 }
 
 impl Stack {
@@ -82,12 +97,18 @@ impl Stack {
             now,
             counters: Counters::default(),
             spoiled: Vec::new(),
+            parked: Parked::default(),
+            scratch: Vec::new(),
         }
     }
 
     /// Filters `frame` and gives it to the stack if the host takes it.
     pub fn input(&mut self, now: Instant, frame: &[u8], addrs: &impl Addresses) {
         self.now = now;
+        if !self.parked.is_empty() && frame.get(12..14) == Some(&[8, 6]) {
+            // The neighbour cache may change: parked sockets send through smoltcp again.
+            self.unpark_all();
+        }
         let mac = self.iface.hardware_addr();
         let (frame, tcp) = match admit(frame, mac, addrs) {
             Admit::Take(tcp) => (frame, tcp),
@@ -126,6 +147,9 @@ impl Stack {
         };
         self.counters.frames_in += 1;
         let conn = tcp.and_then(|s| Some((s, self.conns.demux(s.key, s.to_listener)?)));
+        if let Some((_, id)) = conn {
+            self.unpark(id);
+        }
         let ack = conn.map(|(seg, id)| (super::acks::before(self.conns.get_mut(id), &seg), id));
         let send = !matches!(ack, Some((Ack::Deferred | Ack::AfterRead, _)));
         self.ingress(now, frame, conn.map(|(_, id)| id), false, send);
@@ -163,12 +187,153 @@ impl Stack {
     }
 
     fn egress(&mut self, now: Instant) -> bool {
+        if !self.parked.is_empty() {
+            return self.egress_parked(now);
+        }
         let mut port = Port {
             rx: None,
             tx: &mut self.tx,
         };
         let (iface, shared) = (&mut self.iface, &mut self.sockets);
         self.conns.egress(iface, now, &mut port, shared)
+    }
+
+    /// [`Stack::egress`] with request socks parked: those due leave from their copy, after
+    /// the others (or through smoltcp when the others send too).
+    #[inline(never)]
+    fn egress_parked(&mut self, now: Instant) -> bool {
+        let due = self.parked.next_due().is_some_and(|(t, _)| t <= now);
+        if due && (now >= PARKED_UNTIL || self.busy(now)) {
+            // Others send now too (in socket order), or a neighbour may have expired:
+            // smoltcp sends these retransmissions itself.
+            while let Some((t, id)) = self.parked.next_due() {
+                if t > now {
+                    break;
+                }
+                self.unpark(id);
+            }
+        }
+        let mut port = Port {
+            rx: None,
+            tx: &mut self.tx,
+        };
+        let (iface, shared) = (&mut self.iface, &mut self.sockets);
+        let mut sent = self.conns.egress(iface, now, &mut port, shared);
+        if due {
+            // Due at the same instant: in socket order, as one egress pass sends them.
+            let mut ids = std::mem::take(&mut self.scratch);
+            while let Some((t, id)) = self.parked.next_due() {
+                if t > now {
+                    break;
+                }
+                ids.push(id);
+                self.parked.sent(id);
+            }
+            ids.sort_unstable();
+            for &id in &ids {
+                if let Some(r) = self.parked.get(id) {
+                    let frame = &r.frame[..r.len];
+                    let mut port = Port {
+                        rx: None,
+                        tx: &mut self.tx,
+                    };
+                    if let Some(tx) = phy::Device::transmit(&mut port, now) {
+                        phy::TxToken::consume(tx, frame.len(), |b| b.copy_from_slice(frame));
+                        sent = true;
+                    }
+                }
+            }
+            ids.clear();
+            self.scratch = ids;
+        }
+        sent
+    }
+
+    /// Whether an egress at `now` would poll any socket but the parked ones.
+    fn busy(&mut self, now: Instant) -> bool {
+        self.conns.busy(now) || (self.iface.poll_at(now, &self.sockets)).is_some_and(|t| t <= now)
+    }
+
+    /// Request socks parked now.
+    #[cfg(test)]
+    pub fn parked(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Parks socket `id`, a request sock whose SYN-ACK left now (still queued): its
+    /// retransmissions leave from a copy until anything else concerns it.
+    pub fn park(&mut self, id: ConnId) {
+        if self.conns.is_dirty(id) || self.parked.contains(id) {
+            return;
+        }
+        let Some(first) = self.conns.deadline(id) else {
+            return;
+        };
+        let sock = self.conns.get::<tcp::Socket>(id);
+        if sock.state() != tcp::State::SynReceived || first <= self.now {
+            return;
+        }
+        let (Some(l), Some(r)) = (sock.local_endpoint(), sock.remote_endpoint()) else {
+            return;
+        };
+        let (IpAddress::Ipv4(la), IpAddress::Ipv4(ra)) = (l.addr, r.addr);
+        let key = (la, l.port, ra, r.port);
+        let Some(frame) = super::cookie_frames::find_syn_ack(&self.tx, key) else {
+            return;
+        };
+        let mut copy = [0; super::parked::FRAME];
+        let Some(to) = copy.get_mut(..frame.len()) else {
+            return;
+        };
+        to.copy_from_slice(frame);
+        // smoltcp leaves the TCP checksum to the queue ([`super::device`]): zero, as it wrote it.
+        let check = 14 + usize::from(to[14] & 0xf) * 4 + 16;
+        if let Some(c) = to.get_mut(check..check + 2) {
+            c.fill(0);
+        }
+        self.parked.park(id, to, self.now, first);
+        self.conns.park(id);
+    }
+
+    /// Socket `id`, if parked, runs in smoltcp again: the retransmissions sent from its copy
+    /// are replayed into it at their instants (their frames taken back).
+    #[inline]
+    fn unpark(&mut self, id: ConnId) {
+        if !self.parked.is_empty() && self.parked.contains(id) {
+            self.replay(id);
+        }
+    }
+
+    #[inline(never)]
+    fn replay(&mut self, id: ConnId) {
+        let Some(record) = self.parked.take(id) else {
+            return;
+        };
+        for n in 0..record.sent {
+            let mut port = Port {
+                rx: None,
+                tx: &mut self.tx,
+            };
+            let before = port.tx.queue.len();
+            self.conns
+                .replay(&mut self.iface, id, record.at(n), &mut port);
+            if self.tx.queue.len() > before
+                && let Some(frame) = self.tx.queue.pop_back()
+            {
+                self.tx.spare.push(frame);
+            }
+        }
+        self.conns.unpark(id);
+    }
+
+    fn unpark_all(&mut self) {
+        let mut ids = std::mem::take(&mut self.scratch);
+        ids.extend(self.parked.ids());
+        for &id in &ids {
+            self.unpark(id);
+        }
+        ids.clear();
+        self.scratch = ids;
     }
 
     /// Lets the stack send what its sockets have and run its timers; `true` if it sent.
@@ -185,6 +350,7 @@ impl Stack {
 
     /// Connection socket `id`, to act on (it is polled at the next [`Stack::poll`]).
     pub fn tcp(&mut self, id: ConnId) -> &mut tcp::Socket<'static> {
+        self.unpark(id);
         self.conns.get_mut(id)
     }
 
@@ -197,11 +363,13 @@ impl Stack {
 
     /// UDP socket `id`, to act on (it is polled at the next [`Stack::poll`]).
     pub fn udp(&mut self, id: ConnId) -> &mut udp::Socket<'static> {
+        self.unpark(id);
         self.conns.get_mut(id)
     }
 
     /// Connection socket `id` and the interface's context (to connect it).
     pub fn tcp_cx(&mut self, id: ConnId) -> (&mut Context, &mut tcp::Socket<'static>) {
+        self.unpark(id);
         (self.iface.context(), self.conns.get_mut(id))
     }
 
@@ -239,6 +407,11 @@ impl Stack {
         }
         let shared = self.iface.poll_at(self.now, &self.sockets);
         let conns = self.conns.poll_at(&mut self.iface, self.now);
-        shared.into_iter().chain(conns).min()
+        let parked = if self.parked.is_empty() {
+            None
+        } else {
+            self.parked.next_due().map(|(t, _)| t)
+        };
+        shared.into_iter().chain(conns).chain(parked).min()
     }
 }

@@ -8,6 +8,7 @@ mod kill;
 mod net;
 mod peer;
 mod read;
+mod request_socks;
 mod segments;
 mod udp;
 mod udp_sets;

@@ -12,8 +12,8 @@ use smoltcp::wire::{
     TcpSeqNumber, TcpTimestampRepr,
 };
 
-const CLIENT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
-const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 11]);
+pub(super) const CLIENT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+pub(super) const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 11]);
 const GET: &[u8] = b"GET /bytes/10 HTTP/1.1\r\nHost: x\r\n\r\n";
 
 /// What a test reads of a segment the server sent.
@@ -38,7 +38,7 @@ fn segment(src: Ipv4Address, sport: u16, seq: u32, ack: Option<u32>, payload: &[
 }
 
 /// The same with `control`'s flag.
-fn segment_with(
+pub(super) fn segment_with(
     control: TcpControl,
     src: Ipv4Address,
     sport: u16,
@@ -117,6 +117,16 @@ fn exchange(server: &mut SimServer, ms: i64, frame: &mut [u8]) -> Vec<Seen> {
 fn full_server() -> SimServer {
     let mut server = server(true);
     server.queue.backlog = 1;
+    learn_gateway(&mut server);
+    let spoofed = Ipv4Address::new(198, 19, 200, 1);
+    let sent = exchange(&mut server, 1, &mut segment(spoofed, 2000, 100, None, &[]));
+    assert_eq!(sent.len(), 1, "smoltcp's own SYN-ACK: {sent:?}");
+    assert_eq!(server.stats().accepted, 1);
+    server
+}
+
+/// Teaches `server` its gateway's MAC (the client's): an ARP request for it at 0 ms.
+pub(super) fn learn_gateway(server: &mut SimServer) {
     let arp = ArpRepr::EthernetIpv4 {
         operation: ArpOperation::Request,
         source_hardware_addr: CLIENT_MAC,
@@ -133,12 +143,7 @@ fn full_server() -> SimServer {
     }
     .emit(&mut eth);
     arp.emit(&mut ArpPacket::new_unchecked(eth.payload_mut()));
-    exchange(&mut server, 0, &mut frame);
-    let spoofed = Ipv4Address::new(198, 19, 200, 1);
-    let sent = exchange(&mut server, 1, &mut segment(spoofed, 2000, 100, None, &[]));
-    assert_eq!(sent.len(), 1, "smoltcp's own SYN-ACK: {sent:?}");
-    assert_eq!(server.stats().accepted, 1);
-    server
+    exchange(server, 0, &mut frame);
 }
 
 const REAL: Ipv4Address = Ipv4Address::new(198, 19, 0, 9);
