@@ -15,7 +15,7 @@ use super::gso::MAX_SUPER_FRAME;
 use super::neigh::{ArpIn, NeighParams, Neighbours, Resolve};
 use crate::lab::LinkStats;
 use crate::wire::Ipv4Packet;
-use crate::wire::checksum::decrement_ttl;
+use crate::wire::checksum::{decrement_ttl, ipv4_header_ok};
 use crate::wire::{ETHERNET_HEADER_LEN, EthernetAddress, EthernetFrame, EthernetProtocol};
 use smoltcp::time::Instant;
 use std::collections::VecDeque;
@@ -196,7 +196,11 @@ impl Router {
     fn forward(&mut self, now: Instant, port: usize, frame: &mut [u8]) -> Option<usize> {
         let packet = &mut frame[ETHERNET_HEADER_LEN..];
         let ip = match Ipv4Packet::new_checked(&*packet) {
-            Ok(ip) if ip.version() == 4 && ip.verify_checksum() => ip,
+            Ok(ip)
+                if ip.version() == 4 && ipv4_header_ok(&packet[..usize::from(ip.header_len())]) =>
+            {
+                ip
+            }
             _ => {
                 self.stats.malformed += 1;
                 self.links[port].rx_dropped += 1;

@@ -139,7 +139,10 @@ fn macs(frame: &[u8]) -> Option<(u64, u64)> {
 
 /// A MAC's six bytes as one integer, first byte lowest.
 fn key(mac: &[u8]) -> u64 {
-    mac.iter().rev().fold(0, |k, &b| (k << 8) | u64::from(b))
+    match *mac {
+        [a, b, c, d, e, f] => u64::from_le_bytes([a, b, c, d, e, f, 0, 0]),
+        _ => 0,
+    }
 }
 
 /// Not a group address: the first byte's lowest bit clear.
