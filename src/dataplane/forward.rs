@@ -463,13 +463,14 @@ impl Dataplane {
     }
 
     /// `drop_entry`'s scan (IPVS `ip_vs_random_dropentry`): random slots, half-open entries
-    /// removed, 1/32 of the table per second.
-    pub(super) fn random_drop(&mut self, now_ms: u64) {
+    /// removed, 1/32 of the table per second; a sweep that is one of `steps` in its period
+    /// takes its share of the period's slots.
+    pub(super) fn random_drop(&mut self, now_ms: u64, steps: usize) {
         let n = self.conns.slots_used();
         if n == 0 {
             return;
         }
-        for _ in 0..self.defense.scan_size(n) {
+        for _ in 0..self.defense.scan_size(n).div_ceil(steps) {
             let i = self.defense.random_slot(n);
             if self.conns.slot(i).is_some_and(half_open) {
                 self.expire(i as u32, now_ms);
