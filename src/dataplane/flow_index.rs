@@ -284,41 +284,27 @@ mod tests {
 
     #[test]
     fn agrees_with_a_hash_map_over_random_work() {
-        use std::collections::HashMap;
-        let mut t = FlowIndex::with_capacity(64);
-        let mut model: HashMap<u32, ()> = HashMap::new();
         // A small hash space: many collisions.
         let hash = |s: u32| u64::from(s.wrapping_mul(2_654_435_761) >> 27);
-        let mut x = 12345u32;
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            let s = x % 100;
-            if model.contains_key(&s) {
-                assert_eq!(t.remove(hash(s), |k| k == s, hash), Some(s));
-                model.remove(&s);
-            } else if model.len() < 64 {
-                assert!(t.insert(hash(s), s));
-                model.insert(s, ());
-            }
-            assert_eq!(t.len(), model.len());
-        }
-        for s in 0..100 {
-            assert_eq!(t.get(hash(s), |k| k == s).is_some(), model.contains_key(&s));
+        random_work(FlowIndex::with_capacity(64), hash, 12345);
+    }
+
+    /// With `disp_bits` of distance kept and a hash whose home takes only 7 values (long
+    /// runs: saturated distances) while its top bits (the tag) vary.
+    #[test]
+    fn long_runs_with_any_width_of_distance() {
+        let hash =
+            |s: u32| (u64::from(s).wrapping_mul(0x9e37_79b9_7f4a_7c15) & !0xff) | u64::from(s % 7);
+        for disp_bits in 0..=DISP_BITS {
+            random_work(FlowIndex::with_distance_bits(64, disp_bits), hash, 777);
         }
     }
 
-    /// Random inserts and removals against a `HashMap`, with `disp_bits` of distance kept
-    /// and a hash whose home takes only 7 values (long runs: saturated distances) while its
-    /// top bits (the tag) vary.
-    fn random_work(disp_bits: u32) {
+    /// Random inserts and removals of slots 0-99 (at most 64 at once) against a `HashMap`.
+    fn random_work(mut t: FlowIndex, hash: impl Fn(u32) -> u64 + Copy, seed: u32) {
         use std::collections::HashMap;
-        let mut t = FlowIndex::with_distance_bits(64, disp_bits);
         let mut model: HashMap<u32, ()> = HashMap::new();
-        let hash =
-            |s: u32| (u64::from(s).wrapping_mul(0x9e37_79b9_7f4a_7c15) & !0xff) | u64::from(s % 7);
-        let mut x = 777u32;
+        let mut x = seed;
         for _ in 0..20_000 {
             x ^= x << 13;
             x ^= x >> 17;
@@ -330,19 +316,13 @@ mod tests {
                 assert!(t.insert(hash(s), s));
                 model.insert(s, ());
             }
+            assert_eq!(t.len(), model.len());
         }
         for s in 0..100 {
             assert_eq!(
                 t.get(hash(s), |k| k == s),
                 model.contains_key(&s).then_some(s)
             );
-        }
-    }
-
-    #[test]
-    fn long_runs_with_any_width_of_distance() {
-        for disp_bits in 0..=DISP_BITS {
-            random_work(disp_bits);
         }
     }
 

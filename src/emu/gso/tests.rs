@@ -177,29 +177,34 @@ fn only_a_continuation_of_an_open_write_coalesces() {
     assert!(!coalesce(&mut big, &segment_at(66_000, &[2; 1000], false)));
 }
 
-/// The byte-level reading of a segment's headers agrees with smoltcp's checked views on
-/// segments with every header byte that matters set at random, and on every truncation.
-#[test]
-fn tcp_at_reads_as_smoltcps_views() {
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+/// `count` frames made from `base` with xorshift draws from `seed`: each byte at `fields` set
+/// at random one time in `one_in`; one frame in four with a small IPv4 total length (where
+/// the length checks bite); one in four cut anywhere. For tests that hold a byte-level header
+/// reader to smoltcp's checked views.
+pub(in crate::emu) fn mutations(
+    base: &[u8],
+    fields: &[usize],
+    one_in: u64,
+    seed: u64,
+    count: usize,
+) -> impl Iterator<Item = Vec<u8>> {
+    let mut rng = seed;
     let mut next = move || {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         rng
     };
-    let base = segment_at(1000, &[7; 300], false);
-    let (mut found, mut refused) = (0, 0);
-    for _ in 0..50_000 {
+    let base = base.to_vec();
+    let fields = fields.to_vec();
+    (0..count).map(move |_| {
         let mut f = base.clone();
-        // Version/IHL, total length, flags, protocol; TCP data offset.
-        for at in [14, 16, 17, 20, 23, 46] {
-            if next() % 3 == 0 {
+        for &at in &fields {
+            if next() % one_in == 0 {
                 f[at] = next() as u8;
             }
         }
         if next() % 4 == 0 {
-            // Small total lengths and data offsets, where the checks bite.
             f[16] = 0;
             f[17] = (next() % 80) as u8;
         }
@@ -208,9 +213,22 @@ fn tcp_at_reads_as_smoltcps_views() {
         } else {
             f.len()
         };
-        let f = &f[..cut];
-        let got = tcp_at(f);
-        assert_eq!(got, tcp_at_checked(f), "{f:?}");
+        f.truncate(cut);
+        f
+    })
+}
+
+/// The byte-level reading of a segment's headers agrees with smoltcp's checked views on
+/// segments with every header byte that matters set at random, and on every truncation.
+#[test]
+fn tcp_at_reads_as_smoltcps_views() {
+    let base = segment_at(1000, &[7; 300], false);
+    let (mut found, mut refused) = (0, 0);
+    // Version/IHL, total length, flags, protocol; TCP data offset.
+    let fields = [14, 16, 17, 20, 23, 46];
+    for f in mutations(&base, &fields, 3, 0x9e37_79b9_7f4a_7c15, 50_000) {
+        let got = tcp_at(&f);
+        assert_eq!(got, tcp_at_checked(&f), "{f:?}");
         if got.is_some() {
             found += 1;
         } else {

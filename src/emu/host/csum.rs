@@ -1,6 +1,6 @@
 //! The TCP checksums of a simulated host's frames, done here rather than by smoltcp (its
 //! device reports TCP checksum offload, [`super::device`]): smoltcp sums two bytes at a
-//! time, this sums eight, and a frame's checksum is the same value either way (see [`sum`]).
+//! time, [`sum`] (`wire::checksum`'s) eight, and a frame's checksum is the same value either way.
 //! Frames out get theirs filled in once whole (after the segments of a GSO packet are
 //! joined, so its data is summed once); frames in are verified before
 //! smoltcp takes them, and one that fails is dropped where smoltcp would have dropped it.
@@ -14,45 +14,7 @@ use smoltcp::wire::{EthernetFrame, EthernetProtocol, Ipv4Packet};
 /// Where the TCP checksum field is in a TCP header.
 const CHECK_AT: usize = 16;
 
-/// The ones-complement sum of `data` as big-endian 16-bit words (an odd last byte padded
-/// with zero), folded to 16 bits, not complemented: zero only if every byte is zero, as the
-/// sum smoltcp folds, so a checksum made from it is the one smoltcp would make, to the bit.
-pub fn sum(data: &[u8]) -> u16 {
-    // Native-endian words sum to the byte-swapped sum of big-endian ones (RFC 1071, 2.B).
-    // 64-bit words into four 128-bit lanes (an add and an add-with-carry each): no lane can
-    // overflow below 2^64 blocks.
-    let mut lanes = [0u128; 4];
-    let (blocks, rest) = data.as_chunks::<32>();
-    for b in blocks {
-        let (words, _) = b.as_chunks::<8>();
-        for (lane, w) in lanes.iter_mut().zip(words) {
-            *lane += u128::from(u64::from_ne_bytes(*w));
-        }
-    }
-    let mut acc = fold_wide(lanes.iter().sum());
-    let (pairs, last) = rest.as_chunks::<2>();
-    for p in pairs {
-        acc += u64::from(u16::from_ne_bytes(*p));
-    }
-    if let [last] = last {
-        acc += u64::from(u16::from_ne_bytes([*last, 0]));
-    }
-    let folded = fold(acc);
-    if cfg!(target_endian = "little") {
-        folded.swap_bytes()
-    } else {
-        folded
-    }
-}
-
-/// End-around carry of a 128-bit sum down to below 2^33 (zero only for zero; the same value
-/// modulo 2^16 - 1, as every fold here keeps it).
-fn fold_wide(total: u128) -> u64 {
-    let (lo, hi) = (total as u64, (total >> 64) as u64);
-    let (sum, carry) = lo.overflowing_add(hi);
-    let acc = sum + u64::from(carry);
-    (acc & 0xffff_ffff) + (acc >> 32)
-}
+pub use crate::wire::checksum::sum;
 
 /// End-around carry down to 16 bits: zero only for zero.
 fn fold(mut acc: u64) -> u16 {
