@@ -34,7 +34,9 @@
 //! header and `csum_offset` is 16 (TCP) or 6 (UDP). The IPv4 header checksum is always complete
 //! (there is no IPv4 header checksum offload on this path) and is updated as usual.
 
-use super::{IpProtocol, Ipv4Packet, TcpPacket, UdpPacket};
+use super::{IpProtocol, Ipv4Packet};
+#[cfg(test)]
+use super::{TcpPacket, UdpPacket};
 use core::net::Ipv4Addr;
 
 /// Why a buffer could not be rewritten. The buffer is unchanged whenever one is returned.
@@ -221,17 +223,20 @@ pub(crate) enum Mode {
 
 /// Sets the destination address and TCP/UDP destination port, updating the IPv4 header checksum
 /// and the transport checksum incrementally. A UDP checksum of 0 (none) stays 0.
+#[cfg(test)]
 pub fn rewrite_dst(packet: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), RewriteError> {
     rewrite(packet, End::Dst, addr, port, Mode::Full)
 }
 
 /// Sets the source address and TCP/UDP source port; checksums as in [`rewrite_dst`].
+#[cfg(test)]
 pub fn rewrite_src(packet: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), RewriteError> {
     rewrite(packet, End::Src, addr, port, Mode::Full)
 }
 
 /// [`rewrite_dst`] for a packet whose transport checksum is partial (see the module docs): the
 /// field follows the address only, never the port.
+#[cfg(test)]
 pub fn rewrite_dst_partial(
     packet: &mut [u8],
     addr: Ipv4Addr,
@@ -241,6 +246,7 @@ pub fn rewrite_dst_partial(
 }
 
 /// [`rewrite_src`] for a packet whose transport checksum is partial (see the module docs).
+#[cfg(test)]
 pub fn rewrite_src_partial(
     packet: &mut [u8],
     addr: Ipv4Addr,
@@ -291,8 +297,8 @@ pub(crate) enum RoutedError {
 /// A NAT rewrite of a packet the director routes, in one pass over headers the caller parsed
 /// already (an unfragmented IPv4 packet whose header is `ihl` bytes and whose protocol is
 /// `proto`): the TTL decremented and `end`'s address and port set, the IPv4 header checksum
-/// updated once for both changes and the transport checksum once (`Mode::Partial`: see
-/// [`rewrite_dst_partial`]). The lengths are checked against the buffer only, so nothing can
+/// updated once for both changes and the transport checksum once (`Mode::Partial`: the field
+/// follows the address only, see the module docs). The lengths are checked against the buffer only, so nothing can
 /// panic; nothing is written unless all of it is.
 pub(crate) fn rewrite_routed(
     packet: &mut [u8],
@@ -430,6 +436,7 @@ pub(crate) fn rewrite_port(
     written
 }
 
+#[cfg(test)]
 fn rewrite(
     packet: &mut [u8],
     end: End,
