@@ -25,6 +25,7 @@
 //! - [`run`]: `tapvs run`: lab + processes + load + timeline + expectations.
 //! - [`results`]: CSV files and plots of a run.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod control;

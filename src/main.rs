@@ -46,6 +46,9 @@ enum Command {
     Spoof(tapvs::spoof::SpoofCommand),
     /// Join two TAP devices through a fault injector each way (an impaired lab link).
     Wire(tapvs::impairment::wire::WireArgs),
+    /// tapvs side by side with no balancer, the kernel's bridge, router and NAT, HAProxy and
+    /// the raw TAP wire, in one lab: bench.csv, summary.md and charts (needs root).
+    Bench(tapvs::bench::BenchArgs),
     /// Redraw the CSV files and plots of a result folder.
     Plot { dir: PathBuf },
     /// Print every metric a run reports (README.md's "Metrics" table, from the registry).
@@ -162,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         }),
         Command::Wire(args) => tapvs::impairment::wire::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => tapvs::bench::run(args).map(|()| ExitCode::SUCCESS),
         Command::Spoof(command) => tapvs::spoof::run(command).map(|()| ExitCode::SUCCESS),
         Command::Plot { dir } => {
             tapvs::results::redraw(&dir)?;

@@ -18,6 +18,9 @@ pub struct Latency {
     pub p50_us: u64,
     pub p90_us: u64,
     pub p99_us: u64,
+    /// The 99.9th percentile (absent in reports written before it was recorded).
+    #[serde(default)]
+    pub p999_us: u64,
     pub max_us: u64,
 }
 

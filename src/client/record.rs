@@ -139,6 +139,7 @@ impl Slot {
                 p50_us: q(0.50),
                 p90_us: q(0.90),
                 p99_us: q(0.99),
+                p999_us: q(0.999),
                 max_us: self.max_us,
             };
         }

@@ -6,6 +6,7 @@
 //! for (a silent client can never stall it), the settings in force are a file anyone can read
 //! in the lab's state dir, and the runner already signals its processes by PID.
 
+pub mod raw;
 pub mod wire;
 
 use crate::io::impair::{Counters, Settings};

@@ -30,9 +30,28 @@ pub struct WireArgs {
     /// (`/run/netns/NETNS`), e.g. `eth0@tv1a2b-rs1`.
     #[arg(long)]
     pub a: String,
-    /// Side B, the same way.
+    /// Side B, the same way (not with `--hairpin-to`).
+    #[arg(
+        long,
+        required_unless_present = "hairpin_to",
+        conflicts_with = "hairpin_to"
+    )]
+    pub b: Option<String>,
+    /// The raw wire: no fault injector, frames pass unchanged (the speed reference of a
+    /// director: `tapvs bench`). Refuses the impairment options.
     #[arg(long)]
-    pub b: String,
+    pub raw: bool,
+    /// Raw wire: open the TAPs with virtio-net headers and offloads (TCP crosses as 64 KiB
+    /// segments, checksums left to the kernel), as a director with `offload = true` does.
+    #[arg(long, requires = "raw")]
+    pub vnet: bool,
+    /// Raw wire on one TAP (`--a` only): frames addressed to `--mac` go back out of the same
+    /// TAP to this MAC (a direct-routing director's MAC rewrite, without its table or ARP).
+    #[arg(long, requires = "raw", value_parser = parse_mac_arg)]
+    pub hairpin_to: Option<[u8; 6]>,
+    /// Raw hairpin: the wire's own MAC (frames to any other are dropped).
+    #[arg(long, default_value = "02:74:76:00:00:fe", value_parser = parse_mac_arg)]
+    pub mac: [u8; 6],
     /// Frames lost, percent (each direction).
     #[arg(long, default_value_t = 0.0)]
     pub loss_pct: f64,
@@ -69,6 +88,11 @@ pub struct WireArgs {
     pub max_seconds: u64,
 }
 
+fn parse_mac_arg(s: &str) -> Result<[u8; 6], String> {
+    crate::dataplane::settings::parse_mac(s)
+        .ok_or_else(|| format!("`{s}`: expected six hex bytes like 02:00:00:00:00:01"))
+}
+
 fn parse_filter(s: &str) -> Result<Filter, String> {
     [Filter::All, Filter::Vrrp, Filter::Sync]
         .into_iter()
@@ -102,11 +126,11 @@ impl WireArgs {
     }
 }
 
-/// Opens `TAP` or `TAP@NETNS` (plain frames: the kernel segments and checksums before the
-/// wire sees them, so every frame is impaired as what it is on a real link).
-fn open_side(spec: &str) -> anyhow::Result<TapPort> {
+/// Opens `TAP` or `TAP@NETNS` (plain frames unless `vnet`: the kernel segments and checksums
+/// before the wire sees them, so every frame is impaired as what it is on a real link).
+fn open_side(spec: &str, vnet: bool) -> anyhow::Result<TapPort> {
     let Some((tap, netns)) = spec.split_once('@') else {
-        return TapPort::open(spec, false).with_context(|| format!("opening TAP `{spec}`"));
+        return TapPort::open(spec, vnet).with_context(|| format!("opening TAP `{spec}`"));
     };
     let (tap, netns) = (tap.to_owned(), netns.to_owned());
     let path = PathBuf::from("/run/netns").join(&netns);
@@ -120,7 +144,7 @@ fn open_side(spec: &str) -> anyhow::Result<TapPort> {
             let e = std::io::Error::last_os_error();
             bail!("entering {}: {e}", path.display());
         }
-        TapPort::open(&tap, false).with_context(|| format!("opening TAP `{tap}` in {netns:?}"))
+        TapPort::open(&tap, vnet).with_context(|| format!("opening TAP `{tap}` in {netns:?}"))
     })
     .join()
     .map_err(|_| anyhow::anyhow!("the thread opening a TAP panicked"))?
@@ -128,6 +152,12 @@ fn open_side(spec: &str) -> anyhow::Result<TapPort> {
 
 /// Runs the wire until SIGTERM/SIGINT or `--max-seconds`.
 pub fn run(args: WireArgs) -> anyhow::Result<()> {
+    if args.raw {
+        return run_raw(&args);
+    }
+    let Some(side_b) = args.b.as_deref() else {
+        bail!("--hairpin-to needs --raw");
+    };
     let mut settings = args.settings()?;
     if let Some(path) = args.settings_file.as_ref().filter(|p| p.exists()) {
         settings = read_settings(path).map_err(|e| anyhow::anyhow!(e))?;
@@ -144,16 +174,16 @@ pub fn run(args: WireArgs) -> anyhow::Result<()> {
     }
     // Side A's injector impairs what goes into A (read on B), and the reverse.
     let pool = PoolSize::default();
-    let mut a = Impair::new(open_side(&args.a)?, settings, args.seed, pool)?;
-    let mut b = Impair::new(open_side(&args.b)?, settings, args.seed + 1, pool)?;
+    let mut a = Impair::new(open_side(&args.a, false)?, settings, args.seed, pool)?;
+    let mut b = Impair::new(open_side(side_b, false)?, settings, args.seed + 1, pool)?;
     let fds = [a.raw_fd(), b.raw_fd()].map(|fd| libc::pollfd {
         fd: fd.unwrap_or(-1),
         events: libc::POLLIN,
         revents: 0,
     });
     eprintln!(
-        "wire: {} <-> {}: {settings:?}, seed {}",
-        args.a, args.b, args.seed
+        "wire: {} <-> {side_b}: {settings:?}, seed {}",
+        args.a, args.seed
     );
     let start = std::time::Instant::now();
     let limit = Duration::from_secs(args.max_seconds);
@@ -193,6 +223,39 @@ pub fn run(args: WireArgs) -> anyhow::Result<()> {
     }
     write_stats(&args, &mut stats, &a, &b);
     eprintln!("wire: done: {:?}", stats.total());
+    Ok(())
+}
+
+/// `--raw`: the raw wire ([`super::raw`]) until SIGTERM/SIGINT or `--max-seconds`; prints its
+/// counters as JSON (and writes them to `--stats`).
+fn run_raw(args: &WireArgs) -> anyhow::Result<()> {
+    if args.settings()? != Settings::default() || args.settings_file.is_some() {
+        bail!("--raw passes frames unchanged: it takes no impairment option");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let a = open_side(&args.a, args.vnet)?;
+    let shape = match (&args.b, args.hairpin_to) {
+        (None, Some(to)) => super::raw::Shape::Hairpin {
+            tap: a,
+            own: args.mac,
+            to,
+        },
+        (Some(b), None) => super::raw::Shape::Pass {
+            a,
+            b: open_side(b, args.vnet)?,
+        },
+        _ => bail!("--raw takes --b or --hairpin-to"),
+    };
+    eprintln!("wire: raw, {} (vnet headers: {})", args.a, args.vnet);
+    let stats = super::raw::run(shape, &stop, Duration::from_secs(args.max_seconds));
+    let json = serde_json::to_string(&stats)?;
+    println!("{json}");
+    if let Some(path) = &args.stats {
+        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 

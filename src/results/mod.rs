@@ -5,6 +5,7 @@
 //! plots from `run.json` (`tapvs plot DIR`); [`summary_table`] is the short terminal report.
 //! Pure file output: no clocks, no processes, no network; imports only [`crate::metrics`].
 
+pub mod bench_chart;
 mod canvas;
 mod compare;
 #[cfg(test)]

@@ -58,6 +58,7 @@ pub(super) fn sample() -> RunRecord {
                         p50_us: 400 + i * 5,
                         p90_us: 900,
                         p99_us: 2_000 * spike.min(400) + i * 10,
+                        p999_us: 2_500 * spike.min(400),
                         max_us: 3_000 * spike,
                     },
                     servers,

@@ -22,6 +22,7 @@ pub fn merge_into(a: &mut Interval, b: &Interval) {
     a.latency.p50_us = a.latency.p50_us.max(b.latency.p50_us);
     a.latency.p90_us = a.latency.p90_us.max(b.latency.p90_us);
     a.latency.p99_us = a.latency.p99_us.max(b.latency.p99_us);
+    a.latency.p999_us = a.latency.p999_us.max(b.latency.p999_us);
     a.latency.max_us = a.latency.max_us.max(b.latency.max_us);
     for (name, c) in &b.servers {
         let s = a.servers.entry(name.clone()).or_default();

@@ -1,0 +1,408 @@
+//! The labs `tapvs bench` measures in, built once and kept up for the whole run (so repetitions
+//! can be the outer loop), and what each path changes in its lab while it runs: routes,
+//! neighbours, a veth pair, and the middle-box process (raw wire, director or HAProxy).
+
+use super::plan::{LabKind, Path};
+use crate::lab::{KnatProtocol, KnatService, Lab, Layout, Topology};
+use anyhow::{Context, bail};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path as FsPath, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The service address of every balancer.
+pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+/// HTTP on the real server, and on the VIP.
+pub const HTTP_PORT: u16 = 80;
+/// HAProxy listens on the VIP at this port (the kernel box DNATs port 80).
+pub const HAPROXY_PORT: u16 = 8080;
+/// UDP frames go to this port (the real server drops them at its interface's ingress).
+pub const UDP_PORT: u16 = 9;
+/// The raw hairpin wire's MAC (the router is told the VIP is there).
+const WIRE_MAC: &str = "02:74:76:00:00:fe";
+/// The address the router takes on the LAN to reach the inside segment through a bridge or a
+/// wire (the real servers' default gateway there).
+const INSIDE_GATEWAY: &str = "198.18.1.1/24";
+
+/// One lab with its real server running.
+pub struct BenchLab {
+    pub lab: Lab,
+    server: Child,
+}
+
+/// The three labs; each is `None` when no chosen path needs it.
+pub struct Labs {
+    pub dr: Option<BenchLab>,
+    pub nat: Option<BenchLab>,
+    pub kernel: Option<BenchLab>,
+    exe: PathBuf,
+    /// Every process gets this as its own time limit.
+    max_seconds: u64,
+}
+
+/// A middle box running for one path.
+pub struct MiddleBox {
+    pub child: Option<Child>,
+    pub path: Path,
+}
+
+impl MiddleBox {
+    /// The middle box's PID, when it is a process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Labs {
+    /// Builds the labs the paths need, each with its real server (`tapvs server` on port 80)
+    /// and an ingress rule that drops the benchmark's UDP at the server's interface.
+    pub fn up(paths: &[Path], exe: &FsPath, max_seconds: u64) -> anyhow::Result<Labs> {
+        let mut labs = Labs {
+            dr: None,
+            nat: None,
+            kernel: None,
+            exe: exe.to_path_buf(),
+            max_seconds,
+        };
+        for kind in [LabKind::Dr, LabKind::Nat, LabKind::Kernel] {
+            if paths.iter().any(|p| p.lab() == kind) {
+                let built = labs.build(kind)?;
+                *labs.slot(kind) = Some(built);
+            }
+        }
+        Ok(labs)
+    }
+
+    fn slot(&mut self, kind: LabKind) -> &mut Option<BenchLab> {
+        match kind {
+            LabKind::Dr => &mut self.dr,
+            LabKind::Nat => &mut self.nat,
+            LabKind::Kernel => &mut self.kernel,
+        }
+    }
+
+    /// The `tapvs` binary every lab process runs.
+    pub fn exe(&self) -> &FsPath {
+        &self.exe
+    }
+
+    pub fn get(&self, kind: LabKind) -> &BenchLab {
+        let lab = match kind {
+            LabKind::Dr => &self.dr,
+            LabKind::Nat => &self.nat,
+            LabKind::Kernel => &self.kernel,
+        };
+        lab.as_ref().expect("the lab of every chosen path is built")
+    }
+
+    fn build(&self, kind: LabKind) -> anyhow::Result<BenchLab> {
+        let layout = match kind {
+            LabKind::Dr => Layout::DirectRouting,
+            LabKind::Nat => Layout::NatTwoArmed,
+            LabKind::Kernel => Layout::KernelNat,
+        };
+        let topo = Topology {
+            vips: vec![VIP],
+            directors: if kind == LabKind::Kernel {
+                Vec::new()
+            } else {
+                vec!["d1".into()]
+            },
+            ..Topology::with_layout(layout, 1)
+        };
+        let rs = SocketAddrV4::new(layout.real_server_address(1), HTTP_PORT);
+        let mut lab = if kind == LabKind::Kernel {
+            let udp = SocketAddrV4::new(*rs.ip(), UDP_PORT);
+            let services = [
+                KnatService::new(KnatProtocol::Tcp, VIP, HTTP_PORT, [rs]),
+                KnatService::new(KnatProtocol::Udp, VIP, UDP_PORT, [udp]),
+            ];
+            Lab::up_kernel_nat(&topo, &services)
+        } else {
+            Lab::up(&topo)
+        }
+        .with_context(|| format!("building the {kind:?} lab"))?;
+        lab.guard(&self.exe)
+            .context("starting the lab's guardian")?;
+        if kind == LabKind::Kernel {
+            ip(
+                &lab,
+                "rt",
+                &["route", "add", "198.18.1.0/24", "via", "198.18.0.2"],
+            )?;
+        }
+        let ruleset = format!(
+            "table netdev tapvs_bench {{\n chain ingress {{\n  type filter hook ingress device \"eth0\" priority 0; policy accept;\n  ip protocol udp udp dport {UDP_PORT} drop\n }}\n}}\n"
+        );
+        in_netns(&lab, "rs1", "nft", &["-f", "-"], Some(&ruleset))?;
+        let mut command = lab.command("rs1", &self.exe);
+        command.args(["server", "--name", "rs1", "--listen", "0.0.0.0:80"]);
+        command.args(["--max-seconds", &self.max_seconds.to_string()]);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        let server = lab.spawn("rs1-server", &mut command)?;
+        Ok(BenchLab { lab, server })
+    }
+
+    /// Where the clients send for `path`: TCP port `HTTP_PORT` (HAProxy: its own port); UDP
+    /// goes to the same address, port [`UDP_PORT`].
+    pub fn target(path: Path) -> SocketAddr {
+        let (ip, port) = match path {
+            Path::Direct => (Layout::DirectRouting.real_server_address(1), HTTP_PORT),
+            Path::KernelBridge | Path::KernelRouter | Path::WireNat | Path::WireNatVnet => {
+                (Layout::NatTwoArmed.real_server_address(1), HTTP_PORT)
+            }
+            Path::Haproxy => (VIP, HAPROXY_PORT),
+            Path::KernelDnat | Path::WireDr | Path::WireDrVnet | Path::TapvsDr | Path::TapvsNat => {
+                (VIP, HTTP_PORT)
+            }
+        };
+        SocketAddr::from((ip, port))
+    }
+
+    /// Sets the lab up for `path` and starts its middle box.
+    pub fn begin(&self, path: Path, state: &FsPath) -> anyhow::Result<MiddleBox> {
+        let lab = &self.get(path.lab()).lab;
+        forget_neighbours(lab)?;
+        let exe = &self.exe;
+        let limit = self.max_seconds.to_string();
+        let child = match path {
+            Path::Direct | Path::KernelRouter | Path::KernelDnat => None,
+            Path::KernelBridge => {
+                ip(
+                    lab,
+                    "sw",
+                    &["link", "add", "kb0", "type", "veth", "peer", "name", "kb1"],
+                )?;
+                ip(lab, "sw", &["link", "set", "kb0", "master", "br0", "up"])?;
+                ip(lab, "sw", &["link", "set", "kb1", "master", "br1", "up"])?;
+                ip(lab, "rt", &["addr", "add", INSIDE_GATEWAY, "dev", "eth0"])?;
+                None
+            }
+            Path::WireNat | Path::WireNatVnet => {
+                ip(lab, "rt", &["addr", "add", INSIDE_GATEWAY, "dev", "eth0"])?;
+                let mut c = lab.command("sw", exe);
+                c.args([
+                    "wire",
+                    "--raw",
+                    "--a",
+                    "d1",
+                    "--b",
+                    "d1i",
+                    "--max-seconds",
+                    &limit,
+                ]);
+                if path == Path::WireNatVnet {
+                    c.arg("--vnet");
+                }
+                Some(spawn_quiet(lab, path.name(), c)?)
+            }
+            Path::WireDr | Path::WireDrVnet => {
+                let vip = VIP.to_string();
+                ip(
+                    lab,
+                    "rt",
+                    &["neigh", "replace", &vip, "lladdr", WIRE_MAC, "dev", "eth0"],
+                )?;
+                let to = mac_of(lab, "rs1", "eth0")?;
+                let mut c = lab.command("sw", exe);
+                c.args([
+                    "wire",
+                    "--raw",
+                    "--a",
+                    "d1",
+                    "--mac",
+                    WIRE_MAC,
+                    "--hairpin-to",
+                    &to,
+                ]);
+                c.args(["--max-seconds", &limit]);
+                if path == Path::WireDrVnet {
+                    c.arg("--vnet");
+                }
+                Some(spawn_quiet(lab, path.name(), c)?)
+            }
+            Path::TapvsDr | Path::TapvsNat => {
+                let config = state.join(format!("{}.toml", path.name()));
+                super::director::write_config(path, &config)?;
+                let mut c = lab.command("sw", exe);
+                c.arg("director").arg("--config").arg(&config);
+                c.args(["--name", "d1", "--max-seconds", &limit]);
+                Some(spawn_quiet(lab, path.name(), c)?)
+            }
+            Path::Haproxy => {
+                let config = state.join("haproxy.cfg");
+                std::fs::write(&config, haproxy_config())
+                    .with_context(|| format!("writing {}", config.display()))?;
+                let mut c = lab.command("kn", "haproxy");
+                c.arg("-db").arg("-q").arg("-f").arg(&config);
+                Some(spawn_quiet(lab, path.name(), c)?)
+            }
+        };
+        Ok(MiddleBox { child, path })
+    }
+
+    /// Stops the middle box and undoes what [`Labs::begin`] changed.
+    pub fn end(&self, mut middle: MiddleBox) -> anyhow::Result<()> {
+        if let Some(child) = middle.child.as_mut() {
+            stop(child);
+        }
+        let lab = &self.get(middle.path.lab()).lab;
+        match middle.path {
+            Path::KernelBridge => {
+                ip(lab, "sw", &["link", "del", "kb0"])?;
+                ip(lab, "rt", &["addr", "del", INSIDE_GATEWAY, "dev", "eth0"])?;
+            }
+            Path::WireNat | Path::WireNatVnet => {
+                ip(lab, "rt", &["addr", "del", INSIDE_GATEWAY, "dev", "eth0"])?;
+            }
+            Path::WireDr | Path::WireDrVnet => {
+                ip(
+                    lab,
+                    "rt",
+                    &["neigh", "del", &VIP.to_string(), "dev", "eth0"],
+                )?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Puts the frames of the UDP test where they belong: the real server's receive work on
+    /// core 0 (RPS), and a kernel middle box's forwarding on core 1; `on = false` undoes it.
+    pub fn udp_cores(&self, path: Path, on: bool) -> anyhow::Result<()> {
+        let lab = &self.get(path.lab()).lab;
+        let (server, middle) = if on { ("1", "2") } else { ("0", "0") };
+        rps(lab, "rs1", "eth0", server)?;
+        match path {
+            Path::KernelRouter | Path::KernelDnat => {
+                rps(lab, "kn", "eth0", middle)?;
+                rps(lab, "kn", "eth1", middle)?;
+            }
+            Path::KernelBridge => {
+                rps(lab, "sw", "kb0", middle)?;
+                rps(lab, "sw", "kb1", middle)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Stops the real servers and removes the labs, reporting the first failure.
+    pub fn down(self) -> anyhow::Result<()> {
+        let mut first = Ok(());
+        for bench_lab in [self.dr, self.nat, self.kernel].into_iter().flatten() {
+            let BenchLab { lab, mut server } = bench_lab;
+            stop(&mut server);
+            if let Err(e) = lab.down()
+                && first.is_ok()
+            {
+                first = Err(anyhow::Error::from(e));
+            }
+        }
+        first
+    }
+}
+
+/// HAProxy in TCP mode: the VIP's port [`HAPROXY_PORT`] to the real server's port 80.
+fn haproxy_config() -> String {
+    let rs = Layout::KernelNat.real_server_address(1);
+    format!(
+        "global\n    maxconn 100000\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n\nfrontend bench\n    bind {VIP}:{HAPROXY_PORT}\n    default_backend servers\n\nbackend servers\n    server rs1 {rs}:{HTTP_PORT}\n"
+    )
+}
+
+/// Ends `child` (one of ours, by its PID): SIGTERM, then SIGKILL after a second.
+pub fn stop(child: &mut Child) {
+    // SAFETY: kill(2) on the PID of a child we spawned and have not reaped yet.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn spawn_quiet(lab: &Lab, name: &str, mut command: Command) -> anyhow::Result<Child> {
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    lab.spawn(name, &mut command)
+        .with_context(|| format!("starting {name}"))
+}
+
+/// Forgets the router's and the real server's neighbours (a path moves the VIP or the
+/// gateway to another MAC).
+fn forget_neighbours(lab: &Lab) -> anyhow::Result<()> {
+    ip(lab, "rt", &["neigh", "flush", "dev", "eth0"])?;
+    ip(lab, "rs1", &["neigh", "flush", "dev", "eth0"])
+}
+
+/// `ip -n <host's namespace> ARGS`.
+fn ip(lab: &Lab, host: &str, args: &[&str]) -> anyhow::Result<()> {
+    let ns = lab.netns(host);
+    let out = Command::new("ip")
+        .args(["-n", &ns])
+        .args(args)
+        .output()
+        .context("running ip")?;
+    if !out.status.success() {
+        bail!(
+            "ip -n {ns} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Runs `program ARGS` in `host`'s namespace, with `stdin` as its input, and returns its output.
+fn in_netns(
+    lab: &Lab,
+    host: &str,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> anyhow::Result<String> {
+    use std::io::Write;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.netns(host), program])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {program} in {host}"))?;
+    if let Some(text) = stdin
+        && let Some(mut input) = child.stdin.take()
+    {
+        input.write_all(text.as_bytes())?;
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "{program} {} in {host}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The MAC of `ifname` in `host`'s namespace.
+fn mac_of(lab: &Lab, host: &str, ifname: &str) -> anyhow::Result<String> {
+    let path = format!("/sys/class/net/{ifname}/address");
+    Ok(in_netns(lab, host, "cat", &[&path], None)?
+        .trim()
+        .to_owned())
+}
+
+/// Sets the RPS CPU mask of `ifname`'s receive queue in `host`'s namespace.
+fn rps(lab: &Lab, host: &str, ifname: &str, mask: &str) -> anyhow::Result<()> {
+    let script = format!("echo {mask} > /sys/class/net/{ifname}/queues/rx-0/rps_cpus");
+    in_netns(lab, host, "sh", &["-c", &script], None).map(drop)
+}

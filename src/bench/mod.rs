@@ -1,0 +1,210 @@
+//! `tapvs bench`: tapvs side by side with what a user would otherwise pick (the kernel's bridge,
+//! router and NAT, HAProxy) and with the physical limit (the raw TAP wire), in one command and
+//! one lab shape. Repetitions are the outer loop, so a noisy minute hits every path alike; it
+//! writes `bench.csv`, `summary.md` and a chart per test (PNG and SVG), and shows its progress.
+
+mod blast;
+mod cpu;
+mod director;
+mod labs;
+mod measure;
+pub mod plan;
+pub mod report;
+
+use crate::lab::Interrupt;
+use anyhow::Context;
+use labs::Labs;
+use plan::{Path, Test, Timing};
+use report::Row;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Options of `tapvs bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// One repetition of 1 s tests (under 2 minutes) instead of three of 2.5 s (under 10).
+    #[arg(long)]
+    pub quick: bool,
+    /// Repetitions (the outer loop) [default: 3, --quick: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub repetitions: Option<u32>,
+    /// Only these paths (comma-separated): no-balancer, kernel-bridge, kernel-router,
+    /// kernel-dnat, haproxy, wire-dr, wire-dr-vnet, wire-nat, wire-nat-vnet, tapvs-dr, tapvs-nat.
+    #[arg(long, value_delimiter = ',')]
+    pub paths: Vec<Path>,
+    /// Only these tests (comma-separated): udp-frames, bulk-tcp, http-keepalive, http-newconn,
+    /// latency.
+    #[arg(long, value_delimiter = ',')]
+    pub tests: Vec<Test>,
+    /// Where to write bench.csv, summary.md and the charts.
+    #[arg(long, default_value = "results/bench")]
+    pub results: PathBuf,
+}
+
+/// Runs the bench; the summary goes to stdout, the progress to stderr.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let mut timing = if args.quick {
+        Timing::QUICK
+    } else {
+        Timing::FULL
+    };
+    if let Some(n) = args.repetitions {
+        timing.repetitions = n;
+    }
+    let mut paths = if args.paths.is_empty() {
+        Path::ALL.to_vec()
+    } else {
+        args.paths.clone()
+    };
+    let tests = if args.tests.is_empty() {
+        Test::ALL.to_vec()
+    } else {
+        args.tests.clone()
+    };
+    let mut notes = Vec::new();
+    if paths.contains(&Path::Haproxy) && crate::scenario::command::find("haproxy").is_err() {
+        paths.retain(|&p| p != Path::Haproxy);
+        notes.push(
+            "haproxy: skipped, HAProxy is not installed (Debian: `apt-get install haproxy`)"
+                .to_string(),
+        );
+    }
+    crate::lab::check_privileges()?;
+    std::fs::create_dir_all(&args.results)
+        .with_context(|| format!("creating {}", args.results.display()))?;
+    let interrupt = Interrupt::register()?;
+    let exe = std::env::current_exe().context("finding the tapvs binary")?;
+    let cells_per_rep: usize = (0..1).map(|_| plan::cells(&paths, &tests, 0).len()).sum();
+    let total_cells = cells_per_rep * timing.repetitions as usize;
+    let estimate =
+        Duration::from_secs_f64(total_cells as f64 * (timing.test.as_secs_f64() + 0.6) + 10.0);
+    let max_seconds = (estimate.as_secs() * 3).max(300);
+    eprintln!(
+        "bench: {} path(s), {} test(s), {} repetition(s) of {} s tests: about {}",
+        paths.len(),
+        tests.len(),
+        timing.repetitions,
+        timing.test.as_secs_f64(),
+        minutes(estimate)
+    );
+    let labs = Labs::up(&paths, &exe, max_seconds)?;
+    let state = labs
+        .dr
+        .as_ref()
+        .or(labs.nat.as_ref())
+        .or(labs.kernel.as_ref())
+        .map(|l| l.lab.state_dir())
+        .context("no lab was built")?;
+    let outcome = repetitions(
+        &labs,
+        &paths,
+        &tests,
+        &timing,
+        &state,
+        &interrupt,
+        total_cells,
+    );
+    let down = labs.down();
+    eprintln!();
+    let rows = outcome?;
+    down?;
+    let csv = args.results.join("bench.csv");
+    report::write_csv(&csv, &rows)?;
+    let header = format!(
+        "## tapvs bench{}: {} repetition(s) of {} s tests",
+        if args.quick { " --quick" } else { "" },
+        timing.repetitions,
+        timing.test.as_secs_f64()
+    );
+    let mut summary = report::summary(&rows, &paths, &tests, &header);
+    for note in &notes {
+        summary.push_str(&format!("\nNote: {note}\n"));
+    }
+    std::fs::write(args.results.join("summary.md"), &summary)?;
+    let charts = crate::results::bench_chart::write_all(&args.results, &rows, &paths, &tests)?;
+    println!("{summary}");
+    println!(
+        "bench: wrote {}, {} and {} chart(s) (PNG and SVG)",
+        csv.display(),
+        args.results.join("summary.md").display(),
+        charts
+    );
+    Ok(())
+}
+
+/// Every repetition; each runs every path, each path its tests.
+fn repetitions(
+    labs: &Labs,
+    paths: &[Path],
+    tests: &[Test],
+    timing: &Timing,
+    state: &std::path::Path,
+    interrupt: &Interrupt,
+    total_cells: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let mut done = 0usize;
+    for rep in 1..=timing.repetitions {
+        let cells = plan::cells(paths, tests, rep - 1);
+        let mut i = 0;
+        while i < cells.len() {
+            let path = cells[i].0;
+            let path_tests: Vec<Test> = cells[i..]
+                .iter()
+                .take_while(|(p, _)| *p == path)
+                .map(|&(_, t)| t)
+                .collect();
+            i += path_tests.len();
+            let middle = labs.begin(path, state)?;
+            let ready = measure::warm_up(labs, path, state);
+            for &test in &path_tests {
+                interrupt.check()?;
+                progress(rep, timing, path, test, done, total_cells, started);
+                let mut row = match &ready {
+                    Err(e) => Row::failed(path, test, format!("{e:#}")),
+                    Ok(()) => measure::cell(labs, &middle, test, timing, state, &interrupt.flag())
+                        .unwrap_or_else(|e| Row::failed(path, test, format!("{e:#}"))),
+                };
+                row.repetition = rep;
+                rows.push(row);
+                done += 1;
+            }
+            labs.end(middle)?;
+        }
+    }
+    Ok(rows)
+}
+
+/// The progress line: repetition, path, test, cells done, time left.
+fn progress(
+    rep: u32,
+    timing: &Timing,
+    path: Path,
+    test: Test,
+    done: usize,
+    total: usize,
+    started: Instant,
+) {
+    let per_cell = if done == 0 {
+        timing.test.as_secs_f64() + 0.6
+    } else {
+        started.elapsed().as_secs_f64() / done as f64
+    };
+    let left = Duration::from_secs_f64(per_cell * (total - done) as f64);
+    eprint!(
+        "\rbench: repetition {rep}/{} · {:<13} · {:<14} · {}/{total} · {} left   ",
+        timing.repetitions,
+        path.name(),
+        test.name(),
+        done + 1,
+        minutes(left)
+    );
+    let _ = std::io::stderr().flush();
+}
+
+fn minutes(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}m{:02}s", s / 60, s % 60)
+}
