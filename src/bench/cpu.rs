@@ -77,6 +77,42 @@ pub fn pin_thread(tid: libc::pid_t, mask: u64) {
     }
 }
 
+/// Gives every thread of `pid` the real-time policy SCHED_FIFO (priority 1), so that no
+/// ordinary task shares its core while it has work (it sleeps in poll(2) when it has none, and
+/// the kernel's real-time throttling keeps 5 % of each second for others); `false` puts it back
+/// to SCHED_OTHER.
+pub fn real_time(pid: u32, on: bool) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    let (policy, priority) = if on {
+        (libc::SCHED_FIFO, 1)
+    } else {
+        (libc::SCHED_OTHER, 0)
+    };
+    for task in tasks.flatten() {
+        if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+            let param = libc::sched_param {
+                sched_priority: priority,
+            };
+            // SAFETY: a valid sched_param for the policy; failure (a thread gone, no
+            // privilege) leaves the thread as it was.
+            unsafe {
+                libc::sched_setscheduler(tid, policy, &param);
+            }
+        }
+    }
+}
+
+/// Sets the calling thread's nice value (the sender gives way to nothing ordinary).
+pub fn nice_thread(nice: i32) {
+    // SAFETY: gettid and setpriority on the calling thread only; failure changes nothing.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
+    }
+}
+
 /// Every CPU of this machine, as a mask.
 pub fn all_cpus() -> u64 {
     let n = std::thread::available_parallelism()

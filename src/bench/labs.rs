@@ -234,11 +234,19 @@ impl Labs {
                 std::fs::write(&config, haproxy_config())
                     .with_context(|| format!("writing {}", config.display()))?;
                 let mut c = lab.command("kn", "haproxy");
-                c.arg("-db").arg("-q").arg("-f").arg(&config);
+                c.arg("-db").arg("-f").arg(&config);
                 Some(spawn_quiet(lab, path.name(), c)?)
             }
         };
         Ok(MiddleBox { child, path })
+    }
+
+    /// The last lines the middle box of `path` wrote (for a failure's note).
+    pub fn log_tail(&self, path: Path) -> String {
+        let log = self.get(path.lab()).lab.state_dir().join(format!("{}.log", path.name()));
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().rev().take(3).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join(" / ")
     }
 
     /// Stops the middle box and undoes what [`Labs::begin`] changed.
@@ -287,6 +295,42 @@ impl Labs {
         Ok(())
     }
 
+    /// Where the frames test sends for `path`: out of the router's LAN port to the MAC its
+    /// route to the target resolves to (learnt by the warm-up's requests).
+    pub fn aim(&self, path: Path) -> anyhow::Result<super::blast::Aim> {
+        let lab = &self.get(path.lab()).lab;
+        let target = match Labs::target(path).ip() {
+            std::net::IpAddr::V4(ip) => ip,
+            std::net::IpAddr::V6(_) => bail!("IPv4 only"),
+        };
+        let route: serde_json::Value =
+            serde_json::from_str(&in_netns(lab, "rt", "ip", &["-j", "route", "get", &target.to_string()], None)?)?;
+        let hop = route[0]["gateway"]
+            .as_str()
+            .map_or(target.to_string(), str::to_owned);
+        let neigh: serde_json::Value = serde_json::from_str(&in_netns(
+            lab,
+            "rt",
+            "ip",
+            &["-j", "neigh", "show", &hop, "dev", "eth0"],
+            None,
+        )?)?;
+        let parse = |text: &str| crate::dataplane::settings::parse_mac(text);
+        let dst_mac = neigh[0]["lladdr"]
+            .as_str()
+            .and_then(parse)
+            .with_context(|| format!("the router has no MAC for {hop} (towards {target})"))?;
+        let src_mac = parse(&mac_of(lab, "rt", "eth0")?).context("the router's MAC")?;
+        Ok(super::blast::Aim {
+            netns: lab.netns("rt"),
+            ifname: "eth0".into(),
+            src_mac,
+            dst_mac,
+            target,
+            port: UDP_PORT,
+        })
+    }
+
     /// Stops the real servers and removes the labs, reporting the first failure.
     pub fn down(self) -> anyhow::Result<()> {
         let mut first = Ok(());
@@ -307,7 +351,7 @@ impl Labs {
 fn haproxy_config() -> String {
     let rs = Layout::KernelNat.real_server_address(1);
     format!(
-        "global\n    maxconn 100000\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n\nfrontend bench\n    bind {VIP}:{HAPROXY_PORT}\n    default_backend servers\n\nbackend servers\n    server rs1 {rs}:{HTTP_PORT}\n"
+        "global\n    maxconn 9000\n\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n\nfrontend bench\n    bind {VIP}:{HAPROXY_PORT}\n    default_backend servers\n\nbackend servers\n    server rs1 {rs}:{HTTP_PORT}\n"
     )
 }
 
@@ -328,8 +372,11 @@ pub fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Starts a middle box, its stdout and stderr into `<state dir>/<name>.log`.
 fn spawn_quiet(lab: &Lab, name: &str, mut command: Command) -> anyhow::Result<Child> {
-    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let log = lab.state_dir().join(format!("{name}.log"));
+    let file = std::fs::File::create(&log).with_context(|| format!("{}", log.display()))?;
+    command.stdout(file.try_clone()?).stderr(file);
     lab.spawn(name, &mut command)
         .with_context(|| format!("starting {name}"))
 }

@@ -2,12 +2,11 @@
 
 use super::blast;
 use super::cpu;
-use super::labs::{Labs, MiddleBox, UDP_PORT};
+use super::labs::{Labs, MiddleBox};
 use super::plan::{Path, Test, Timing};
 use super::report::Row;
 use crate::metrics::ClientReport;
 use anyhow::{Context, bail};
-use std::net::SocketAddr;
 use std::path::Path as FsPath;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -63,17 +62,20 @@ fn udp_frames(
 ) -> anyhow::Result<()> {
     let path = middle.path;
     let lab = &labs.get(path.lab()).lab;
+    // Keep the neighbour the warm-up resolved (the sender's frames do not refresh it).
     labs.udp_cores(path, true)?;
     if let Some(pid) = middle.pid() {
         cpu::pin(pid, 1 << MIDDLE_CORE);
+        cpu::real_time(pid, true);
     }
     std::thread::sleep(Duration::from_millis(100));
     let rx_before = lab.link_stats("rs1", "eth0")?.rx_packets;
     let box_before = middle.pid().map(cpu::process_ns);
     let core_before = cpu::core_busy(MIDDLE_CORE);
     let started = Instant::now();
-    let target = SocketAddr::new(Labs::target(path).ip(), UDP_PORT);
-    let sent = blast::send(&lab.netns("cl"), target, timing.test, Arc::clone(stop));
+    let sent = labs
+        .aim(path)
+        .and_then(|aim| blast::send(&aim, timing.test, Arc::clone(stop)));
     let sending = started.elapsed();
     // What is still queued reaches the server (or is dropped) within this.
     std::thread::sleep(Duration::from_millis(50));
@@ -84,6 +86,7 @@ fn udp_frames(
         .map(|(pid, before)| cpu::process_ns(pid).saturating_sub(before));
     let rx = lab.link_stats("rs1", "eth0")?.rx_packets - rx_before;
     if let Some(pid) = middle.pid() {
+        cpu::real_time(pid, false);
         cpu::pin(pid, cpu::all_cpus());
     }
     labs.udp_cores(path, false)?;

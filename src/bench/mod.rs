@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// Options of `tapvs bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// One repetition of 1 s tests (under 2 minutes) instead of three of 2.5 s (under 10).
+    /// One repetition of 1 s tests (under 2 minutes) instead of three of 2 s (under 10).
     #[arg(long)]
     pub quick: bool,
     /// Repetitions (the outer loop) [default: 3, --quick: 1].
@@ -158,7 +158,10 @@ fn repetitions(
                 .collect();
             i += path_tests.len();
             let middle = labs.begin(path, state)?;
-            let ready = measure::warm_up(labs, path, state);
+            let ready = measure::warm_up(labs, path, state).map_err(|e| {
+                let tail = labs.log_tail(path);
+                if tail.is_empty() { e } else { e.context(format!("its log: {tail}")) }
+            });
             for &test in &path_tests {
                 interrupt.check()?;
                 progress(rep, timing, path, test, done, total_cells, started);

@@ -203,10 +203,10 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// The default run: three repetitions of 2.5 s tests (about 8 minutes in all).
+    /// The default run: three repetitions of 2 s tests (about 7 minutes in all).
     pub const FULL: Timing = Timing {
         repetitions: 3,
-        test: Duration::from_millis(2500),
+        test: Duration::from_millis(2000),
         bulk_bytes: 16_000_000,
         latency_rate: 2000,
     };
