@@ -6,7 +6,7 @@
 
 use super::{WireStats, read_settings, write_json};
 use crate::io::impair::{Filter, Impair, PoolSize, Settings};
-use crate::io::port::{Port, TapPort};
+use crate::io::port::{IoMode, Port, TapPort, tap_port};
 use anyhow::{Context, bail};
 use smoltcp::time::Instant;
 use std::os::fd::AsRawFd;
@@ -67,6 +67,9 @@ pub struct WireArgs {
     /// Exit after this long whatever happens.
     #[arg(long, default_value_t = 600)]
     pub max_seconds: u64,
+    /// How the TAPs are read and written: one system call per frame, or io_uring.
+    #[arg(long, value_enum, default_value_t = IoMode::Syscalls)]
+    pub io: IoMode,
 }
 
 fn parse_filter(s: &str) -> Result<Filter, String> {
@@ -144,8 +147,10 @@ pub fn run(args: WireArgs) -> anyhow::Result<()> {
     }
     // Side A's injector impairs what goes into A (read on B), and the reverse.
     let pool = PoolSize::default();
-    let mut a = Impair::new(open_side(&args.a)?, settings, args.seed, pool)?;
-    let mut b = Impair::new(open_side(&args.b)?, settings, args.seed + 1, pool)?;
+    let side =
+        |spec: &str| -> anyhow::Result<Box<dyn Port>> { Ok(tap_port(open_side(spec)?, args.io)?) };
+    let mut a = Impair::new(side(&args.a)?, settings, args.seed, pool)?;
+    let mut b = Impair::new(side(&args.b)?, settings, args.seed + 1, pool)?;
     let fds = [a.raw_fd(), b.raw_fd()].map(|fd| libc::pollfd {
         fd: fd.unwrap_or(-1),
         events: libc::POLLIN,
@@ -199,8 +204,8 @@ pub fn run(args: WireArgs) -> anyhow::Result<()> {
 /// Reads up to [`BURST`] frames from `from` and sends them into `to`; returns the I/O errors.
 fn forward(
     now: Instant,
-    from: &mut Impair<TapPort>,
-    to: &mut Impair<TapPort>,
+    from: &mut Impair<Box<dyn Port>>,
+    to: &mut Impair<Box<dyn Port>>,
     buf: &mut [u8],
 ) -> u64 {
     let mut errors = 0;
@@ -221,7 +226,12 @@ fn forward(
     errors
 }
 
-fn write_stats(args: &WireArgs, stats: &mut WireStats, a: &Impair<TapPort>, b: &Impair<TapPort>) {
+fn write_stats(
+    args: &WireArgs,
+    stats: &mut WireStats,
+    a: &Impair<Box<dyn Port>>,
+    b: &Impair<Box<dyn Port>>,
+) {
     stats.settings = *a.settings();
     stats.a_to_b = *b.counters();
     stats.b_to_a = *a.counters();
