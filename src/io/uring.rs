@@ -29,6 +29,15 @@
 //!   loop that counts `send` and `poll` errors counts it once, as for [`TapPort`]. A write that
 //!   finds the device's queue full (`EAGAIN`) is a drop, not an error.
 //!
+//! # Measured (Linux 6.18, 2 shared cores, LTO build, medians of 5 interleaved runs)
+//! CPU time of the forwarding process per forwarded 64-byte UDP frame, process on CPU 1 and a
+//! `sendmmsg` sender on CPU 0 for 5 s: `tapvs wire` 1.96 µs with syscalls, 2.07 µs with this
+//! port; `tapvs director` (DR, one TAP in and out) 3.83 µs and 4.01 µs. Not a win here: most of
+//! a frame's cost is the kernel's work on the write (the frame's trip through the bridge and the
+//! receiving stack runs in the writer's context, `io_uring_enter` or `write` alike), and the
+//! ring's own cost per request about equals the two system calls it saves. So
+//! [`super::port::IoMode::Syscalls`] stays the default of both.
+//!
 //! No allocation, formatting or lock per frame (formatting only for a frame in error).
 //! No `IORING_SETUP_COOP_TASKRUN` / `DEFER_TASKRUN`: with them a completion does not wake a task
 //! that sleeps in poll(2) on another descriptor, or is not posted until the next
