@@ -48,14 +48,25 @@ fn a_short_bench_writes_its_files_and_leaves_nothing() {
     let before = namespaces();
     let dir = scratch("files");
     let out = tapvs()
-        .args(["bench", "--quick", "--paths", PATHS, "--tests", TESTS, "--results"])
+        .args([
+            "bench",
+            "--quick",
+            "--paths",
+            PATHS,
+            "--tests",
+            TESTS,
+            "--results",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "bench failed: {stderr}");
-    assert!(stderr.contains("repetition 1/1"), "no progress line: {stderr}");
+    assert!(
+        stderr.contains("repetition 1/1"),
+        "no progress line: {stderr}"
+    );
     let left: Vec<_> = namespaces().difference(&before).cloned().collect();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
 
@@ -74,7 +85,10 @@ fn a_short_bench_writes_its_files_and_leaves_nothing() {
         }
     }
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
-    assert_eq!(summary.trim(), stdout.split("bench: wrote").next().unwrap().trim());
+    assert_eq!(
+        summary.trim(),
+        stdout.split("bench: wrote").next().unwrap().trim()
+    );
     for needle in [
         "### udp-frames (frames/s)",
         "| tapvs-dr |",
@@ -110,8 +124,7 @@ fn ctrl_c_in_the_middle_of_a_bench_leaves_nothing() {
         .unwrap();
     // Well into the measurements: the labs are up and a middle box runs.
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60)
-        && namespaces().difference(&before).count() < 10
+    while start.elapsed() < Duration::from_secs(60) && namespaces().difference(&before).count() < 10
     {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -121,7 +134,10 @@ fn ctrl_c_in_the_middle_of_a_bench_leaves_nothing() {
         libc::kill(bench.id() as libc::pid_t, libc::SIGINT);
     }
     let status = bench.wait().unwrap();
-    assert!(!status.success(), "an interrupted bench must not report success");
+    assert!(
+        !status.success(),
+        "an interrupted bench must not report success"
+    );
     let left: Vec<_> = namespaces().difference(&before).cloned().collect();
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -136,7 +152,10 @@ fn bad_options_are_refused_with_the_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unknown path `nope`"), "{stderr}");
-    assert!(stderr.contains("tapvs-nat"), "the choices are listed: {stderr}");
+    assert!(
+        stderr.contains("tapvs-nat"),
+        "the choices are listed: {stderr}"
+    );
 
     let out = tapvs()
         .args(["wire", "--raw", "--a", "x", "--b", "y", "--loss-pct", "5"])

@@ -9,7 +9,7 @@ use anyhow::Context;
 /// Writes the configuration of director d1 for `path` (tapvs DR or two-armed NAT) to `file`.
 pub fn write_config(path: Path, file: &std::path::Path) -> anyhow::Result<()> {
     let lab = match path {
-        Path::TapvsNat => "mode = \"nat\"\nnat_arms = 2\n",
+        Path::TapvsNat | Path::TapvsNatUring => "mode = \"nat\"\nnat_arms = 2\n",
         _ => "mode = \"dr\"\n",
     };
     let text = format!(

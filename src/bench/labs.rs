@@ -131,6 +131,10 @@ impl Labs {
                 &["route", "add", "198.18.1.0/24", "via", "198.18.0.2"],
             )?;
         }
+        // The switch is a switch: bridged frames skip the IP firewall hooks (br_netfilter, when
+        // the host has it, calls them in every new namespace by default).
+        let no_hooks = "for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -e \"$f\" ] && echo 0 > \"$f\"; done; true";
+        in_netns(&lab, "sw", "sh", &["-c", no_hooks], None)?;
         let ruleset = format!(
             "table netdev tapvs_bench {{\n chain ingress {{\n  type filter hook ingress device \"eth0\" priority 0; policy accept;\n  ip protocol udp udp dport {UDP_PORT} drop\n }}\n}}\n"
         );
@@ -148,13 +152,20 @@ impl Labs {
     pub fn target(path: Path) -> SocketAddr {
         let (ip, port) = match path {
             Path::Direct => (Layout::DirectRouting.real_server_address(1), HTTP_PORT),
-            Path::KernelBridge | Path::KernelRouter | Path::WireNat | Path::WireNatVnet => {
-                (Layout::NatTwoArmed.real_server_address(1), HTTP_PORT)
-            }
+            Path::KernelBridge
+            | Path::KernelRouter
+            | Path::WireNat
+            | Path::WireNatVnet
+            | Path::WireNatUring => (Layout::NatTwoArmed.real_server_address(1), HTTP_PORT),
             Path::Haproxy => (VIP, HAPROXY_PORT),
-            Path::KernelDnat | Path::WireDr | Path::WireDrVnet | Path::TapvsDr | Path::TapvsNat => {
-                (VIP, HTTP_PORT)
-            }
+            Path::KernelDnat
+            | Path::WireDr
+            | Path::WireDrVnet
+            | Path::WireDrUring
+            | Path::TapvsDr
+            | Path::TapvsNat
+            | Path::TapvsDrUring
+            | Path::TapvsNatUring => (VIP, HTTP_PORT),
         };
         SocketAddr::from((ip, port))
     }
@@ -178,7 +189,7 @@ impl Labs {
                 ip(lab, "rt", &["addr", "add", INSIDE_GATEWAY, "dev", "eth0"])?;
                 None
             }
-            Path::WireNat | Path::WireNatVnet => {
+            Path::WireNat | Path::WireNatVnet | Path::WireNatUring => {
                 ip(lab, "rt", &["addr", "add", INSIDE_GATEWAY, "dev", "eth0"])?;
                 let mut c = lab.command("sw", exe);
                 c.args([
@@ -191,12 +202,13 @@ impl Labs {
                     "--max-seconds",
                     &limit,
                 ]);
-                if path == Path::WireNatVnet {
+                if path != Path::WireNat {
                     c.arg("--vnet");
                 }
+                io_option(&mut c, path);
                 Some(spawn_quiet(lab, path.name(), c)?)
             }
-            Path::WireDr | Path::WireDrVnet => {
+            Path::WireDr | Path::WireDrVnet | Path::WireDrUring => {
                 let vip = VIP.to_string();
                 ip(
                     lab,
@@ -216,17 +228,19 @@ impl Labs {
                     &to,
                 ]);
                 c.args(["--max-seconds", &limit]);
-                if path == Path::WireDrVnet {
+                if path != Path::WireDr {
                     c.arg("--vnet");
                 }
+                io_option(&mut c, path);
                 Some(spawn_quiet(lab, path.name(), c)?)
             }
-            Path::TapvsDr | Path::TapvsNat => {
+            Path::TapvsDr | Path::TapvsNat | Path::TapvsDrUring | Path::TapvsNatUring => {
                 let config = state.join(format!("{}.toml", path.name()));
                 super::director::write_config(path, &config)?;
                 let mut c = lab.command("sw", exe);
                 c.arg("director").arg("--config").arg(&config);
                 c.args(["--name", "d1", "--max-seconds", &limit]);
+                io_option(&mut c, path);
                 Some(spawn_quiet(lab, path.name(), c)?)
             }
             Path::Haproxy => {
@@ -243,7 +257,11 @@ impl Labs {
 
     /// The last lines the middle box of `path` wrote (for a failure's note).
     pub fn log_tail(&self, path: Path) -> String {
-        let log = self.get(path.lab()).lab.state_dir().join(format!("{}.log", path.name()));
+        let log = self
+            .get(path.lab())
+            .lab
+            .state_dir()
+            .join(format!("{}.log", path.name()));
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().rev().take(3).collect();
         lines.into_iter().rev().collect::<Vec<_>>().join(" / ")
@@ -260,10 +278,10 @@ impl Labs {
                 ip(lab, "sw", &["link", "del", "kb0"])?;
                 ip(lab, "rt", &["addr", "del", INSIDE_GATEWAY, "dev", "eth0"])?;
             }
-            Path::WireNat | Path::WireNatVnet => {
+            Path::WireNat | Path::WireNatVnet | Path::WireNatUring => {
                 ip(lab, "rt", &["addr", "del", INSIDE_GATEWAY, "dev", "eth0"])?;
             }
-            Path::WireDr | Path::WireDrVnet => {
+            Path::WireDr | Path::WireDrVnet | Path::WireDrUring => {
                 ip(
                     lab,
                     "rt",
@@ -303,8 +321,13 @@ impl Labs {
             std::net::IpAddr::V4(ip) => ip,
             std::net::IpAddr::V6(_) => bail!("IPv4 only"),
         };
-        let route: serde_json::Value =
-            serde_json::from_str(&in_netns(lab, "rt", "ip", &["-j", "route", "get", &target.to_string()], None)?)?;
+        let route: serde_json::Value = serde_json::from_str(&in_netns(
+            lab,
+            "rt",
+            "ip",
+            &["-j", "route", "get", &target.to_string()],
+            None,
+        )?)?;
         let hop = route[0]["gateway"]
             .as_str()
             .map_or(target.to_string(), str::to_owned);
@@ -344,6 +367,13 @@ impl Labs {
             }
         }
         first
+    }
+}
+
+/// `--io uring` for the io_uring variants.
+fn io_option(command: &mut Command, path: Path) {
+    if path.io_uring() {
+        command.args(["--io", "uring"]);
     }
 }
 

@@ -30,13 +30,17 @@ pub struct BenchArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub repetitions: Option<u32>,
     /// Only these paths (comma-separated): no-balancer, kernel-bridge, kernel-router,
-    /// kernel-dnat, haproxy, wire-dr, wire-dr-vnet, wire-nat, wire-nat-vnet, tapvs-dr, tapvs-nat.
+    /// kernel-dnat, haproxy, wire-dr, wire-dr-vnet, wire-nat, wire-nat-vnet, tapvs-dr, tapvs-nat,
+    /// and (frames test only) wire-dr-uring, wire-nat-uring, tapvs-dr-uring, tapvs-nat-uring.
     #[arg(long, value_delimiter = ',')]
     pub paths: Vec<Path>,
     /// Only these tests (comma-separated): udp-frames, bulk-tcp, http-keepalive, http-newconn,
     /// latency.
     #[arg(long, value_delimiter = ',')]
     pub tests: Vec<Test>,
+    /// Seconds each test measures [default: 2, --quick: 1].
+    #[arg(long, value_parser = parse_seconds)]
+    pub seconds: Option<f64>,
     /// Where to write bench.csv, summary.md and the charts.
     #[arg(long, default_value = "results/bench")]
     pub results: PathBuf,
@@ -51,6 +55,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     if let Some(n) = args.repetitions {
         timing.repetitions = n;
+    }
+    if let Some(s) = args.seconds {
+        timing.test = Duration::from_secs_f64(s);
     }
     let mut paths = if args.paths.is_empty() {
         Path::ALL.to_vec()
@@ -160,7 +167,11 @@ fn repetitions(
             let middle = labs.begin(path, state)?;
             let ready = measure::warm_up(labs, path, state).map_err(|e| {
                 let tail = labs.log_tail(path);
-                if tail.is_empty() { e } else { e.context(format!("its log: {tail}")) }
+                if tail.is_empty() {
+                    e
+                } else {
+                    e.context(format!("its log: {tail}"))
+                }
             });
             for &test in &path_tests {
                 interrupt.check()?;
@@ -205,6 +216,13 @@ fn progress(
         minutes(left)
     );
     let _ = std::io::stderr().flush();
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.2..=60.0).contains(&s) => Ok(s),
+        _ => Err(format!("`{text}`: expected seconds from 0.2 to 60")),
+    }
 }
 
 fn minutes(d: Duration) -> String {

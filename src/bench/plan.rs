@@ -28,6 +28,14 @@ pub enum Path {
     TapvsDr,
     /// A tapvs director, two-armed NAT.
     TapvsNat,
+    /// [`Path::WireDrVnet`] reading and writing through io_uring (frames test only).
+    WireDrUring,
+    /// [`Path::WireNatVnet`] through io_uring (frames test only).
+    WireNatUring,
+    /// [`Path::TapvsDr`] through io_uring (frames test only).
+    TapvsDrUring,
+    /// [`Path::TapvsNat`] through io_uring (frames test only).
+    TapvsNatUring,
 }
 
 /// Which lab a path runs in (each lab is built once, all kept up for the whole bench).
@@ -42,7 +50,7 @@ pub enum LabKind {
 }
 
 impl Path {
-    pub const ALL: [Path; 11] = [
+    pub const ALL: [Path; 15] = [
         Path::Direct,
         Path::KernelBridge,
         Path::KernelRouter,
@@ -54,6 +62,10 @@ impl Path {
         Path::WireNatVnet,
         Path::TapvsDr,
         Path::TapvsNat,
+        Path::WireDrUring,
+        Path::WireNatUring,
+        Path::TapvsDrUring,
+        Path::TapvsNatUring,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,13 +81,27 @@ impl Path {
             Path::WireNatVnet => "wire-nat-vnet",
             Path::TapvsDr => "tapvs-dr",
             Path::TapvsNat => "tapvs-nat",
+            Path::WireDrUring => "wire-dr-uring",
+            Path::WireNatUring => "wire-nat-uring",
+            Path::TapvsDrUring => "tapvs-dr-uring",
+            Path::TapvsNatUring => "tapvs-nat-uring",
         }
     }
 
     pub fn lab(self) -> LabKind {
         match self {
-            Path::Direct | Path::WireDr | Path::WireDrVnet | Path::TapvsDr => LabKind::Dr,
-            Path::KernelBridge | Path::WireNat | Path::WireNatVnet | Path::TapvsNat => LabKind::Nat,
+            Path::Direct
+            | Path::WireDr
+            | Path::WireDrVnet
+            | Path::TapvsDr
+            | Path::WireDrUring
+            | Path::TapvsDrUring => LabKind::Dr,
+            Path::KernelBridge
+            | Path::WireNat
+            | Path::WireNatVnet
+            | Path::TapvsNat
+            | Path::WireNatUring
+            | Path::TapvsNatUring => LabKind::Nat,
             Path::KernelRouter | Path::KernelDnat | Path::Haproxy => LabKind::Kernel,
         }
     }
@@ -85,8 +111,15 @@ impl Path {
     pub fn raw_wire(self) -> Option<Path> {
         match self {
             Path::Direct => None,
-            Path::WireDr | Path::WireDrVnet | Path::WireNat | Path::WireNatVnet => Some(self),
+            Path::WireDr
+            | Path::WireDrVnet
+            | Path::WireNat
+            | Path::WireNatVnet
+            | Path::WireDrUring
+            | Path::WireNatUring => Some(self),
             Path::TapvsDr => Some(Path::WireDrVnet),
+            Path::TapvsDrUring => Some(Path::WireDrUring),
+            Path::TapvsNatUring => Some(Path::WireNatUring),
             _ => Some(Path::WireNatVnet),
         }
     }
@@ -99,9 +132,22 @@ impl Path {
         )
     }
 
-    /// Whether `test` can run on this path (HAProxy in TCP mode carries no UDP).
+    /// Whether `test` runs on this path: HAProxy in TCP mode carries no UDP; the io_uring
+    /// variants are there for the per-frame cost, so only the frames test.
     pub fn runs(self, test: Test) -> bool {
-        !(self == Path::Haproxy && test == Test::UdpFrames)
+        match self {
+            Path::Haproxy => test != Test::UdpFrames,
+            _ if self.io_uring() => test == Test::UdpFrames,
+            _ => true,
+        }
+    }
+
+    /// Whether the middle box reads and writes its TAPs through io_uring.
+    pub fn io_uring(self) -> bool {
+        matches!(
+            self,
+            Path::WireDrUring | Path::WireNatUring | Path::TapvsDrUring | Path::TapvsNatUring
+        )
     }
 }
 
@@ -171,10 +217,7 @@ impl std::str::FromStr for Test {
     }
 }
 
-fn names<T: Copy>(all: &[T]) -> String
-where
-    T: Into<&'static str>,
-{
+fn names<T: Copy + Into<&'static str>>(all: &[T]) -> String {
     all.iter().map(|&t| t.into()).collect::<Vec<_>>().join(", ")
 }
 

@@ -146,8 +146,11 @@ impl<'a> Table<'a> {
     }
 }
 
+/// Median, min and max.
+pub type Spread = (f64, f64, f64);
+
 /// Median, min and max (`None` for no value).
-pub fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
+pub fn spread(values: &[f64]) -> Option<Spread> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return None;
@@ -261,7 +264,7 @@ pub fn shown(v: f64) -> String {
         let digits = n.unsigned_abs().to_string();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);

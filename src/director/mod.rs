@@ -8,7 +8,7 @@ mod sink;
 
 use crate::config::DirectorConfig;
 use crate::dataplane::Iface;
-use crate::io::port::{MAX_FRAME_LEN, Port, TapPort};
+use crate::io::port::{IoMode, MAX_FRAME_LEN, Port, open_tap};
 use crate::io::tap::wait_readable;
 use crate::io::vnet::VnetHeader;
 use crate::node::Director;
@@ -55,6 +55,9 @@ pub struct DirectorArgs {
     /// each, `<name>-<port>.pcap` (newest) and `.pcap.1`.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub pcap_limit_mb: u64,
+    /// How the TAPs are read and written: one system call per frame, or io_uring.
+    #[arg(long, value_enum, default_value_t = IoMode::Syscalls)]
+    pub io: IoMode,
 }
 
 /// Frames read per port per wake-up before timers and the control socket get a turn.
@@ -200,9 +203,9 @@ fn open_ports(
         .chain(config.inside.as_ref().map(|i| ("inside", i)));
     let mut ports: Vec<Box<dyn Port>> = Vec::new();
     for (role, iface) in roles {
-        let tap = TapPort::open(&iface.name, offload)?;
+        let tap = open_tap(&iface.name, offload, args.io)?;
         let Some(dir) = &args.pcap else {
-            ports.push(Box::new(tap));
+            ports.push(tap);
             continue;
         };
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

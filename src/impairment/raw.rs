@@ -5,7 +5,7 @@
 //! One TAP (`--hairpin-to`): frames addressed to the wire's MAC go back out the same TAP with
 //! the MACs rewritten (the reference of a direct-routing director: no table, no ARP).
 
-use crate::io::port::{MAX_FRAME_LEN, Port, TapPort};
+use crate::io::port::{MAX_FRAME_LEN, Port};
 use crate::io::tap::wait_readable;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,11 +32,11 @@ pub struct RawStats {
 /// Where frames go: between two TAPs, or back out of one with new MACs.
 pub enum Shape {
     Pass {
-        a: TapPort,
-        b: TapPort,
+        a: Box<dyn Port>,
+        b: Box<dyn Port>,
     },
     Hairpin {
-        tap: TapPort,
+        tap: Box<dyn Port>,
         own: [u8; 6],
         to: [u8; 6],
     },
@@ -56,15 +56,27 @@ pub fn run(mut shape: Shape, stop: &Arc<AtomicBool>, limit: Duration) -> RawStat
     .collect();
     let now = smoltcp::time::Instant::ZERO;
     while !stop.load(Ordering::Relaxed) && start.elapsed() < limit {
-        if wait_readable(&fds, MAX_SLEEP_MS).is_err() {
+        // A port holding frames already read (io_uring) says so with `poll_at`: no sleep then.
+        let ready = match &shape {
+            Shape::Pass { a, b } => a.poll_at().or(b.poll_at()),
+            Shape::Hairpin { tap, .. } => tap.poll_at(),
+        };
+        let sleep = if ready.is_some() { 0 } else { MAX_SLEEP_MS };
+        if wait_readable(&fds, sleep).is_err() {
             break;
         }
         match &mut shape {
             Shape::Pass { a, b } => {
                 pass(a, b, &mut buf, &mut stats, now);
                 pass(b, a, &mut buf, &mut stats, now);
+                for port in [a, b] {
+                    stats.write_failures += u64::from(port.poll(now).is_err());
+                }
             }
-            Shape::Hairpin { tap, own, to } => hairpin(tap, *own, *to, &mut buf, &mut stats),
+            Shape::Hairpin { tap, own, to } => {
+                hairpin(tap, *own, *to, &mut buf, &mut stats);
+                stats.write_failures += u64::from(tap.poll(now).is_err());
+            }
         }
     }
     stats
@@ -73,8 +85,8 @@ pub fn run(mut shape: Shape, stop: &Arc<AtomicBool>, limit: Duration) -> RawStat
 /// Up to [`BURST`] frames from `from` into `to`, unchanged (a virtio-net header passes with its
 /// frame).
 fn pass(
-    from: &mut TapPort,
-    to: &mut TapPort,
+    from: &mut Box<dyn Port>,
+    to: &mut Box<dyn Port>,
     buf: &mut [u8],
     stats: &mut RawStats,
     now: smoltcp::time::Instant,
@@ -93,7 +105,13 @@ fn pass(
 
 /// Up to [`BURST`] frames back out of `tap`: those for `own` get destination `to` and source
 /// `own`; the rest (floods, broadcasts) are dropped.
-fn hairpin(tap: &mut TapPort, own: [u8; 6], to: [u8; 6], buf: &mut [u8], stats: &mut RawStats) {
+fn hairpin(
+    tap: &mut Box<dyn Port>,
+    own: [u8; 6],
+    to: [u8; 6],
+    buf: &mut [u8],
+    stats: &mut RawStats,
+) {
     let now = smoltcp::time::Instant::ZERO;
     for _ in 0..BURST {
         let Ok(Some((header, n))) = tap.recv(now, buf) else {

@@ -6,7 +6,7 @@
 
 use super::{WireStats, read_settings, write_json};
 use crate::io::impair::{Filter, Impair, PoolSize, Settings};
-use crate::io::port::{Port, TapPort};
+use crate::io::port::{IoMode, Port, TapPort, tap_port};
 use anyhow::{Context, bail};
 use smoltcp::time::Instant;
 use std::os::fd::AsRawFd;
@@ -86,6 +86,9 @@ pub struct WireArgs {
     /// Exit after this long whatever happens.
     #[arg(long, default_value_t = 600)]
     pub max_seconds: u64,
+    /// How the TAPs are read and written: one system call per frame, or io_uring.
+    #[arg(long, value_enum, default_value_t = IoMode::Syscalls)]
+    pub io: IoMode,
 }
 
 fn parse_mac_arg(s: &str) -> Result<[u8; 6], String> {
@@ -174,8 +177,11 @@ pub fn run(args: WireArgs) -> anyhow::Result<()> {
     }
     // Side A's injector impairs what goes into A (read on B), and the reverse.
     let pool = PoolSize::default();
-    let mut a = Impair::new(open_side(&args.a, false)?, settings, args.seed, pool)?;
-    let mut b = Impair::new(open_side(side_b, false)?, settings, args.seed + 1, pool)?;
+    let side = |spec: &str| -> anyhow::Result<Box<dyn Port>> {
+        Ok(tap_port(open_side(spec, false)?, args.io)?)
+    };
+    let mut a = Impair::new(side(&args.a)?, settings, args.seed, pool)?;
+    let mut b = Impair::new(side(side_b)?, settings, args.seed + 1, pool)?;
     let fds = [a.raw_fd(), b.raw_fd()].map(|fd| libc::pollfd {
         fd: fd.unwrap_or(-1),
         events: libc::POLLIN,
@@ -236,20 +242,23 @@ fn run_raw(args: &WireArgs) -> anyhow::Result<()> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
-    let a = open_side(&args.a, args.vnet)?;
+    let side = |spec: &str| -> anyhow::Result<Box<dyn Port>> {
+        Ok(tap_port(open_side(spec, args.vnet)?, args.io)?)
+    };
+    let a = side(&args.a)?;
     let shape = match (&args.b, args.hairpin_to) {
         (None, Some(to)) => super::raw::Shape::Hairpin {
             tap: a,
             own: args.mac,
             to,
         },
-        (Some(b), None) => super::raw::Shape::Pass {
-            a,
-            b: open_side(b, args.vnet)?,
-        },
+        (Some(b), None) => super::raw::Shape::Pass { a, b: side(b)? },
         _ => bail!("--raw takes --b or --hairpin-to"),
     };
-    eprintln!("wire: raw, {} (vnet headers: {})", args.a, args.vnet);
+    eprintln!(
+        "wire: raw, {} (vnet headers: {}, io: {:?})",
+        args.a, args.vnet, args.io
+    );
     let stats = super::raw::run(shape, &stop, Duration::from_secs(args.max_seconds));
     let json = serde_json::to_string(&stats)?;
     println!("{json}");
@@ -262,8 +271,8 @@ fn run_raw(args: &WireArgs) -> anyhow::Result<()> {
 /// Reads up to [`BURST`] frames from `from` and sends them into `to`; returns the I/O errors.
 fn forward(
     now: Instant,
-    from: &mut Impair<TapPort>,
-    to: &mut Impair<TapPort>,
+    from: &mut Impair<Box<dyn Port>>,
+    to: &mut Impair<Box<dyn Port>>,
     buf: &mut [u8],
 ) -> u64 {
     let mut errors = 0;
@@ -284,7 +293,12 @@ fn forward(
     errors
 }
 
-fn write_stats(args: &WireArgs, stats: &mut WireStats, a: &Impair<TapPort>, b: &Impair<TapPort>) {
+fn write_stats(
+    args: &WireArgs,
+    stats: &mut WireStats,
+    a: &Impair<Box<dyn Port>>,
+    b: &Impair<Box<dyn Port>>,
+) {
     stats.settings = *a.settings();
     stats.a_to_b = *b.counters();
     stats.b_to_a = *a.counters();

@@ -7,4 +7,5 @@ pub mod impair;
 pub mod pcap;
 pub mod port;
 pub mod tap;
+pub mod uring;
 pub mod vnet;

@@ -133,3 +133,32 @@ impl<P: Port + ?Sized> Port for Box<P> {
         (**self).raw_fd()
     }
 }
+
+/// How a TAP port moves frames: one system call per frame, or io_uring with many frames per
+/// system call ([`super::uring::UringPort`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoMode {
+    /// `read`/`write` (`readv`/`writev` with vnet headers), one frame per system call.
+    #[default]
+    Syscalls,
+    /// io_uring: reads kept in flight, writes queued, one `io_uring_enter` per loop iteration.
+    Uring,
+}
+
+/// Opens TAP `name` (with virtio-net headers and offloads when `offload`) as a port of kind
+/// `io`. Opened in the calling thread's network namespace.
+pub fn open_tap(name: &str, offload: bool, io: IoMode) -> io::Result<Box<dyn Port>> {
+    tap_port(TapPort::open(name, offload)?, io)
+}
+
+/// `tap` as a port of kind `io` (for a TAP opened elsewhere, e.g. by a thread in another
+/// network namespace: a `TapPort` can cross threads, a boxed port cannot).
+pub fn tap_port(tap: TapPort, io: IoMode) -> io::Result<Box<dyn Port>> {
+    Ok(match io {
+        IoMode::Syscalls => Box::new(tap),
+        IoMode::Uring => Box::new(super::uring::UringPort::new(
+            tap,
+            super::uring::DEFAULT_DEPTH,
+        )?),
+    })
+}

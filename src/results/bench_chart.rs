@@ -6,7 +6,7 @@
 use super::ResultsError;
 use super::plot_common::{Area, HEADER_H, INK, MUTED, OK, PlotResult, nice_ceil, render, text};
 use crate::bench::plan::{Path, Test};
-use crate::bench::report::{Figure, Row, Table, shown, spread};
+use crate::bench::report::{Figure, Row, Spread, Table, shown, spread};
 use plotters::prelude::*;
 use std::path::Path as FsPath;
 
@@ -43,7 +43,7 @@ pub fn write_all(
             ));
         }
         for (file, title, figure) in charts {
-            let bars: Vec<(Path, Option<(f64, f64, f64)>)> = shown_paths
+            let bars: Vec<(Path, Option<Spread>)> = shown_paths
                 .iter()
                 .map(|&p| (p, spread(&table.values(p, test, figure))))
                 .collect();
@@ -63,19 +63,19 @@ pub fn write_all(
 
 fn colour(path: Path) -> RGBColor {
     match path {
-        Path::TapvsDr | Path::TapvsNat => OK,
-        Path::WireDr | Path::WireDrVnet | Path::WireNat | Path::WireNatVnet => WIRE,
+        Path::TapvsDr | Path::TapvsNat | Path::TapvsDrUring | Path::TapvsNatUring => OK,
+        Path::WireDr
+        | Path::WireDrVnet
+        | Path::WireNat
+        | Path::WireNatVnet
+        | Path::WireDrUring
+        | Path::WireNatUring => WIRE,
         Path::Direct => NONE,
         _ => KERNEL,
     }
 }
 
-fn draw(
-    root: &Area,
-    title: &str,
-    sub: &str,
-    bars: &[(Path, Option<(f64, f64, f64)>)],
-) -> PlotResult {
+fn draw(root: &Area, title: &str, sub: &str, bars: &[(Path, Option<Spread>)]) -> PlotResult {
     root.draw(&Text::new(title.to_string(), (16, 10), text(22, INK)))?;
     root.draw(&Text::new(sub.to_string(), (16, 40), text(14, MUTED)))?;
     let body = root.split_vertically(HEADER_H).1;
