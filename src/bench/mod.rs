@@ -64,11 +64,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         args.paths.clone()
     };
-    let tests = if args.tests.is_empty() {
+    let mut tests = if args.tests.is_empty() {
         Test::ALL.to_vec()
     } else {
         args.tests.clone()
     };
+    // Each once, in the order given.
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|&p| seen.insert(p));
+    let mut seen = std::collections::HashSet::new();
+    tests.retain(|&t| seen.insert(t));
     let mut notes = Vec::new();
     if paths.contains(&Path::Haproxy) && crate::scenario::command::find("haproxy").is_err() {
         paths.retain(|&p| p != Path::Haproxy);
@@ -82,8 +87,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.results.display()))?;
     let interrupt = Interrupt::register()?;
     let exe = std::env::current_exe().context("finding the tapvs binary")?;
-    let cells_per_rep: usize = (0..1).map(|_| plan::cells(&paths, &tests, 0).len()).sum();
-    let total_cells = cells_per_rep * timing.repetitions as usize;
+    // A path none of the chosen tests runs on (HAProxy and UDP, io_uring and HTTP) is left out.
+    paths.retain(|p| tests.iter().any(|&t| p.runs(t)));
+    if paths.is_empty() {
+        anyhow::bail!(
+            "no chosen test runs on the chosen paths (haproxy carries no UDP; the *-uring paths run udp-frames only)"
+        );
+    }
+    let total_cells = plan::cells(&paths, &tests, 0).len() * timing.repetitions as usize;
     let estimate =
         Duration::from_secs_f64(total_cells as f64 * (timing.test.as_secs_f64() + 0.6) + 10.0);
     let max_seconds = (estimate.as_secs() * 3).max(300);

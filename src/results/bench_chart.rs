@@ -112,6 +112,7 @@ fn draw(root: &Area, title: &str, sub: &str, bars: &[(Path, Option<Spread>)]) ->
                 String::new()
             }
         })
+        .x_label_formatter(&|x| shown(*x))
         .label_style(text(13, INK))
         .draw()?;
     for (i, (path, s)) in bars.iter().enumerate() {
@@ -146,4 +147,49 @@ fn draw(root: &Area, title: &str, sub: &str, bars: &[(Path, Option<Spread>)]) ->
         )))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::temp_dir::TempDir;
+
+    fn row(rep: u32, path: Path, test: Test, value: f64) -> Row {
+        let mut r = Row::new(path, test);
+        r.repetition = rep;
+        r.frames_per_s = Some(value);
+        r.box_cpu_us_per_frame = Some(1e6 / value);
+        r.req_per_s = Some(value);
+        r.set_value();
+        r
+    }
+
+    #[test]
+    fn a_chart_per_test_and_one_for_the_cpu_each_as_png_and_svg() {
+        let dir = TempDir::new("bench-chart");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let paths = [Path::Direct, Path::WireDrVnet, Path::TapvsDr, Path::Haproxy];
+        let mut rows = Vec::new();
+        for rep in 1..=3 {
+            for (i, &p) in paths.iter().enumerate() {
+                for test in [Test::UdpFrames, Test::NewConn] {
+                    if p.runs(test) {
+                        rows.push(row(rep, p, test, 1000.0 * (i + rep as usize) as f64));
+                    }
+                }
+            }
+        }
+        let n = write_all(&dir.0, &rows, &paths, &[Test::UdpFrames, Test::NewConn]).unwrap();
+        assert_eq!(n, 3);
+        for name in ["bench-udp-frames", "bench-udp-cpu", "bench-http-newconn"] {
+            let png = std::fs::read(dir.0.join(format!("{name}.png"))).unwrap();
+            assert_eq!(&png[1..4], b"PNG");
+            let svg = std::fs::read_to_string(dir.0.join(format!("{name}.svg"))).unwrap();
+            assert!(svg.contains("tapvs-dr"), "{name}: the paths are named");
+        }
+        let svg = std::fs::read_to_string(dir.0.join("bench-http-newconn.svg")).unwrap();
+        assert!(svg.contains("haproxy") && svg.contains("median of 3 repetition(s)"));
+        let svg = std::fs::read_to_string(dir.0.join("bench-udp-frames.svg")).unwrap();
+        assert!(!svg.contains("haproxy"), "HAProxy carries no UDP: no bar");
+    }
 }
