@@ -188,6 +188,9 @@ pub fn warm_up(labs: &Labs, path: Path, state: &FsPath) -> anyhow::Result<()> {
     for _ in 0..5 {
         let report = client(labs, path, Test::KeepAlive, &timing, state)?;
         if report.total.ok > 0 {
+            // New connections too, so that no path is measured while it first touches the
+            // memory of its connection table (a fresh director, a fresh conntrack).
+            client(labs, path, Test::NewConn, &timing, state)?;
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(200));

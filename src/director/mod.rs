@@ -63,7 +63,7 @@ pub struct DirectorArgs {
 /// Frames read per port per wake-up before timers and the control socket get a turn.
 const BURST: usize = 64;
 /// Longest sleep, so signals and the control socket are noticed quickly.
-const MAX_SLEEP_MS: i64 = 50;
+const MAX_SLEEP_US: u64 = 50_000;
 
 /// A seed from the OS, for a director given none.
 fn drawn_seed() -> u64 {
@@ -129,9 +129,9 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             .chain(ports.iter().map(|p| p.poll_at()))
             .flatten()
             .min()
-            .map_or(MAX_SLEEP_MS, |t| (t - now.min(t)).total_millis() as i64)
-            .clamp(0, MAX_SLEEP_MS);
-        wait_readable(&fds, sleep as i32)?;
+            .map_or(MAX_SLEEP_US, |t| (t - now.min(t)).total_micros())
+            .clamp(0, MAX_SLEEP_US);
+        wait_readable(&fds, std::time::Duration::from_micros(sleep))?;
         let now = clock();
         for i in 0..ports.len() {
             for _ in 0..BURST {

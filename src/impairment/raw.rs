@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// Frames read from one TAP per wake-up before the other gets its turn (as the director).
 const BURST: usize = 64;
 /// Longest sleep, so a signal or the time limit is noticed.
-const MAX_SLEEP_MS: i32 = 50;
+const MAX_SLEEP: Duration = Duration::from_millis(50);
 
 /// What the raw wire counts; printed as JSON at exit (`--stats` also writes it).
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
@@ -61,7 +61,11 @@ pub fn run(mut shape: Shape, stop: &Arc<AtomicBool>, limit: Duration) -> RawStat
             Shape::Pass { a, b } => a.poll_at().or(b.poll_at()),
             Shape::Hairpin { tap, .. } => tap.poll_at(),
         };
-        let sleep = if ready.is_some() { 0 } else { MAX_SLEEP_MS };
+        let sleep = if ready.is_some() {
+            Duration::ZERO
+        } else {
+            MAX_SLEEP
+        };
         if wait_readable(&fds, sleep).is_err() {
             break;
         }

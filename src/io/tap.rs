@@ -52,8 +52,9 @@ impl AsRawFd for Tap {
     }
 }
 
-/// Waits until one of `fds` is readable or `timeout_ms` passes (poll(2)).
-pub fn wait_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<()> {
+/// Waits until one of `fds` is readable or `timeout` passes (ppoll(2): to the microsecond, where
+/// poll(2) rounds a timer due in 0.4 ms down to 0 and its caller would spin until it is due).
+pub fn wait_readable(fds: &[RawFd], timeout: std::time::Duration) -> io::Result<()> {
     let mut pfds = [libc::pollfd {
         fd: -1,
         events: 0,
@@ -64,8 +65,13 @@ pub fn wait_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<()> {
         p.fd = *fd;
         p.events = libc::POLLIN;
     }
-    // SAFETY: `pfds` is a valid array of `n` initialised pollfd structs that outlives the call.
-    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, timeout_ms) };
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    // SAFETY: `pfds` is a valid array of `n` initialised pollfd structs and `ts` a valid
+    // timespec, both outliving the call; no signal mask is changed (null).
+    let rc = unsafe { libc::ppoll(pfds.as_mut_ptr(), n as libc::nfds_t, &ts, std::ptr::null()) };
     if rc < 0 {
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {

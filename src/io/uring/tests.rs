@@ -249,7 +249,8 @@ mod root {
                 assert!(Instant::now() < deadline, "frame {next} not read");
                 // Wait as the loops do: on the port's descriptor, unless it has work now.
                 if port.poll_at().is_none() {
-                    crate::io::tap::wait_readable(&[fd], 100).expect("poll");
+                    crate::io::tap::wait_readable(&[fd], std::time::Duration::from_millis(100))
+                        .expect("poll");
                 }
                 while let Some((header, n)) = port.recv(now, &mut buf).expect("recv") {
                     assert_eq!(header.gso_type, 0);

@@ -448,7 +448,8 @@ mod root {
                 eprintln!("(ignoring a frame of {n} bytes, header {h:?})");
             }
             assert!(Instant::now() < deadline, "no {what} within {PATIENCE:?}");
-            crate::io::tap::wait_readable(&[tap.as_raw_fd()], 50).expect("poll");
+            crate::io::tap::wait_readable(&[tap.as_raw_fd()], std::time::Duration::from_millis(50))
+                .expect("poll");
         }
     }
 
@@ -605,7 +606,11 @@ mod root {
                     Ok(Some((h, n))) => eprintln!("(ignoring a frame of {n} bytes, header {h:?})"),
                     Ok(None) => {
                         assert!(Instant::now() < deadline, "no big echo reply");
-                        crate::io::tap::wait_readable(&[tap.as_raw_fd()], 50).unwrap();
+                        crate::io::tap::wait_readable(
+                            &[tap.as_raw_fd()],
+                            std::time::Duration::from_millis(50),
+                        )
+                        .unwrap();
                     }
                 }
             };
