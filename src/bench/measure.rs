@@ -33,7 +33,7 @@ pub fn cell(
         _ => {
             let report = client(labs, path, test, timing, state)?;
             let t = &report.total;
-            let seconds = timing.test.as_secs_f64();
+            let seconds = timing.duration(test).as_secs_f64();
             row.requests_ok = Some(t.ok);
             row.requests_failed = Some(t.failed);
             row.req_per_s = Some(t.ok as f64 / seconds);
@@ -122,12 +122,15 @@ fn client(
     command.arg("client");
     command.args(["--target", &Labs::target(path).to_string()]);
     command.args(["--load", test.name()]);
-    command.args(["--duration", &format!("{}ms", timing.test.as_millis())]);
+    command.args([
+        "--duration",
+        &format!("{}ms", timing.duration(test).as_millis()),
+    ]);
     command.args(client_args(test, timing));
     command.arg("--out").arg(&out);
     command.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = lab.spawn("client", &mut command)?;
-    let deadline = Instant::now() + timing.test + Duration::from_secs(20);
+    let deadline = Instant::now() + timing.duration(test) + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait()? {
             if !status.success() {

@@ -94,9 +94,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "no chosen test runs on the chosen paths (haproxy carries no UDP; the *-uring paths run udp-frames only)"
         );
     }
-    let total_cells = plan::cells(&paths, &tests, 0).len() * timing.repetitions as usize;
-    let estimate =
-        Duration::from_secs_f64(total_cells as f64 * (timing.test.as_secs_f64() + 0.6) + 10.0);
+    let cells = plan::cells(&paths, &tests, 0);
+    let total_cells = cells.len() * timing.repetitions as usize;
+    let nominal: f64 = cells.iter().map(|&(_, t)| nominal_s(&timing, t)).sum();
+    let estimate = Duration::from_secs_f64(nominal * f64::from(timing.repetitions) + 10.0);
     let max_seconds = (estimate.as_secs() * 3).max(300);
     eprintln!(
         "bench: {} path(s), {} test(s), {} repetition(s) of {} s tests: about {}",
@@ -164,6 +165,15 @@ fn repetitions(
     let started = Instant::now();
     let mut rows = Vec::new();
     let mut done = 0usize;
+    let per_rep: f64 = plan::cells(paths, tests, 0)
+        .iter()
+        .map(|&(_, t)| nominal_s(timing, t))
+        .sum();
+    let mut clock = Clock {
+        started,
+        nominal_all: per_rep * f64::from(timing.repetitions),
+        nominal_done: 0.0,
+    };
     for rep in 1..=timing.repetitions {
         let cells = plan::cells(paths, tests, rep - 1);
         let mut i = 0;
@@ -186,7 +196,7 @@ fn repetitions(
             });
             for &test in &path_tests {
                 interrupt.check()?;
-                progress(rep, timing, path, test, done, total_cells, started);
+                progress(rep, timing, path, test, done, total_cells, &clock);
                 let mut row = match &ready {
                     Err(e) => Row::failed(path, test, format!("{e:#}")),
                     Ok(()) => measure::cell(labs, &middle, test, timing, state, &interrupt.flag())
@@ -195,6 +205,7 @@ fn repetitions(
                 row.repetition = rep;
                 rows.push(row);
                 done += 1;
+                clock.nominal_done += nominal_s(timing, test);
             }
             labs.end(middle)?;
         }
@@ -202,7 +213,20 @@ fn repetitions(
     Ok(rows)
 }
 
-/// The progress line: repetition, path, test, cells done, time left.
+/// What a cell should take: its test's time and about 0.6 s of starting and reading.
+fn nominal_s(timing: &Timing, test: Test) -> f64 {
+    timing.duration(test).as_secs_f64() + 0.6
+}
+
+/// Time spent against time planned, for the time left.
+struct Clock {
+    started: Instant,
+    nominal_all: f64,
+    nominal_done: f64,
+}
+
+/// The progress line: repetition, path, test, cells done, time left (the plan's remainder at
+/// the pace so far).
 fn progress(
     rep: u32,
     timing: &Timing,
@@ -210,14 +234,14 @@ fn progress(
     test: Test,
     done: usize,
     total: usize,
-    started: Instant,
+    clock: &Clock,
 ) {
-    let per_cell = if done == 0 {
-        timing.test.as_secs_f64() + 0.6
+    let pace = if clock.nominal_done > 0.0 {
+        clock.started.elapsed().as_secs_f64() / clock.nominal_done
     } else {
-        started.elapsed().as_secs_f64() / done as f64
+        1.0
     };
-    let left = Duration::from_secs_f64(per_cell * (total - done) as f64);
+    let left = Duration::from_secs_f64((clock.nominal_all - clock.nominal_done).max(0.0) * pace);
     eprint!(
         "\rbench: repetition {rep}/{} · {:<13} · {:<14} · {}/{total} · {} left   ",
         timing.repetitions,

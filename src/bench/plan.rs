@@ -253,6 +253,15 @@ impl Timing {
         bulk_bytes: 16_000_000,
         latency_rate: 2000,
     };
+    /// How long `test` measures: the latency test twice as long as the others (its p99.9 then
+    /// rests on more than a few requests).
+    pub fn duration(&self, test: Test) -> Duration {
+        match test {
+            Test::Latency => self.test * 2,
+            _ => self.test,
+        }
+    }
+
     /// `--quick`: one repetition of 1 s tests (well under 2 minutes).
     pub const QUICK: Timing = Timing {
         repetitions: 1,
