@@ -246,7 +246,7 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// The default run: three repetitions of 2 s tests (about 7 minutes in all).
+    /// The default run: three repetitions of 2 s tests (about 8 minutes in all).
     pub const FULL: Timing = Timing {
         repetitions: 3,
         test: Duration::from_millis(2000),
