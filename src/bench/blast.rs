@@ -68,7 +68,7 @@ pub fn frame(aim: &Aim, flow: u16) -> [u8; FRAME] {
 }
 
 fn blast(aim: &Aim, duration: Duration, stop: &AtomicBool) -> anyhow::Result<u64> {
-    enter(&aim.netns)?;
+    crate::io::netns::enter(&aim.netns)?;
     super::cpu::pin_thread(0, 1);
     super::cpu::nice_thread(-10);
     let socket = packet_socket(&aim.ifname)?;
@@ -146,17 +146,6 @@ fn packet_socket(ifname: &str) -> anyhow::Result<OwnedFd> {
         }
         Ok(fd)
     }
-}
-
-/// Moves the calling thread into network namespace `netns` (`/run/netns/NETNS`).
-fn enter(netns: &str) -> anyhow::Result<()> {
-    let path = format!("/run/netns/{netns}");
-    let ns = std::fs::File::open(&path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-    // SAFETY: a valid namespace descriptor; setns changes only this thread.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        anyhow::bail!("entering {path}: {}", std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

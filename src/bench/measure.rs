@@ -139,7 +139,7 @@ fn client(
             break;
         }
         if Instant::now() > deadline {
-            super::labs::stop(&mut child);
+            super::shell::stop(&mut child);
             bail!("tapvs client did not end in time");
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -10,6 +10,7 @@ mod labs;
 mod measure;
 pub mod plan;
 pub mod report;
+mod shell;
 
 use crate::lab::Interrupt;
 use anyhow::Context;

@@ -375,6 +375,21 @@ pub fn summary(rows: &[Row], paths: &[Path], tests: &[Test], header: &str) -> St
     out
 }
 
+/// A measured row of repetition `rep` whose every figure is `value` (the CPU per frame
+/// 10^6 ÷ `value`), for the tests of the summary and the charts.
+#[cfg(test)]
+pub(crate) fn sample_row(rep: u32, path: Path, test: Test, value: f64) -> Row {
+    let mut r = Row::new(path, test);
+    r.repetition = rep;
+    r.frames_per_s = Some(value);
+    r.box_cpu_us_per_frame = Some(1e6 / value);
+    r.gbit_per_s = Some(value);
+    r.req_per_s = Some(value);
+    r.p99_ms = Some(value);
+    r.set_value();
+    r
+}
+
 /// Writes `bench.csv`.
 pub fn write_csv(path: &std::path::Path, rows: &[Row]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
@@ -389,20 +404,7 @@ pub fn write_csv(path: &std::path::Path, rows: &[Row]) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn row(rep: u32, path: Path, test: Test, value: f64) -> Row {
-        let mut r = Row::new(path, test);
-        r.repetition = rep;
-        match test {
-            Test::UdpFrames => {
-                r.frames_per_s = Some(value);
-                r.box_cpu_us_per_frame = Some(1e6 / value);
-            }
-            Test::Latency => r.p99_ms = Some(value),
-            _ => r.req_per_s = Some(value),
-        }
-        r.set_value();
-        r
-    }
+    use super::sample_row as row;
 
     #[test]
     fn spread_gives_the_median_of_odd_and_even_counts() {

@@ -9,7 +9,6 @@ use crate::io::impair::{Filter, Impair, PoolSize, Settings};
 use crate::io::port::{IoMode, Port, TapPort, tap_port};
 use anyhow::{Context, bail};
 use smoltcp::time::Instant;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,21 +135,11 @@ fn open_side(spec: &str, vnet: bool) -> anyhow::Result<TapPort> {
         return TapPort::open(spec, vnet).with_context(|| format!("opening TAP `{spec}`"));
     };
     let (tap, netns) = (tap.to_owned(), netns.to_owned());
-    let path = PathBuf::from("/run/netns").join(&netns);
     // setns changes only the calling thread; the TAP's descriptor keeps the namespace it was
     // opened in, so a short-lived thread enters the namespace, opens it, and hands it back.
-    std::thread::spawn(move || -> anyhow::Result<TapPort> {
-        let ns = std::fs::File::open(&path).with_context(|| format!("{}", path.display()))?;
-        // SAFETY: a valid namespace descriptor; setns changes only this thread, which ends
-        // right after opening the TAP.
-        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            let e = std::io::Error::last_os_error();
-            bail!("entering {}: {e}", path.display());
-        }
-        TapPort::open(&tap, vnet).with_context(|| format!("opening TAP `{tap}` in {netns:?}"))
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("the thread opening a TAP panicked"))?
+    let opened = crate::io::netns::run_in(&netns, move || TapPort::open(&tap, vnet))
+        .and_then(|opened| opened);
+    opened.with_context(|| format!("opening TAP `{spec}`"))
 }
 
 /// Runs the wire until SIGTERM/SIGINT or `--max-seconds`.

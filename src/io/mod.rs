@@ -4,8 +4,11 @@
 
 pub mod hugepages;
 pub mod impair;
+pub mod netns;
 pub mod pcap;
 pub mod port;
 pub mod tap;
+#[cfg(test)]
+pub mod test_netns;
 pub mod uring;
 pub mod vnet;

@@ -152,17 +152,8 @@ fn draw(root: &Area, title: &str, sub: &str, bars: &[(Path, Option<Spread>)]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::report::sample_row as row;
     use crate::results::temp_dir::TempDir;
-
-    fn row(rep: u32, path: Path, test: Test, value: f64) -> Row {
-        let mut r = Row::new(path, test);
-        r.repetition = rep;
-        r.frames_per_s = Some(value);
-        r.box_cpu_us_per_frame = Some(1e6 / value);
-        r.req_per_s = Some(value);
-        r.set_value();
-        r
-    }
 
     #[test]
     fn a_chart_per_test_and_one_for_the_cpu_each_as_png_and_svg() {

@@ -52,13 +52,10 @@ fn free_slots_hand_out_each_slot_once() {
 mod root {
     use super::super::UringPort;
     use crate::io::port::{IoMode, MAX_FRAME_LEN, Port, TapPort, tap_port};
+    use crate::io::test_netns::{TapNetns, cannot_run, wait_up};
     use crate::io::vnet::VnetHeader;
     use smoltcp::time::Instant as Now;
-    use std::fs::File;
-    use std::io;
     use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-    use std::os::fd::AsRawFd;
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
     const TAP: &str = "tut0";
@@ -72,113 +69,6 @@ mod root {
     const PATIENCE: Duration = Duration::from_secs(5);
     /// Frames each way per round.
     const FRAMES: u32 = 300;
-
-    fn cannot_run() -> Option<String> {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let euid = unsafe { libc::geteuid() };
-        if euid != 0 {
-            return Some(format!("not root (uid {euid})"));
-        }
-        if !std::path::Path::new("/dev/net/tun").exists() {
-            return Some("/dev/net/tun does not exist".into());
-        }
-        match Command::new("ip").arg("-V").stdout(Stdio::null()).status() {
-            Ok(s) if s.success() => None,
-            Ok(s) => Some(format!("`ip -V` failed: {s}")),
-            Err(e) => Some(format!("cannot run `ip` (iproute2): {e}")),
-        }
-    }
-
-    fn run(cmd: &mut Command) {
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-        assert!(out.status.success(), "{cmd:?}: {out:?}");
-    }
-
-    /// Namespace `tapvs-test-uring-<pid>-<n>`, deleted on drop (also when the test panics).
-    struct Netns(String);
-
-    impl Netns {
-        fn create(n: u32) -> Netns {
-            let name = format!("tapvs-test-uring-{}-{n}", std::process::id());
-            run(Command::new("ip").args(["netns", "add", &name]));
-            let ns = Netns(name);
-            run(Command::new("ip").args(["netns", "exec", &ns.0]).args([
-                "sysctl",
-                "-q",
-                "-w",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ]));
-            ns.ip(&["link", "set", "lo", "up"]);
-            ns.ip(&["tuntap", "add", "dev", TAP, "mode", "tap"]);
-            ns.ip(&["link", "set", TAP, "address", "02:00:00:c6:13:01"]);
-            ns.ip(&["addr", "add", "198.18.201.1/24", "dev", TAP]);
-            ns.ip(&["link", "set", TAP, "up"]);
-            ns.ip(&[
-                "neigh",
-                "add",
-                "198.18.201.2",
-                "lladdr",
-                "02:00:00:c6:13:02",
-                "dev",
-                TAP,
-                "nud",
-                "permanent",
-            ]);
-            ns
-        }
-
-        fn ip(&self, args: &[&str]) {
-            run(Command::new("ip").args(["-n", &self.0]).args(args));
-        }
-
-        /// Runs `f` on a thread inside the namespace; a panic in `f` is raised again here.
-        fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-            let path = format!("/run/netns/{}", self.0);
-            std::thread::spawn(move || {
-                let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-                // SAFETY: a valid namespace descriptor; only this thread changes namespace.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
-                f()
-            })
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        }
-    }
-
-    impl Drop for Netns {
-        fn drop(&mut self) {
-            let ok = Command::new("ip")
-                .args(["netns", "del", &self.0])
-                .stdin(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                eprintln!("WARNING: could not delete namespace {}", self.0);
-            }
-        }
-    }
-
-    /// Waits until the TAP is operationally UP (before that, the kernel drops what it sends).
-    fn wait_up() {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let out = Command::new("ip")
-                .args(["-o", "link", "show", "dev", TAP])
-                .stdin(Stdio::null())
-                .output()
-                .expect("ip link show");
-            if String::from_utf8_lossy(&out.stdout).contains(" state UP ") {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{TAP} not UP: {out:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
 
     fn fold(mut sum: u64) -> u16 {
         while sum > 0xffff {
@@ -299,11 +189,9 @@ mod root {
         // Plain and vnet-header TAPs (offloads on: the frames read may carry NEEDS_CSUM, and
         // the frames written carry a header of zeros), each with a small depth so that slots
         // are re-armed many times over, and once through the public constructor.
-        for (n, (offload_vnet, depth)) in [(None, 8), (Some(true), 8), (Some(false), 64)]
-            .into_iter()
-            .enumerate()
-        {
-            let ns = Netns::create(n as u32);
+        for (offload_vnet, depth) in [(None, 8), (Some(true), 8), (Some(false), 64)] {
+            let ns = TapNetns::new(TAP, 201, 0x13);
+            let name = ns.0.clone();
             ns.enter(move || {
                 let tap = match offload_vnet {
                     None => TapPort::open(TAP, false),
@@ -312,7 +200,7 @@ mod root {
                     )),
                 }
                 .expect("open the TAP");
-                wait_up();
+                wait_up(&name, TAP, PATIENCE);
                 let mut port: Box<dyn Port> = if depth == 64 {
                     tap_port(tap, IoMode::Uring).expect("uring port")
                 } else {

@@ -249,9 +249,8 @@ fn bad_names_are_refused_before_any_syscall() {
 
 mod root {
     use super::*;
-    use std::fs::File;
+    use crate::io::test_netns::{TapNetns, can_run, wait_up};
     use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
     const TAP: &str = "tvt0";
@@ -259,118 +258,6 @@ mod root {
     const UDP_USER_PORT: u16 = 40000;
     /// How long to wait for a frame before failing (a failure bound, not a measurement).
     const PATIENCE: Duration = Duration::from_secs(5);
-
-    /// Why the root test cannot run here, if it cannot.
-    fn cannot_run() -> Option<String> {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let euid = unsafe { libc::geteuid() };
-        if euid != 0 {
-            return Some(format!("not root (uid {euid})"));
-        }
-        if !std::path::Path::new("/dev/net/tun").exists() {
-            return Some("/dev/net/tun does not exist".into());
-        }
-        match Command::new("ip").arg("-V").stdout(Stdio::null()).status() {
-            Ok(s) if s.success() => None,
-            Ok(s) => Some(format!("`ip -V` failed: {s}")),
-            Err(e) => Some(format!("cannot run `ip` (iproute2): {e}")),
-        }
-    }
-
-    /// True if the test can run; otherwise prints why and returns false, or panics when `CI` is
-    /// set (CI must not skip it silently).
-    fn can_run(test: &str) -> bool {
-        match cannot_run() {
-            None => true,
-            Some(why) if std::env::var_os("CI").is_some() => {
-                panic!("{test}: CI is set but this root-only test cannot run: {why}")
-            }
-            Some(why) => {
-                eprintln!("SKIPPED {test}: {why}");
-                false
-            }
-        }
-    }
-
-    fn run(cmd: &mut Command) {
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-        assert!(out.status.success(), "{cmd:?}: {out:?}");
-    }
-
-    /// A network namespace `tvtest<random>-x`, deleted (with everything in it) on drop, so also
-    /// when the test panics.
-    struct Netns(String);
-
-    impl Netns {
-        fn create() -> Netns {
-            use std::hash::BuildHasher;
-            for attempt in 0u32..16 {
-                let random = std::collections::hash_map::RandomState::new().hash_one((
-                    std::process::id(),
-                    attempt,
-                    Instant::now(),
-                ));
-                let name = format!("tvtest{:08x}-x", random as u32);
-                let status = Command::new("ip")
-                    .args(["netns", "add", &name])
-                    .stdin(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .expect("ip netns add runs");
-                if status.success() {
-                    return Netns(name);
-                }
-            }
-            panic!("could not create a tvtest namespace");
-        }
-
-        /// `ip -n NS ARGS...`
-        fn ip(&self, args: &[&str]) {
-            run(Command::new("ip").args(["-n", &self.0]).args(args));
-        }
-
-        /// Runs `f` on a new thread that has entered this namespace: a TAP or socket belongs to
-        /// the namespace of the thread that creates it. A panic in `f` is re-raised here.
-        fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-            let path = format!("/run/netns/{}", self.0);
-            let thread = std::thread::spawn(move || {
-                let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-                // SAFETY: a valid namespace descriptor; setns changes only this thread, which
-                // ends with `f`.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
-                f()
-            });
-            thread
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        }
-    }
-
-    /// Waits until the TAP's operational state is UP. The kernel attaches the device's real
-    /// queueing discipline in the same (asynchronous) link-watch step; until then, what the
-    /// kernel sends out of the TAP is dropped, so frames sent right after `open` may be lost.
-    fn wait_up(ns: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let out = Command::new("ip")
-                .args(["-n", ns, "-o", "link", "show", "dev", TAP])
-                .stdin(Stdio::null())
-                .output()
-                .expect("ip link show");
-            if String::from_utf8_lossy(&out.stdout).contains(" state UP ") {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{TAP} not UP within {PATIENCE:?}: {out:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
 
     /// Opens the TAP again right after it was closed. `EBUSY` for a moment is expected: a child
     /// that another thread of this test binary forked (before its exec closed the descriptor)
@@ -385,51 +272,6 @@ mod root {
                 result => return result.expect("reopen the TAP"),
             }
         }
-    }
-
-    impl Drop for Netns {
-        fn drop(&mut self) {
-            let ok = Command::new("ip")
-                .args(["netns", "del", &self.0])
-                .stdin(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                eprintln!("WARNING: could not delete namespace {}", self.0);
-            }
-        }
-    }
-
-    /// The lab of this test: namespace, persistent TAP `tvt0` made the way `netns/lab-up.sh`
-    /// makes its TAPs (plain `ip tuntap add ... mode tap`, no `vnet_hdr`), kernel side
-    /// 198.18.200.1/24 with a fixed MAC, the user side 198.18.200.2 as a permanent neighbour (no
-    /// ARP), IPv6 off (no stray frames).
-    fn lab() -> Netns {
-        let ns = Netns::create();
-        run(Command::new("ip").args(["netns", "exec", &ns.0]).args([
-            "sysctl",
-            "-q",
-            "-w",
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ]));
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns.ip(&["tuntap", "add", "dev", TAP, "mode", "tap"]);
-        ns.ip(&["link", "set", TAP, "address", "02:00:00:c6:12:01"]);
-        ns.ip(&["addr", "add", "198.18.200.1/24", "dev", TAP]);
-        ns.ip(&["link", "set", TAP, "up"]);
-        ns.ip(&[
-            "neigh",
-            "add",
-            "198.18.200.2",
-            "lladdr",
-            "02:00:00:c6:12:02",
-            "dev",
-            TAP,
-            "nud",
-            "permanent",
-        ]);
-        ns
     }
 
     /// Reads frames until one satisfies `pred`; panics after `PATIENCE`.
@@ -510,11 +352,11 @@ mod root {
         if !can_run("vnet_tap_frames_both_ways_in_a_namespace") {
             return;
         }
-        let ns = lab();
+        let ns = TapNetns::new(TAP, 200, 0x12);
         let name = ns.0.clone();
         ns.enter(move || {
             let tap = VnetTap::open(TAP, true).expect("open with offloads");
-            wait_up(&name);
+            wait_up(&name, TAP, PATIENCE);
             assert_eq!(tap.name(), TAP);
             assert!(tap.offload());
             let flags = tun_flags(&tap);
@@ -632,7 +474,7 @@ mod root {
             // gets complete checksums.
             drop(tap);
             let tap = reopen(|| VnetTap::attach(TAP, None));
-            wait_up(&name);
+            wait_up(&name, TAP, PATIENCE);
             let (h, frame) = kernel_udp(&tap, &sock, b"after the offloads were reset");
             assert!(!h.needs_csum() && !h.is_gso(), "{h:?}");
             assert!(udp_checksum_ok(&frame));
@@ -640,7 +482,7 @@ mod root {
 
             // 6. Without offloads, the same: complete checksums, no GSO.
             let tap = reopen(|| VnetTap::open(TAP, false));
-            wait_up(&name);
+            wait_up(&name, TAP, PATIENCE);
             assert!(!tap.offload());
             let (h, frame) = kernel_udp(&tap, &sock, b"no offloads");
             assert!(!h.needs_csum() && !h.is_gso(), "{h:?}");

@@ -2,10 +2,9 @@
 //! inside a lab namespace (a thread that `setns`es; a socket keeps the namespace it was made in).
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::FromRawFd;
 use std::process::Command;
 use std::time::Duration;
 
@@ -66,16 +65,7 @@ pub(super) fn namespaces_of(prefix: &str) -> Vec<String> {
 
 /// Runs `f` on a new thread that has entered namespace `ns`.
 pub(super) fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        // SAFETY: a valid namespace fd; setns only changes this (short-lived) thread's namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("thread in namespace panicked")
+    crate::io::netns::run_in(ns, f).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Asserts that nothing of lab `prefix` is left: no namespace, no state dir.
