@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-/// The middle box runs on this core in the frames test; the sender and receivers on core 0.
+/// The middle box runs on this core in the frames test; the sender on core 0.
 const MIDDLE_CORE: usize = 1;
 
-/// Measures `test` on `path` (its middle box running) into a row of repetition `rep`.
+/// Measures `test` on the path of `middle` (its middle box running) into a row.
 pub fn cell(
     labs: &Labs,
     middle: &MiddleBox,
@@ -61,15 +61,33 @@ fn udp_frames(
     row: &mut Row,
 ) -> anyhow::Result<()> {
     let path = middle.path;
-    let lab = &labs.get(path.lab()).lab;
-    // Keep the neighbour the warm-up resolved (the sender's frames do not refresh it).
     labs.udp_cores(path, true)?;
     if let Some(pid) = middle.pid() {
         cpu::pin(pid, 1 << MIDDLE_CORE);
         cpu::real_time(pid, true);
     }
+    let measured = blast_and_count(labs, middle, timing, stop, row);
+    // The box goes back to an ordinary process on every core, whatever happened.
+    if let Some(pid) = middle.pid() {
+        cpu::real_time(pid, false);
+        cpu::pin(pid, cpu::all_cpus());
+    }
+    labs.udp_cores(path, false)?;
+    measured
+}
+
+/// The frames test itself, the middle box already on its core.
+fn blast_and_count(
+    labs: &Labs,
+    middle: &MiddleBox,
+    timing: &Timing,
+    stop: &Arc<AtomicBool>,
+    row: &mut Row,
+) -> anyhow::Result<()> {
+    let path = middle.path;
+    let lab = &labs.get(path.lab()).lab;
     std::thread::sleep(Duration::from_millis(100));
-    let rx_before = lab.link_stats("rs1", "eth0")?.rx_packets;
+    let rx_before = lab.link_stats("rs1", "eth0")?;
     let box_before = middle.pid().map(cpu::process_ns);
     let core_before = cpu::core_busy(MIDDLE_CORE);
     let started = Instant::now();
@@ -84,12 +102,7 @@ fn udp_frames(
         .pid()
         .zip(box_before)
         .map(|(pid, before)| cpu::process_ns(pid).saturating_sub(before));
-    let rx = lab.link_stats("rs1", "eth0")?.rx_packets - rx_before;
-    if let Some(pid) = middle.pid() {
-        cpu::real_time(pid, false);
-        cpu::pin(pid, cpu::all_cpus());
-    }
-    labs.udp_cores(path, false)?;
+    let rx = lab.link_stats("rs1", "eth0")?.since(&rx_before).rx_packets;
     let sent = sent?;
     row.frames_sent = Some(sent);
     row.frames_per_s = Some(rx as f64 / sending.as_secs_f64());

@@ -221,6 +221,19 @@ fn names<T: Copy + Into<&'static str>>(all: &[T]) -> String {
     all.iter().map(|&t| t.into()).collect::<Vec<_>>().join(", ")
 }
 
+/// In `bench.csv`, a path or a test is its name.
+impl serde::Serialize for Path {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl serde::Serialize for Test {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl From<Path> for &'static str {
     fn from(p: Path) -> &'static str {
         p.name()

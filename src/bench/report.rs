@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub repetition: u32,
-    pub path: &'static str,
-    pub test: &'static str,
+    pub path: Path,
+    pub test: Test,
     /// The test's headline figure, in `unit`.
     pub value: Option<f64>,
     pub unit: &'static str,
@@ -32,18 +32,14 @@ pub struct Row {
     /// The host's one-minute load average when the test began (the machine's background).
     pub load_1m: f64,
     pub note: String,
-    #[serde(skip)]
-    pub path_id: Option<Path>,
-    #[serde(skip)]
-    pub test_id: Option<Test>,
 }
 
 impl Row {
     pub fn new(path: Path, test: Test) -> Row {
         Row {
             repetition: 0,
-            path: path.name(),
-            test: test.name(),
+            path,
+            test,
             value: None,
             unit: test.unit().0,
             frames_sent: None,
@@ -59,8 +55,6 @@ impl Row {
             p999_ms: None,
             load_1m: f64::NAN,
             note: String::new(),
-            path_id: Some(path),
-            test_id: Some(test),
         }
     }
 
@@ -74,12 +68,11 @@ impl Row {
 
     /// Sets `value` from the figure the test is about.
     pub fn set_value(&mut self) {
-        self.value = match self.test_id {
-            Some(Test::UdpFrames) => self.frames_per_s,
-            Some(Test::BulkTcp) => self.gbit_per_s,
-            Some(Test::KeepAlive | Test::NewConn) => self.req_per_s,
-            Some(Test::Latency) => self.p99_ms,
-            None => None,
+        self.value = match self.test {
+            Test::UdpFrames => self.frames_per_s,
+            Test::BulkTcp => self.gbit_per_s,
+            Test::KeepAlive | Test::NewConn => self.req_per_s,
+            Test::Latency => self.p99_ms,
         }
         .filter(|_| self.note.is_empty());
     }
@@ -112,10 +105,8 @@ impl<'a> Table<'a> {
         let mut map = BTreeMap::new();
         let mut repetitions = 0;
         for r in rows {
-            if let (Some(p), Some(t)) = (r.path_id, r.test_id) {
-                map.insert((p, t, r.repetition), r);
-                repetitions = repetitions.max(r.repetition);
-            }
+            map.insert((r.path, r.test, r.repetition), r);
+            repetitions = repetitions.max(r.repetition);
         }
         Table {
             rows: map,

@@ -130,7 +130,7 @@ pub fn run(args: DirectorArgs) -> anyhow::Result<()> {
             .flatten()
             .min()
             .map_or(MAX_SLEEP_US, |t| (t - now.min(t)).total_micros())
-            .clamp(0, MAX_SLEEP_US);
+            .min(MAX_SLEEP_US);
         wait_readable(&fds, std::time::Duration::from_micros(sleep))?;
         let now = clock();
         for i in 0..ports.len() {

@@ -78,7 +78,7 @@ pub fn run(mut shape: Shape, stop: &Arc<AtomicBool>, limit: Duration) -> RawStat
                 }
             }
             Shape::Hairpin { tap, own, to } => {
-                hairpin(tap, *own, *to, &mut buf, &mut stats);
+                hairpin(tap, *own, *to, &mut buf, &mut stats, now);
                 stats.write_failures += u64::from(tap.poll(now).is_err());
             }
         }
@@ -115,8 +115,8 @@ fn hairpin(
     to: [u8; 6],
     buf: &mut [u8],
     stats: &mut RawStats,
+    now: smoltcp::time::Instant,
 ) {
-    let now = smoltcp::time::Instant::ZERO;
     for _ in 0..BURST {
         let Ok(Some((header, n))) = tap.recv(now, buf) else {
             return;

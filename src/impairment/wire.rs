@@ -171,11 +171,7 @@ pub fn run(args: WireArgs) -> anyhow::Result<()> {
     };
     let mut a = Impair::new(side(&args.a)?, settings, args.seed, pool)?;
     let mut b = Impair::new(side(side_b)?, settings, args.seed + 1, pool)?;
-    let fds = [a.raw_fd(), b.raw_fd()].map(|fd| libc::pollfd {
-        fd: fd.unwrap_or(-1),
-        events: libc::POLLIN,
-        revents: 0,
-    });
+    let fds: Vec<_> = [a.raw_fd(), b.raw_fd()].into_iter().flatten().collect();
     eprintln!(
         "wire: {} <-> {side_b}: {settings:?}, seed {}",
         args.a, args.seed
@@ -302,7 +298,7 @@ fn write_stats(
 /// Waits until a TAP has a frame, the next held frame is due, or the stats are (ppoll(2):
 /// microseconds, where poll(2) counts whole milliseconds).
 fn wait(
-    fds: &[libc::pollfd; 2],
+    fds: &[std::os::fd::RawFd],
     start: std::time::Instant,
     next_stats: Duration,
     due: [Option<Instant>; 2],
@@ -312,17 +308,8 @@ fn wait(
         until = until.min(Duration::from_micros(d.total_micros().max(0) as u64));
     }
     let left = until.saturating_sub(start.elapsed());
-    if left.is_zero() {
-        return;
-    }
-    let ts = libc::timespec {
-        tv_sec: left.as_secs() as libc::time_t,
-        tv_nsec: libc::c_long::from(left.subsec_nanos() as i32),
-    };
-    let mut pfds = *fds;
-    // SAFETY: `pfds` is two initialised pollfd structs and `ts` a valid timespec, both alive for
-    // the call; no signal mask is changed (null).
-    unsafe {
-        libc::ppoll(pfds.as_mut_ptr(), 2, &ts, std::ptr::null());
+    if !left.is_zero() {
+        // An error (a descriptor gone) shows in the next read; the loop goes on.
+        let _ = crate::io::tap::wait_readable(fds, left);
     }
 }
